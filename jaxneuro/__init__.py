@@ -1,0 +1,40 @@
+"""jaxneuro: neuron models and neural learning in JAX.
+
+A flat public API: everything a user needs is importable from ``jaxneuro``.  Heavy or
+optional parts (plots, training, data) live in subpackages imported on demand.
+"""
+
+from ._inputs import (
+    AbstractInput as AbstractInput,
+    Constant as Constant,
+    FunctionInput as FunctionInput,
+    PiecewiseConstant as PiecewiseConstant,
+    Step as Step,
+    as_input as as_input,
+)
+from ._neurons._base import AbstractNeuron as AbstractNeuron
+from ._neurons._hh import (
+    HHState as HHState,
+    HodgkinHuxley as HodgkinHuxley,
+    alpha_h as alpha_h,
+    alpha_m as alpha_m,
+    alpha_n as alpha_n,
+    beta_h as beta_h,
+    beta_m as beta_m,
+    beta_n as beta_n,
+    h_inf as h_inf,
+    m_inf as m_inf,
+    n_inf as n_inf,
+    tau_h as tau_h,
+    tau_m as tau_m,
+    tau_n as tau_n,
+)
+from ._neurons._lif import (
+    LIF as LIF,
+    lif_rate as lif_rate,
+    lif_subthreshold as lif_subthreshold,
+    lif_time_to_threshold as lif_time_to_threshold,
+)
+from ._spikes import SpikeTrain as SpikeTrain
+
+__version__ = "0.1.0"

@@ -1,0 +1,148 @@
+"""Foundations: numerically safe helpers and validation messages.
+
+Validation follows three tiers (see STYLE.md): structure and shapes raise ``ValueError``
+at construction or trace time; value constraints on numbers that are concrete at trace
+time also raise ``ValueError`` immediately; values that are traced (inside ``jit`` or
+``vmap``) are checked at run time with ``eqx.error_if``.  Every message names the
+parameter, its value and the allowed range.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def default_float() -> Any:
+    """The default floating dtype: float64 when ``jax_enable_x64`` is on, else float32."""
+    return jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
+
+
+def as_float_array(x: Any) -> jax.Array:
+    """Converter for parameter fields: a floating JAX array (ints become the default float)."""
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(default_float())
+    return x
+
+
+def is_concrete(x: Any) -> bool:
+    """True when ``x`` holds actual values (not a tracer inside ``jit``/``vmap``/``grad``)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _fmt(value: Any) -> str:
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return f"{arr.item():g}" if np.issubdtype(arr.dtype, np.number) else repr(arr.item())
+    return np.array2string(arr, threshold=6, precision=6)
+
+
+def _range_text(lower: float | None, upper: float | None, lower_open: bool, upper_open: bool) -> str:
+    lo = "(" if lower_open else "["
+    hi = ")" if upper_open else "]"
+    lo_v = "-inf" if lower is None else f"{lower:g}"
+    hi_v = "inf" if upper is None else f"{upper:g}"
+    if lower is None:
+        lo = "("
+    if upper is None:
+        hi = ")"
+    return f"{lo}{lo_v}, {hi_v}{hi}"
+
+
+def check_range(
+    name: str,
+    value: Any,
+    *,
+    lower: float | None = None,
+    upper: float | None = None,
+    lower_open: bool = False,
+    upper_open: bool = False,
+    unit: str = "",
+) -> Any:
+    """Check that every element of ``value`` is finite and lies in the given range.
+
+    Concrete values raise ``ValueError`` at once; traced values are wrapped in
+    ``eqx.error_if`` and the (possibly new) value is returned, which the caller must use.
+
+    Args:
+        name: parameter name used in the message.
+        value: the number or array to check.
+        lower, upper: bounds (``None`` for unbounded).
+        lower_open, upper_open: whether the bound itself is excluded.
+        unit: unit appended to the message.
+
+    Returns:
+        ``value`` (for traced input, the value carrying the run-time check).
+
+    Raises:
+        ValueError: for a concrete value outside the range or not finite.
+    """
+    allowed = _range_text(lower, upper, lower_open, upper_open)
+    suffix = f" {unit}" if unit else ""
+
+    def bad(xp, v):
+        out = ~xp.isfinite(v)
+        if lower is not None:
+            out = out | ((v <= lower) if lower_open else (v < lower))
+        if upper is not None:
+            out = out | ((v >= upper) if upper_open else (v > upper))
+        return out
+
+    if is_concrete(value):
+        arr = np.asarray(value)
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            raise ValueError(f"{name} must be a real number in {allowed}{suffix}, got {value!r}.")
+        mask = bad(np, arr.astype(np.float64))
+        if np.any(mask):
+            shown = arr[mask] if arr.ndim else arr
+            raise ValueError(
+                f"{name} must be finite and in {allowed}{suffix}; got {name} = {_fmt(shown)}."
+            )
+        return value
+    return eqx.error_if(
+        value,
+        jnp.any(bad(jnp, value)),
+        f"{name} must be finite and in {allowed}{suffix} (a traced value was outside it).",
+    )
+
+
+def check_positive(name: str, value: Any, unit: str = "") -> Any:
+    """``check_range`` for a strictly positive, finite parameter."""
+    return check_range(name, value, lower=0.0, lower_open=True, unit=unit)
+
+
+def check_finite(name: str, value: Any) -> Any:
+    """Check that a (possibly traced) array holds no NaN or infinity."""
+    return check_range(name, value)
+
+
+def check_shape(name: str, value: Any, shape: tuple[int, ...]) -> None:
+    """Raise ``ValueError`` unless ``jnp.shape(value) == shape``."""
+    if tuple(jnp.shape(value)) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got shape {tuple(jnp.shape(value))}.")
+
+
+def safe_log1p_ratio(num: jax.Array, den: jax.Array) -> jax.Array:
+    """``log(1 + num / den)`` for ``num >= 0``, ``den > 0``, written with ``log1p``.
+
+    The caller is responsible for masking ``den <= 0`` with a double ``where``.
+    """
+    return jnp.log1p(num / den)
+
+
+def exprel(x: jax.Array) -> jax.Array:
+    """``x / (exp(x) - 1)``, finite with a finite gradient everywhere (1 at ``x = 0``).
+
+    The double ``where`` keeps the gradient finite at the removable singularity: the
+    unsafe branch is evaluated at a harmless point where it is not selected.
+    """
+    x = jnp.asarray(x)
+    small = jnp.abs(x) < 1e-4
+    x_safe = jnp.where(small, jnp.ones_like(x), x)
+    series = 1.0 - x / 2.0 + x * x / 12.0
+    return jnp.where(small, series, x_safe / jnp.expm1(x_safe))

@@ -1,0 +1,184 @@
+"""Hodgkin-Huxley squid-axon neuron (notes ch. 1.3), in mV, ms, uA/cm^2, mS/cm^2, uF/cm^2.
+
+    C dV/dt = J_in - g_L (V - E_L) - g_Na m^3 h (V - E_Na) - g_K n^4 (V - E_K)
+    dx/dt   = alpha_x(V) (1 - x) - beta_x(V) x = (x_inf(V) - x) / tau_x(V),   x in {n, m, h}
+
+with the 1952 rate functions shifted to a resting potential near -65 mV
+(Hodgkin & Huxley, J. Physiol. 117:500-544, 1952; the form of Dayan & Abbott,
+*Theoretical Neuroscience*, 2001, ch. 5).  Rates are in 1/ms.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
+
+from .._misc import as_float_array, check_positive, exprel, is_concrete
+from ._base import AbstractNeuron, input_value
+
+# -- rate functions (V in mV, rates in 1/ms) ----------------------------------------------
+def alpha_n(V: Float[ArrayLike, "*s"]) -> Float[Array, "*s"]:
+    """``alpha_n = 0.01 (V + 55) / (1 - exp(-(V + 55)/10))`` 1/ms; removable singularity
+    at V = -55 mV handled by ``exprel`` (value 0.1 there, finite gradient)."""
+    return 0.1 * exprel(-(as_float_array(V) + 55.0) / 10.0)
+
+def beta_n(V: Float[ArrayLike, "*s"]) -> Float[Array, "*s"]:
+    """``beta_n = 0.125 exp(-(V + 65)/80)`` 1/ms."""
+    return 0.125 * jnp.exp(-(as_float_array(V) + 65.0) / 80.0)
+
+def alpha_m(V: Float[ArrayLike, "*s"]) -> Float[Array, "*s"]:
+    """``alpha_m = 0.1 (V + 40) / (1 - exp(-(V + 40)/10))`` 1/ms; removable singularity
+    at V = -40 mV handled by ``exprel`` (value 1 there, finite gradient)."""
+    return exprel(-(as_float_array(V) + 40.0) / 10.0)
+
+def beta_m(V: Float[ArrayLike, "*s"]) -> Float[Array, "*s"]:
+    """``beta_m = 4 exp(-(V + 65)/18)`` 1/ms."""
+    return 4.0 * jnp.exp(-(as_float_array(V) + 65.0) / 18.0)
+
+def alpha_h(V: Float[ArrayLike, "*s"]) -> Float[Array, "*s"]:
+    """``alpha_h = 0.07 exp(-(V + 65)/20)`` 1/ms."""
+    return 0.07 * jnp.exp(-(as_float_array(V) + 65.0) / 20.0)
+
+def beta_h(V: Float[ArrayLike, "*s"]) -> Float[Array, "*s"]:
+    """``beta_h = 1 / (1 + exp(-(V + 35)/10))`` 1/ms."""
+    return jax.nn.sigmoid((as_float_array(V) + 35.0) / 10.0)
+
+def _inf_tau(a: Array, b: Array) -> tuple[Array, Array]:
+    s = a + b
+    return a / s, 1.0 / s
+
+def n_inf(V):
+    """Steady-state K+ activation ``alpha_n / (alpha_n + beta_n)`` (dimensionless)."""
+    return _inf_tau(alpha_n(V), beta_n(V))[0]
+
+def m_inf(V):
+    """Steady-state Na+ activation ``alpha_m / (alpha_m + beta_m)`` (dimensionless)."""
+    return _inf_tau(alpha_m(V), beta_m(V))[0]
+
+def h_inf(V):
+    """Steady-state Na+ inactivation ``alpha_h / (alpha_h + beta_h)`` (dimensionless)."""
+    return _inf_tau(alpha_h(V), beta_h(V))[0]
+
+def tau_n(V):
+    """K+ activation time constant ``1 / (alpha_n + beta_n)`` in ms."""
+    return _inf_tau(alpha_n(V), beta_n(V))[1]
+
+def tau_m(V):
+    """Na+ activation time constant ``1 / (alpha_m + beta_m)`` in ms."""
+    return _inf_tau(alpha_m(V), beta_m(V))[1]
+
+def tau_h(V):
+    """Na+ inactivation time constant ``1 / (alpha_h + beta_h)`` in ms."""
+    return _inf_tau(alpha_h(V), beta_h(V))[1]
+
+class HHState(eqx.Module):
+    """State of a Hodgkin-Huxley neuron: membrane potential ``v`` (mV) and gates n, m, h."""
+
+    v: Float[Array, "*s"]
+    n: Float[Array, "*s"]
+    m: Float[Array, "*s"]
+    h: Float[Array, "*s"]
+
+class HodgkinHuxley(AbstractNeuron):
+    """Hodgkin-Huxley point neuron with the 1952 squid-axon parameters (notes ch. 1.3).
+
+    Attributes:
+        C: membrane capacitance, uF/cm^2 (> 0).
+        g_Na, g_K, g_L: maximal conductances, mS/cm^2 (>= 0).
+        E_Na, E_K, E_L: reversal potentials, mV.
+        v_threshold: spike-detection threshold, mV (upward crossings are spikes).
+
+    Time is in ms and input current in uA/cm^2; ``simulate`` and ``tuning_curve`` report
+    rates in Hz.
+    """
+
+    C: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=1.0)
+    g_Na: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=120.0)
+    g_K: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=36.0)
+    g_L: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.3)
+    E_Na: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=50.0)
+    E_K: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-77.0)
+    E_L: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-54.387)
+    v_threshold: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
+
+    time_unit: ClassVar[str] = "ms"
+    seconds_per_time_unit: ClassVar[float] = 1e-3
+    input_unit: ClassVar[str] = "uA/cm^2"
+
+    def __check_init__(self):
+        if is_concrete(self.C):
+            check_positive("C", self.C, unit="uF/cm^2")
+        for name in ("g_Na", "g_K", "g_L"):
+            value = getattr(self, name)
+            if is_concrete(value):
+                check_range(name, value, lower=0.0, unit="mS/cm^2")
+
+    def checked(self) -> "HodgkinHuxley":
+        return eqx.tree_at(lambda n: n.C, self, check_positive("C", self.C, unit="uF/cm^2"))
+
+    def currents(self, y: HHState) -> tuple[Array, Array, Array]:
+        """Ionic currents (uA/cm^2), outward positive: ``(I_Na, I_K, I_L)``."""
+        I_Na = self.g_Na * y.m**3 * y.h * (y.v - self.E_Na)
+        I_K = self.g_K * y.n**4 * (y.v - self.E_K)
+        I_L = self.g_L * (y.v - self.E_L)
+        return I_Na, I_K, I_L
+
+    def vector_field(self, t: Any, y: HHState, args: Any) -> HHState:
+        """The 4-D HH vector field; ``args`` is the input current J (uA/cm^2) or J(t)."""
+        J = input_value(args, t)
+        I_Na, I_K, I_L = self.currents(y)
+        dv = (J - I_Na - I_K - I_L) / self.C
+        V = y.v
+        dn = alpha_n(V) * (1.0 - y.n) - beta_n(V) * y.n
+        dm = alpha_m(V) * (1.0 - y.m) - beta_m(V) * y.m
+        dh = alpha_h(V) * (1.0 - y.h) - beta_h(V) * y.h
+        return HHState(dv, dn, dm, dh)
+
+    def steady_gates(self, V: ArrayLike) -> HHState:
+        """The state with gates at their steady-state values for voltage ``V``."""
+        V = as_float_array(V)
+        return HHState(V, n_inf(V), m_inf(V), h_inf(V))
+
+    def resting_potential(self, J: ArrayLike = 0.0) -> Array:
+        """The fixed point V* of the HH system under constant current J (mV).
+
+        Solves ``J = I_Na + I_K + I_L`` with the gates at steady state by 30 Newton steps
+        from -65 mV (quadratic convergence; differentiable through the iterations).
+        """
+        J = as_float_array(J)
+
+        def f(V):
+            return sum(self.currents(self.steady_gates(V))) - J
+
+        def newton(_, V):
+            value, slope = jax.jvp(f, (V,), (jnp.ones_like(V),))
+            return V - value / slope
+
+        V0 = jnp.full(jnp.broadcast_shapes(J.shape, jnp.shape(self.C)), -65.0, dtype=J.dtype)
+        return jax.lax.fori_loop(0, 30, newton, V0)
+
+    def initial_state(self, drive: Any = 0.0) -> HHState:
+        """The resting state (J = 0): V at the fixed point, gates at steady state."""
+        del drive
+        return self.steady_gates(self.resting_potential(0.0))
+
+__all__ = [
+    "HHState",
+    "HodgkinHuxley",
+    "alpha_h",
+    "alpha_m",
+    "alpha_n",
+    "beta_h",
+    "beta_m",
+    "beta_n",
+    "h_inf",
+    "m_inf",
+    "n_inf",
+    "tau_h",
+    "tau_m",
+    "tau_n",
+]
