@@ -37,4 +37,8 @@ from ._neurons._lif import (
 )
 from ._spikes import SpikeTrain as SpikeTrain
 
+# [api:learning-models]  activations, losses, layers, soft LIF, universal approximation
+# [api:synapses]  kernels, spike trains, filtering, networks
+# [api:scaling]  sharded sweeps, grids, chunked sweeps
+
 __version__ = "0.1.0"
