@@ -35,7 +35,14 @@ from ._neurons._lif import (
     lif_subthreshold as lif_subthreshold,
     lif_time_to_threshold as lif_time_to_threshold,
 )
+from ._simulate import (
+    Simulation as Simulation,
+    hh_exp_midpoint_update as hh_exp_midpoint_update,
+    lif_stepped_update as lif_stepped_update,
+    simulate as simulate,
+)
 from ._spikes import SpikeTrain as SpikeTrain
+from ._tuning import rate_from_stats as rate_from_stats, tuning_curve as tuning_curve
 
 # [api:learning-models]  activations, losses, layers, soft LIF, universal approximation
 # [api:synapses]  kernels, spike trains, filtering, networks

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from .._misc import as_float_array, check_positive, exprel, is_concrete
+from .._misc import as_float_array, check_positive, check_range, exprel, is_concrete
 from ._base import AbstractNeuron, input_value
 
 # -- rate functions (V in mV, rates in 1/ms) ----------------------------------------------
@@ -158,7 +158,8 @@ class HodgkinHuxley(AbstractNeuron):
             value, slope = jax.jvp(f, (V,), (jnp.ones_like(V),))
             return V - value / slope
 
-        V0 = jnp.full(jnp.broadcast_shapes(J.shape, jnp.shape(self.C)), -65.0, dtype=J.dtype)
+        shape = jnp.broadcast_shapes(J.shape, *(jnp.shape(x) for x in jax.tree.leaves(self)))
+        V0 = jnp.full(shape, -65.0, dtype=J.dtype)
         return jax.lax.fori_loop(0, 30, newton, V0)
 
     def initial_state(self, drive: Any = 0.0) -> HHState:

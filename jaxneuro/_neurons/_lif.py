@@ -68,7 +68,7 @@ def lif_subthreshold(
         v(t) = v_in + (v0 - v_in) e^(-t / tau_m),
 
     which is ``v_in (1 - e^(-t/tau_m))`` for ``v0 = 0``.  Written with ``expm1`` so that
-    small ``t`` keeps full relative precision: ``v(t) = v0 - (v0 - v_in) expm1(-t/tau_m)``.
+    small ``t`` keeps full relative precision: ``v(t) = v0 + (v0 - v_in) expm1(-t/tau_m)``.
 
     Args:
         t: time since the initial condition, in s.
@@ -80,7 +80,7 @@ def lif_subthreshold(
         The normalised voltage at ``t`` (threshold and reset are not applied).
     """
     t = as_float_array(t)
-    return v0 - (v0 - v_in) * jnp.expm1(-t / tau_m)
+    return v0 + (v0 - v_in) * jnp.expm1(-t / tau_m)
 
 
 def lif_time_to_threshold(
