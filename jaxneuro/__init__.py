@@ -45,6 +45,32 @@ from ._spikes import SpikeTrain as SpikeTrain
 from ._tuning import rate_from_stats as rate_from_stats, tuning_curve as tuning_curve
 
 # [api:learning-models]  activations, losses, layers, soft LIF, universal approximation
+from . import losses as losses
+from ._activations import (
+    ACTIVATION_NAMES as ACTIVATION_NAMES,
+    get_activation as get_activation,
+    identity as identity,
+    leaky_relu as leaky_relu,
+    lif_activation as lif_activation,
+    logistic as logistic,
+    one_hot as one_hot,
+    relu as relu,
+    soft_lif_activation as soft_lif_activation,
+    softmax as softmax,
+    tanh as tanh,
+)
+from ._layers import MLP as MLP, Dense as Dense, augment as augment
+from ._losses import (
+    binary_cross_entropy as binary_cross_entropy,
+    binary_cross_entropy_with_logits as binary_cross_entropy_with_logits,
+    categorical_cross_entropy as categorical_cross_entropy,
+    categorical_cross_entropy_with_integer_labels as categorical_cross_entropy_with_integer_labels,
+    categorical_cross_entropy_with_logits as categorical_cross_entropy_with_logits,
+    log_softmax as log_softmax,
+    mean_loss as mean_loss,
+    mse as mse,
+)
+from ._neurons._soft_lif import soft_lif_rate as soft_lif_rate
 # [api:synapses]  kernels, spike trains, filtering, networks
 # [api:scaling]  sharded sweeps, grids, chunked sweeps
 
