@@ -1,0 +1,83 @@
+"""Hodgkin-Huxley model: rate functions, vector field and rest against independent formulas."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import _rates, hh_rest, hh_rhs
+
+import jaxneuro as jn
+
+RATES = [jn.alpha_n, jn.beta_n, jn.alpha_m, jn.beta_m, jn.alpha_h, jn.beta_h]
+
+
+def test_rate_functions_match_definitions(x64):
+    V = np.concatenate([np.linspace(-120, 60, 721), [-40 + 1e-3, -40 - 1e-3, -55 + 1e-3, -55 - 1e-3]])
+    ref = _rates(V)
+    for f, r in zip(RATES, ref):
+        np.testing.assert_allclose(np.asarray(f(V)), r, rtol=1e-9, atol=1e-14)
+
+
+def test_steady_states_and_time_constants(x64):
+    V = np.linspace(-100, 40, 57)
+    an, bn, am, bm, ah, bh = _rates(V)
+    for inf, tau, a, b in [(jn.n_inf, jn.tau_n, an, bn), (jn.m_inf, jn.tau_m, am, bm), (jn.h_inf, jn.tau_h, ah, bh)]:
+        np.testing.assert_allclose(np.asarray(inf(V)), a / (a + b), rtol=1e-10)
+        np.testing.assert_allclose(np.asarray(tau(V)), 1 / (a + b), rtol=1e-10)
+
+
+@pytest.mark.parametrize("V, f, limit", [(-40.0, jn.alpha_m, 1.0), (-55.0, jn.alpha_n, 0.1)])
+def test_removable_singularities(V, f, limit):
+    # Limits of x / (1 - exp(-x/10)) scaled: alpha_m(-40) = 0.1 * 10, alpha_n(-55) = 0.01 * 10.
+    value, grad = jax.value_and_grad(f)(jnp.float32(V))
+    assert float(value) == pytest.approx(limit, rel=1e-6)
+    assert np.isfinite(float(grad))
+    # Gradient equals the derivative of the smooth function: central differences in float64.
+    h = 1e-3
+    fd = (_rates(np.array(V + h))[RATES.index(f)] - _rates(np.array(V - h))[RATES.index(f)]) / (2 * h)
+    assert float(grad) == pytest.approx(float(fd), rel=1e-3)
+    for g in (jn.m_inf, jn.n_inf, jn.tau_m, jn.tau_n):
+        assert np.isfinite(float(jax.grad(g)(jnp.float32(V))))
+
+
+def test_vector_field_matches_equations(x64):
+    hh = jn.HodgkinHuxley()
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        y = np.array([rng.uniform(-90, 40), *rng.uniform(0, 1, 3)])
+        J = rng.uniform(-10, 50)
+        got = hh.vector_field(0.0, jn.HHState(*map(jnp.asarray, y)), J)
+        np.testing.assert_allclose([float(x) for x in (got.v, got.n, got.m, got.h)], hh_rhs(0.0, y, lambda t: J), rtol=1e-10)
+
+
+def test_resting_state(x64):
+    hh = jn.HodgkinHuxley()
+    rest = hh.initial_state()
+    ref = hh_rest()
+    np.testing.assert_allclose([float(rest.v), float(rest.n), float(rest.m), float(rest.h)], ref, rtol=1e-8)
+    assert -65.5 < float(rest.v) < -64.5
+    d = hh.vector_field(0.0, rest, 0.0)
+    assert max(abs(float(x)) for x in (d.v, d.n, d.m, d.h)) < 1e-9
+
+
+def test_parameters_are_arrays_and_vmappable():
+    hh = jn.HodgkinHuxley(g_Na=jnp.array([100.0, 120.0, 140.0]))
+    rest = hh.resting_potential()
+    assert rest.shape == (3,)
+    out = jax.vmap(lambda g: jn.HodgkinHuxley(g_K=g).resting_potential())(jnp.array([30.0, 36.0]))
+    assert out.shape == (2,) and np.all(np.isfinite(np.asarray(out)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(C=0.0), r"C must be finite and in \(0, inf\) uF/cm\^2; got C = 0"),
+        (dict(C=-1.0), r"C must be"),
+        (dict(g_Na=-1.0), r"g_Na must be finite and in \[0, inf\) mS/cm\^2; got g_Na = -1"),
+        (dict(g_K=float("nan")), r"g_K must be finite"),
+        (dict(g_L=-0.3), r"g_L"),
+    ],
+)
+def test_hh_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        jn.HodgkinHuxley(**kwargs)
