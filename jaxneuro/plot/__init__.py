@@ -6,3 +6,8 @@ Each function takes arrays (or jaxneuro results) and an optional ``ax`` and retu
 # [plot:neurons]
 # [plot:synapses]
 # [plot:learning]
+from ._learning import (
+    plot_confusion_matrix as plot_confusion_matrix,
+    plot_learning_curves as plot_learning_curves,
+    save_learning_curves as save_learning_curves,
+)

@@ -1,0 +1,104 @@
+"""Checkpoints: the whole training state in one file, written atomically.
+
+The array leaves of a :class:`TrainState` (model parameters, optimiser state, PRNG key,
+epoch and step counters) are written with ``eqx.tree_serialise_leaves``; reading needs a
+state of the same structure (built from the same config), whose leaves are replaced.  A
+JSON sidecar records the epoch, step and config for people and for ``--resume`` checks.
+Both files are written to a temporary name in the same folder and then renamed with
+``os.replace``, so a crash leaves either the old checkpoint or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+from jaxtyping import Array, Int, UInt32
+
+CHECKPOINT_NAME = "checkpoint.eqx"
+CHECKPOINT_INFO = "checkpoint.json"
+
+
+class TrainState(eqx.Module):
+    """Everything a run needs to continue exactly: model, optimiser state, PRNG key, counters.
+
+    Attributes:
+        model: the model being trained (an ``eqx.Module``).
+        opt_state: the optax optimiser state.
+        key: the raw uint32 PRNG key from which the next epoch's minibatch order is drawn.
+        epoch: number of completed epochs (int32 scalar).
+        step: number of completed optimiser steps (int32 scalar).
+    """
+
+    model: Any
+    opt_state: Any
+    key: UInt32[Array, "2"]
+    epoch: Int[Array, ""]
+    step: Int[Array, ""]
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(folder: str | os.PathLike, state: TrainState, info: dict[str, Any] | None = None) -> Path:
+    """Write ``state`` to ``folder/checkpoint.eqx`` (and ``info`` plus the counters to
+    ``folder/checkpoint.json``), each atomically.  Returns the checkpoint path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / CHECKPOINT_NAME
+    state = jax.device_get(state)
+    _atomic_write(path, lambda f: eqx.tree_serialise_leaves(f, state))
+    meta = dict(info or {})
+    meta.update(epoch=int(state.epoch), step=int(state.step), file=CHECKPOINT_NAME)
+    _atomic_write(folder / CHECKPOINT_INFO, lambda f: f.write(json.dumps(meta, indent=2).encode()))
+    return path
+
+
+def has_checkpoint(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` holds a checkpoint."""
+    return (Path(folder) / CHECKPOINT_NAME).is_file()
+
+
+def load_checkpoint(folder: str | os.PathLike, like: TrainState) -> tuple[TrainState, dict[str, Any]]:
+    """Read the checkpoint in ``folder`` into a state shaped like ``like``.
+
+    Returns:
+        ``(state, info)``: the restored state and the JSON sidecar.
+
+    Raises:
+        FileNotFoundError: no checkpoint in ``folder``.
+        ValueError: the checkpoint does not match ``like``'s structure (another model or optimiser).
+    """
+    folder = Path(folder)
+    path = folder / CHECKPOINT_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint to resume from: {str(path)!r} does not exist.")
+    try:
+        with open(path, "rb") as f:
+            state = eqx.tree_deserialise_leaves(f, like)
+    except (ValueError, RuntimeError, EOFError) as err:
+        raise ValueError(
+            f"checkpoint {str(path)!r} does not match the model and optimiser of this config: {err}"
+        ) from err
+    info_path = folder / CHECKPOINT_INFO
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    return state, info

@@ -1,0 +1,62 @@
+"""``jaxneuro train CONFIG [--out DIR] [--resume] [--set key=value ...] [key=value ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``train`` subcommand to a top-level parser's subparsers."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model from a TOML config (configs/*.toml)",
+        description="Train a model from a TOML config. Any config field can be overridden with "
+        "section.field=value, e.g. optimizer.learning_rate=1e-3 epochs=5.",
+    )
+    parser.add_argument("config", help="path of the TOML config file")
+    parser.add_argument("--out", default=None, help="output folder (default: runs/<config name>)")
+    parser.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
+    parser.add_argument(
+        "--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
+    )
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="more overrides")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``train``; returns the exit status (0 done, 1 training failed, 2 bad config or data)."""
+    from ..data import DataNotFoundError
+    from ._config import ConfigError, load_config
+    from ._fit import NonFiniteLossError, fit
+
+    try:
+        config = load_config(args.config, [*args.sets, *args.overrides])
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"jaxneuro train: error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    try:
+        result = fit(config, out, resume=args.resume, stream=None if args.quiet else sys.stderr)
+    except (DataNotFoundError, ConfigError, FileExistsError, FileNotFoundError) as err:
+        print(f"jaxneuro train: error: {err}", file=sys.stderr)
+        return 2
+    except NonFiniteLossError as err:
+        print(f"jaxneuro train: error: {err}", file=sys.stderr)
+        return 1
+    final = result.final
+    shown = ", ".join(f"{k} = {v:.6g}" for k, v in final.items() if k.startswith("test_") and isinstance(v, float))
+    status = "done" if result.completed else f"stopped after epoch {int(result.state.epoch)} (resume with --resume)"
+    print(f"{status}: {shown}; results in {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m jaxneuro.train CONFIG ...``)."""
+    parser = argparse.ArgumentParser(prog="python -m jaxneuro")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,415 @@
+"""The training loop: config -> data -> model -> jit-compiled epochs -> metrics, checkpoints, plot.
+
+Files written into ``out_dir`` (when given):
+
+* ``config.json``: the validated config of the run;
+* ``metrics.jsonl``: one JSON object per epoch (``epoch``, ``step``, ``train_loss``,
+  ``train_accuracy`` or ``train_mse``, ``lr``, ``epoch_time`` in s, and on evaluation epochs
+  ``test_loss``, ``test_accuracy`` or ``test_mse``, and ``test_accuracy_<activation>`` for
+  each of ``model.eval_activations``);
+* ``checkpoint.eqx`` and ``checkpoint.json``: the latest checkpoint (atomic);
+* ``learning_curves.png``: loss and accuracy (or MSE) against epoch;
+* ``summary.json``: the final metrics, written when the run completes.
+
+Determinism: the initial weights, the data (for generated sets) and the minibatch order
+all come from ``PRNGKey(config.seed)``; the key for the next epoch is part of the
+checkpoint, so a run stopped after k epochs and resumed performs exactly the same
+computation as one that was not stopped (same compiled functions on the same inputs),
+and ends with bit-identical parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ._checkpoint import TrainState, has_checkpoint, load_checkpoint, save_checkpoint
+from ._config import CLASSIFICATION_DATASETS, Config, ConfigError, config_from_dict
+from ._progress import ProgressBar
+from ._step import epoch_batches, make_evaluate, make_train_epoch, make_train_step
+
+METRICS_NAME = "metrics.jsonl"
+CONFIG_NAME = "config.json"
+PLOT_NAME = "learning_curves.png"
+SUMMARY_NAME = "summary.json"
+
+# Config keys that may change between an interrupted run and its resumption: they do not
+# affect the parameters.
+RESUME_MAY_CHANGE = ("stop_after_epochs", "checkpoint_every", "eval_every", "data.data_dir", "model.eval_activations")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; the run stopped.
+
+    Attributes:
+        step: the global optimiser step (0-based) whose minibatch loss was not finite.
+        epoch: the epoch (1-based) in which that happened.
+        checkpoint: the last good checkpoint (None if none was written).
+    """
+
+    def __init__(self, message: str, *, step: int, epoch: int, checkpoint: Path | None):
+        super().__init__(message)
+        self.step = step
+        self.epoch = epoch
+        self.checkpoint = checkpoint
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Training and test arrays on the device.
+
+    ``t`` holds int32 class labels for classification, float targets of shape ``(n, 1)`` otherwise.
+    """
+
+    x_train: jax.Array
+    t_train: jax.Array
+    x_test: jax.Array
+    t_test: jax.Array
+    num_classes: int | None = None
+
+    @property
+    def in_size(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def out_size(self) -> int:
+        return self.num_classes if self.num_classes is not None else int(self.t_train.shape[1])
+
+
+def _keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(init, shuffle, data) keys, all from ``PRNGKey(seed)``."""
+    init_key, shuffle_key, data_key = jax.random.split(jax.random.PRNGKey(seed), 3)
+    return init_key, shuffle_key, data_key
+
+
+def load_data(config: Config) -> Dataset:
+    """The training and test sets named by ``config.data``.
+
+    Raises:
+        jaxneuro.data.DataNotFoundError: a tfds data set is not prepared (with how to prepare it).
+    """
+    from .. import data as jdata
+
+    d = config.data
+    if d.name == "xor":
+        x, t = jdata.xor()
+        return Dataset(x, t, x, t)
+    if d.name == "regression":
+        _, _, data_key = _keys(config.seed)
+        x, t = jdata.regression(d.train_size or 256, function=d.function, noise=d.noise, key=data_key)
+        xt, tt = jdata.regression(d.test_size or 1001, function=d.function, grid=True)
+        return Dataset(x, t, xt, tt)
+    x, y = jdata.image_classification(d.name, "train", data_dir=d.data_dir, limit=d.train_size)
+    xt, yt = jdata.image_classification(d.name, "test", data_dir=d.data_dir, limit=d.test_size)
+    k = CLASSIFICATION_DATASETS[d.name]
+    return Dataset(jnp.asarray(x), jnp.asarray(y), jnp.asarray(xt), jnp.asarray(yt), num_classes=k)
+
+
+def make_model(config: Config, in_size: int, out_size: int, *, key: jax.Array) -> Any:
+    """The ``jaxneuro.MLP`` described by ``config.model``."""
+    from .. import MLP
+
+    m = config.model
+    return MLP(in_size, out_size, list(m.hidden_sizes), m.activation, m.final_activation, key=key)
+
+
+def with_hidden_activation(model: Any, activation: str) -> Any:
+    """The same MLP weights with another hidden activation (e.g. the exact ``"lif"`` rate)."""
+    return type(model).from_layers(model.layers, activation, model.final_activation)
+
+
+def steps_per_epoch(config: Config, n_train: int) -> int:
+    """Optimiser steps per epoch: ``n // min(batch_size, n)``."""
+    return n_train // min(config.batch_size, n_train)
+
+
+def make_schedule(config: Config, n_train: int) -> optax.Schedule:
+    """The learning-rate schedule of ``config.optimizer`` over all training steps."""
+    o = config.optimizer
+    if o.schedule == "constant":
+        return optax.constant_schedule(o.learning_rate)
+    total = config.epochs * steps_per_epoch(config, n_train)
+    return optax.cosine_decay_schedule(o.learning_rate, decay_steps=total, alpha=o.final_fraction)
+
+
+def make_optimizer(config: Config, n_train: int) -> optax.GradientTransformation:
+    """The optax optimiser of ``config.optimizer`` with its schedule."""
+    o = config.optimizer
+    lr = make_schedule(config, n_train)
+    if o.name == "sgd":
+        return optax.sgd(lr)
+    if o.name == "momentum":
+        return optax.sgd(lr, momentum=o.momentum)
+    if o.name == "adam":
+        return optax.adam(lr)
+    return optax.adamw(lr, weight_decay=o.weight_decay)
+
+
+def task_functions(config: Config, num_classes: int | None = None) -> tuple[Any, Any]:
+    """Per-sample ``loss(y, t)`` and ``score(y, t)`` for the config's task and loss.
+
+    The score is 1.0 for a correct prediction (classification: argmax equals the label;
+    binary: the output thresholded at probability 1/2 equals the target) and the squared
+    error ``||y - t||^2`` for regression.
+    """
+    from .. import losses
+
+    name, task = config.loss, config.task
+    if task == "classification":
+        k = num_classes or CLASSIFICATION_DATASETS[config.data.name]
+
+        def onehot(label):
+            return jax.nn.one_hot(label, k, dtype=jnp.result_type(float))
+
+        if name == "categorical_cross_entropy_with_logits":
+            loss = losses.categorical_cross_entropy_with_integer_labels
+        elif name == "categorical_cross_entropy":
+            loss = lambda y, label: losses.categorical_cross_entropy(y, onehot(label))
+        else:
+            loss = lambda y, label: losses.mse(y, onehot(label))
+        score = lambda y, label: (jnp.argmax(y) == label).astype(y.dtype)
+        return loss, score
+    loss = getattr(losses, name)
+    if task == "binary":
+        to_prob = jax.nn.sigmoid if name.endswith("with_logits") else (lambda y: y)
+        score = lambda y, t: jnp.all((to_prob(y) > 0.5) == (t > 0.5)).astype(y.dtype)
+        return loss, score
+    return loss, lambda y, t: jnp.sum((y - t) ** 2)
+
+
+def init_state(config: Config, data: Dataset) -> TrainState:
+    """The state before the first epoch: initial model, optimiser state, shuffle key, zero counters."""
+    init_key, shuffle_key, _ = _keys(config.seed)
+    import equinox as eqx
+
+    model = make_model(config, data.in_size, data.out_size, key=init_key)
+    opt_state = make_optimizer(config, int(data.x_train.shape[0])).init(eqx.filter(model, eqx.is_inexact_array))
+    return TrainState(model, opt_state, shuffle_key, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32))
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`fit` returns.
+
+    Attributes:
+        state: the final training state (``state.model`` is the trained model).
+        metrics: one dict per epoch (as in ``metrics.jsonl``), including epochs before a resume.
+        out_dir: the output folder (None for an in-memory run).
+        completed: False if the run stopped early at ``stop_after_epochs``.
+    """
+
+    state: TrainState
+    metrics: list[dict[str, Any]]
+    out_dir: Path | None
+    completed: bool
+
+    @property
+    def model(self) -> Any:
+        return self.state.model
+
+    @property
+    def final(self) -> dict[str, Any]:
+        """The last epoch's metrics, merged with the last evaluation's."""
+        out: dict[str, Any] = {}
+        for row in self.metrics:
+            out.update(row)
+        return out
+
+
+def _metric_names(task: str) -> tuple[str, str]:
+    return ("mse", "mse") if task == "regression" else ("accuracy", "accuracy")
+
+
+def _read_metrics(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["epoch"] <= up_to_epoch]
+
+
+def _write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    os.replace(tmp, path)
+
+
+def _check_resume_config(saved: dict[str, Any], config: Config) -> None:
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[prefix + k] = v
+        return out
+
+    old = flat(config_from_dict(saved).to_dict())
+    new = flat(config.to_dict())
+    changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) and k not in RESUME_MAY_CHANGE]
+    if changed:
+        diffs = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
+        raise ConfigError(
+            f"--resume needs the config of the interrupted run; these keys differ: {diffs} "
+            f"(only {', '.join(RESUME_MAY_CHANGE)} may change)."
+        )
+
+
+def fit(
+    config: Config,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    resume: bool = False,
+    data: Dataset | None = None,
+    stream: IO[str] | None = sys.stderr,
+    plot: bool = True,
+) -> TrainResult:
+    """Train the model of ``config``; write metrics, checkpoints and a plot into ``out_dir``.
+
+    Args:
+        config: a validated :class:`Config`.
+        out_dir: output folder (created); None trains in memory without writing files.
+        resume: continue the run whose checkpoint is in ``out_dir`` (it must exist).
+        data: the data set (default: :func:`load_data` of the config).
+        stream: where the progress bar goes (None: silent).
+        plot: write ``learning_curves.png`` at the end.
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        NonFiniteLossError: a minibatch loss was NaN or infinite; the message names the
+            step, and the last good checkpoint in ``out_dir`` is kept.
+        FileExistsError: ``out_dir`` already holds a checkpoint and ``resume`` is False.
+        FileNotFoundError: ``resume`` is True but there is no checkpoint.
+        ConfigError: resuming with a config that changes the computation.
+        jaxneuro.data.DataNotFoundError: a tfds data set is not prepared.
+    """
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a jaxneuro.train.Config, got {type(config).__name__}.")
+    out = Path(out_dir) if out_dir is not None else None
+    if resume and out is None:
+        raise ValueError("resume=True needs the out_dir of the run to resume, got out_dir = None.")
+    if out is not None:
+        if resume and not has_checkpoint(out):
+            raise FileNotFoundError(f"--resume: {str(out)!r} holds no checkpoint to resume from.")
+        if not resume and has_checkpoint(out):
+            raise FileExistsError(
+                f"{str(out)!r} already holds a run's checkpoint; pass --resume to continue it, or choose "
+                "another --out folder."
+            )
+        if resume:
+            _check_resume_config(json.loads((out / CONFIG_NAME).read_text()), config)
+
+    data = load_data(config) if data is None else data
+    n_train = int(data.x_train.shape[0])
+    loss_fn, score_fn = task_functions(config, data.num_classes)
+    optimizer = make_optimizer(config, n_train)
+    schedule = make_schedule(config, n_train)
+    batch = min(config.batch_size, n_train)
+    nb = steps_per_epoch(config, n_train)
+    evaluate = make_evaluate(loss_fn, score_fn)
+    if config.scan_epoch:
+        train_epoch = make_train_epoch(loss_fn, optimizer, batch, score_fn)
+    else:
+        train_step = make_train_step(loss_fn, optimizer, score_fn)
+        gather = jax.jit(lambda a, i: a[i])
+
+    state = init_state(config, data)
+    metrics: list[dict[str, Any]] = []
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if resume:
+            state, _ = load_checkpoint(out, state)
+            metrics = _read_metrics(out / METRICS_NAME, int(state.epoch))
+        else:
+            (out / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+            _write_metrics(out / METRICS_NAME, [])
+    last_checkpoint = (out / "checkpoint.eqx") if (out is not None and resume) else None
+
+    score_name, _ = _metric_names(config.task)
+    stop = config.epochs if config.stop_after_epochs is None else min(config.epochs, config.stop_after_epochs)
+    bar = ProgressBar(config.epochs, stream)
+    try:
+        for epoch in range(int(state.epoch) + 1, stop + 1):
+            t0 = time.perf_counter()
+            key, sub = jax.random.split(state.key)
+            model, opt_state = state.model, state.opt_state
+            if config.scan_epoch:
+                model, opt_state, losses, scores = train_epoch(model, opt_state, sub, data.x_train, data.t_train)
+            else:
+                idx = epoch_batches(sub, n_train, batch)
+                losses, scores = [], []
+                for b in range(nb):
+                    xb, tb = gather(data.x_train, idx[b]), gather(data.t_train, idx[b])
+                    model, opt_state, loss, score = train_step(model, opt_state, xb, tb)
+                    losses.append(loss)
+                    scores.append(score)
+                losses, scores = jnp.stack(losses), jnp.stack(scores)
+            losses = np.asarray(losses)
+            epoch_time = time.perf_counter() - t0
+            bad = np.flatnonzero(~np.isfinite(losses))
+            if bad.size:
+                i = int(bad[0])
+                step = int(state.step) + i
+                where = (
+                    f"the last good checkpoint, {str(last_checkpoint)!r} (after epoch {int(state.epoch)}), is kept"
+                    if last_checkpoint is not None
+                    else "no checkpoint had been written yet"
+                )
+                raise NonFiniteLossError(
+                    f"training stopped: the loss is {losses[i]} at step {step} (epoch {epoch}, minibatch "
+                    f"{i + 1} of {nb}); the parameters of epoch {epoch} were discarded and {where}. "
+                    "Lower optimizer.learning_rate or check the data.",
+                    step=step,
+                    epoch=epoch,
+                    checkpoint=last_checkpoint,
+                )
+            state = TrainState(model, opt_state, key, state.epoch + 1, state.step + nb)
+            row: dict[str, Any] = {
+                "epoch": epoch,
+                "step": int(state.step),
+                "train_loss": float(np.mean(losses)),
+                f"train_{score_name}": float(np.sum(np.asarray(scores)) / (nb * batch)),
+                "lr": float(schedule(int(state.step) - 1)),
+                "epoch_time": epoch_time,
+            }
+            if epoch % config.eval_every == 0 or epoch == stop:
+                test_loss, test_score = evaluate(model, data.x_test, data.t_test)
+                row["test_loss"] = float(test_loss)
+                row[f"test_{score_name}"] = float(test_score)
+                for act in config.model.eval_activations:
+                    _, s = evaluate(with_hidden_activation(model, act), data.x_test, data.t_test)
+                    row[f"test_{score_name}_{act}"] = float(s)
+            metrics.append(row)
+            if out is not None:
+                with open(out / METRICS_NAME, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                if epoch % config.checkpoint_every == 0 or epoch == stop:
+                    last_checkpoint = save_checkpoint(out, state, {"config": config.to_dict()})
+            bar.update(epoch, row)
+    finally:
+        if bar.inplace and int(state.epoch) < config.epochs:
+            bar.close()
+
+    completed = int(state.epoch) >= config.epochs
+    result = TrainResult(state, metrics, out, completed)
+    if out is not None:
+        if plot and metrics:
+            from ..plot._learning import save_learning_curves
+
+            save_learning_curves(metrics, out / PLOT_NAME, title=f"{config.data.name}: {config.loss}")
+        if completed:
+            summary = {k: v for k, v in result.final.items() if not (isinstance(v, float) and math.isnan(v))}
+            (out / SUMMARY_NAME).write_text(json.dumps(summary, indent=2) + "\n")
+    return result
