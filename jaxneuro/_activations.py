@@ -190,10 +190,11 @@ def soft_lif_activation(
 ) -> Float[Array, "*shape"]:
     """The soft LIF rate as an activation: ``y = amplitude * soft_lif_rate(z + input_offset, gamma=gamma)``.
 
-    Same scaling as ``lif_activation`` (which it approaches as ``gamma -> 0``, from above:
-    ``lif_activation(z) <= soft_lif_activation(z) <= lif_activation(z + gamma ln 2)``), but with a
-    continuous, positive derivative everywhere, so networks of these units train with
-    gradient descent (Hunsberger & Eliasmith, 2015).
+    Same scaling as ``lif_activation``, which it approaches from above as ``gamma -> 0``
+    (``lif_activation(z) <= soft_lif_activation(z) <= lif_activation(max(z, -input_offset + 1)
+    + gamma ln 2)``; see ``soft_lif_rate``), but with a continuous, positive derivative
+    everywhere, so networks of these units train with gradient descent (Hunsberger &
+    Eliasmith, 2015).
 
     Args:
         z: the drive (dimensionless).
