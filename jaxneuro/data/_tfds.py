@@ -83,7 +83,7 @@ def data_source(name: str, split: str, *, data_dir: str | os.PathLike | None = N
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     try:
         return tfds.data_source(name, split=split, data_dir=os.fspath(root), download=False)
-    except Exception as err:
+    except Exception:
         if is_prepared(name, root):
             raise
         hint = _PREPARE_HINT.get(
@@ -92,7 +92,7 @@ def data_source(name: str, split: str, *, data_dir: str | os.PathLike | None = N
         raise DataNotFoundError(
             f"the tfds data set {name!r} (split {split!r}) is not prepared in data_dir = {str(root)!r}, "
             f"and jaxneuro never downloads. " + hint.format(data_dir=root)
-        ) from err
+        ) from None  # tfds's own message (about TFRECORD files) would only mislead
 
 
 def _read(source: Any, indices: np.ndarray) -> list[dict[str, np.ndarray]]:
