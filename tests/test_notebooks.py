@@ -1,0 +1,78 @@
+"""Execute every notebook in ``notebooks/`` with small sizes and fail on the first cell error.
+
+Each notebook reads ``JAXNEURO_NOTEBOOK_SMALL=1`` in its first code cell and shrinks its
+sweeps, so the whole notebook runs in well under a minute.  The kernel runs in the notebook's
+own folder (as Jupyter does) with the Agg matplotlib backend; jupyter_client starts the
+``python3`` kernel on the interpreter running the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours the traceback
+CELL_TIMEOUT_S = 300  # per cell; generous so a loaded CI machine does not flake
+
+
+_DRAW_ALL_FIGURES = """
+import sys
+if "matplotlib.pyplot" in sys.modules:
+    import matplotlib.pyplot as plt
+    for number in plt.get_fignums():
+        plt.figure(number).canvas.draw()
+    plt.close("all")
+"""
+
+
+def _kernel_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["JAXNEURO_NOTEBOOK_SMALL"] = "1"
+    env["MPLBACKEND"] = "Agg"
+    # The kernel is a separate process: pytest's warnings-as-errors does not reach it, and
+    # jupyter's own path-migration notice would only be noise in a failure report.
+    env.setdefault("JUPYTER_PLATFORM_DIRS", "1")
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env
+
+
+def test_notebooks_exist():
+    assert NOTEBOOKS, f"no notebooks found in {NOTEBOOK_DIR}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch):
+    nb = nbformat.read(path, as_version=4)
+    first_code = next((c for c in nb.cells if c.cell_type == "code"), None)
+    assert first_code is not None and "JAXNEURO_NOTEBOOK_SMALL" in first_code.source, (
+        f"{path.name}: the first code cell must set its sizes from JAXNEURO_NOTEBOOK_SMALL"
+    )
+    # Agg shows nothing, so draw every open figure at the end: errors that only appear at
+    # draw time (mathtext in labels, bad artists) fail the test too.
+    nb.cells.append(nbformat.v4.new_code_cell(_DRAW_ALL_FIGURES))
+    for name, value in _kernel_env().items():
+        monkeypatch.setenv(name, value)
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    failure = None
+    try:
+        client.execute()
+    except nbclient.exceptions.CellTimeoutError as err:
+        failure = f"{path.name}: a cell ran longer than {CELL_TIMEOUT_S} s:\n{err}"
+    except nbclient.exceptions.CellExecutionError as err:
+        failure = f"{path.name} failed:\n{_ANSI.sub('', str(err))}"
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
