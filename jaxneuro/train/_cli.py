@@ -7,6 +7,26 @@ import sys
 from pathlib import Path
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """Lets ``key=value`` overrides come after options (``train CFG --out D epochs=5``).
+
+    Plain argparse matches all positionals in one go, so a positional after an option is
+    "unrecognized"; intermixed parsing (which a parser with subparsers cannot use, but this
+    leaf subparser can) fixes that.
+    """
+
+    _intermixed_depth = 0
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._intermixed_depth:
+            return super().parse_known_args(args, namespace)
+        self._intermixed_depth += 1
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixed_depth -= 1
+
+
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``train`` subcommand to a top-level parser's subparsers."""
     parser = subparsers.add_parser(
@@ -24,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="more overrides")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
+    if type(parser) is argparse.ArgumentParser:
+        parser.__class__ = _IntermixedParser
     return parser
 
 
