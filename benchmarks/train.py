@@ -153,7 +153,11 @@ def bench_torch(x, y, xt, yt, epochs, batch, threads):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     net = torch.nn.Sequential(
-        torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
+        torch.nn.Linear(784, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 10),
     )
     steps = len(x) // batch
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
@@ -192,8 +196,11 @@ def main(argv=None):
 
     cfg = train.load_config(ROOT / "configs" / "mnist_mlp.toml", [f"epochs={args.epochs}"])
     data_dir, x, y, xt, yt = load_mnist(args.data_dir)
-    print(f"MNIST: {len(x)} train / {len(xt)} test; {args.epochs} epochs each; jax {jax.__version__} on "
-          f"{jax.devices()[0].platform}, {os.cpu_count()} CPUs", file=sys.stderr)
+    print(
+        f"MNIST: {len(x)} train / {len(xt)} test; {args.epochs} epochs each; jax {jax.__version__} on "
+        f"{jax.devices()[0].platform}, {os.cpu_count()} CPUs",
+        file=sys.stderr,
+    )
     rows = [
         bench_hand_written(x, y, xt, yt, args.epochs, cfg.batch_size, scan=True),
         bench_jaxneuro_epoch(cfg, x, y, xt, yt),
@@ -207,11 +214,16 @@ def main(argv=None):
         else:
             rows.append(torch_row)
     ref = rows[0]["epoch"]
-    print(f"\n| implementation | compile (s) | epoch (s) | samples/s | vs hand-written scan | test acc. after {args.epochs} ep. |")
+    print(
+        "\n| implementation | compile (s) | epoch (s) | samples/s | vs hand-written scan "
+        f"| test acc. after {args.epochs} ep. |"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['name']} | {r['compile']:.2f} | {r['epoch']:.3f} | {r['samples_per_s']:,.0f} | "
-              f"{100 * (r['epoch'] / ref - 1):+.1f}% | {100 * r['accuracy']:.2f}% |")
+        print(
+            f"| {r['name']} | {r['compile']:.2f} | {r['epoch']:.3f} | {r['samples_per_s']:,.0f} | "
+            f"{100 * (r['epoch'] / ref - 1):+.1f}% | {100 * r['accuracy']:.2f}% |"
+        )
     overhead = rows[1]["epoch"] / ref - 1
     print(f"\nlibrary overhead (jaxneuro epoch vs hand-written scan): {100 * overhead:+.1f}% (target <= +5%)")
     return 0

@@ -94,7 +94,11 @@ def test_unknown_key_without_close_match_lists_valid_keys():
         ("scan_epoch", 1, r"'scan_epoch' must be true or false, got scan_epoch = 1"),
         ("model.hidden_sizes", 4, r"'model.hidden_sizes' must be a list of an integer"),
         ("model.hidden_sizes", [4, "8"], r"'model.hidden_sizes' must be a list of an integer"),
-        ("data.name", "mnsit", r"'data.name' must be one of 'xor', .* got data.name = 'mnsit' \(did you mean 'mnist'\?\)"),
+        (
+            "data.name",
+            "mnsit",
+            r"'data.name' must be one of 'xor', .* got data.name = 'mnsit' \(did you mean 'mnist'\?\)",
+        ),
         ("optimizer.name", "adma", r"did you mean 'adam'"),
         ("model.activation", "rleu", r"did you mean 'relu'"),
         ("optimizer", 3, r"'optimizer' must be a table \[optimizer\], got optimizer = 3"),
@@ -115,13 +119,21 @@ def test_wrong_type(path, value, pattern):
         ("eval_every", 0, r"'eval_every' must be an integer >= 1"),
         ("stop_after_epochs", 0, r"'stop_after_epochs' must be None or an integer >= 1"),
         ("seed", -1, r"'seed' must be an integer in \[0, 2\*\*32\)"),
-        ("optimizer.learning_rate", 0.0, r"'optimizer.learning_rate' must be a finite float > 0, got .* = 0\.0"),
+        (
+            "optimizer.learning_rate",
+            0.0,
+            r"'optimizer.learning_rate' must be a finite float > 0, got .* = 0\.0",
+        ),
         ("optimizer.learning_rate", float("inf"), r"'optimizer.learning_rate' must be a finite float > 0"),
         ("optimizer.momentum", 1.0, r"'optimizer.momentum' must be a float in \[0, 1\)"),
         ("optimizer.final_fraction", 1.5, r"'optimizer.final_fraction' must be a float in \[0, 1\]"),
         ("optimizer.weight_decay", -1e-3, r"'optimizer.weight_decay' must be a finite float >= 0"),
         ("model.hidden_sizes", [4, 0], r"'model.hidden_sizes\[1\]' must be an integer >= 1, got .* = 0"),
-        ("model.eval_activations", ["lfi"], r"'model.eval_activations' must list names .* got 'lfi' \(did you mean 'lif'\?\)"),
+        (
+            "model.eval_activations",
+            ["lfi"],
+            r"'model.eval_activations' must list names .* got 'lfi' \(did you mean 'lif'\?\)",
+        ),
         ("data.train_size", 0, r"'data.train_size' must be None or an integer >= 1"),
         ("data.test_size", 0, r"'data.test_size' must be None or an integer >= 1"),
         ("data.noise", -0.1, r"'data.noise' must be a finite float >= 0"),
@@ -135,14 +147,23 @@ def test_out_of_range(path, value, pattern):
 @pytest.mark.parametrize(
     "changes, pattern",
     [
-        ({"data.name": "regression", "loss": "binary_cross_entropy"}, r"'loss' must be 'mse' for data.name = 'regression'"),
+        (
+            {"data.name": "regression", "loss": "binary_cross_entropy"},
+            r"'loss' must be 'mse' for data.name = 'regression'",
+        ),
         ({"loss": "categorical_cross_entropy_with_logits"}, r"for data.name = 'xor' \(one output\)"),
-        ({"data.name": "mnist", "loss": "binary_cross_entropy"}, r"'loss' must be 'mse' or a categorical loss"),
+        (
+            {"data.name": "mnist", "loss": "binary_cross_entropy"},
+            r"'loss' must be 'mse' or a categorical loss",
+        ),
         (
             {"loss": "binary_cross_entropy_with_logits", "model.final_activation": "logistic"},
             r"'model.final_activation' must be 'identity' with loss = 'binary_cross_entropy_with_logits'",
         ),
-        ({"loss": "binary_cross_entropy", "model.final_activation": "identity"}, r"must be 'logistic' with loss"),
+        (
+            {"loss": "binary_cross_entropy", "model.final_activation": "identity"},
+            r"must be 'logistic' with loss",
+        ),
         (
             {"data.name": "mnist", "loss": "categorical_cross_entropy", "model.final_activation": "identity"},
             r"must be 'softmax' with loss = 'categorical_cross_entropy'",
@@ -162,7 +183,9 @@ def test_missing_required_top_level(missing):
         config_from_dict(raw)
 
 
-@pytest.mark.parametrize("section, key", [("optimizer", "learning_rate"), ("model", "hidden_sizes"), ("data", "name")])
+@pytest.mark.parametrize(
+    "section, key", [("optimizer", "learning_rate"), ("model", "hidden_sizes"), ("data", "name")]
+)
 def test_missing_required_nested(section, key):
     raw = base()
     del raw[section][key]
@@ -196,7 +219,9 @@ def test_parse_override_malformed(text):
 
 def test_overrides_applied_and_validated():
     c = config_from_dict(base())
-    d = c.replace(["optimizer.learning_rate=1e-3", "model.hidden_sizes=[8, 8]", "epochs=7", "optimizer.name=sgd"])
+    d = c.replace(
+        ["optimizer.learning_rate=1e-3", "model.hidden_sizes=[8, 8]", "epochs=7", "optimizer.name=sgd"]
+    )
     assert d.optimizer.learning_rate == 1e-3 and d.model.hidden_sizes == (8, 8) and d.epochs == 7
     assert d.optimizer.name == "sgd"
     assert c.epochs == 3  # the original is untouched
@@ -219,7 +244,11 @@ def test_load_config_file_errors(tmp_path):
         'epochs = 2\nbatch_size = 4\nloss = "mse"\n[data]\nname = "xor"\n[model]\nhidden_sizes = [2]\n'
         "[optimizer]\nlearning_rat = 0.1\n"
     )
-    with pytest.raises(ConfigError, match=r"typo.toml: unknown config key 'optimizer.learning_rat' \(did you mean 'optimizer.learning_rate'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"typo.toml: unknown config key 'optimizer.learning_rat' "
+        r"\(did you mean 'optimizer.learning_rate'\?\)",
+    ):
         load_config(typo)
     with pytest.raises(FileNotFoundError):
         load_config(tmp_path / "nope.toml")

@@ -61,8 +61,14 @@ def test_regression_random_inputs_and_noise():
     [
         ({"n": 0, "grid": True}, r"n must be an integer >= 1, got n = 0"),
         ({"n": 2.5, "grid": True}, r"n must be an integer >= 1, got n = 2.5"),
-        ({"n": 5, "grid": True, "function": "cosine"}, r"function must be one of \['bump', 'sine', 'wave'\], got function = 'cosine'"),
-        ({"n": 5, "grid": True, "noise": -1.0, "key": jax.random.PRNGKey(0)}, r"noise must be finite and in \[0, inf\)"),
+        (
+            {"n": 5, "grid": True, "function": "cosine"},
+            r"function must be one of \['bump', 'sine', 'wave'\], got function = 'cosine'",
+        ),
+        (
+            {"n": 5, "grid": True, "noise": -1.0, "key": jax.random.PRNGKey(0)},
+            r"noise must be finite and in \[0, inf\)",
+        ),
         ({"n": 5}, r"key is required .* got key = None"),
         ({"n": 5, "grid": True, "noise": 0.1}, r"key is required"),
     ],
@@ -109,7 +115,10 @@ def test_idx_layout_by_hand(tmp_path):
 
 def test_idx_errors(tmp_path):
     (tmp_path / "bad").write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x01\x00\x00\x00\x00")
-    with pytest.raises(ValueError, match=r"is not an unsigned-byte IDX file: its magic number must be 0x000008NN, got 0x00000d01"):
+    with pytest.raises(
+        ValueError,
+        match=r"is not an unsigned-byte IDX file: its magic number must be 0x000008NN, got 0x00000d01",
+    ):
         jd.read_idx(tmp_path / "bad")
     (tmp_path / "short").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2]))
     with pytest.raises(ValueError, match=r"declares shape \(5,\) \(5 bytes\) but 2 data bytes follow"):
@@ -133,17 +142,23 @@ def test_read_source_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"source = '.*nowhere' does not exist"):
         jd.read_mnist_source(tmp_path / "nowhere")
     (tmp_path / "partial").mkdir()
-    with pytest.raises(FileNotFoundError, match=r"has no train-images-idx3-ubyte.gz or train-images-idx3-ubyte"):
+    with pytest.raises(
+        FileNotFoundError, match=r"has no train-images-idx3-ubyte.gz or train-images-idx3-ubyte"
+    ):
         jd.read_mnist_source(tmp_path / "partial")
     splits = _small_mnist(np.random.default_rng(1))
     splits["train"] = (splits["train"][0], np.full(40, 12))
     _write_idx_folder(tmp_path / "labels", splits)
-    with pytest.raises(ValueError, match=r"MNIST train labels must lie in \[0, 9\], got values in \[12, 12\]"):
+    with pytest.raises(
+        ValueError, match=r"MNIST train labels must lie in \[0, 9\], got values in \[12, 12\]"
+    ):
         jd.read_mnist_source(tmp_path / "labels")
     splits = _small_mnist(np.random.default_rng(1))
     splits["test"] = (splits["test"][0], splits["test"][1][:-1])
     _write_idx_folder(tmp_path / "count", splits)
-    with pytest.raises(ValueError, match=r"MNIST test labels must have shape \(15,\) to match the images, got shape \(14,\)"):
+    with pytest.raises(
+        ValueError, match=r"MNIST test labels must have shape \(15,\) to match the images, got shape \(14,\)"
+    ):
         jd.read_mnist_source(tmp_path / "count")
 
 
@@ -157,14 +172,17 @@ def test_pickle_source_maps_to_train_and_test(tmp_path):
     rng = np.random.default_rng(2)
     k = [rng.integers(0, 256, (n, 784), dtype=np.uint8) for n in (30, 10, 12)]
     y = [rng.integers(0, 10, n) for n in (30, 10, 12)]
-    _write_pickle(tmp_path / "mnist.pkl.gz", tuple((ki.astype(np.float32) / 256, yi) for ki, yi in zip(k, y)))
+    _write_pickle(
+        tmp_path / "mnist.pkl.gz",
+        tuple((ki.astype(np.float32) / 256, yi) for ki, yi in zip(k, y, strict=True)),
+    )
     got = jd.read_mnist_source(tmp_path / "mnist.pkl.gz")
     np.testing.assert_array_equal(got["train"][0].reshape(40, 784), np.concatenate(k[:2]))
     np.testing.assert_array_equal(got["train"][1], np.concatenate(y[:2]))
     np.testing.assert_array_equal(got["test"][0].reshape(12, 784), k[2])
     assert got["train"][0].dtype == np.uint8
     # pixels that are not multiples of 1/256 are refused
-    bad = tuple((ki.astype(np.float32) / 255, yi) for ki, yi in zip(k, y))
+    bad = tuple((ki.astype(np.float32) / 255, yi) for ki, yi in zip(k, y, strict=True))
     _write_pickle(tmp_path / "bad.pkl.gz", bad)
     with pytest.raises(ValueError, match=r"the train pixels must be k/256 with k an integer in \[0, 255\]"):
         jd.read_mnist_source(tmp_path / "bad.pkl.gz")
@@ -195,12 +213,18 @@ def test_prepare_from_idx_and_read_back_with_stock_tfds(tmp_path):
     assert not jd.is_prepared("mnist", data_dir)
     path = jd.prepare_mnist(tmp_path / "src", data_dir)
     assert path == data_dir / "mnist" / "3.0.1" and jd.is_prepared("mnist", data_dir)
-    assert sorted(p.name.split(".")[0] for p in path.glob("*.array_record-*")) == ["mnist-test", "mnist-train"]
+    assert sorted(p.name.split(".")[0] for p in path.glob("*.array_record-*")) == [
+        "mnist-test",
+        "mnist-train",
+    ]
 
     builder = tfds.builder("mnist", data_dir=str(data_dir))  # the stock builder reads what we wrote
     assert str(builder.info.version) == "3.0.1"
     assert builder.info.splits["train"].num_examples == 40 and builder.info.splits["test"].num_examples == 15
-    assert builder.info.features["image"].shape == (28, 28, 1) and builder.info.features["label"].num_classes == 10
+    assert (
+        builder.info.features["image"].shape == (28, 28, 1)
+        and builder.info.features["label"].num_classes == 10
+    )
 
     sources = tfds.data_source("mnist", data_dir=str(data_dir), download=False)
     for split in ("train", "test"):
@@ -208,14 +232,14 @@ def test_prepare_from_idx_and_read_back_with_stock_tfds(tmp_path):
         src = sources[split]
         assert len(src) == len(labels)
         records = [src[i] for i in range(len(src))]
-        written = {img.tobytes(): int(lab) for img, lab in zip(images, labels)}
+        written = {img.tobytes(): int(lab) for img, lab in zip(images, labels, strict=True)}
         read = {r["image"][:, :, 0].tobytes(): int(r["label"]) for r in records}
         assert read == written  # every image with its label (tfds fixes its own file order)
 
     x, y = jd.image_classification("mnist", "test", data_dir=data_dir)
     assert x.shape == (15, 784) and x.dtype == np.float32 and y.dtype == np.int32
-    by_image = {img.tobytes(): lab for img, lab in zip(*splits["test"])}
-    for xi, yi in zip(x, y):
+    by_image = {img.tobytes(): lab for img, lab in zip(*splits["test"], strict=True)}
+    for xi, yi in zip(x, y, strict=True):
         pixels = np.rint(xi * 255).astype(np.uint8)
         np.testing.assert_allclose(xi, pixels / np.float32(255), rtol=0, atol=0)
         assert by_image[pixels.reshape(28, 28).tobytes()] == yi
@@ -228,7 +252,10 @@ def test_prepare_from_idx_and_read_back_with_stock_tfds(tmp_path):
     file_order = jd.load_arrays("mnist", "train", data_dir=data_dir)["image"]
     assert sorted(i.tobytes() for i in stacked) == sorted(i.tobytes() for i in file_order)
     assert not np.array_equal(stacked, file_order)
-    assert [len(b["label"]) for b in jd.numpy_batches("mnist", "train", 16, data_dir=data_dir, drop_remainder=True)] == [16, 16]
+    assert [
+        len(b["label"])
+        for b in jd.numpy_batches("mnist", "train", 16, data_dir=data_dir, drop_remainder=True)
+    ] == [16, 16]
     assert len(jd.load_arrays("mnist", "train", data_dir=data_dir, limit=7)["label"]) == 7
 
     # preparing again reuses the data; overwrite rebuilds
@@ -245,7 +272,11 @@ def test_numpy_batches_errors(tmp_path):
 
 def test_missing_data_fails_fast_with_instructions(tmp_path):
     start = time.perf_counter()
-    with pytest.raises(jd.DataNotFoundError, match=r"(?s)'mnist' \(split 'train'\) is not prepared in data_dir = .*never downloads.*jaxneuro data prepare mnist --source PATH --data-dir"):
+    with pytest.raises(
+        jd.DataNotFoundError,
+        match=r"(?s)'mnist' \(split 'train'\) is not prepared in data_dir = .*never downloads"
+        r".*jaxneuro data prepare mnist --source PATH --data-dir",
+    ):
         jd.image_classification("mnist", "train", data_dir=tmp_path / "empty")
     with pytest.raises(jd.DataNotFoundError, match=r"'cifar10' \(split 'test'\) is not prepared"):
         jd.data_source("cifar10", "test", data_dir=tmp_path / "empty")
@@ -286,8 +317,26 @@ def test_cli_prepare(tmp_path, capsys):
 
     splits = _small_mnist(np.random.default_rng(5), n_train=12, n_test=5)
     _write_idx_folder(tmp_path / "src", splits)
-    assert main(["data", "prepare", "mnist", "--source", str(tmp_path / "src"), "--data-dir", str(tmp_path / "d")]) == 0
+    assert (
+        main(
+            ["data", "prepare", "mnist", "--source", str(tmp_path / "src"), "--data-dir", str(tmp_path / "d")]
+        )
+        == 0
+    )
     assert "prepared mnist in" in capsys.readouterr().out
     assert len(jd.data_source("mnist", "test", data_dir=tmp_path / "d")) == 5
-    assert main(["data", "prepare", "mnist", "--source", str(tmp_path / "nope"), "--data-dir", str(tmp_path / "e")]) == 2
+    assert (
+        main(
+            [
+                "data",
+                "prepare",
+                "mnist",
+                "--source",
+                str(tmp_path / "nope"),
+                "--data-dir",
+                str(tmp_path / "e"),
+            ]
+        )
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err

@@ -26,7 +26,7 @@ def leaves(tree):
 def assert_trees_identical(a, b):
     la, lb = leaves(a), leaves(b)
     assert len(la) == len(lb) and la
-    for x, y in zip(la, lb):
+    for x, y in zip(la, lb, strict=True):
         assert x.dtype == y.dtype and x.shape == y.shape
         assert np.array_equal(x, y), "trees differ"
 
@@ -60,7 +60,9 @@ def test_train_step_matches_hand_gradient_sgd():
     for _ in range(3):
         y = x @ W.T + b
         ref_loss = 0.5 * np.mean(np.sum((y - t) ** 2, axis=1))
-        model, opt_state, loss, _ = step(model, opt_state, jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32))
+        model, opt_state, loss, _ = step(
+            model, opt_state, jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32)
+        )
         np.testing.assert_allclose(float(loss), ref_loss, rtol=1e-5)
         W, b = W - lr * (y - t).T @ x / len(x), b - lr * np.mean(y - t, axis=0)
         np.testing.assert_allclose(np.asarray(model.layers[0].weight), W, rtol=1e-5, atol=1e-6)
@@ -116,7 +118,7 @@ def test_train_epoch_compiles_once_and_equals_per_batch_steps():
             m2, o2, l, _ = step(m2, o2, data.x_train[idx], data.t_train[idx])
             ref.append(float(l))
     np.testing.assert_allclose(np.concatenate([losses1, losses2]), ref, rtol=1e-5)
-    for a, b in zip(leaves(m1), leaves(m2)):
+    for a, b in zip(leaves(m1), leaves(m2), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -145,7 +147,9 @@ def test_step_vmaps_over_an_ensemble():
         m = jaxneuro.MLP(2, 1, [4], "tanh", key=k)
         m, _, loss, _ = step(m, opt.init(eqx.filter(m, eqx.is_inexact_array)), x, t)
         np.testing.assert_allclose(float(losses[i]), float(loss), rtol=1e-6)
-        np.testing.assert_allclose(np.asarray(new_models.layers[0].weight[i]), np.asarray(m.layers[0].weight), rtol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(new_models.layers[0].weight[i]), np.asarray(m.layers[0].weight), rtol=1e-6
+        )
 
 
 def test_evaluate_matches_numpy_and_compiles_once():
@@ -217,7 +221,9 @@ def test_run_writes_metrics_plot_checkpoint(tmp_path):
     assert ["test_mse" in r for r in rows] == [False, True, False, True, False, True]
     # cosine schedule: lr at the last step of epoch e is the optax schedule at step 4e - 1
     sched = optax.cosine_decay_schedule(0.01, 24)
-    np.testing.assert_allclose([r["lr"] for r in rows], [float(sched(4 * e - 1)) for e in range(1, 7)], rtol=1e-6)
+    np.testing.assert_allclose(
+        [r["lr"] for r in rows], [float(sched(4 * e - 1)) for e in range(1, 7)], rtol=1e-6
+    )
     assert (tmp_path / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "config.json").read_text()) == cfg.to_dict()
     info = json.loads((tmp_path / "checkpoint.json").read_text())
@@ -239,7 +245,9 @@ def test_resume_is_bit_exact(tmp_path, scan_epoch):
     part = train.fit(cfg.replace(["stop_after_epochs=2"]), tmp_path / "part", stream=None, plot=False)
     assert not part.completed and int(part.state.epoch) == 2
     assert not (tmp_path / "part" / "summary.json").exists()
-    part = train.fit(cfg.replace(["stop_after_epochs=4"]), tmp_path / "part", resume=True, stream=None, plot=False)
+    part = train.fit(
+        cfg.replace(["stop_after_epochs=4"]), tmp_path / "part", resume=True, stream=None, plot=False
+    )
     assert int(part.state.epoch) == 4
     done = train.fit(cfg, tmp_path / "part", resume=True, stream=None, plot=False)
     assert done.completed and int(done.state.step) == int(full.state.step) == 24
@@ -293,7 +301,11 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     before = (tmp_path / "checkpoint.eqx").read_bytes()
     good = train.load_data(cfg)
     bad = train.Dataset(good.x_train, good.t_train.at[:].set(jnp.nan), good.x_test, good.t_test)
-    with pytest.raises(NonFiniteLossError, match=r"the loss is nan at step 8 \(epoch 3, minibatch 1 of 4\).*last good checkpoint, '.*checkpoint.eqx' \(after epoch 2\), is kept") as info:
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"the loss is nan at step 8 \(epoch 3, minibatch 1 of 4\)"
+        r".*last good checkpoint, '.*checkpoint.eqx' \(after epoch 2\), is kept",
+    ) as info:
         train.fit(cfg, tmp_path, resume=True, data=bad, stream=None, plot=False)
     assert info.value.step == 8 and info.value.epoch == 3
     assert info.value.checkpoint == tmp_path / "checkpoint.eqx"
@@ -307,7 +319,10 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 def test_divergence_in_the_first_epoch(tmp_path):
     cfg = small_regression(optimizer={"name": "sgd", "learning_rate": 1e30})
-    with pytest.raises(NonFiniteLossError, match=r"the loss is (nan|inf) at step [0-3] \(epoch 1, .*no checkpoint had been written yet"):
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"the loss is (nan|inf) at step [0-3] \(epoch 1, .*no checkpoint had been written yet",
+    ):
         train.fit(cfg, tmp_path, stream=None, plot=False)
     assert not (tmp_path / "checkpoint.eqx").exists()
 
@@ -352,7 +367,7 @@ def test_in_memory_run_and_per_batch_mode_agree():
     a = train.fit(cfg, None, stream=None)
     b = train.fit(cfg.replace(["scan_epoch=false"]), None, stream=None)
     assert a.out_dir is None and len(a.metrics) == 2
-    for x, y in zip(leaves(a.model), leaves(b.model)):
+    for x, y in zip(leaves(a.model), leaves(b.model), strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
 
 
@@ -375,7 +390,9 @@ def test_confusion_matrix_against_numpy():
     np.testing.assert_array_equal(np.asarray(cm), ref)
     with pytest.raises(ValueError, match=r"num_classes must be an integer >= 1, got num_classes = 0"):
         train.confusion_matrix(labels, preds, 0)
-    with pytest.raises(ValueError, match=r"must be 1-D with the same shape, got shapes \(200,\) and \(199,\)"):
+    with pytest.raises(
+        ValueError, match=r"must be 1-D with the same shape, got shapes \(200,\) and \(199,\)"
+    ):
         train.confusion_matrix(labels, preds[:-1], 4)
     with pytest.raises(ValueError, match=r"must be integer arrays"):
         train.confusion_matrix(labels.astype(float), preds, 4)
@@ -386,14 +403,24 @@ def test_plots(tmp_path):
 
     import jaxneuro.plot as jplot
 
-    rows = [{"epoch": 1, "train_loss": 1.0, "train_accuracy": 0.5, "test_accuracy": 0.4, "test_accuracy_lif": 0.4},
-            {"epoch": 2, "train_loss": 0.5, "train_accuracy": 0.8}]
+    rows = [
+        {
+            "epoch": 1,
+            "train_loss": 1.0,
+            "train_accuracy": 0.5,
+            "test_accuracy": 0.4,
+            "test_accuracy_lif": 0.4,
+        },
+        {"epoch": 2, "train_loss": 0.5, "train_accuracy": 0.8},
+    ]
     axes = Figure().subplots(1, 2)
     jplot.plot_learning_curves(rows, axes=axes)
     labels = [line.get_label() for line in axes[1].get_lines()]
     assert labels == ["train", "test", "test, lif"]
     np.testing.assert_array_equal(axes[1].get_lines()[0].get_ydata(), [50.0, 80.0])
-    with pytest.raises(ValueError, match=r"metrics must be a non-empty list of dicts with 'epoch' and 'train_loss'"):
+    with pytest.raises(
+        ValueError, match=r"metrics must be a non-empty list of dicts with 'epoch' and 'train_loss'"
+    ):
         jplot.plot_learning_curves([])
     ax = jplot.plot_confusion_matrix(np.eye(3) * 5)
     assert ax.get_xlabel() == "predicted class"
@@ -408,7 +435,16 @@ def test_cli_train_end_to_end(tmp_path, capsys):
     from jaxneuro.train._cli import main
 
     out = tmp_path / "run"
-    argv = ["train", str(CONFIGS / "regression.toml"), "--out", str(out), "--quiet", "epochs=4", "--set", "data.train_size=64"]
+    argv = [
+        "train",
+        str(CONFIGS / "regression.toml"),
+        "--out",
+        str(out),
+        "--quiet",
+        "epochs=4",
+        "--set",
+        "data.train_size=64",
+    ]
     assert main([*argv, "stop_after_epochs=2"]) == 0
     assert "stopped after epoch 2 (resume with --resume)" in capsys.readouterr().out
     assert main([*argv, "--resume"]) == 0
@@ -416,19 +452,38 @@ def test_cli_train_end_to_end(tmp_path, capsys):
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 4
     assert (out / "learning_curves.png").is_file() and (out / "summary.json").is_file()
     # bad input: exit status 2 and the reason on stderr
-    assert main(["train", str(CONFIGS / "xor.toml"), "--out", str(tmp_path / "x"), "optimizer.learnig_rate=1"]) == 2
+    assert (
+        main(["train", str(CONFIGS / "xor.toml"), "--out", str(tmp_path / "x"), "optimizer.learnig_rate=1"])
+        == 2
+    )
     assert "did you mean 'optimizer.learning_rate'" in capsys.readouterr().err
-    mnist = ["train", str(CONFIGS / "mnist_mlp.toml"), "--out", str(tmp_path / "m"), f"data.data_dir={tmp_path / 'none'}"]
+    mnist = [
+        "train",
+        str(CONFIGS / "mnist_mlp.toml"),
+        "--out",
+        str(tmp_path / "m"),
+        f"data.data_dir={tmp_path / 'none'}",
+    ]
     assert main(mnist) == 2
     assert "jaxneuro data prepare mnist --source" in capsys.readouterr().err
-    nan = ["train", str(CONFIGS / "regression.toml"), "--out", str(tmp_path / "n"), "--quiet", "optimizer.name=sgd",
-           "optimizer.learning_rate=1e30", "epochs=2"]
+    nan = [
+        "train",
+        str(CONFIGS / "regression.toml"),
+        "--out",
+        str(tmp_path / "n"),
+        "--quiet",
+        "optimizer.name=sgd",
+        "optimizer.learning_rate=1e30",
+        "epochs=2",
+    ]
     assert main(nan) == 1
     assert "training stopped: the loss is" in capsys.readouterr().err
 
 
 def test_package_cli_train(tmp_path, capsys):
-    cli = pytest.importorskip("jaxneuro.cli", reason="jaxneuro/cli.py (the front door) is not in this checkout yet")
+    cli = pytest.importorskip(
+        "jaxneuro.cli", reason="jaxneuro/cli.py (the front door) is not in this checkout yet"
+    )
     out = tmp_path / "xor"
     assert cli.main(["train", str(CONFIGS / "xor.toml"), "--out", str(out), "--quiet"]) in (0, None)
     assert json.loads((out / "summary.json").read_text())["test_accuracy"] == 1.0

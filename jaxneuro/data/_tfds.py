@@ -139,7 +139,9 @@ def numpy_batches(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got batch_size = {batch_size!r}.")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1
+    ):
         raise ValueError(f"limit must be None or an integer >= 1, got limit = {limit!r}.")
     source = data_source(name, split, data_dir=data_dir)
     n = len(source) if limit is None else min(limit, len(source))

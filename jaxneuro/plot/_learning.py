@@ -13,11 +13,13 @@ def _series(metrics: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np
     rows = [(r["epoch"], r[key]) for r in metrics if r.get(key) is not None]
     if not rows:
         return np.zeros(0), np.zeros(0)
-    e, v = zip(*rows)
+    e, v = zip(*rows, strict=True)
     return np.asarray(e, float), np.asarray(v, float)
 
 
-def plot_learning_curves(metrics: Sequence[dict[str, Any]], *, axes: Sequence[Any] | None = None) -> Sequence[Any]:
+def plot_learning_curves(
+    metrics: Sequence[dict[str, Any]], *, axes: Sequence[Any] | None = None
+) -> Sequence[Any]:
     """Loss (left) and accuracy or MSE (right) against epoch, for training and test data.
 
     Args:
@@ -55,9 +57,14 @@ def plot_learning_curves(metrics: Sequence[dict[str, Any]], *, axes: Sequence[An
     for i, key in enumerate([f"train_{base}", f"test_{base}", *extras]):
         e, v = _series(metrics, key)
         if e.size:
-            label = "train" if i == 0 else "test" if i == 1 else f"test, {key[len(f'test_{base}_'):]}"
-            ax_score.plot(e, v if regression else 100 * v, color=f"C{i}", marker="o" if e.size < 30 else None,
-                          label=label)
+            label = "train" if i == 0 else "test" if i == 1 else f"test, {key[len(f'test_{base}_') :]}"
+            ax_score.plot(
+                e,
+                v if regression else 100 * v,
+                color=f"C{i}",
+                marker="o" if e.size < 30 else None,
+                label=label,
+            )
     ax_score.set_xlabel("epoch")
     ax_score.set_ylabel("MSE" if regression else "accuracy (%)")
     if regression:
@@ -66,7 +73,9 @@ def plot_learning_curves(metrics: Sequence[dict[str, Any]], *, axes: Sequence[An
     return axes
 
 
-def save_learning_curves(metrics: Sequence[dict[str, Any]], path: str | os.PathLike, *, title: str = "") -> None:
+def save_learning_curves(
+    metrics: Sequence[dict[str, Any]], path: str | os.PathLike, *, title: str = ""
+) -> None:
     """Write :func:`plot_learning_curves` to a PNG file (no pyplot, so no GUI backend)."""
     from matplotlib.figure import Figure
 
@@ -116,6 +125,13 @@ def plot_confusion_matrix(
         for i in range(k):
             for j in range(k):
                 text = f"{m[i, j]:.2f}" if normalise else f"{int(m[i, j])}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                        color="white" if m[i, j] > hi / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if m[i, j] > hi / 2 else "black",
+                )
     return ax

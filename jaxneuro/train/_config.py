@@ -71,7 +71,9 @@ class DataConfig:
         for key in ("train_size", "test_size"):
             value = getattr(self, key)
             _require(value is None or value >= 1, f"data.{key}", value, "None or an integer >= 1")
-        _require(math.isfinite(self.noise) and self.noise >= 0, "data.noise", self.noise, "a finite float >= 0")
+        _require(
+            math.isfinite(self.noise) and self.noise >= 0, "data.noise", self.noise, "a finite float >= 0"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,9 +89,9 @@ class ModelConfig:
     """
 
     hidden_sizes: tuple[int, ...]
-    activation: Literal["identity", "logistic", "tanh", "relu", "leaky_relu", "softmax", "lif", "soft_lif"] = (
-        "relu"
-    )
+    activation: Literal[
+        "identity", "logistic", "tanh", "relu", "leaky_relu", "softmax", "lif", "soft_lif"
+    ] = "relu"
     final_activation: Literal[
         "identity", "logistic", "tanh", "relu", "leaky_relu", "softmax", "lif", "soft_lif"
     ] = "identity"
@@ -185,10 +187,13 @@ class Config:
         _require(0 <= self.seed < 2**32, "seed", self.seed, "an integer in [0, 2**32)")
         name, loss = self.data.name, self.loss
         if name == "regression" and loss != "mse":
-            raise ConfigError(f"config key 'loss' must be 'mse' for data.name = 'regression', got loss = {loss!r}.")
+            raise ConfigError(
+                f"config key 'loss' must be 'mse' for data.name = 'regression', got loss = {loss!r}."
+            )
         if name == "xor" and loss.startswith("categorical"):
             raise ConfigError(
-                f"config key 'loss' must be 'mse', 'binary_cross_entropy' or 'binary_cross_entropy_with_logits' "
+                "config key 'loss' must be 'mse', 'binary_cross_entropy' or "
+                "'binary_cross_entropy_with_logits' "
                 f"for data.name = 'xor' (one output), got loss = {loss!r}."
             )
         if name in CLASSIFICATION_DATASETS and loss.startswith("binary"):
@@ -209,7 +214,8 @@ class Config:
             )
         if loss == "categorical_cross_entropy" and final != "softmax":
             raise ConfigError(
-                "config key 'model.final_activation' must be 'softmax' with loss = 'categorical_cross_entropy' "
+                "config key 'model.final_activation' must be 'softmax' with "
+                "loss = 'categorical_cross_entropy' "
                 f"(it takes probabilities), got model.final_activation = {final!r}."
             )
 
@@ -329,7 +335,9 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str = "") -> Any:
                 hint = _suggest(value, typing.get_args(hints[name]))
             if dataclasses.is_dataclass(hints[name]):
                 raise ConfigError(f"config key {key!r} must be a table [{key}], got {key} = {value!r}.")
-            raise ConfigError(f"config key {key!r} must be {_type_name(hints[name])}, got {key} = {value!r}{hint}.")
+            raise ConfigError(
+                f"config key {key!r} must be {_type_name(hints[name])}, got {key} = {value!r}{hint}."
+            )
         kwargs[name] = out
     return cls(**kwargs)
 
@@ -346,7 +354,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError(f"override {text!r} must look like section.field=value, e.g. optimizer.learning_rate=1e-3.")
+        raise ConfigError(
+            f"override {text!r} must look like section.field=value, e.g. optimizer.learning_rate=1e-3."
+        )
     value = value.strip()
     if value.lower() in ("none", "null"):
         return key, None
@@ -377,9 +387,7 @@ def _drop_none(raw: Any) -> Any:
     return raw
 
 
-def config_from_dict(
-    raw: Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any] = ()
-) -> Config:
+def config_from_dict(raw: Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any] = ()) -> Config:
     """Validate nested plain data (as read from TOML) into a :class:`Config`.
 
     Args:

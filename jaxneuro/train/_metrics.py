@@ -27,10 +27,13 @@ def confusion_matrix(
         raise ValueError(f"num_classes must be an integer >= 1, got num_classes = {num_classes!r}.")
     if labels.ndim != 1 or labels.shape != predictions.shape:
         raise ValueError(
-            f"labels and predictions must be 1-D with the same shape, got shapes {labels.shape} and {predictions.shape}."
+            "labels and predictions must be 1-D with the same shape, "
+            f"got shapes {labels.shape} and {predictions.shape}."
         )
     if not (jnp.issubdtype(labels.dtype, jnp.integer) and jnp.issubdtype(predictions.dtype, jnp.integer)):
-        raise ValueError(f"labels and predictions must be integer arrays, got {labels.dtype} and {predictions.dtype}.")
+        raise ValueError(
+            f"labels and predictions must be integer arrays, got {labels.dtype} and {predictions.dtype}."
+        )
     flat = labels * num_classes + predictions
     # out-of-range indices are dropped by the scatter's mode="drop"
     counts = jnp.zeros(num_classes * num_classes, jnp.int32).at[flat].add(1, mode="drop")

@@ -71,7 +71,10 @@ def epoch_batches(key: PRNGKeyArray, n: int, batch_size: int) -> Array:
 
 
 def make_train_epoch(
-    loss_fn: SampleFn, optimizer: optax.GradientTransformation, batch_size: int, score_fn: SampleFn | None = None
+    loss_fn: SampleFn,
+    optimizer: optax.GradientTransformation,
+    batch_size: int,
+    score_fn: SampleFn | None = None,
 ) -> Callable[..., tuple[Any, Any, Array, Array]]:
     """A whole epoch as one jit-compiled ``lax.scan`` over shuffled minibatches.
 
@@ -102,7 +105,9 @@ def make_train_epoch(
     return epoch
 
 
-def make_evaluate(loss_fn: SampleFn, score_fn: SampleFn, chunk_size: int = 10_000) -> Callable[..., tuple[Array, Array]]:
+def make_evaluate(
+    loss_fn: SampleFn, score_fn: SampleFn, chunk_size: int = 10_000
+) -> Callable[..., tuple[Array, Array]]:
     """Jit-compiled evaluation: ``evaluate(model, x, t) -> (mean loss, mean score)``.
 
     The data are processed in chunks of ``chunk_size`` samples (``lax.map``) to bound memory.
