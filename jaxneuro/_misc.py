@@ -35,6 +35,18 @@ def is_concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
+def static_float(x: Any) -> float | None:
+    """``x`` as a Python float when it is known at trace time (a Python or numpy number, or a
+    concrete 0-d array), else ``None``."""
+    if isinstance(x, (int, float, np.integer, np.floating)):
+        return float(x)
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        return float(x)
+    if isinstance(x, jax.Array) and is_concrete(x) and x.ndim == 0:
+        return float(x)
+    return None
+
+
 def _fmt(value: Any) -> str:
     arr = np.asarray(value)
     if arr.ndim == 0:

@@ -35,7 +35,7 @@ import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
 from ._inputs import AbstractInput, as_input
-from ._misc import as_float_array, check_positive, is_concrete
+from ._misc import as_float_array, check_positive, is_concrete, static_float
 from ._neurons._base import AbstractNeuron
 from ._neurons._hh import HHState, HodgkinHuxley, alpha_h, alpha_m, alpha_n, beta_h, beta_m, beta_n
 from ._neurons._lif import LIF, lif_subthreshold, lif_time_to_threshold
@@ -96,28 +96,30 @@ def _resolve_method(neuron: AbstractNeuron, drive: AbstractInput, method: str) -
     return method
 
 
-def _check_interval(t0: Any, t1: Any) -> tuple[Array, Array]:
+def _check_interval(t0: Any, t1: Any) -> tuple[Array, Array, float | None, float | None]:
+    """Validate ``[t0, t1]``; returns the arrays and, when known at trace time, the floats."""
+    s0, s1 = static_float(t0), static_float(t1)
     t0 = as_float_array(t0)
     t1 = as_float_array(t1)
     for name, t in (("t0", t0), ("t1", t1)):
         if t.ndim != 0:
             raise ValueError(f"{name} must be a scalar time, got shape {t.shape}.")
-    if is_concrete(t0) and is_concrete(t1):
-        if not (np.isfinite(float(t0)) and np.isfinite(float(t1)) and float(t1) > float(t0)):
-            raise ValueError(f"t1 must be finite and greater than t0; got t0 = {float(t0):g}, t1 = {float(t1):g}.")
+    if s0 is not None and s1 is not None:
+        if not (np.isfinite(s0) and np.isfinite(s1) and s1 > s0):
+            raise ValueError(f"t1 must be finite and greater than t0; got t0 = {s0:g}, t1 = {s1:g}.")
     else:
         t1 = eqx.error_if(t1, ~(t1 > t0), "t1 must be greater than t0 (traced values).")
-    return t0, t1
+    return t0, t1, s0, s1
 
 
-def _default_capacity(neuron: AbstractNeuron, t0: Array, t1: Array, max_spikes: int | None) -> int:
+def _default_capacity(neuron: AbstractNeuron, s0: float | None, s1: float | None, max_spikes: int | None) -> int:
     if max_spikes is not None:
         if not isinstance(max_spikes, (int, np.integer)) or max_spikes < 1:
             raise ValueError(f"max_spikes must be a positive int, got {max_spikes!r}.")
         return int(max_spikes)
-    if not (is_concrete(t0) and is_concrete(t1)):
+    if s0 is None or s1 is None:
         raise ValueError("max_spikes must be given when t0 or t1 is traced (the spike buffer has a static size).")
-    seconds = (float(t1) - float(t0)) * type(neuron).seconds_per_time_unit
+    seconds = (s1 - s0) * type(neuron).seconds_per_time_unit
     return int(math.ceil(seconds * MAX_RATE_HZ)) + 1
 
 
@@ -200,22 +202,22 @@ def simulate(
         raise TypeError(f"neuron must be a jaxneuro neuron (LIF, HodgkinHuxley), got {type(neuron).__name__}.")
     drive = as_input(drive)
     method = _resolve_method(neuron, drive, method)
-    t0, t1 = _check_interval(t0, t1)
-    capacity = _default_capacity(neuron, t0, t1, max_spikes)
+    t0, t1, s0, s1 = _check_interval(t0, t1)
+    capacity = _default_capacity(neuron, s0, s1, max_spikes)
     neuron = neuron.checked()
     if y0 is None:
         y0 = neuron.initial_state()
     y0 = jax.tree.map(lambda a, b: jnp.asarray(a, jnp.result_type(b)), y0, neuron.initial_state())
 
     if method == "stepped":
-        dt = _check_dt(neuron, t0, t1, dt)
-        ts_arr, save_idx = _grid_ts(t0, t1, dt, ts)
+        dt = _check_dt(neuron, s0, s1, dt)
+        ts_arr, save_idx = _grid_ts(t0, s0, s1, dt, ts)
         if isinstance(neuron, LIF):
             sim = _lif_stepped(neuron, drive, t0, dt, save_idx, ts_arr, y0, capacity)
         else:
             sim = _hh_stepped(neuron, drive, t0, dt, save_idx, ts_arr, y0, capacity)
     else:
-        ts_arr = _check_ts(t0, t1, ts)
+        ts_arr = _check_ts(t0, t1, s0, s1, ts)
         if method == "exact":
             sim = _lif_exact(neuron, drive, t0, t1, ts_arr, y0, capacity)
         else:
@@ -229,31 +231,33 @@ def simulate(
     return sim
 
 
-def _check_ts(t0: Array, t1: Array, ts: Any) -> Array:
+def _check_ts(t0: Array, t1: Array, s0, s1, ts: Any) -> Array:
     if ts is None:
         return jnp.linspace(t0, t1, 1001)
-    ts = as_float_array(ts)
+    concrete = not isinstance(ts, jax.core.Tracer)
+    ts = as_float_array(np.asarray(ts) if concrete else ts)
     if ts.ndim != 1:
         raise ValueError(f"ts must be a 1-D array of times, got shape {ts.shape}.")
-    if is_concrete(ts) and is_concrete(t0) and is_concrete(t1) and ts.shape[0] > 0:
+    if concrete and s0 is not None and s1 is not None and ts.shape[0] > 0:
         a = np.asarray(ts, dtype=np.float64)
         if np.any(np.diff(a) < 0):
             raise ValueError("ts must be increasing.")
-        tol = 1e-6 * max(1.0, abs(float(t1)))
-        if a[0] < float(t0) - tol or a[-1] > float(t1) + tol:
-            raise ValueError(f"ts must lie within [t0, t1] = [{float(t0):g}, {float(t1):g}]; got [{a[0]:g}, {a[-1]:g}].")
+        tol = 1e-6 * max(1.0, abs(s1))
+        if a[0] < s0 - tol or a[-1] > s1 + tol:
+            raise ValueError(f"ts must lie within [t0, t1] = [{s0:g}, {s1:g}]; got [{a[0]:g}, {a[-1]:g}].")
     return jnp.clip(ts, t0, t1)
 
 
-def _check_dt(neuron: AbstractNeuron, t0: Array, t1: Array, dt: Any) -> float:
+def _check_dt(neuron: AbstractNeuron, s0, s1, dt: Any) -> float:
     if dt is None:
         dt = DEFAULT_DT[type(neuron)]
-    if not is_concrete(dt):
+    dt_value = static_float(dt)
+    if dt_value is None:
         raise ValueError("dt must be a concrete number for method='stepped' (it sets the number of steps).")
-    dt = float(dt)
+    dt = dt_value
     if not (np.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be finite and in (0, inf) {neuron.time_unit}; got dt = {dt:g}.")
-    if not (is_concrete(t0) and is_concrete(t1)):
+    if s0 is None or s1 is None:
         raise ValueError("t0 and t1 must be concrete for method='stepped' (they set the number of steps).")
     if isinstance(neuron, LIF) and is_concrete(neuron.tau_ref) and np.any(np.asarray(neuron.tau_ref) < dt):
         raise ValueError(
@@ -263,22 +267,22 @@ def _check_dt(neuron: AbstractNeuron, t0: Array, t1: Array, dt: Any) -> float:
     return dt
 
 
-def _grid_ts(t0: Array, t1: Array, dt: float, ts: Any) -> tuple[Array, np.ndarray]:
+def _grid_ts(t0: Array, s0: float, s1: float, dt: float, ts: Any) -> tuple[Array, np.ndarray]:
     """Step indices at which to save, and the (grid) times they correspond to."""
-    span = float(t1) - float(t0)
+    span = s1 - s0
     n_steps = int(round(span / dt))
     if abs(n_steps * dt - span) > max(1e-4 * dt, 1e-6 * abs(span)):
         raise ValueError(f"(t1 - t0) / dt must be an integer number of steps; got (t1 - t0) = {span:g}, dt = {dt:g}.")
     if ts is None:
         idx = np.arange(n_steps + 1)
     else:
-        if not is_concrete(ts):
-            raise ValueError("ts must be concrete for method='stepped'.")
+        if isinstance(ts, jax.core.Tracer):
+            raise ValueError("ts must be concrete for method='stepped' (it sets where the state is saved).")
         a = np.asarray(ts, dtype=np.float64)
         if a.ndim != 1:
             raise ValueError(f"ts must be a 1-D array of times, got shape {a.shape}.")
-        idx = np.rint((a - float(t0)) / dt).astype(np.int64)
-        if np.any(np.abs(float(t0) + idx * dt - a) > 1e-4 * dt) or np.any(idx < 0) or np.any(idx > n_steps):
+        idx = np.rint((a - s0) / dt).astype(np.int64)
+        if np.any(np.abs(s0 + idx * dt - a) > 1e-4 * dt) or np.any(idx < 0) or np.any(idx > n_steps):
             raise ValueError(f"with method='stepped', ts must lie on the step grid t0 + k dt (dt = {dt:g}) in [t0, t1].")
         if np.any(np.diff(idx) < 0):
             raise ValueError("ts must be increasing.")
@@ -410,8 +414,7 @@ def _lif_exact(neuron: LIF, drive: AbstractInput, t0, t1, ts, v0, capacity) -> S
         return levels[k], switch_padded[k]
 
     def cond(c):
-        t, *_ , k, _times, _count, _a = c
-        return (t < t1) & (k < n_anchor - 1)
+        return c[0] < t1
 
     def body(c):
         t, v, ref_end, k, times, count, (a_t, a_v, a_r) = c
@@ -425,13 +428,13 @@ def _lif_exact(neuron: LIF, drive: AbstractInput, t0, t1, ts, v0, capacity) -> S
         v_next = jnp.where(refractory | spikes_first, 0.0, v_free)
         ref_next = jnp.where(spikes_first, t_spike + tau_ref, ref_end)
         times, count = _record_spike(times, count, spikes_first, t_spike)
-        k = k + 1
+        # Anchors run out only after the spike buffer has overflowed (flagged by ``count``).
+        k = jnp.minimum(k + 1, n_anchor - 1)
         a_t, a_v, a_r = a_t.at[k].set(t_next), a_v.at[k].set(v_next), a_r.at[k].set(ref_next)
         return t_next, v_next, ref_next, k, times, count, (a_t, a_v, a_r)
 
     init = (t0, jnp.asarray(v0, dtype), jnp.asarray(-jnp.inf, dtype), jnp.asarray(0), times, count, (a_t, a_v, a_r))
-    _, _, _, k_last, times, count, (a_t, a_v, a_r) = jax.lax.while_loop(cond, body, init)
-    count = eqx.error_if(count, k_last >= n_anchor - 1, "internal event buffer exhausted")
+    _, _, _, _, times, count, (a_t, a_v, a_r) = jax.lax.while_loop(cond, body, init)
 
     # Trajectory: v(ts) from the last anchor at or before each ts.
     j = jnp.clip(jnp.searchsorted(a_t, ts, side="right") - 1, 0, n_anchor - 1)
@@ -448,11 +451,13 @@ def _diffrax_simulate(neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_s
     dtype = jnp.result_type(*jax.tree.leaves(y0))
     jumps = drive.jump_ts()
     controller = diffrax.PIDController(rtol=rtol, atol=atol, jump_ts=jumps)
-    # Event times are found by bisection on the dense interpolant (bracketed, so it cannot
-    # diverge on the steep HH upstroke); its tolerance is in the time unit and never below
-    # a few ulps of the largest time.
+    # Event times: Newton on the dense interpolant, in the time unit, never finer than a few
+    # ulps of the largest time.  (Bisection is not usable under vmap: a lane without an
+    # event root-finds a stand-in whose root sits exactly on the bracket end, which
+    # optimistix's bracket check rejects.)
     time_ulps = 8 * float(jnp.finfo(dtype).eps) * _abs_max(t0, t1)
-    root_finder = optx.Bisection(rtol=root_tol, atol=jnp.maximum(root_tol, time_ulps))
+    root_atol = jnp.maximum(root_tol, time_ulps)
+    root_finder = optx.Newton(rtol=root_tol, atol=root_atol)
     term = diffrax.ODETerm(lambda t, y, args: neuron.vector_field(t, y, args[0]))
 
     def voltage(y):
@@ -464,17 +469,19 @@ def _diffrax_simulate(neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_s
         threshold, scale = neuron.v_threshold, 1e-3  # event function in volts, not mV
 
     def event_fn(t, y, args, **kwargs):
+        # args = (drive, level, sign): an upward crossing of ``level`` for sign = +1, a
+        # downward one for sign = -1; the function always rises through its root, so one
+        # bracketed root find serves both.
         del t, kwargs
-        return (voltage(y) - args[1]) * scale
+        return args[2] * (voltage(y) - args[1]) * scale
 
-    upward = diffrax.Event(event_fn, root_finder=root_finder, direction=True)
-    downward = diffrax.Event(event_fn, root_finder=root_finder, direction=False)
+    event = diffrax.Event(event_fn, root_finder=root_finder, direction=True)
 
-    def solve(t_start, y_start, level, event):
+    def solve(t_start, y_start, level, sign=1.0):
         saveat = diffrax.SaveAt(subs=[diffrax.SubSaveAt(ts=jnp.clip(ts, t_start, t1)), diffrax.SubSaveAt(t1=True)])
         return diffrax.diffeqsolve(
-            term, diffrax.Tsit5(), t_start, t1, None, y_start, args=(drive, level), saveat=saveat,
-            stepsize_controller=controller, event=event, max_steps=max_steps,
+            term, diffrax.Tsit5(), t_start, t1, None, y_start, args=(drive, level, jnp.asarray(sign, dtype)),
+            saveat=saveat, stepsize_controller=controller, event=event, max_steps=max_steps,
         )
 
     n_ts = ts.shape[0]
@@ -485,17 +492,30 @@ def _diffrax_simulate(neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_s
         valid = (ts >= t_start) & (ts <= t_end)
         return jax.tree.map(lambda old, new: jnp.where(_bcast(valid, old), new, old), traj, sol.ys[0])
 
+    def guarded(body):
+        # Under vmap every lane runs the body until the last lane finishes.  A finished lane
+        # (t == t1) re-solves a harmless copy of the first segment and keeps its old carry, so
+        # no degenerate zero-length solve (whose root find would fail loudly) is attempted.
+        def run(c):
+            active = c[0] < t1
+            safe = (jnp.where(active, c[0], t0), jax.tree.map(lambda a, b: jnp.where(active, a, b), c[1], y0))
+            new = body((*safe, *c[2:]))
+            return jax.tree.map(lambda n, o: jnp.where(active, n, o), new, c)
+
+        return run
+
     if is_lif:
 
+        @guarded
         def body(c):
             t, y, times, count, traj, _ = c
-            sol = solve(t, y, threshold, upward)
+            sol = solve(t, y, threshold)
             hit = sol.event_mask
             t_end = sol.ts[1][-1]
             traj = merge(traj, sol, t, t_end)
             times, count = _record_spike(times, count, hit, t_end)
-            t_next = jnp.where(hit, t_end + neuron.tau_ref, t1)
-            refr = hit & (ts >= t_end) & (ts < t_next)
+            t_next = jnp.where(hit, jnp.minimum(t_end + neuron.tau_ref, t1), t1)
+            refr = hit & (ts >= t_end) & (ts < t_end + neuron.tau_ref)
             traj = jnp.where(refr, 0.0, traj)
             y_next = jnp.where(hit, jnp.zeros_like(y), sol.ys[1][-1])
             return t_next, y_next, times, count, traj, hit
@@ -503,10 +523,11 @@ def _diffrax_simulate(neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_s
         max_loops = capacity + 1
     else:
 
+        @guarded
         def body(c):
             t, y, times, count, traj, armed = c
             level = jnp.where(armed, threshold, threshold - HH_REARM_MV)
-            sol = jax.lax.cond(armed, lambda: solve(t, y, level, upward), lambda: solve(t, y, level, downward))
+            sol = solve(t, y, level, jnp.where(armed, 1.0, -1.0))
             hit = sol.event_mask
             t_end = sol.ts[1][-1]
             traj = merge(traj, sol, t, t_end)
