@@ -477,20 +477,26 @@ def _diffrax_simulate(neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_s
 
     event = diffrax.Event(event_fn, root_finder=root_finder, direction=True)
 
+    n_ts = ts.shape[0]
+
     def solve(t_start, y_start, level, sign=1.0):
-        saveat = diffrax.SaveAt(subs=[diffrax.SubSaveAt(ts=jnp.clip(ts, t_start, t1)), diffrax.SubSaveAt(t1=True)])
+        subs = [diffrax.SubSaveAt(t1=True)]
+        if n_ts:
+            subs.append(diffrax.SubSaveAt(ts=jnp.clip(ts, t_start, t1)))
+        saveat = diffrax.SaveAt(subs=subs)
         return diffrax.diffeqsolve(
             term, diffrax.Tsit5(), t_start, t1, None, y_start, args=(drive, level, jnp.asarray(sign, dtype)),
             saveat=saveat, stepsize_controller=controller, event=event, max_steps=max_steps,
         )
 
-    n_ts = ts.shape[0]
     traj0 = jax.tree.map(lambda a: jnp.zeros((n_ts,) + jnp.shape(a), dtype), y0)
     times, count = _empty_buffer((), capacity, dtype)
 
     def merge(traj, sol, t_start, t_end):
+        if not n_ts:
+            return traj
         valid = (ts >= t_start) & (ts <= t_end)
-        return jax.tree.map(lambda old, new: jnp.where(_bcast(valid, old), new, old), traj, sol.ys[0])
+        return jax.tree.map(lambda old, new: jnp.where(_bcast(valid, old), new, old), traj, sol.ys[1])
 
     def guarded(body):
         # Under vmap every lane runs the body until the last lane finishes.  A finished lane
@@ -511,13 +517,13 @@ def _diffrax_simulate(neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_s
             t, y, times, count, traj, _ = c
             sol = solve(t, y, threshold)
             hit = sol.event_mask
-            t_end = sol.ts[1][-1]
+            t_end = sol.ts[0][-1]
             traj = merge(traj, sol, t, t_end)
             times, count = _record_spike(times, count, hit, t_end)
             t_next = jnp.where(hit, jnp.minimum(t_end + neuron.tau_ref, t1), t1)
             refr = hit & (ts >= t_end) & (ts < t_end + neuron.tau_ref)
             traj = jnp.where(refr, 0.0, traj)
-            y_next = jnp.where(hit, jnp.zeros_like(y), sol.ys[1][-1])
+            y_next = jnp.where(hit, jnp.zeros_like(y), sol.ys[0][-1])
             return t_next, y_next, times, count, traj, hit
 
         max_loops = capacity + 1
@@ -529,11 +535,11 @@ def _diffrax_simulate(neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_s
             level = jnp.where(armed, threshold, threshold - HH_REARM_MV)
             sol = solve(t, y, level, jnp.where(armed, 1.0, -1.0))
             hit = sol.event_mask
-            t_end = sol.ts[1][-1]
+            t_end = sol.ts[0][-1]
             traj = merge(traj, sol, t, t_end)
             times, count = _record_spike(times, count, hit & armed, t_end)
             t_next = jnp.where(hit, t_end, t1)
-            y_end = jax.tree.map(lambda a: a[-1], sol.ys[1])
+            y_end = jax.tree.map(lambda a: a[-1], sol.ys[0])
             return t_next, y_end, times, count, traj, jnp.where(hit, ~armed, armed)
 
         max_loops = 2 * capacity + 2

@@ -25,37 +25,37 @@ def _rates(V):
     return an, bn, am, bm, ah, bh
 
 
-def hh_rhs(t, y, J):
+def hh_rhs(t, y, J, g_na=G_NA):
     V, n, m, h = y
     an, bn, am, bm, ah, bh = _rates(V)
-    I_ion = G_NA * m**3 * h * (V - E_NA) + G_K * n**4 * (V - E_K) + G_L * (V - E_L)
+    I_ion = g_na * m**3 * h * (V - E_NA) + G_K * n**4 * (V - E_K) + G_L * (V - E_L)
     return [(J(t) - I_ion) / C, an * (1 - n) - bn * n, am * (1 - m) - bm * m, ah * (1 - h) - bh * h]
 
 
-def hh_rest():
+def hh_rest(g_na=G_NA):
     """Resting state at J = 0 by a scipy root find on the steady-state current."""
     from scipy.optimize import brentq
 
     def current(V):
         an, bn, am, bm, ah, bh = _rates(V)
         n, m, h = an / (an + bn), am / (am + bm), ah / (ah + bh)
-        return G_NA * m**3 * h * (V - E_NA) + G_K * n**4 * (V - E_K) + G_L * (V - E_L)
+        return g_na * m**3 * h * (V - E_NA) + G_K * n**4 * (V - E_K) + G_L * (V - E_L)
 
     V = brentq(current, -70.0, -60.0, xtol=1e-12)
     an, bn, am, bm, ah, bh = _rates(V)
     return np.array([V, an / (an + bn), am / (am + bm), ah / (ah + bh)])
 
 
-def hh_scipy(J, t_end_ms, *, rtol=1e-9, atol=1e-9, threshold=0.0, t_eval=None):
+def hh_scipy(J, t_end_ms, *, rtol=1e-9, atol=1e-9, threshold=0.0, t_eval=None, g_na=G_NA):
     """HH from rest under J(t) with scipy's DOP853; returns (solution, spike times in ms)."""
     J_fn = J if callable(J) else (lambda t, J=J: J)
 
-    def crossing(t, y, J):
+    def crossing(t, y, *args):
         return y[0] - threshold
 
     crossing.direction = 1.0
-    sol = solve_ivp(hh_rhs, (0.0, t_end_ms), hh_rest(), method="DOP853", rtol=rtol, atol=atol,
-                    args=(J_fn,), events=crossing, t_eval=t_eval, dense_output=False, max_step=0.5)
+    sol = solve_ivp(hh_rhs, (0.0, t_end_ms), hh_rest(g_na), method="DOP853", rtol=rtol, atol=atol,
+                    args=(J_fn, g_na), events=crossing, t_eval=t_eval, dense_output=False, max_step=0.5)
     return sol, np.asarray(sol.t_events[0])
 
 

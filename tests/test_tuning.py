@@ -1,0 +1,156 @@
+"""tuning_curve: LIF against the closed form, HH against an independent scipy reference."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import hh_scipy, hh_scipy_rate, rate_from_spike_times
+
+import jaxneuro as jn
+import jaxneuro._tuning as tuning_module
+
+
+def test_lif_exact_matches_closed_form_on_10000_inputs():
+    v = jnp.linspace(1.05, 10.0, 10_000)
+    rates = jn.tuning_curve(jn.LIF(), v)
+    ref = jn.lif_rate(v)
+    rel = np.abs(np.asarray(rates) - np.asarray(ref)) / np.asarray(ref)
+    assert rel.max() <= 1e-3
+    # Below and at threshold nothing fires.
+    assert np.all(np.asarray(jn.tuning_curve(jn.LIF(), jnp.linspace(-1, 1, 101))) == 0)
+
+
+@pytest.mark.parametrize("method", ["stepped", "diffrax"])
+def test_lif_other_paths_match_closed_form(method):
+    v = jnp.array([0.5, 1.05, 1.5, 3.0, 10.0])
+    rates = np.asarray(jn.tuning_curve(jn.LIF(), v, method=method, duration=0.5))
+    ref = np.asarray(jn.lif_rate(v))
+    assert rates[0] == 0
+    np.testing.assert_allclose(rates[1:], ref[1:], rtol=1e-3)
+
+
+def test_lif_rate_rule_against_independent_numpy():
+    # A slow neuron: only a few spikes after the transient; the rule must still be exact.
+    v = 1.0005
+    isi = 0.002 + 0.02 * np.log(v / (v - 1))
+    times = 0.02 * np.log(v / (v - 1)) + isi * np.arange(10)
+    ref = rate_from_spike_times(times[times <= 1.0], 1.0, 0.2, 1.0)
+    got = float(jn.tuning_curve(jn.LIF(), v))
+    assert got == pytest.approx(ref, rel=1e-4) and got == pytest.approx(1 / isi, rel=1e-4)
+
+
+def test_parameter_sweep_broadcasts_and_vmaps():
+    v = jnp.linspace(1.1, 5.0, 50)
+    taus = jnp.array([0.01, 0.02, 0.05])[:, None]
+    grid = jn.tuning_curve(jn.LIF(tau_m=taus), v)
+    assert grid.shape == (3, 50)
+    np.testing.assert_allclose(np.asarray(grid), np.asarray(jn.lif_rate(v, taus)), rtol=1e-4)
+    vm = jax.vmap(lambda t: jn.tuning_curve(jn.LIF(tau_ref=t), v))(jnp.array([0.001, 0.004]))
+    np.testing.assert_allclose(np.asarray(vm), np.asarray(jn.lif_rate(v, 0.02, jnp.array([[0.001], [0.004]]))), rtol=1e-4)
+
+
+def test_jit_and_no_retrace_on_new_values(monkeypatch):
+    calls = []
+    original = tuning_module._lif_exact_rates
+
+    def counting(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(tuning_module, "_lif_exact_rates", counting)
+    a = jn.tuning_curve(jn.LIF(), jnp.linspace(1.1, 3, 64))
+    b = jn.tuning_curve(jn.LIF(tau_m=0.03), jnp.linspace(2, 5, 64))
+    assert len(calls) == 1
+    np.testing.assert_allclose(np.asarray(b), np.asarray(jn.lif_rate(jnp.linspace(2, 5, 64), 0.03)), rtol=1e-4)
+    # Inside a user's jit too.
+    f = jax.jit(lambda x: jn.tuning_curve(jn.LIF(), x))
+    np.testing.assert_allclose(np.asarray(f(jnp.linspace(1.1, 3, 64))), np.asarray(a), rtol=1e-6)
+
+
+def test_forward_mode_gradient_matches_closed_form(x64):
+    v = jnp.array([1.5, 2.0, 4.0])
+    _, jvp = jax.jvp(lambda x: jn.tuning_curve(jn.LIF(), x), (v,), (jnp.ones_like(v),))
+    _, ref = jax.jvp(jn.lif_rate, (v,), (jnp.ones_like(v),))
+    np.testing.assert_allclose(np.asarray(jvp), np.asarray(ref), rtol=1e-6)
+
+
+def test_float64_dtype(x64):
+    r = jn.tuning_curve(jn.LIF(), jnp.array([2.0]), dtype=jnp.float64)
+    assert r.dtype == jnp.float64
+    assert float(r[0]) == pytest.approx(float(jn.lif_rate(2.0)), rel=1e-9)
+
+
+HH_CURRENTS = [0.0, 4.0, 6.6, 10.0, 25.0, 50.0]
+
+
+@pytest.fixture(scope="module")
+def hh_reference():
+    return np.array([hh_scipy_rate(I) for I in HH_CURRENTS])
+
+
+def test_hh_matches_scipy_within_half_a_hertz(hh_reference):
+    rates = np.asarray(jn.tuning_curve(jn.HodgkinHuxley(), jnp.array(HH_CURRENTS)))
+    assert rates[0] == 0 and rates[1] == 0 and np.all(rates[2:] > 50)
+    np.testing.assert_allclose(rates, hh_reference, atol=0.5)
+    # The step is second order: half the step is four times closer.
+    fine = np.asarray(jn.tuning_curve(jn.HodgkinHuxley(), jnp.array(HH_CURRENTS[2:]), dt=0.0125))
+    assert np.max(np.abs(fine - hh_reference[2:])) < 0.3 * np.max(np.abs(rates[2:] - hh_reference[2:]))
+
+
+def test_hh_diffrax_path_matches_scipy(hh_reference):
+    rates = np.asarray(jn.tuning_curve(jn.HodgkinHuxley(), jnp.array(HH_CURRENTS[2:4]), method="diffrax"))
+    np.testing.assert_allclose(rates, hh_reference[2:4], atol=0.05)
+
+
+@pytest.mark.slow
+def test_hh_onset_of_repetitive_firing_matches_scipy():
+    grid = jnp.linspace(6.0, 6.5, 501)
+    fires = np.asarray(jn.tuning_curve(jn.HodgkinHuxley(), grid)) > 0
+    assert not fires[0] and fires[-1] and np.all(np.diff(fires.astype(int)) >= 0)
+    onset = float(grid[np.argmax(fires)])
+    lo, hi = 6.0, 6.5  # scipy bisection on "fires in steady state"
+    while hi - lo > 0.005:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if hh_scipy_rate(mid) > 0 else (mid, hi)
+    assert lo - 0.02 <= onset <= hi + 0.02
+
+
+def test_hh_sweep_over_a_parameter():
+    # Sodium conductance sweep broadcast against currents: a 2-D tuning surface.
+    g = jnp.array([100.0, 120.0])[:, None]
+    currents = [10.0, 30.0]
+    surf = np.asarray(jn.tuning_curve(jn.HodgkinHuxley(g_Na=g), jnp.array(currents), duration=0.3, transient=0.1))
+    assert surf.shape == (2, 2)
+    ref = [[rate_from_spike_times(hh_scipy(I, 300.0, g_na=gna)[1], 300.0, 100.0, 1e-3) for I in currents] for gna in (100.0, 120.0)]
+    np.testing.assert_allclose(surf, ref, atol=0.5)
+    assert surf[1, 0] > 0 and surf[1, 1] > surf[1, 0]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(inputs=jnp.array([1.0, jnp.nan])), r"inputs must be finite"),
+        (dict(duration=0.0), r"duration must be in \(0, inf\) s; got duration = 0"),
+        (dict(duration=-1.0), r"duration must be in \(0, inf\) s"),
+        (dict(transient=1.0), r"transient must be in \[0, duration\) = \[0, 1\) s; got transient = 1"),
+        (dict(transient=-0.1), r"transient must be in \[0, duration\)"),
+        (dict(method="stepped", dt=0.0), r"dt must be in \(0, inf\) s; got dt = 0"),
+        (dict(method="stepped", dt=0.01), r"dt must be <= tau_ref"),
+        (dict(method="rk4"), r"method must be one of"),
+        (dict(dtype=jnp.int32), r"dtype must be a floating dtype"),
+        (dict(dtype=jnp.float64), r"dtype=float64 needs jax_enable_x64"),
+    ],
+)
+def test_tuning_validation(kwargs, match):
+    inputs = kwargs.pop("inputs", jnp.array([1.5, 2.0]))
+    with pytest.raises(ValueError, match=match):
+        jn.tuning_curve(jn.LIF(), inputs, **kwargs)
+
+
+def test_tuning_validation_model_specific():
+    with pytest.raises(ValueError, match=r"method='exact' is for LIF neurons only"):
+        jn.tuning_curve(jn.HodgkinHuxley(), jnp.array([10.0]), method="exact")
+    with pytest.raises(ValueError, match=r"dt must be in \(0, inf\) ms; got dt = -0.01"):
+        jn.tuning_curve(jn.HodgkinHuxley(), jnp.array([10.0]), dt=-0.01, method="stepped")
+    with pytest.raises(Exception, match=r"inputs must be finite"):
+        jax.jit(lambda x: jn.tuning_curve(jn.LIF(), x))(jnp.array([jnp.nan])).block_until_ready()
