@@ -71,6 +71,17 @@ from ._losses import (
     mse as mse,
 )
 from ._neurons._soft_lif import soft_lif_rate as soft_lif_rate
+from ._uat import (
+    StepApproximant as StepApproximant,
+    certified_error_bound as certified_error_bound,
+    constructive_approximant as constructive_approximant,
+    edge_factor as edge_factor,
+    error_versus_pieces as error_versus_pieces,
+    fit_single_hidden_layer as fit_single_hidden_layer,
+    max_error as max_error,
+    mlp_function as mlp_function,
+    pieces_for_tolerance as pieces_for_tolerance,
+)
 # [api:synapses]  kernels, spike trains, filtering, networks
 # [api:scaling]  sharded sweeps, grids, chunked sweeps
 

@@ -4,10 +4,16 @@ Each function takes arrays (or jaxneuro results) and an optional ``ax`` and retu
 """
 # Re-exports, one block per module (each module owns its block):
 # [plot:neurons]
+from ._neurons import plot_gates as plot_gates, plot_trace as plot_trace, plot_tuning_curve as plot_tuning_curve
 # [plot:synapses]
 # [plot:learning]
 from ._learning import (
     plot_confusion_matrix as plot_confusion_matrix,
     plot_learning_curves as plot_learning_curves,
     save_learning_curves as save_learning_curves,
+)
+from ._learning_models import (
+    plot_activations as plot_activations,
+    plot_uat_approximant as plot_uat_approximant,
+    plot_uat_error as plot_uat_error,
 )

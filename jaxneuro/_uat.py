@@ -1,0 +1,436 @@
+"""Universal approximation (notes ch. 2.2): the constructive proof made concrete, with a certified bound.
+
+The notes' proof builds, for a continuous ``f`` on [0, 1], a sum of "pieces"
+
+    G(x) = sum_j alpha_j P(x; b_j, delta),   P(x; b, delta) = H(x; b) - H(x; b + delta),
+
+where ``H(x; b) = lim_(w -> inf) sigma(w (x - b))`` is a step made from a steep logistic,
+``b_j = a_j = j delta``, ``delta = 1/N`` and ``alpha_j = f(a_j)``.  Here the steps keep a
+finite steepness ``w`` (so ``G`` is a genuine single-hidden-layer network of logistic
+units) and the error is bounded including what the finite ``w`` costs at the piece edges
+(see ``certified_error_bound``).  ``fit_single_hidden_layer`` trains a network of the same
+form with optax for comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+
+from ._layers import MLP, Dense
+from ._losses import mean_loss, mse
+from ._misc import as_float_array, check_range, default_float, is_concrete
+
+DEFAULT_KAPPA = 30.0
+"""Default steepness per piece, ``kappa = w delta``: the edge terms of the bound are then
+below 1% of ``L delta`` (``edge_factor(30) = 0.0093``)."""
+
+# sup_(y >= 0) y sigma(-y) = y* e^(-y*) at y* = 1 + W(1/e), which equals W(1/e) (W: Lambert's W).
+_SUP_Y_SIGMA = 0.27846454276107380
+
+
+def _check_count(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def edge_factor(kappa: float) -> float:
+    """The relative cost ``rho(kappa)`` of finite steepness at the interior piece edges.
+
+        rho(kappa) = sigma(-kappa) + W(1/e) / kappa + 2 q / (1 - q)^2 + 3 q / (1 - q),
+        q = e^(-kappa),
+
+    so that ``sum_j |x - a_j| P_j(x) <= delta (1 + rho(kappa))`` for every x in [0, 1] (see
+    ``certified_error_bound``).  It falls like ``0.28 / kappa``.
+
+    Raises:
+        ValueError: if ``kappa`` is not positive and finite.
+    """
+    kappa = float(check_range("kappa", kappa, lower=0.0, lower_open=True))
+    q = math.exp(-kappa)
+    return 1.0 / (1.0 + math.exp(kappa)) + _SUP_Y_SIGMA / kappa + 2 * q / (1 - q) ** 2 + 3 * q / (1 - q)
+
+
+def certified_error_bound(
+    n_pieces: int,
+    *,
+    lipschitz: float,
+    sup_norm: float,
+    kappa: float = DEFAULT_KAPPA,
+    margin: float | None = None,
+) -> float:
+    """An upper bound on ``max_(x in [0, 1]) |G(x) - f(x)|`` for ``constructive_approximant``.
+
+    For an ``L``-Lipschitz ``f`` with ``|f| <= M`` on [0, 1], ``N`` pieces of width
+    ``delta = 1/N``, steepness ``w = kappa / delta`` and outer edges moved ``margin`` (``m``)
+    outside [0, 1]:
+
+        |G(x) - f(x)| <= L delta (1 + rho(kappa)) + M (sigma(-w m) + sigma(-w (1 + m))),
+
+    with ``rho = edge_factor(kappa)``.  Proof sketch: with ``P_j > 0`` the pieces,
+    ``G - f = sum_j (f(a_j) - f(x)) P_j(x) - f(x) T(x)`` where ``T = 1 - sum_j P_j`` is the
+    mass missing at the domain ends, ``T(x) = sigma(-w (x + m)) + sigma(-w (1 + m - x))``.
+    The first sum is at most ``L sum_j |a_j - x| P_j(x)``.  For x in piece k
+    (``x = a_k + c``, ``0 <= c <= delta``): piece k and its left neighbour contribute at most
+    ``c + delta sigma(-w c) <= delta (1 + sigma(-kappa))`` (convex in c); the right
+    neighbour ``d sigma(-w d) <= W(1/e) / w`` (d = delta - c); pieces i further away
+    contribute ``(i + 2) delta e^(-kappa i)`` at most, which sums to the geometric terms.
+
+    How the steepness treats the edges: with finite ``w`` a logistic is 1/2, not 0 or 1, at
+    its edge; at an interior edge ``a_k`` G blends ``f(a_(k-1))`` and ``f(a_k)``, and the blend
+    is within ``L delta`` of ``f(x)``, so the interior edges only cost the factor
+    ``rho(kappa)``.  The two outer edges would lose half of ``f`` at x = 0 and x = 1 (even
+    the notes' infinite-``w`` step has ``H(0; 0) = 0``, so ``G(0) = 0``); they are therefore
+    placed at ``-m`` and ``1 + m``, which costs at most the ``M`` term.  ``margin = 0``
+    reproduces the notes' literal edges (the bound then exceeds ``M / 2``).
+
+    The bound is for exact arithmetic; evaluating G adds a few ulps of ``M``.
+
+    Args:
+        n_pieces: N (>= 1).
+        lipschitz: a Lipschitz constant L of f on [0, 1] (>= 0).
+        sup_norm: a bound M on |f| over [0, 1] (>= 0).
+        kappa: steepness per piece, ``w delta`` (> 0).
+        margin: distance of the outer edges from [0, 1] (>= 0); default ``delta``.
+
+    Returns:
+        The bound (a Python float).
+
+    Raises:
+        ValueError: for an argument outside its range.
+    """
+    n = _check_count("n_pieces", n_pieces)
+    lipschitz = float(check_range("lipschitz", lipschitz, lower=0.0))
+    sup_norm = float(check_range("sup_norm", sup_norm, lower=0.0))
+    delta = 1.0 / n
+    m = delta if margin is None else float(check_range("margin", margin, lower=0.0))
+    rho = edge_factor(kappa)
+    w = kappa / delta
+
+    def sig_neg(y: float) -> float:  # sigma(-y), without overflow
+        return math.exp(-y) / (1.0 + math.exp(-y)) if y >= 0 else 1.0 / (1.0 + math.exp(y))
+
+    return lipschitz * delta * (1.0 + rho) + sup_norm * (sig_neg(w * m) + sig_neg(w * (1.0 + m)))
+
+
+def pieces_for_tolerance(epsilon: float, *, lipschitz: float, sup_norm: float) -> tuple[int, float]:
+    """The fewest pieces N (and a steepness ``kappa``) whose certified bound is below ``epsilon``.
+
+    This is the theorem's quantifier order made explicit: given ``epsilon``, choose
+    ``kappa = max(30, ln(4 M / epsilon))`` so that the end terms are at most ``epsilon / 2``,
+    then the smallest N with ``certified_error_bound(N, ...) < epsilon`` (about
+    ``L (1 + rho) / (epsilon / 2 ... epsilon)``, i.e. N grows like 1/epsilon).
+
+    Args:
+        epsilon: the target error (> 0).
+        lipschitz: a Lipschitz constant of f on [0, 1] (>= 0).
+        sup_norm: a bound on |f| over [0, 1] (>= 0).
+
+    Returns:
+        ``(n_pieces, kappa)`` to pass to ``constructive_approximant``.
+
+    Raises:
+        ValueError: for an argument outside its range.
+    """
+    epsilon = float(check_range("epsilon", epsilon, lower=0.0, lower_open=True))
+    L = float(check_range("lipschitz", lipschitz, lower=0.0))
+    M = float(check_range("sup_norm", sup_norm, lower=0.0))
+    kappa = max(DEFAULT_KAPPA, math.log(4.0 * M / epsilon)) if M > 0 else DEFAULT_KAPPA
+    tails = 2.0 * M * math.exp(-kappa)  # >= the M term for any N with margin delta
+    n = max(1, int(math.floor(L * (1.0 + edge_factor(kappa)) / (epsilon - tails))) + 1) if L > 0 else 1
+    while certified_error_bound(n, lipschitz=L, sup_norm=M, kappa=kappa) >= epsilon:
+        n += 1
+    return n, kappa
+
+
+class StepApproximant(eqx.Module):
+    """``G(x) = sum_j alpha_j [sigma(w (x - e_j)) - sigma(w (x - e_(j+1)))]`` (notes ch. 2.2).
+
+    Each piece ``P_j`` is a bump of height ~1 on ``[e_j, e_(j+1)]`` made from two logistics
+    of steepness ``w``; it is evaluated as
+    ``P = sigma(u) sigma(-v) (1 - e^(v - u))`` (``u = w (x - e_j)``, ``v = w (x - e_(j+1))``),
+    which equals ``sigma(u) - sigma(v)`` but keeps full relative precision where both
+    logistics are near 1.
+
+    Telescoping gives the theorem's form ``G(x) = sum_(j=0)^N c_j sigma(w x - w e_j)`` with
+    ``c_j = alpha_j - alpha_(j-1)`` (``alpha_(-1) = alpha_N = 0``): one hidden layer of N + 1
+    logistic units, returned by ``as_mlp``.
+
+    Attributes:
+        alpha: piece heights ``alpha_j = f(a_j)``, shape ``(N,)``.
+        edges: ``e_0 < ... < e_N``, shape ``(N + 1,)``.
+        steepness: ``w`` (1 / units of x).
+    """
+
+    alpha: Float[Array, " n"] = eqx.field(converter=as_float_array)
+    edges: Float[Array, " n1"] = eqx.field(converter=as_float_array)
+    steepness: Float[Array, ""] = eqx.field(converter=as_float_array)
+
+    def __check_init__(self):
+        if self.alpha.ndim != 1 or self.edges.shape != (self.alpha.shape[0] + 1,):
+            raise ValueError(
+                f"StepApproximant: alpha must have shape (N,) and edges shape (N + 1,); "
+                f"got alpha.shape = {self.alpha.shape}, edges.shape = {self.edges.shape}."
+            )
+        if self.steepness.shape != ():
+            raise ValueError(
+                f"StepApproximant: steepness must be a scalar, got shape {self.steepness.shape}."
+            )
+        if is_concrete(self.steepness):
+            check_range("steepness", self.steepness, lower=0.0, lower_open=True)
+
+    @property
+    def n_pieces(self) -> int:
+        return self.alpha.shape[0]
+
+    def pieces(self, x: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape n"]:
+        """``P_j(x)`` for every piece, shape ``x.shape + (N,)``; each in (0, 1)."""
+        x = as_float_array(x)[..., None]
+        u = self.steepness * (x - self.edges[:-1])
+        v = self.steepness * (x - self.edges[1:])
+        gap = self.steepness * (self.edges[1:] - self.edges[:-1])  # u - v > 0
+        return jax.nn.sigmoid(u) * jax.nn.sigmoid(-v) * -jnp.expm1(-gap)
+
+    def __call__(self, x: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
+        """``G(x)``, elementwise over any shape of ``x``."""
+        return jnp.sum(self.pieces(x) * self.alpha, axis=-1)
+
+    def as_mlp(self) -> MLP:
+        """``G`` as a 1 -> (N + 1) -> 1 ``MLP`` with logistic hidden units and a linear output:
+        hidden weights ``w``, hidden biases ``-w e_j``, output weights ``c_j``, output bias 0."""
+        n = self.n_pieces
+        w = self.steepness
+        c = jnp.diff(
+            jnp.concatenate([jnp.zeros(1, self.alpha.dtype), self.alpha, jnp.zeros(1, self.alpha.dtype)])
+        )
+        hidden = Dense.from_weights(jnp.full((n + 1, 1), w, self.alpha.dtype), -w * self.edges)
+        out = Dense.from_weights(c[None, :], jnp.zeros(1, self.alpha.dtype))
+        return MLP.from_layers([hidden, out], "logistic", "identity")
+
+
+def _grid(n_pieces: int, dtype: Any) -> Array:
+    return jnp.arange(n_pieces, dtype=dtype) / n_pieces
+
+
+def constructive_approximant(
+    f: Callable[[Array], Array],
+    n_pieces: int,
+    *,
+    kappa: float = DEFAULT_KAPPA,
+    margin: float | None = None,
+) -> StepApproximant:
+    """The notes' constructive approximant of ``f`` on [0, 1] with ``N`` pieces.
+
+    ``a_j = j / N``, ``alpha_j = f(a_j)`` (j = 0..N-1), interior edges ``b_j = a_j``, outer
+    edges at ``-margin`` and ``1 + margin``, steepness ``w = kappa N``.  The error is at most
+    ``certified_error_bound(N, lipschitz=L, sup_norm=M, kappa=kappa, margin=margin)``, about
+    ``L / N`` for an L-Lipschitz f.
+
+    Args:
+        f: a function on [0, 1], applied elementwise to an array of the ``a_j`` (JAX-traceable).
+        n_pieces: N (>= 1).
+        kappa: steepness per piece ``w / N`` (> 0).
+        margin: distance of the outer edges from [0, 1] (>= 0); default ``1/N``.
+
+    Returns:
+        A ``StepApproximant``.
+
+    Raises:
+        ValueError: for an argument outside its range, or if ``f`` does not return one finite
+            value per point.
+    """
+    n = _check_count("n_pieces", n_pieces)
+    kappa = float(check_range("kappa", kappa, lower=0.0, lower_open=True))
+    delta = 1.0 / n
+    m = delta if margin is None else float(check_range("margin", margin, lower=0.0))
+    dtype = default_float()
+    a = _grid(n, dtype)
+    alpha = as_float_array(f(a))
+    if alpha.shape != a.shape:
+        raise ValueError(
+            f"f must map an array of shape ({n},) to one value per point, got shape {alpha.shape}."
+        )
+    if is_concrete(alpha):
+        check_range("f(a_j)", alpha)
+    edges = jnp.concatenate([jnp.array([-m], dtype), a[1:], jnp.array([1.0 + m], dtype)])
+    return StepApproximant(alpha, edges, jnp.asarray(kappa * n, dtype))
+
+
+def max_error(
+    g: Callable[[Array], Array], f: Callable[[Array], Array], *, n_grid: int = 20001
+) -> Float[Array, ""]:
+    """``max |g(x) - f(x)|`` over ``n_grid`` evenly spaced points of [0, 1] (ends included).
+
+    Both functions are applied elementwise to the grid array.  This measures the error; it
+    bounds the true maximum from below (the certificate is ``certified_error_bound``).
+
+    Raises:
+        ValueError: if ``n_grid < 2``.
+    """
+    if isinstance(n_grid, bool) or not isinstance(n_grid, int) or n_grid < 2:
+        raise ValueError(f"n_grid must be an int >= 2, got {n_grid!r}.")
+    x = jnp.linspace(0.0, 1.0, n_grid, dtype=default_float())
+    return jnp.max(jnp.abs(g(x) - f(x)))
+
+
+def mlp_function(model: MLP) -> Callable[[Array], Array]:
+    """A 1 -> 1 ``MLP`` as an elementwise function of x (vmapped over the points)."""
+    if model.in_size != 1 or model.out_size != 1:
+        raise ValueError(
+            "mlp_function needs a model with in_size = out_size = 1, "
+            f"got {model.in_size} -> {model.out_size}."
+        )
+    return lambda x: jax.vmap(model)(jnp.reshape(x, (-1, 1))).reshape(jnp.shape(x))
+
+
+def fit_single_hidden_layer(
+    f: Callable[[Array], Array],
+    n_hidden: int,
+    *,
+    key: PRNGKeyArray,
+    steps: int = 3000,
+    learning_rate: float = 0.05,
+    n_train: int | None = None,
+) -> tuple[MLP, Float[Array, " steps"]]:
+    """Train ``G(x) = sum_j c_j sigma(w_j x + theta_j) + c_0`` (one hidden layer of ``n_hidden``
+    logistic units, linear output) to fit ``f`` on [0, 1] by gradient descent.
+
+    Loss: the mean squared error ``E = 1/P sum_p 1/2 (G(x_p) - f(x_p))^2`` on the ``P = n_train``
+    Chebyshev-Lobatto points ``x_p = (1 - cos(pi p / (P - 1))) / 2`` (default
+    ``P = max(64, 8 n_hidden)``), full batch, Adam with a cosine decay of the learning rate
+    to 1% over ``steps`` steps, all steps in one ``lax.scan``.
+
+    Initialisation (in the spirit of Nguyen & Widrow, 1990): hidden unit j gets slope
+    ``w_j = 2 n_hidden`` and its centre ``-theta_j / w_j`` at ``(j + u_j) / n_hidden`` with
+    ``u_j ~ U(0, 1)`` from ``key``, so the units' transitions tile [0, 1]; output weights
+    ``~ N(0, 0.01)``, output bias ``mean f``.
+
+    Args:
+        f: the target, applied elementwise to an array (JAX-traceable).
+        n_hidden: number of hidden units (>= 1).
+        key: PRNG key for the initialisation.
+        steps: optimiser steps (>= 1).
+        learning_rate: peak Adam learning rate (> 0).
+        n_train: number of training points (>= 2).
+
+    Returns:
+        ``(model, losses)``: the trained 1 -> n_hidden -> 1 ``MLP`` and the loss at each step.
+
+    Raises:
+        ValueError: for an argument outside its range.
+
+    References:
+        D. Nguyen and B. Widrow (1990), "Improving the learning speed of 2-layer neural
+        networks by choosing initial values of the adaptive weights", IJCNN.
+    """
+    n_hidden = _check_count("n_hidden", n_hidden)
+    steps = _check_count("steps", steps)
+    n_train = max(64, 8 * n_hidden) if n_train is None else _check_count("n_train", n_train, 2)
+    learning_rate = float(check_range("learning_rate", learning_rate, lower=0.0, lower_open=True))
+    dtype = default_float()
+    # Chebyshev-Lobatto nodes: denser towards 0 and 1, where an evenly spaced mean-square fit
+    # leaves its largest errors.
+    x = (1.0 - jnp.cos(jnp.pi * jnp.arange(n_train, dtype=dtype) / (n_train - 1))) / 2.0
+    t = as_float_array(f(x)).astype(dtype)
+    if t.shape != x.shape:
+        raise ValueError(
+            f"f must map an array of shape ({n_train},) to one value per point, got shape {t.shape}."
+        )
+    k_centre, k_out = jr.split(key)
+    slope = 2.0 * n_hidden
+    centres = (jnp.arange(n_hidden, dtype=dtype) + jr.uniform(k_centre, (n_hidden,), dtype)) / n_hidden
+    hidden = Dense.from_weights(jnp.full((n_hidden, 1), slope, dtype), -slope * centres)
+    out = Dense.from_weights(0.01 * jr.normal(k_out, (1, n_hidden), dtype), jnp.mean(t)[None])
+    model = MLP.from_layers([hidden, out], "logistic", "identity")
+    return _train_adam(model, x, t, steps, learning_rate)
+
+
+@eqx.filter_jit
+def _train_adam(model: MLP, x: Array, t: Array, steps: int, learning_rate: float) -> tuple[MLP, Array]:
+    # Module-level and jitted, so repeated fits of the same size reuse one compilation
+    # (steps and learning_rate are Python numbers: static).
+    params, static = eqx.partition(model, eqx.is_array)
+    opt = optax.adam(optax.cosine_decay_schedule(learning_rate, steps, alpha=0.01))
+
+    def loss(params):
+        m = eqx.combine(params, static)
+        return mean_loss(mse, jax.vmap(m)(x[:, None]), t[:, None])
+
+    def step(carry, _):
+        params, state = carry
+        value, grads = jax.value_and_grad(loss)(params)
+        updates, state = opt.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), value
+
+    (params, _), losses = jax.lax.scan(step, (params, opt.init(params)), None, length=steps)
+    return eqx.combine(params, static), losses
+
+
+def error_versus_pieces(
+    f: Callable[[Array], Array],
+    ns: Any,
+    *,
+    lipschitz: float,
+    sup_norm: float,
+    key: PRNGKeyArray | None = None,
+    kappa: float = DEFAULT_KAPPA,
+    steps: int = 3000,
+    n_grid: int = 20001,
+) -> dict[str, np.ndarray]:
+    """Max error against N for the constructive approximant (and, given a key, a trained one).
+
+    For each N in ``ns``: the measured ``max_error`` of ``constructive_approximant(f, N)``,
+    its ``certified_error_bound``, and (if ``key`` is given) the measured error of
+    ``fit_single_hidden_layer(f, N, key=...)`` with N hidden units.  Each N has its own
+    shapes, so each is compiled separately.
+
+    Args:
+        f: the target on [0, 1] (elementwise, JAX-traceable).
+        ns: the numbers of pieces (ints >= 1).
+        lipschitz, sup_norm: L and M of f for the bound.
+        key: PRNG key for the trained networks; ``None`` skips training.
+        kappa: steepness per piece of the constructive approximant.
+        steps: optimiser steps for each trained network.
+        n_grid: points of the error measurement.
+
+    Returns:
+        A dict of numpy arrays: "n", "constructive", "bound" and, with a key, "trained".
+    """
+    ns = [_check_count("ns[i]", int(n) if isinstance(n, np.integer) else n) for n in ns]
+    out: dict[str, list[float]] = {"n": [], "constructive": [], "bound": []}
+    if key is not None:
+        out["trained"] = []
+        keys = jr.split(key, len(ns))
+    for i, n in enumerate(ns):
+        G = constructive_approximant(f, n, kappa=kappa)
+        out["n"].append(n)
+        out["constructive"].append(float(max_error(G, f, n_grid=n_grid)))
+        out["bound"].append(certified_error_bound(n, lipschitz=lipschitz, sup_norm=sup_norm, kappa=kappa))
+        if key is not None:
+            model, _ = fit_single_hidden_layer(f, n, key=keys[i], steps=steps)
+            out["trained"].append(float(max_error(mlp_function(model), f, n_grid=n_grid)))
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+__all__ = [
+    "DEFAULT_KAPPA",
+    "StepApproximant",
+    "certified_error_bound",
+    "constructive_approximant",
+    "edge_factor",
+    "error_versus_pieces",
+    "fit_single_hidden_layer",
+    "max_error",
+    "mlp_function",
+    "pieces_for_tolerance",
+]
