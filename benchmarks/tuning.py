@@ -103,7 +103,16 @@ def time_jax(fn, *args, repeats: int) -> Timed:
 class Table:
     """Rows of the final table, printed as Markdown."""
 
-    header = ("workload", "implementation", "compile / build s", "run s (median)", "run CPU s", "max error", "vs Brian2", "note")
+    header = (
+        "workload",
+        "implementation",
+        "compile / build s",
+        "run s (median)",
+        "run CPU s",
+        "max error",
+        "vs Brian2",
+        "note",
+    )
 
     def __init__(self):
         self.rows: list[tuple[str, ...]] = []
@@ -113,7 +122,7 @@ class Table:
 
     def print(self):
         widths = [max(len(r[i]) for r in [self.header, *self.rows]) for i in range(len(self.header))]
-        line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"
+        line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
         print(line(self.header))
         print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
         for r in self.rows:
@@ -122,6 +131,10 @@ class Table:
 
 def fmt_s(x: float) -> str:
     return f"{x:.3g}"
+
+
+def timing(first_label: str, first_s: float, run_s: float, cpu_s: float) -> str:
+    return f"{first_label} {first_s:.3f} s, run {run_s:.4f} s (CPU {cpu_s:.4f} s)"
 
 
 def log(msg: str):
@@ -182,7 +195,14 @@ def hh_spikes_scipy(current: float, duration_ms: float, rest, tol: float = 1e-10
 
     crossing.direction = 1.0
     sol = solve_ivp(
-        _hh_rhs, (0.0, duration_ms), list(rest), method="DOP853", args=(current,), events=crossing, rtol=tol, atol=tol
+        _hh_rhs,
+        (0.0, duration_ms),
+        list(rest),
+        method="DOP853",
+        args=(current,),
+        events=crossing,
+        rtol=tol,
+        atol=tol,
     )
     if sol.status != 0:
         raise RuntimeError(f"scipy reference failed at I = {current}: {sol.message}")
@@ -195,8 +215,16 @@ def hh_spikes_scipy(current: float, duration_ms: float, rest, tol: float = 1e-10
 
 def jax_row(table: Table, workload: str, name: str, timed: Timed, error: str, note: str = ""):
     compile_note = f"compile < 2 s: {'met' if timed.compile_s < 2.0 else 'MISSED'}"
-    table.add(workload, name, fmt_s(timed.compile_s), fmt_s(timed.run_s), fmt_s(timed.cpu_s), error, "",
-              "; ".join(x for x in (note, compile_note) if x))
+    table.add(
+        workload,
+        name,
+        fmt_s(timed.compile_s),
+        fmt_s(timed.run_s),
+        fmt_s(timed.cpu_s),
+        error,
+        "",
+        "; ".join(x for x in (note, compile_note) if x),
+    )
 
 
 def ratio_text(peer: b2c.BrianRun, timed: Timed) -> str:
@@ -224,32 +252,54 @@ def bench_lif(args, table: Table, brian2):
         kwargs = dict(duration=duration, transient=transient, method=method)
         if method == "stepped":
             kwargs["dt"] = args.lif_dt
-        timed = time_jax(lambda x, kw=kwargs: jaxneuro.tuning_curve(neuron, x, **kw), v_in, repeats=args.repeats)
+        timed = time_jax(
+            lambda x, kw=kwargs: jaxneuro.tuning_curve(neuron, x, **kw), v_in, repeats=args.repeats
+        )
         err = np.abs(np.asarray(timed.out, np.float64) - reference)
         rel = np.max(err[band] / reference[band]) if band.any() else float("nan")
         results[method] = (timed, err.max())
-        log(f"  {method}: compile {timed.compile_s:.3f} s, run {timed.run_s:.4f} s (CPU {timed.cpu_s:.4f} s), "
-            f"max err {err.max():.3g} Hz, max rel err on [1.05, 5] {rel:.2g}")
-        label = f"jaxneuro tuning_curve method={method}" + (f", dt={args.lif_dt * 1e3:g} ms" if method == "stepped" else "")
+        log(
+            f"  {method}: {timing('compile', timed.compile_s, timed.run_s, timed.cpu_s)}, "
+            f"max err {err.max():.3g} Hz, max rel err on [1.05, 5] {rel:.2g}"
+        )
+        label = f"jaxneuro tuning_curve method={method}" + (
+            f", dt={args.lif_dt * 1e3:g} ms" if method == "stepped" else ""
+        )
         jax_row(table, workload, label, timed, f"{err.max():.2g} Hz (rel {rel:.1g} on [1.05, 5])")
 
     if brian2 is None:
         return
     log(f"{workload}: Brian2")
-    run = b2c.lif_constant_sweep(brian2, v_in_np, tau_m=tau_m, tau_ref=tau_ref, duration_s=duration, dt_s=1e-4,
-                                 repeats=args.repeats)
+    run = b2c.lif_constant_sweep(
+        brian2, v_in_np, tau_m=tau_m, tau_ref=tau_ref, duration_s=duration, dt_s=1e-4, repeats=args.repeats
+    )
     per = b2c.split_spikes(run.spike_index, run.spike_times, n)
     b_rates = np.array([isi_rate(s, transient, duration) for s in per])
     b_err = np.abs(b_rates - reference).max()
-    log(f"  Brian2: build {run.first_run_s:.2f} s, run {run.run_s:.4f} s (CPU {run.cpu_s:.4f} s), max err {b_err:.3g} Hz")
-    table.add(workload, "Brian2 cython, exact, dt=0.1 ms", fmt_s(run.first_run_s), fmt_s(run.run_s), fmt_s(run.cpu_s),
-              f"{b_err:.2g} Hz", "1", "")
+    log(f"  Brian2: {timing('build', run.first_run_s, run.run_s, run.cpu_s)}, max err {b_err:.3g} Hz")
+    table.add(
+        workload,
+        "Brian2 cython, exact, dt=0.1 ms",
+        fmt_s(run.first_run_s),
+        fmt_s(run.run_s),
+        fmt_s(run.cpu_s),
+        f"{b_err:.2g} Hz",
+        "1",
+        "",
+    )
     for method, (timed, err) in results.items():
         speedup = run.run_s / timed.run_s
         verdict = f"target >= 30x at better accuracy: {'met' if speedup >= 30 and err < b_err else 'MISSED'}"
-        table.add(workload, f"  -> jaxneuro {method} / Brian2", "", "", "",
-                  "more accurate" if err < b_err else "LESS accurate", ratio_text(run, timed),
-                  verdict if method == "auto" else "(not the default path)")
+        table.add(
+            workload,
+            f"  -> jaxneuro {method} / Brian2",
+            "",
+            "",
+            "",
+            "more accurate" if err < b_err else "LESS accurate",
+            ratio_text(run, timed),
+            verdict if method == "auto" else "(not the default path)",
+        )
 
 
 def bench_hh(args, table: Table, brian2):
@@ -272,49 +322,78 @@ def bench_hh(args, table: Table, brian2):
     log(f"{workload}: scipy reference at {len(ref_idx)} currents")
     t = time.perf_counter()
     ref_rates = np.array(
-        [isi_rate(hh_spikes_scipy(currents_np[i], duration_ms, rest), transient_ms, duration_ms, 1e-3) for i in ref_idx]
+        [
+            isi_rate(hh_spikes_scipy(currents_np[i], duration_ms, rest), transient_ms, duration_ms, 1e-3)
+            for i in ref_idx
+        ]
     )
     log(f"  scipy: {time.perf_counter() - t:.1f} s")
-    for i, r in zip(ref_idx, ref_rates):
+    for i, r in zip(ref_idx, ref_rates, strict=True):
         log(f"    I = {currents_np[i]:8.4f} uA/cm^2: {r:9.4f} Hz")
 
     neuron = jaxneuro.HodgkinHuxley()
     jn_rest = neuron.initial_state()
-    rest_gap = max(abs(float(getattr(jn_rest, k)) - r) for k, r in zip("vnmh", rest))
+    rest_gap = max(abs(float(getattr(jn_rest, k)) - r) for k, r in zip("vnmh", rest, strict=True))
     log(f"  rest state: jaxneuro vs scipy max difference {rest_gap:.2g}")
 
     log(f"{workload}: jaxneuro")
     results = {}
     for method in args.hh_methods:
         kwargs = dict(duration=duration_ms / 1000.0, transient=transient_ms / 1000.0, method=method)
-        timed = time_jax(lambda x, kw=kwargs: jaxneuro.tuning_curve(neuron, x, **kw), currents, repeats=args.repeats)
+        timed = time_jax(
+            lambda x, kw=kwargs: jaxneuro.tuning_curve(neuron, x, **kw), currents, repeats=args.repeats
+        )
         rates = np.asarray(timed.out, np.float64)
         err = np.abs(rates[ref_idx] - ref_rates).max()
         results[method] = (timed, err, rates)
-        log(f"  {method}: compile {timed.compile_s:.3f} s, run {timed.run_s:.4f} s (CPU {timed.cpu_s:.4f} s), "
-            f"max err {err:.3g} Hz")
+        log(
+            f"  {method}: {timing('compile', timed.compile_s, timed.run_s, timed.cpu_s)}, "
+            f"max err {err:.3g} Hz"
+        )
         log(f"    rates at the reference currents: {np.round(rates[ref_idx], 4).tolist()}")
-        jax_row(table, workload, f"jaxneuro tuning_curve method={method}", timed, f"{err:.2g} Hz at {len(ref_idx)} currents")
+        jax_row(
+            table,
+            workload,
+            f"jaxneuro tuning_curve method={method}",
+            timed,
+            f"{err:.2g} Hz at {len(ref_idx)} currents",
+        )
 
     if brian2 is None:
         return
     log(f"{workload}: Brian2")
-    run = b2c.hh_constant_sweep(brian2, currents_np, rest, duration_s=duration_ms / 1000, dt_ms=0.01,
-                                repeats=args.hh_brian2_repeats)
+    run = b2c.hh_constant_sweep(
+        brian2, currents_np, rest, duration_s=duration_ms / 1000, dt_ms=0.01, repeats=args.hh_brian2_repeats
+    )
     per = b2c.split_spikes(run.spike_index, run.spike_times, n)
     b_rates = np.array([isi_rate(s, transient_ms / 1000, duration_ms / 1000) for s in per])
     b_err = np.abs(b_rates[ref_idx] - ref_rates).max()
     log(f"    rates at the reference currents: {np.round(b_rates[ref_idx], 4).tolist()}")
-    log(f"  Brian2: build {run.first_run_s:.2f} s, run {run.run_s:.3f} s (CPU {run.cpu_s:.3f} s), max err {b_err:.3g} Hz")
-    table.add(workload, "Brian2 cython, exp. Euler, dt=0.01 ms", fmt_s(run.first_run_s), fmt_s(run.run_s),
-              fmt_s(run.cpu_s), f"{b_err:.2g} Hz at {len(ref_idx)} currents", "1", "")
+    log(f"  Brian2: {timing('build', run.first_run_s, run.run_s, run.cpu_s)}, max err {b_err:.3g} Hz")
+    table.add(
+        workload,
+        "Brian2 cython, exp. Euler, dt=0.01 ms",
+        fmt_s(run.first_run_s),
+        fmt_s(run.run_s),
+        fmt_s(run.cpu_s),
+        f"{b_err:.2g} Hz at {len(ref_idx)} currents",
+        "1",
+        "",
+    )
     for method, (timed, err, rates) in results.items():
         speedup = run.run_s / timed.run_s
         verdict = f"target >= 10x at <= 0.5 Hz: {'met' if speedup >= 10 and err <= 0.5 else 'MISSED'}"
         gap = np.abs(rates - b_rates).max()
-        table.add(workload, f"  -> jaxneuro {method} / Brian2", "", "", "",
-                  f"largest jaxneuro-Brian2 gap over all {n:,}: {gap:.2g} Hz", ratio_text(run, timed),
-                  verdict if method == "auto" else "(not the default path)")
+        table.add(
+            workload,
+            f"  -> jaxneuro {method} / Brian2",
+            "",
+            "",
+            "",
+            f"largest jaxneuro-Brian2 gap over all {n:,}: {gap:.2g} Hz",
+            ratio_text(run, timed),
+            verdict if method == "auto" else "(not the default path)",
+        )
 
 
 def bench_stepped(args, table: Table, brian2):
@@ -340,7 +419,9 @@ def bench_stepped(args, table: Table, brian2):
     def population(offs, method):
         def one(off):
             kw = dict(dt=dt) if method == "stepped" else {}
-            sim = jaxneuro.simulate(neuron, wave(off), 0.0, duration, ts=t_record, method=method, max_spikes=capacity, **kw)
+            sim = jaxneuro.simulate(
+                neuron, wave(off), 0.0, duration, ts=t_record, method=method, max_spikes=capacity, **kw
+            )
             return sim.spikes.count
 
         return jax.vmap(one)(offs)
@@ -349,43 +430,80 @@ def bench_stepped(args, table: Table, brian2):
     timed = time_jax(lambda o: population(o, "stepped"), offsets, repeats=args.repeats)
     counts = np.asarray(timed.out)
     steps_per_s = n * n_steps / timed.run_s
-    log(f"  jaxneuro: compile {timed.compile_s:.3f} s, run {timed.run_s:.4f} s (CPU {timed.cpu_s:.4f} s), "
-        f"{steps_per_s:.3g} neuron-steps/s")
+    log(
+        f"  jaxneuro: compile {timed.compile_s:.3f} s, run {timed.run_s:.4f} s (CPU {timed.cpu_s:.4f} s), "
+        f"{steps_per_s:.3g} neuron-steps/s"
+    )
 
     # Accuracy: the general diffrax path (adaptive Tsit5, threshold events) on a subset.
     sub = np.linspace(0, n - 1, min(args.n_stepped_check, n)).astype(int)
     t = time.perf_counter()
-    ref_counts = np.asarray(jax.jit(lambda o: population(o, "diffrax"))(offsets[sub]))
+    ref_counts = np.asarray(population(offsets[sub], "diffrax"))  # untimed, so not jitted
     count_gap = np.abs(counts[sub] - ref_counts)
-    log(f"  diffrax reference on {len(sub)} neurons: {time.perf_counter() - t:.1f} s; stepped vs diffrax max count gap "
-        f"{count_gap.max()} (of {ref_counts.max()})")
-    jax_row(table, workload, "jaxneuro vmap(simulate(method=stepped))", timed,
-            f"max count gap {count_gap.max()} vs diffrax ({len(sub)} neurons)",
-            f"{steps_per_s:.2g} neuron-steps/s, target >= 3e9: {'met' if steps_per_s >= 3e9 else 'MISSED'}")
+    log(
+        f"  diffrax reference on {len(sub)} neurons: {time.perf_counter() - t:.1f} s; "
+        "stepped vs diffrax max count gap "
+        f"{count_gap.max()} (of {ref_counts.max()})"
+    )
+    jax_row(
+        table,
+        workload,
+        "jaxneuro vmap(simulate(method=stepped))",
+        timed,
+        f"max count gap {count_gap.max()} vs diffrax ({len(sub)} neurons)",
+        f"{steps_per_s:.2g} neuron-steps/s, target >= 3e9: {'met' if steps_per_s >= 3e9 else 'MISSED'}",
+    )
     if brian2 is None:
         return
     log(f"{workload}: Brian2")
-    run = b2c.lif_sine_drive(brian2, offsets_np, amplitude=amplitude, frequency_hz=frequency, duration_s=duration,
-                             dt_s=dt, repeats=args.repeats)
+    run = b2c.lif_sine_drive(
+        brian2,
+        offsets_np,
+        amplitude=amplitude,
+        frequency_hz=frequency,
+        duration_s=duration,
+        dt_s=dt,
+        repeats=args.repeats,
+    )
     b_counts = np.bincount(run.spike_index, minlength=n)
     b_gap = np.abs(b_counts[sub] - ref_counts)
     b_steps = n * n_steps / run.run_s
-    log(f"  Brian2: build {run.first_run_s:.2f} s, run {run.run_s:.4f} s (CPU {run.cpu_s:.4f} s), {b_steps:.3g} neuron-steps/s")
-    table.add(workload, "Brian2 cython, exp. Euler", fmt_s(run.first_run_s), fmt_s(run.run_s), fmt_s(run.cpu_s),
-              f"max count gap {b_gap.max()} vs diffrax ({len(sub)} neurons)", "1", f"{b_steps:.2g} neuron-steps/s")
-    table.add(workload, "  -> jaxneuro / Brian2", "", "", "",
-              f"mean abs count gap jaxneuro-Brian2 {np.abs(counts - b_counts).mean():.2g}", ratio_text(run, timed), "")
+    log(f"  Brian2: {timing('build', run.first_run_s, run.run_s, run.cpu_s)}, {b_steps:.3g} neuron-steps/s")
+    table.add(
+        workload,
+        "Brian2 cython, exp. Euler",
+        fmt_s(run.first_run_s),
+        fmt_s(run.run_s),
+        fmt_s(run.cpu_s),
+        f"max count gap {b_gap.max()} vs diffrax ({len(sub)} neurons)",
+        "1",
+        f"{b_steps:.2g} neuron-steps/s",
+    )
+    table.add(
+        workload,
+        "  -> jaxneuro / Brian2",
+        "",
+        "",
+        "",
+        f"mean abs count gap jaxneuro-Brian2 {np.abs(counts - b_counts).mean():.2g}",
+        ratio_text(run, timed),
+        "",
+    )
 
 
 # ----------------------------------------------------------------------------------------
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--only", default="lif,hh,stepped", help="comma-separated subset of lif,hh,stepped")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median)")
-    parser.add_argument("--hh-brian2-repeats", type=int, default=2, help="timed Brian2 HH runs (about 15 s each)")
+    parser.add_argument(
+        "--hh-brian2-repeats", type=int, default=2, help="timed Brian2 HH runs (about 15 s each)"
+    )
     parser.add_argument("--no-brian2", action="store_true", help="skip the Brian2 peers")
     parser.add_argument("--x64", action="store_true", help="float64 instead of JAX's default float32")
     parser.add_argument("--seed", type=int, default=0)
@@ -411,8 +529,11 @@ def main(argv=None):
 
     brian2, brian2_desc = (None, "skipped (--no-brian2)") if args.no_brian2 else b2c.import_brian2()
     print(f"# jaxneuro tuning benchmark ({'quick' if args.quick else 'full'} sizes)")
-    print(f"python {platform.python_version()}, jax {jax.__version__} on {jax.devices()[0].platform}, "
-          f"{'float64' if args.x64 else 'float32'}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}")
+    print(
+        f"python {platform.python_version()}, jax {jax.__version__} on {jax.devices()[0].platform}, "
+        f"{'float64' if args.x64 else 'float32'}, {os.cpu_count()} CPUs, "
+        f"{platform.processor() or platform.machine()}"
+    )
     print(f"Brian2: {brian2_desc if brian2 is not None else 'SKIPPED: ' + brian2_desc}")
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
 
@@ -426,9 +547,15 @@ def main(argv=None):
         bench_stepped(args, table, brian2)
     print()
     table.print()
-    print(f"\nload average at end: {os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs: above that, other work shared them)")
+    print(
+        f"\nload average at end: {os.getloadavg()[0]:.2f} "
+        f"(on {os.cpu_count()} CPUs: above that, other work shared them)"
+    )
     if brian2 is None:
-        print("Brian2 was skipped: install it in a separate environment (benchmarks/README.md) for the peer rows.")
+        print(
+            "Brian2 was skipped: install it in a separate environment (benchmarks/README.md) "
+            "for the peer rows."
+        )
 
 
 if __name__ == "__main__":
