@@ -282,7 +282,9 @@ def _grid_ts(t0: Array, s0: float, s1: float, dt: float, ts: Any) -> tuple[Array
         if a.ndim != 1:
             raise ValueError(f"ts must be a 1-D array of times, got shape {a.shape}.")
         idx = np.rint((a - s0) / dt).astype(np.int64)
-        if np.any(np.abs(s0 + idx * dt - a) > 1e-4 * dt) or np.any(idx < 0) or np.any(idx > n_steps):
+        eps = np.finfo(np.asarray(ts).dtype).eps if np.issubdtype(np.asarray(ts).dtype, np.floating) else 0.0
+        tol = 1e-4 * dt + 4 * eps * np.abs(a)  # grid times given in float32 carry its rounding
+        if np.any(np.abs(s0 + idx * dt - a) > tol) or np.any(idx < 0) or np.any(idx > n_steps):
             raise ValueError(f"with method='stepped', ts must lie on the step grid t0 + k dt (dt = {dt:g}) in [t0, t1].")
         if np.any(np.diff(idx) < 0):
             raise ValueError("ts must be increasing.")

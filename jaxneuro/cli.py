@@ -19,7 +19,8 @@ _DEFAULT_RANGE = {"lif": (0.0, 5.0), "hh": (0.0, 50.0)}
 _DEFAULT_CHUNK = {"lif": 10_000, "hh": 250}
 
 
-def _progress(done: int, total: int, start: float, stream=sys.stderr) -> None:
+def _progress(done: int, total: int, start: float) -> None:
+    stream = sys.stderr
     width = 30
     filled = int(width * done / total)
     elapsed = time.perf_counter() - start
