@@ -25,6 +25,7 @@ import math
 from typing import Any, Literal
 
 import equinox as eqx
+import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -79,9 +80,14 @@ def _empty_stats(shape, dtype):
 
 
 # ----------------------------------------------------------------------------- kernels
-def _lif_exact_rates(neuron: LIF, v_in: Array, t_end: float, transient: float) -> Array:
+def _lif_exact_rates(neuron: LIF, v_in: Array, t_end: float, transient: float, max_spikes: int) -> Array:
     """Event-driven LIF under constant input from ``v = 0`` at ``t = 0``: each iteration
-    jumps to the next spike, ``t_next = t_prev + tau_ref + tau_m log1p(1/(v_in - 1))``."""
+    jumps to the next spike, ``t_next = t_prev + tau_ref + tau_m log1p(1/(v_in - 1))``.
+
+    The loop is a checkpointed ``while_loop`` bounded by ``max_spikes`` iterations, so it is
+    reverse-mode differentiable; a run that would need more iterations is an error, never a
+    silently truncated count.
+    """
     tau_m, tau_ref = neuron.tau_m, neuron.tau_ref
     shape = v_in.shape
     first = jnp.broadcast_to(lif_time_to_threshold(0.0, v_in, tau_m), shape)
@@ -97,7 +103,11 @@ def _lif_exact_rates(neuron: LIF, v_in: Array, t_end: float, transient: float) -
         stats = _stats_update(stats, spiked, t_next, transient)
         return jnp.where(spiked, t_next + isi, t_next), stats
 
-    _, (count, t_first, t_last) = jax.lax.while_loop(cond, body, (first, _empty_stats(shape, v_in.dtype)))
+    init = (first, _empty_stats(shape, v_in.dtype))
+    t_next, (count, t_first, t_last) = eqxi.while_loop(cond, body, init, max_steps=max_spikes, kind="checkpointed")
+    count = eqx.error_if(
+        count, jnp.any(t_next <= t_end), f"more than {max_spikes} spikes in the sweep; tau_ref is too small for the bound."
+    )
     return rate_from_stats(count, t_first, t_last, t_end)
 
 
@@ -160,7 +170,7 @@ def _diffrax_rates(neuron, inputs: Array, t_end: float, transient: float, max_sp
 def _tuning_jit(neuron, inputs, t_end, transient, method, dt, max_spikes):
     if isinstance(neuron, LIF):
         if method == "exact":
-            return _lif_exact_rates(neuron, inputs, t_end, transient)
+            return _lif_exact_rates(neuron, inputs, t_end, transient, max_spikes)
         if method == "stepped":
             return _lif_stepped_rates(neuron, inputs, t_end, transient, dt)
     elif method == "stepped":
@@ -241,7 +251,10 @@ def tuning_curve(
             raise ValueError(f"dt must be in (0, inf) {neuron.time_unit}; got dt = {dt:g}.")
         if is_lif and is_concrete(neuron.tau_ref) and np.any(np.asarray(neuron.tau_ref) < dt):
             raise ValueError(f"dt must be <= tau_ref for the stepped LIF path; got dt = {dt:g} s.")
-    max_spikes = int(math.ceil(duration * 1000.0)) + 1
+    # Static bound on spikes per input: one per refractory period when tau_ref is known at
+    # trace time, else 1 kHz (exceeding it is an error, not a truncation).
+    min_isi = float(np.min(np.asarray(neuron.tau_ref))) if is_lif and is_concrete(neuron.tau_ref) else 1e-3
+    max_spikes = int(math.ceil(duration / min_isi)) + 2
     return _tuning_jit(neuron, inputs, t_end, t_tr, method, dt, max_spikes)
 
 

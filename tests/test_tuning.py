@@ -67,11 +67,14 @@ def test_jit_and_no_retrace_on_new_values(monkeypatch):
     np.testing.assert_allclose(np.asarray(f(jnp.linspace(1.1, 3, 64))), np.asarray(a), rtol=1e-6)
 
 
-def test_forward_mode_gradient_matches_closed_form(x64):
-    v = jnp.array([1.5, 2.0, 4.0])
-    _, jvp = jax.jvp(lambda x: jn.tuning_curve(jn.LIF(), x), (v,), (jnp.ones_like(v),))
-    _, ref = jax.jvp(jn.lif_rate, (v,), (jnp.ones_like(v),))
-    np.testing.assert_allclose(np.asarray(jvp), np.asarray(ref), rtol=1e-6)
+def test_reverse_mode_gradient_matches_closed_form(x64):
+    v = jnp.array([0.5, 1.5, 2.0, 4.0])
+    g = jax.grad(lambda x: jn.tuning_curve(jn.LIF(), x).sum())(v)
+    ref = jax.vmap(jax.grad(jn.lif_rate))(v)
+    np.testing.assert_allclose(np.asarray(g), np.asarray(ref), rtol=1e-6)
+    # and with respect to a neuron parameter
+    gt = jax.grad(lambda t: jn.tuning_curve(jn.LIF(tau_m=t), jnp.array([2.0])).sum())(0.02)
+    assert float(gt) == pytest.approx(float(jax.grad(lambda t: jn.lif_rate(2.0, t))(0.02)), rel=1e-6)
 
 
 def test_float64_dtype(x64):
