@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -197,8 +198,6 @@ def task_functions(config: Config, num_classes: int | None = None) -> tuple[Any,
 def init_state(config: Config, data: Dataset) -> TrainState:
     """The state before the first epoch: initial model, optimiser state, shuffle key, zero counters."""
     init_key, shuffle_key, _ = _keys(config.seed)
-    import equinox as eqx
-
     model = make_model(config, data.in_size, data.out_size, key=init_key)
     opt_state = make_optimizer(config, int(data.x_train.shape[0])).init(
         eqx.filter(model, eqx.is_inexact_array)
@@ -235,8 +234,8 @@ class TrainResult:
         return out
 
 
-def _metric_names(task: str) -> tuple[str, str]:
-    return ("mse", "mse") if task == "regression" else ("accuracy", "accuracy")
+def _score_name(task: str) -> str:
+    return "mse" if task == "regression" else "accuracy"
 
 
 def _read_metrics(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
@@ -347,7 +346,7 @@ def fit(
             _write_metrics(out / METRICS_NAME, [])
     last_checkpoint = (out / "checkpoint.eqx") if (out is not None and resume) else None
 
-    score_name, _ = _metric_names(config.task)
+    score_name = _score_name(config.task)
     stop = config.epochs if config.stop_after_epochs is None else min(config.epochs, config.stop_after_epochs)
     bar = ProgressBar(config.epochs, stream)
     try:
