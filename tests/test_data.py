@@ -377,3 +377,15 @@ def test_image_classification_needs_image_and_label(monkeypatch):
         ValueError, match=r"'imdb' must have 'image' and 'label' features .* got features \['label', 'text'\]"
     ):
         jd.image_classification("imdb", "train")
+
+
+def test_package_cli_data(tmp_path, capsys):
+    from jaxneuro.cli import main
+
+    splits = _small_mnist(np.random.default_rng(6), n_train=10, n_test=4)
+    _write_idx_folder(tmp_path / "src", splits)
+    argv = ["data", "prepare", "mnist", "--source", str(tmp_path / "src"), "--data-dir", str(tmp_path / "d")]
+    assert main(argv) == 0
+    x, y = jd.image_classification("mnist", "test", data_dir=tmp_path / "d")
+    assert x.shape == (4, 784)
+    assert sorted(y.tolist()) == sorted(splits["test"][1].tolist())
