@@ -56,8 +56,8 @@ class Dense(eqx.Module):
     weights with ``Dense.from_weights(W, b)``.
     """
 
-    weight: Float[Array, "out in"] = eqx.field(converter=as_float_array)
-    bias: Float[Array, " out"] = eqx.field(converter=as_float_array)
+    weight: Float[Array, "out_size in_size"] = eqx.field(converter=as_float_array)
+    bias: Float[Array, " out_size"] = eqx.field(converter=as_float_array)
 
     def __init__(self, in_size: int, out_size: int, *, key: PRNGKeyArray, dtype: Any = None):
         """Args:
@@ -90,7 +90,7 @@ class Dense(eqx.Module):
 
     @classmethod
     def from_weights(
-        cls, weight: Float[ArrayLike, "out in"], bias: Float[ArrayLike, " out"] | None = None
+        cls, weight: Float[ArrayLike, "out_size in_size"], bias: Float[ArrayLike, " out_size"] | None = None
     ) -> "Dense":
         """A layer with the given ``W`` (shape ``(M, N)``) and ``b`` (shape ``(M,)``; default zeros).
 
@@ -122,11 +122,11 @@ class Dense(eqx.Module):
     def out_size(self) -> int:
         return self.weight.shape[0]
 
-    def augmented_weight(self) -> Float[Array, " out in+1"]:
+    def augmented_weight(self) -> Float[Array, "out_size in_size+1"]:
         """``W_hat = [W | b]``, shape ``(out_size, in_size + 1)``: ``W_hat @ augment(x) == W x + b``."""
         return jnp.concatenate([self.weight, self.bias[:, None]], axis=1)
 
-    def __call__(self, x: Float[ArrayLike, " in"]) -> Float[Array, " out"]:
+    def __call__(self, x: Float[ArrayLike, " in_size"]) -> Float[Array, " out_size"]:
         """The drive ``z = W x + b`` for one input vector ``x`` of shape ``(in_size,)``.
 
         Raises:
@@ -232,7 +232,7 @@ class MLP(eqx.Module):
     def out_size(self) -> int:
         return self.layers[-1].out_size
 
-    def __call__(self, x: Float[ArrayLike, " in"]) -> Float[Array, " out"]:
+    def __call__(self, x: Float[ArrayLike, " in_size"]) -> Float[Array, " out_size"]:
         """The output for one input vector ``x`` of shape ``(in_size,)``.
 
         Raises:

@@ -266,6 +266,7 @@ def constructive_approximant(
     return StepApproximant(alpha, edges, jnp.asarray(kappa * n, dtype))
 
 
+@eqx.filter_jit
 def max_error(
     g: Callable[[Array], Array], f: Callable[[Array], Array], *, n_grid: int = 20001
 ) -> Float[Array, ""]:
@@ -273,6 +274,8 @@ def max_error(
 
     Both functions are applied elementwise to the grid array.  This measures the error; it
     bounds the true maximum from below (the certificate is ``certified_error_bound``).
+    Jit-compiled with ``eqx.filter_jit``: a ``StepApproximant`` or other equinox module is
+    traced (one compilation per shape), plain functions are static.
 
     Raises:
         ValueError: if ``n_grid < 2``.
@@ -376,6 +379,12 @@ def _train_adam(model: MLP, x: Array, t: Array, steps: int, learning_rate: float
     return eqx.combine(params, static), losses
 
 
+@eqx.filter_jit
+def _constructive_error(f: Callable[[Array], Array], n: int, kappa: float, n_grid: int) -> Array:
+    # One compilation per N (f, n, kappa, n_grid static) instead of one per eager operation.
+    return max_error(constructive_approximant(f, n, kappa=kappa), f, n_grid=n_grid)
+
+
 def error_versus_pieces(
     f: Callable[[Array], Array],
     ns: Any,
@@ -412,9 +421,8 @@ def error_versus_pieces(
         out["trained"] = []
         keys = jr.split(key, len(ns))
     for i, n in enumerate(ns):
-        G = constructive_approximant(f, n, kappa=kappa)
         out["n"].append(n)
-        out["constructive"].append(float(max_error(G, f, n_grid=n_grid)))
+        out["constructive"].append(float(_constructive_error(f, n, kappa, n_grid)))
         out["bound"].append(certified_error_bound(n, lipschitz=lipschitz, sup_norm=sup_norm, kappa=kappa))
         if key is not None:
             model, _ = fit_single_hidden_layer(f, n, key=keys[i], steps=steps)

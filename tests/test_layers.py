@@ -1,6 +1,9 @@
 """Dense layers and MLPs (notes ch. 1.7, 2.1) against numpy matrix algebra."""
 
 import functools
+import inspect
+import types
+import typing
 
 import equinox as eqx
 import jax
@@ -9,6 +12,7 @@ import jax.random as jr
 import numpy as np
 import optax
 import pytest
+from jaxtyping import Array, Float, jaxtyped
 
 import jaxneuro as jn
 
@@ -237,3 +241,90 @@ def test_from_layers_bad_chain():
         jn.MLP.from_layers([a, b])
     with pytest.raises(ValueError, match=r"layers must be a non-empty sequence of Dense layers"):
         jn.MLP.from_layers([])
+
+
+# ---------------------------------------------------------------- jaxtyping annotations
+# One check for the public signatures of the learning modules (activations, losses, layers,
+# soft LIF, universal approximation): arguments and results must match their jaxtyping
+# annotations, with axis names bound consistently across them (and across a module's fields
+# for methods).
+def _matches(value, hint):
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    return isinstance(value, hint)
+
+
+def assert_annotations(fn, *args, **kwargs):
+    hints = typing.get_type_hints(fn, include_extras=True)
+    bound = inspect.signature(fn).bind(*args, **kwargs)
+    checked = []
+
+    def check_fields(module):
+        for name, h in typing.get_type_hints(type(module), include_extras=True).items():
+            if "jaxtyping" in repr(h):
+                assert _matches(getattr(module, name), h), f"{type(module).__name__}.{name}: {h}"
+
+    @jaxtyped(typechecker=None)
+    def run():
+        first = next(iter(bound.arguments.values()), None)
+        if isinstance(first, eqx.Module):
+            check_fields(first)
+        for name, value in bound.arguments.items():
+            h = hints.get(name)
+            if h is not None and "jaxtyping" in repr(h):
+                assert _matches(value, h), f"{fn.__qualname__}({name}): {h}"
+                checked.append(name)
+        out = fn(*args, **kwargs)
+        assert _matches(out, hints["return"]), f"{fn.__qualname__} -> {hints['return']}, got {out!r}"
+        if isinstance(out, eqx.Module):
+            check_fields(out)
+
+    run()
+    return checked
+
+
+def test_assert_annotations_catches_a_wrong_shape():
+    def wrong(x: Float[Array, " n"]) -> Float[Array, " n"]:
+        return jnp.ones(x.shape[0] + 1)
+
+    with pytest.raises(AssertionError, match="wrong"):
+        assert_annotations(wrong, jnp.ones(3))
+
+
+def test_public_signatures_match_annotations():
+    key = jr.key(0)
+    z, t = jnp.linspace(-1.0, 1.0, 6).reshape(2, 3), jnp.full((2, 3), 0.25)
+    layer = jn.Dense(3, 2, key=key)
+    G = jn.constructive_approximant(jnp.sin, 5)
+    calls = [
+        (jn.logistic, z),
+        (jn.tanh, z),
+        (jn.relu, z),
+        (jn.identity, z),
+        (jn.leaky_relu, z),
+        (jn.softmax, z),
+        (jn.one_hot, z),
+        (jn.lif_activation, z),
+        (jn.soft_lif_activation, z),
+        (jn.soft_lif_rate, z, 0.02),
+        (jn.mse, z, t),
+        (jn.binary_cross_entropy, t, t),
+        (jn.binary_cross_entropy_with_logits, z, t),
+        (jn.categorical_cross_entropy, t, t),
+        (jn.categorical_cross_entropy_with_logits, z, t),
+        (jn.log_softmax, z),
+        (jn.categorical_cross_entropy_with_integer_labels, z, jnp.array([0, 2])),
+        (jn.mean_loss, jn.mse, z, t),
+        (jn.augment, z[0]),
+        (jn.Dense.__call__, layer, z[0]),
+        (jn.Dense.augmented_weight, layer),
+        (jn.Dense.from_weights, layer.weight, layer.bias),
+        (jn.MLP.__call__, jn.MLP(3, 2, (4,), key=key), z[0]),
+        (jn.StepApproximant.__call__, G, z),
+        (jn.StepApproximant.pieces, G, z),
+        (jn.max_error.__wrapped__, G, jnp.sin),
+    ]
+    for fn, *args in calls:
+        assert_annotations(fn, *args)

@@ -287,6 +287,9 @@ def test_plots_draw():
     r = {"n": np.array([4, 8]), "constructive": np.array([1.0, 0.5]), "bound": np.array([1.5, 0.8]), "trained": np.array([0.1, 0.05])}
     ax = jp.plot_uat_error(r)
     assert len(ax.lines) == 4 and ax.get_xscale() == "log"
+    np.testing.assert_allclose(ax.lines[-1].get_ydata(), [1.0, 0.5])  # 1/N through the last point
+    ax = jp.plot_uat_error({**r, "n_trained": np.array([2, 4]), "trained": np.array([0.3, 0.2])})
+    np.testing.assert_array_equal(ax.lines[2].get_xdata(), [2, 4])
     ax = jp.plot_activations()
     assert len(ax.lines) == 7
     with pytest.raises(ValueError, match=r"result must hold arrays 'n' and 'constructive'"):

@@ -39,7 +39,9 @@ def plot_activations(
 
     for name in names:
         if name in ("softmax", "one_hot"):
-            raise ValueError(f"plot_activations shows elementwise activations; {name!r} acts on a whole vector.")
+            raise ValueError(
+                f"plot_activations shows elementwise activations; {name!r} acts on a whole vector."
+            )
         get_activation(name)
     ax = _new_axes() if ax is None else ax
     z = np.linspace(*z_range, 601)
@@ -83,7 +85,9 @@ def plot_uat_approximant(
     if show_pieces:
         weighted = np.asarray(approximant.pieces(xj) * approximant.alpha)
         for j in range(weighted.shape[1]):
-            ax.plot(x, weighted[:, j], color="0.75", lw=0.7, label="pieces $\\alpha_j P_j$" if j == 0 else None)
+            ax.plot(
+                x, weighted[:, j], color="0.75", lw=0.7, label="pieces $\\alpha_j P_j$" if j == 0 else None
+            )
     ax.plot(x, np.asarray(f(xj)), color="k", lw=2.0, label="f")
     ax.plot(x, np.asarray(approximant(xj)), color="C0", label=f"constructive G, N = {approximant.n_pieces}")
     if trained is not None:
@@ -95,11 +99,12 @@ def plot_uat_approximant(
 
 def plot_uat_error(result: Mapping[str, Any], *, ax: Any = None) -> Any:
     """Max error against N on log-log axes: constructive (measured and certified bound), trained,
-    and a ``1/N`` reference line through the constructive errors.
+    and a ``1/N`` reference line through the constructive error at the largest N.
 
     Args:
         result: a dict with arrays "n", "constructive", and optionally "bound" and "trained",
-            as returned by ``jaxneuro.error_versus_pieces``.
+            as returned by ``jaxneuro.error_versus_pieces``; "trained" is drawn against
+            "n_trained" if given (trained networks are often run for fewer sizes), else "n".
         ax: matplotlib axes (default: a new figure).
 
     Returns:
@@ -113,14 +118,27 @@ def plot_uat_error(result: Mapping[str, Any], *, ax: Any = None) -> Any:
     n = np.asarray(result["n"], float)
     err = np.asarray(result["constructive"], float)
     if n.shape != err.shape or n.size == 0:
-        raise ValueError(f"'n' and 'constructive' must be non-empty and of equal length, got {n.size} and {err.size}.")
+        raise ValueError(
+            f"'n' and 'constructive' must be non-empty and of equal length, got {n.size} and {err.size}."
+        )
     ax = _new_axes() if ax is None else ax
     ax.loglog(n, err, "o-", color="C0", label="constructive G (measured)")
     if "bound" in result:
         ax.loglog(n, np.asarray(result["bound"], float), ":", color="C0", label="certified bound")
+    n_trained = np.asarray(result.get("n_trained", n), float)
     if "trained" in result:
-        ax.loglog(n, np.asarray(result["trained"], float), "s--", color="C1", label="trained, N hidden units")
-    ax.loglog(n, err[0] * n[0] / n, color="0.6", lw=0.8, label="$\\propto 1/N$")
+        ax.loglog(
+            n_trained,
+            np.asarray(result["trained"], float),
+            "s--",
+            color="C1",
+            label="trained, N hidden units",
+        )
+    # The reference goes through the largest N, where the error is in its asymptotic regime.
+    ax.loglog(n, err[-1] * n[-1] / n, color="0.6", lw=0.8, label="$\\propto 1/N$")
+    ticks = np.unique(np.concatenate([n, n_trained]))
+    ax.set_xticks(ticks, [f"{int(v)}" for v in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("N (pieces / hidden units)")
     ax.set_ylabel("max |G(x) - f(x)| on [0, 1]")
     ax.legend(fontsize="small")
