@@ -9,7 +9,8 @@ tells ``simulate`` when the exact event-driven LIF path applies.
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp

@@ -112,9 +112,7 @@ def check_range(
         mask = bad(np, arr.astype(np.float64))
         if np.any(mask):
             shown = arr[mask] if arr.ndim else arr
-            raise ValueError(
-                f"{name} must be finite and in {allowed}{suffix}; got {name} = {_fmt(shown)}."
-            )
+            raise ValueError(f"{name} must be finite and in {allowed}{suffix}; got {name} = {_fmt(shown)}.")
         return value
     return eqx.error_if(
         value,

@@ -112,13 +112,17 @@ def _check_interval(t0: Any, t1: Any) -> tuple[Array, Array, float | None, float
     return t0, t1, s0, s1
 
 
-def _default_capacity(neuron: AbstractNeuron, s0: float | None, s1: float | None, max_spikes: int | None) -> int:
+def _default_capacity(
+    neuron: AbstractNeuron, s0: float | None, s1: float | None, max_spikes: int | None
+) -> int:
     if max_spikes is not None:
         if not isinstance(max_spikes, (int, np.integer)) or max_spikes < 1:
             raise ValueError(f"max_spikes must be a positive int, got {max_spikes!r}.")
         return int(max_spikes)
     if s0 is None or s1 is None:
-        raise ValueError("max_spikes must be given when t0 or t1 is traced (the spike buffer has a static size).")
+        raise ValueError(
+            "max_spikes must be given when t0 or t1 is traced (the spike buffer has a static size)."
+        )
     seconds = (s1 - s0) * type(neuron).seconds_per_time_unit
     return int(math.ceil(seconds * MAX_RATE_HZ)) + 1
 
@@ -166,6 +170,7 @@ def simulate(
     atol: float | None = None,
     on_overflow: Literal["error", "flag"] = "error",
     max_steps: int = 1_000_000,
+    checkpoints: int | None = None,
 ) -> Simulation:
     """Simulate one neuron under ``drive`` over ``[t0, t1]`` (batch with ``jax.vmap``).
 
@@ -187,21 +192,39 @@ def simulate(
         on_overflow: ``"error"`` raises (via ``eqx.error_if``) when more spikes occur than
             ``max_spikes``; ``"flag"`` returns them with ``spikes.overflow`` set.
         max_steps: step limit of each diffrax solve.
+        checkpoints: memory budget of reverse-mode gradients through ``method="diffrax"``:
+            the number of states stored by each loop (the steps of a solve, through
+            ``diffrax.RecursiveCheckpointAdjoint(checkpoints)``, and the spike segments), the
+            rest being recomputed.  Default ``None``: about ``sqrt(2 max_steps)``, so memory
+            grows as the square root of the step budget; ``checkpoints = max_steps`` stores
+            every step (no recomputation, memory linear in the number of steps).
 
     Returns:
         A ``Simulation`` with ``ts``, ``ys`` and ``spikes``.
 
     Raises:
         ValueError: for an unknown method, ``t1 <= t0``, ``dt <= 0``, a drive of the wrong
-            shape, ``ts`` outside ``[t0, t1]`` or off the step grid, and non-positive
-            time constants (concrete values; traced ones through ``eqx.error_if``).
+            shape, ``ts`` outside ``[t0, t1]`` or off the step grid, ``checkpoints`` that is
+            not a positive int or is given for a method other than ``"diffrax"``, and
+            non-positive time constants (concrete values; traced ones through ``eqx.error_if``).
     """
     if on_overflow not in ("error", "flag"):
         raise ValueError(f"on_overflow must be 'error' or 'flag', got {on_overflow!r}.")
     if not isinstance(neuron, AbstractNeuron):
-        raise TypeError(f"neuron must be a jaxneuro neuron (LIF, HodgkinHuxley), got {type(neuron).__name__}.")
+        raise TypeError(
+            f"neuron must be a jaxneuro neuron (LIF, HodgkinHuxley), got {type(neuron).__name__}."
+        )
     drive = as_input(drive)
     method = _resolve_method(neuron, drive, method)
+    if checkpoints is not None:
+        if not isinstance(checkpoints, (int, np.integer)) or isinstance(checkpoints, bool) or checkpoints < 1:
+            raise ValueError(
+                f"checkpoints must be a positive int or None, got checkpoints = {checkpoints!r}."
+            )
+        if method != "diffrax":
+            raise ValueError(
+                f"checkpoints applies to method='diffrax' only (reverse-mode memory); got method={method!r}."
+            )
     t0, t1, s0, s1 = _check_interval(t0, t1)
     capacity = _default_capacity(neuron, s0, s1, max_spikes)
     neuron = neuron.checked()
@@ -221,7 +244,9 @@ def simulate(
         if method == "exact":
             sim = _lif_exact(neuron, drive, t0, t1, ts_arr, y0, capacity)
         else:
-            sim = _diffrax_simulate(neuron, drive, t0, t1, ts_arr, y0, capacity, rtol, atol, max_steps)
+            sim = _diffrax_simulate(
+                neuron, drive, t0, t1, ts_arr, y0, capacity, rtol, atol, max_steps, checkpoints
+            )
     if on_overflow == "error":
         sim = eqx.error_if(
             sim,
@@ -235,11 +260,12 @@ def _check_ts(t0: Array, t1: Array, s0, s1, ts: Any) -> Array:
     if ts is None:
         return jnp.linspace(t0, t1, 1001)
     concrete = not isinstance(ts, jax.core.Tracer)
-    ts = as_float_array(np.asarray(ts) if concrete else ts)
+    host = np.asarray(ts) if concrete else None  # read before jnp.asarray: under jit that is a tracer
+    ts = as_float_array(host if concrete else ts)
     if ts.ndim != 1:
         raise ValueError(f"ts must be a 1-D array of times, got shape {ts.shape}.")
     if concrete and s0 is not None and s1 is not None and ts.shape[0] > 0:
-        a = np.asarray(ts, dtype=np.float64)
+        a = host.astype(np.float64)
         if np.any(np.diff(a) < 0):
             raise ValueError("ts must be increasing.")
         tol = 1e-6 * max(1.0, abs(s1))
@@ -272,7 +298,9 @@ def _grid_ts(t0: Array, s0: float, s1: float, dt: float, ts: Any) -> tuple[Array
     span = s1 - s0
     n_steps = int(round(span / dt))
     if abs(n_steps * dt - span) > max(1e-4 * dt, 1e-6 * abs(span)):
-        raise ValueError(f"(t1 - t0) / dt must be an integer number of steps; got (t1 - t0) = {span:g}, dt = {dt:g}.")
+        raise ValueError(
+            f"(t1 - t0) / dt must be an integer number of steps; got (t1 - t0) = {span:g}, dt = {dt:g}."
+        )
     if ts is None:
         idx = np.arange(n_steps + 1)
     else:
@@ -285,7 +313,9 @@ def _grid_ts(t0: Array, s0: float, s1: float, dt: float, ts: Any) -> tuple[Array
         eps = np.finfo(np.asarray(ts).dtype).eps if np.issubdtype(np.asarray(ts).dtype, np.floating) else 0.0
         tol = 1e-4 * dt + 4 * eps * np.abs(a)  # grid times given in float32 carry its rounding
         if np.any(np.abs(s0 + idx * dt - a) > tol) or np.any(idx < 0) or np.any(idx > n_steps):
-            raise ValueError(f"with method='stepped', ts must lie on the step grid t0 + k dt (dt = {dt:g}) in [t0, t1].")
+            raise ValueError(
+                f"with method='stepped', ts must lie on the step grid t0 + k dt (dt = {dt:g}) in [t0, t1]."
+            )
         if np.any(np.diff(idx) < 0):
             raise ValueError("ts must be increasing.")
     ts_arr = t0 + jnp.asarray(idx, dtype=t0.dtype) * jnp.asarray(dt, t0.dtype)
@@ -435,7 +465,15 @@ def _lif_exact(neuron: LIF, drive: AbstractInput, t0, t1, ts, v0, capacity) -> S
         a_t, a_v, a_r = a_t.at[k].set(t_next), a_v.at[k].set(v_next), a_r.at[k].set(ref_next)
         return t_next, v_next, ref_next, k, times, count, (a_t, a_v, a_r)
 
-    init = (t0, jnp.asarray(v0, dtype), jnp.asarray(-jnp.inf, dtype), jnp.asarray(0), times, count, (a_t, a_v, a_r))
+    init = (
+        t0,
+        jnp.asarray(v0, dtype),
+        jnp.asarray(-jnp.inf, dtype),
+        jnp.asarray(0),
+        times,
+        count,
+        (a_t, a_v, a_r),
+    )
     _, _, _, _, times, count, (a_t, a_v, a_r) = jax.lax.while_loop(cond, body, init)
 
     # Trajectory: v(ts) from the last anchor at or before each ts.
@@ -447,7 +485,9 @@ def _lif_exact(neuron: LIF, drive: AbstractInput, t0, t1, ts, v0, capacity) -> S
 
 
 # ----------------------------------------------------------------------------- diffrax path
-def _diffrax_simulate(neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_steps) -> Simulation:
+def _diffrax_simulate(
+    neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_steps, checkpoints=None
+) -> Simulation:
     rtol, atol, root_tol = _tolerances(rtol, atol)
     is_lif = isinstance(neuron, LIF)
     dtype = jnp.result_type(*jax.tree.leaves(y0))
@@ -487,8 +527,18 @@ def _diffrax_simulate(neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_s
             subs.append(diffrax.SubSaveAt(ts=jnp.clip(ts, t_start, t1)))
         saveat = diffrax.SaveAt(subs=subs)
         return diffrax.diffeqsolve(
-            term, diffrax.Tsit5(), t_start, t1, None, y_start, args=(drive, level, jnp.asarray(sign, dtype)),
-            saveat=saveat, stepsize_controller=controller, event=event, max_steps=max_steps,
+            term,
+            diffrax.Tsit5(),
+            t_start,
+            t1,
+            None,
+            y_start,
+            args=(drive, level, jnp.asarray(sign, dtype)),
+            saveat=saveat,
+            stepsize_controller=controller,
+            event=event,
+            max_steps=max_steps,
+            adjoint=diffrax.RecursiveCheckpointAdjoint(checkpoints=checkpoints),
         )
 
     traj0 = jax.tree.map(lambda a: jnp.zeros((n_ts,) + jnp.shape(a), dtype), y0)
@@ -550,7 +600,10 @@ def _diffrax_simulate(neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_s
         return c[0] < t1
 
     init = (t0, y0, times, count, traj0, jnp.asarray(True))
-    _, _, times, count, traj, _ = eqxi.while_loop(cond, body, init, max_steps=max_loops, kind="checkpointed")
+    outer = None if checkpoints is None else min(checkpoints, max_loops)
+    _, _, times, count, traj, _ = eqxi.while_loop(
+        cond, body, init, max_steps=max_loops, kind="checkpointed", checkpoints=outer
+    )
     return Simulation(ts, traj, SpikeTrain(times, count))
 
 

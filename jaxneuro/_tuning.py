@@ -29,6 +29,7 @@ import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 from jaxtyping import Array, ArrayLike, Float
 
 from ._inputs import Constant
@@ -36,6 +37,7 @@ from ._misc import check_finite, is_concrete
 from ._neurons._base import AbstractNeuron
 from ._neurons._hh import HodgkinHuxley
 from ._neurons._lif import LIF, lif_time_to_threshold
+from ._sharding import call_sharded, resolve_mesh
 from ._simulate import DEFAULT_DT, METHODS, _hh_crossing, hh_exp_midpoint_update, lif_stepped_update, simulate
 
 HH_TUNING_DT = 0.025
@@ -104,9 +106,13 @@ def _lif_exact_rates(neuron: LIF, v_in: Array, t_end: float, transient: float, m
         return jnp.where(spiked, t_next + isi, t_next), stats
 
     init = (first, _empty_stats(shape, v_in.dtype))
-    t_next, (count, t_first, t_last) = eqxi.while_loop(cond, body, init, max_steps=max_spikes, kind="checkpointed")
+    t_next, (count, t_first, t_last) = eqxi.while_loop(
+        cond, body, init, max_steps=max_spikes, kind="checkpointed"
+    )
     count = eqx.error_if(
-        count, jnp.any(t_next <= t_end), f"more than {max_spikes} spikes in the sweep; tau_ref is too small for the bound."
+        count,
+        jnp.any(t_next <= t_end),
+        f"more than {max_spikes} spikes in the sweep; tau_ref is too small for the bound.",
     )
     return rate_from_stats(count, t_first, t_last, t_end)
 
@@ -125,7 +131,9 @@ def _lif_stepped_rates(neuron: LIF, v_in: Array, t_end: float, transient: float,
         return v, r, _stats_update(stats, spiked, t_spike, transient)
 
     zeros = jnp.zeros_like(v_in)
-    _, _, (count, t_first, t_last) = jax.lax.fori_loop(0, n_steps, step, (zeros, zeros, _empty_stats(v_in.shape, dtype)))
+    _, _, (count, t_first, t_last) = jax.lax.fori_loop(
+        0, n_steps, step, (zeros, zeros, _empty_stats(v_in.shape, dtype))
+    )
     return rate_from_stats(count, t_first, t_last, t_end)
 
 
@@ -134,7 +142,9 @@ def _hh_stepped_rates(neuron: HodgkinHuxley, J: Array, t_end: float, transient: 
     dtype = J.dtype
     dt_a = jnp.asarray(dt, dtype)
     rest = neuron.initial_state()
-    y = jnp.stack([jnp.broadcast_to(jnp.asarray(x, dtype), J.shape) for x in (rest.v, rest.n, rest.m, rest.h)])
+    y = jnp.stack(
+        [jnp.broadcast_to(jnp.asarray(x, dtype), J.shape) for x in (rest.v, rest.n, rest.m, rest.h)]
+    )
 
     def step(n, c):
         y, stats = c
@@ -153,8 +163,9 @@ def _diffrax_rates(neuron, inputs: Array, t_end: float, transient: float, max_sp
     flat_neuron = jax.tree.map(lambda a: jnp.broadcast_to(a, inputs.shape).reshape(-1), neuron)
 
     def one(nrn, x):
-        sim = simulate(nrn, Constant(x), 0.0, t_end, ts=jnp.zeros((0,), x.dtype), method="diffrax",
-                       max_spikes=max_spikes)
+        sim = simulate(
+            nrn, Constant(x), 0.0, t_end, ts=jnp.zeros((0,), x.dtype), method="diffrax", max_spikes=max_spikes
+        )
         times = sim.spikes.times
         after = jnp.isfinite(times) & (times >= transient)
         count = jnp.sum(after)
@@ -187,6 +198,7 @@ def tuning_curve(
     method: Literal["auto", "exact", "stepped", "diffrax"] = "auto",
     dt: float | None = None,
     dtype: Any = None,
+    mesh: Mesh | None = None,
 ) -> Float[Array, "*batch"]:
     """Steady-state firing rate (Hz) of ``neuron`` for each constant input, in one call.
 
@@ -208,13 +220,19 @@ def tuning_curve(
             HH ``HH_TUNING_DT`` = 0.025 ms).
         dtype: floating dtype of the computation (default float32, or float64 when
             ``jax_enable_x64`` is on); ``jnp.float64`` requires ``jax_enable_x64``.
+        mesh: a 1-D ``jax.sharding.Mesh`` to split the (flattened) batch over, padded to a
+            multiple of its size (``jaxneuro.batch_mesh``).  Default: every local device when
+            there are several, otherwise none; the rates equal the unsharded ones exactly.
 
     Returns:
         Rates in Hz with the broadcast shape of ``inputs`` and the neuron's parameters.
 
     Raises:
         ValueError: for NaN or infinite inputs, ``duration <= 0``, a transient outside
-            ``[0, duration)``, ``dt <= 0``, an unknown method, or float64 without x64.
+            ``[0, duration)``, ``dt <= 0``, an unknown method, float64 without x64, or a
+            mesh that is not 1-D.
+        TypeError: for a neuron other than LIF or HodgkinHuxley, or a mesh that is not a
+            ``jax.sharding.Mesh``.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
@@ -225,7 +243,9 @@ def tuning_curve(
         raise ValueError(f"duration must be in (0, inf) s; got duration = {duration:g}.")
     transient = 0.2 * duration if transient is None else _concrete_float("transient", transient)
     if not 0 <= transient < duration:
-        raise ValueError(f"transient must be in [0, duration) = [0, {duration:g}) s; got transient = {transient:g}.")
+        raise ValueError(
+            f"transient must be in [0, duration) = [0, {duration:g}) s; got transient = {transient:g}."
+        )
 
     dtype = _resolve_dtype(dtype)
     inputs = jnp.asarray(inputs, dtype)
@@ -242,7 +262,9 @@ def tuning_curve(
     if method == "auto":
         method = "exact" if is_lif else "stepped"
     if method == "exact" and not is_lif:
-        raise ValueError("method='exact' is for LIF neurons only; use 'stepped' or 'diffrax' for HodgkinHuxley.")
+        raise ValueError(
+            "method='exact' is for LIF neurons only; use 'stepped' or 'diffrax' for HodgkinHuxley."
+        )
     unit = type(neuron).seconds_per_time_unit
     t_end, t_tr = duration / unit, transient / unit
     if method == "stepped":
@@ -255,12 +277,20 @@ def tuning_curve(
     # trace time, else 1 kHz (exceeding it is an error, not a truncation).
     min_isi = float(np.min(np.asarray(neuron.tau_ref))) if is_lif and is_concrete(neuron.tau_ref) else 1e-3
     max_spikes = int(math.ceil(duration / min_isi)) + 2
-    return _tuning_jit(neuron, inputs, t_end, t_tr, method, dt, max_spikes)
+    mesh = resolve_mesh(mesh)
+    if mesh is None or inputs.size == 0:
+        return _tuning_jit(neuron, inputs, t_end, t_tr, method, dt, max_spikes)
+    # Sharded: flatten the batch, give every parameter the batch shape, split it over devices.
+    flat = jax.tree.map(lambda a: jnp.broadcast_to(a, batch).reshape(-1), (neuron, inputs))
+    rates = call_sharded(_tuning_jit, flat, mesh, (t_end, t_tr, method, dt, max_spikes))
+    return rates.reshape(batch)
 
 
 def _concrete_float(name: str, value: Any) -> float:
     if not is_concrete(value):
-        raise ValueError(f"{name} must be a concrete number (it sets the simulation length), not a traced value.")
+        raise ValueError(
+            f"{name} must be a concrete number (it sets the simulation length), not a traced value."
+        )
     value = float(np.asarray(value))
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite; got {name} = {value}.")
@@ -274,7 +304,9 @@ def _resolve_dtype(dtype):
     if not jnp.issubdtype(dtype, jnp.floating):
         raise ValueError(f"dtype must be a floating dtype (float32 or float64), got {dtype}.")
     if dtype == jnp.float64 and not jax.config.read("jax_enable_x64"):
-        raise ValueError("dtype=float64 needs jax_enable_x64: call jax.config.update('jax_enable_x64', True) first.")
+        raise ValueError(
+            "dtype=float64 needs jax_enable_x64: call jax.config.update('jax_enable_x64', True) first."
+        )
     return dtype
 
 

@@ -25,7 +25,9 @@ def _progress(done: int, total: int, start: float) -> None:
     filled = int(width * done / total)
     elapsed = time.perf_counter() - start
     eta = elapsed / done * (total - done) if done else float("nan")
-    stream.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks  {elapsed:6.1f} s  eta {eta:5.1f} s")
+    stream.write(
+        f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks  {elapsed:6.1f} s  eta {eta:5.1f} s"
+    )
     if done == total:
         stream.write("\n")
     stream.flush()
@@ -60,8 +62,11 @@ def run_tuning(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"jaxneuro {__version__}: {args.neuron.upper()} tuning curve, {args.n} inputs {unit} in [{lo:g}, {hi:g}], "
-          f"{args.duration:g} s each, {n_chunks} chunk(s) of {chunk}", flush=True)
+    print(
+        f"jaxneuro {__version__}: {args.neuron.upper()} tuning curve, {args.n} inputs {unit} in [{lo:g}, {hi:g}], "
+        f"{args.duration:g} s each, {n_chunks} chunk(s) of {chunk}",
+        flush=True,
+    )
     t = time.perf_counter()
     sweep(padded[0])
     first = time.perf_counter() - t
@@ -75,7 +80,9 @@ def run_tuning(args: argparse.Namespace) -> int:
     compile_time = max(first - run / n_chunks, 0.0)
 
     csv = out / f"tuning_{args.neuron}.csv"
-    np.savetxt(csv, np.column_stack([inputs, rates]), delimiter=",", header="input,rate_hz", comments="", fmt="%.9g")
+    np.savetxt(
+        csv, np.column_stack([inputs, rates]), delimiter=",", header="input,rate_hz", comments="", fmt="%.9g"
+    )
     import matplotlib
 
     matplotlib.use("Agg")
@@ -88,8 +95,14 @@ def run_tuning(args: argparse.Namespace) -> int:
     if args.neuron == "lif":
         xs = np.linspace(lo, hi, 2000)
         analytic = (xs, np.asarray(jn.lif_rate(xs, args.tau_m, args.tau_ref)))
-    plot_tuning_curve(inputs, rates, analytic=analytic, ax=ax, xlabel=unit,
-                      label="simulated (exact events)" if args.neuron == "lif" else "simulated")
+    plot_tuning_curve(
+        inputs,
+        rates,
+        analytic=analytic,
+        ax=ax,
+        xlabel=unit,
+        label="simulated (exact events)" if args.neuron == "lif" else "simulated",
+    )
     ax.set_title(f"{args.neuron.upper()} tuning curve ({args.n} inputs)")
     fig.tight_layout()
     png = out / f"tuning_{args.neuron}.png"
@@ -101,28 +114,40 @@ def run_tuning(args: argparse.Namespace) -> int:
     print(f"  compile     : {compile_time:.3f} s (first call minus one steady call)")
     print(f"  run         : {run:.3f} s ({args.n / run:,.0f} inputs/s)")
     if firing.any():
-        print(f"  rates       : {rates.min():.2f} to {rates.max():.2f} Hz; firing from input {inputs[firing][0]:.4g}")
+        print(
+            f"  rates       : {rates.min():.2f} to {rates.max():.2f} Hz; firing from input {inputs[firing][0]:.4g}"
+        )
     else:
         print("  rates       : no input fired")
     if args.neuron == "lif":
         ref = np.asarray(jn.lif_rate(inputs, args.tau_m, args.tau_ref))
         mask = inputs >= 1.05
         if mask.any():
-            print(f"  vs analytic : max relative error {np.max(np.abs(rates[mask] - ref[mask]) / ref[mask]):.2e} (v_in >= 1.05)")
+            print(
+                f"  vs analytic : max relative error {np.max(np.abs(rates[mask] - ref[mask]) / ref[mask]):.2e} (v_in >= 1.05)"
+            )
     print(f"  wrote       : {csv} and {png}")
     return 0
 
 
 def _register_tuning(subparsers) -> None:
-    p = subparsers.add_parser("tuning", help="tuning-curve sweep (CSV + PNG)",
-                              description="Steady-state firing rate against constant input for N inputs in one jitted call.")
+    p = subparsers.add_parser(
+        "tuning",
+        help="tuning-curve sweep (CSV + PNG)",
+        description="Steady-state firing rate against constant input for N inputs in one jitted call.",
+    )
     p.add_argument("--neuron", choices=["lif", "hh"], default="lif")
     p.add_argument("--n", type=int, default=10_000, help="number of inputs (default 10000)")
     p.add_argument("--out", default="out", help="output folder (default ./out)")
     p.add_argument("--min", type=float, default=None, help="smallest input (LIF default 0, HH default 0)")
     p.add_argument("--max", type=float, default=None, help="largest input (LIF default 5, HH default 50)")
     p.add_argument("--duration", type=float, default=1.0, help="simulated seconds per input (default 1)")
-    p.add_argument("--transient", type=float, default=None, help="seconds discarded before measuring (default 0.2 x duration)")
+    p.add_argument(
+        "--transient",
+        type=float,
+        default=None,
+        help="seconds discarded before measuring (default 0.2 x duration)",
+    )
     p.add_argument("--method", choices=["auto", "exact", "stepped", "diffrax"], default="auto")
     p.add_argument("--dt", type=float, default=None, help="step of the stepped path (neuron's time unit)")
     p.add_argument("--tau-m", type=float, default=0.02, help="LIF membrane time constant in s")

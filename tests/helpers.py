@@ -54,8 +54,19 @@ def hh_scipy(J, t_end_ms, *, rtol=1e-9, atol=1e-9, threshold=0.0, t_eval=None, g
         return y[0] - threshold
 
     crossing.direction = 1.0
-    sol = solve_ivp(hh_rhs, (0.0, t_end_ms), hh_rest(g_na), method="DOP853", rtol=rtol, atol=atol,
-                    args=(J_fn, g_na), events=crossing, t_eval=t_eval, dense_output=False, max_step=0.5)
+    sol = solve_ivp(
+        hh_rhs,
+        (0.0, t_end_ms),
+        hh_rest(g_na),
+        method="DOP853",
+        rtol=rtol,
+        atol=atol,
+        args=(J_fn, g_na),
+        events=crossing,
+        t_eval=t_eval,
+        dense_output=False,
+        max_step=0.5,
+    )
     return sol, np.asarray(sol.t_events[0])
 
 
@@ -86,8 +97,16 @@ def lif_event_reference(v_in_fn, t_end, tau_m=0.02, tau_ref=0.002, dt_check=None
 
     hit.terminal, hit.direction = True, 1.0
     while t < t_end:
-        sol = solve_ivp(lambda s, y: [(v_in_fn(s) - y[0]) / tau_m], (t, t_end), [v], method="DOP853",
-                        rtol=1e-11, atol=1e-12, events=hit, max_step=dt_check or np.inf)
+        sol = solve_ivp(
+            lambda s, y: [(v_in_fn(s) - y[0]) / tau_m],
+            (t, t_end),
+            [v],
+            method="DOP853",
+            rtol=1e-11,
+            atol=1e-12,
+            events=hit,
+            max_step=dt_check or np.inf,
+        )
         if sol.status == 1:
             ts = sol.t_events[0][0]
             spikes.append(ts)

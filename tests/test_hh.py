@@ -14,14 +14,18 @@ RATES = [jn.alpha_n, jn.beta_n, jn.alpha_m, jn.beta_m, jn.alpha_h, jn.beta_h]
 def test_rate_functions_match_definitions(x64):
     V = np.concatenate([np.linspace(-120, 60, 721), [-40 + 1e-3, -40 - 1e-3, -55 + 1e-3, -55 - 1e-3]])
     ref = _rates(V)
-    for f, r in zip(RATES, ref):
+    for f, r in zip(RATES, ref, strict=True):
         np.testing.assert_allclose(np.asarray(f(V)), r, rtol=1e-9, atol=1e-14)
 
 
 def test_steady_states_and_time_constants(x64):
     V = np.linspace(-100, 40, 57)
     an, bn, am, bm, ah, bh = _rates(V)
-    for inf, tau, a, b in [(jn.n_inf, jn.tau_n, an, bn), (jn.m_inf, jn.tau_m, am, bm), (jn.h_inf, jn.tau_h, ah, bh)]:
+    for inf, tau, a, b in [
+        (jn.n_inf, jn.tau_n, an, bn),
+        (jn.m_inf, jn.tau_m, am, bm),
+        (jn.h_inf, jn.tau_h, ah, bh),
+    ]:
         np.testing.assert_allclose(np.asarray(inf(V)), a / (a + b), rtol=1e-10)
         np.testing.assert_allclose(np.asarray(tau(V)), 1 / (a + b), rtol=1e-10)
 
@@ -47,7 +51,9 @@ def test_vector_field_matches_equations(x64):
         y = np.array([rng.uniform(-90, 40), *rng.uniform(0, 1, 3)])
         J = rng.uniform(-10, 50)
         got = hh.vector_field(0.0, jn.HHState(*map(jnp.asarray, y)), J)
-        np.testing.assert_allclose([float(x) for x in (got.v, got.n, got.m, got.h)], hh_rhs(0.0, y, lambda t: J), rtol=1e-10)
+        np.testing.assert_allclose(
+            [float(x) for x in (got.v, got.n, got.m, got.h)], hh_rhs(0.0, y, lambda t, J=J: J), rtol=1e-10
+        )
 
 
 def test_resting_state(x64):

@@ -63,18 +63,28 @@ def test_lif_rate_jit_vmap():
     taus = jnp.array([0.01, 0.02, 0.05])
     v = jnp.linspace(0.5, 5, 7)
     out = jax.jit(jax.vmap(lambda t: jn.lif_rate(v, t, 0.002)))(taus)
-    np.testing.assert_allclose(np.asarray(out), np.stack([notes_G(v, t) for t in [0.01, 0.02, 0.05]]), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(out), np.stack([notes_G(v, t) for t in [0.01, 0.02, 0.05]]), rtol=1e-5
+    )
 
 
 def test_subthreshold_solves_the_ode(x64):
     # tau dv/dt = v_in - v and v(0) = v0, checked by differentiating the closed form.
     t = jnp.linspace(0.0, 0.1, 11)
     for v0, v_in, tau in [(0.0, 1.5, 0.02), (0.7, -0.3, 0.01), (0.2, 0.2, 0.05)]:
-        v, dv = jax.jvp(lambda t: jn.lif_subthreshold(t, v0, v_in, tau), (t,), (jnp.ones_like(t),))
+        v, dv = jax.jvp(
+            lambda t, v0=v0, v_in=v_in, tau=tau: jn.lif_subthreshold(t, v0, v_in, tau),
+            (t,),
+            (jnp.ones_like(t),),
+        )
         np.testing.assert_allclose(np.asarray(tau * dv), np.asarray(v_in - v), rtol=1e-10, atol=1e-12)
         assert float(v[0]) == v0
     # The notes' claim: v(t) = v_in (1 - e^(-t/tau)) from v(0) = 0.
-    np.testing.assert_allclose(np.asarray(jn.lif_subthreshold(t, 0.0, 2.0, 0.02)), 2.0 * (1 - np.exp(-np.asarray(t) / 0.02)), rtol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(jn.lif_subthreshold(t, 0.0, 2.0, 0.02)),
+        2.0 * (1 - np.exp(-np.asarray(t) / 0.02)),
+        rtol=1e-12,
+    )
 
 
 def test_time_to_threshold(x64):
@@ -93,7 +103,7 @@ def test_physical_change_of_variables(x64):
     assert float(lif.normalise_voltage(V_L)) == pytest.approx(0.0, abs=1e-12)
     assert float(lif.normalise_voltage(V_th)) == pytest.approx(1.0, rel=1e-12)
     rng = np.random.default_rng(0)
-    for V, J in zip(rng.uniform(-0.08, -0.05, 5), rng.uniform(-1e-9, 3e-9, 5)):
+    for V, J in zip(rng.uniform(-0.08, -0.05, 5), rng.uniform(-1e-9, 3e-9, 5), strict=True):
         dVdt = (J - (V - V_L) / R) / C  # physical C dV/dt = J - g_L (V - V_L)
         v = lif.normalise_voltage(V)
         dvdt = lif.vector_field(0.0, v, lif.normalise_input(J))

@@ -9,8 +9,6 @@ from helpers import hh_scipy, lif_event_reference
 import jaxneuro as jn
 
 
-
-
 def spikes_of(sim):
     return np.asarray(sim.spikes.times)[: int(sim.spikes.count)]
 
@@ -124,21 +122,31 @@ def test_vmap_over_inputs_and_parameters_without_retrace():
     c1 = rates(jnp.array([1.5, 2.0, 3.0]), jnp.array([0.02, 0.02, 0.01]))
     c2 = rates(jnp.array([1.2, 4.0, 0.5]), jnp.array([0.03, 0.01, 0.02]))
     assert len(traces) == 1
-    for v, t, c in zip([1.5, 2.0, 3.0, 1.2, 4.0, 0.5], [0.02, 0.02, 0.01, 0.03, 0.01, 0.02], [*c1, *c2]):
+    for v, t, c in zip(
+        [1.5, 2.0, 3.0, 1.2, 4.0, 0.5], [0.02, 0.02, 0.01, 0.03, 0.01, 0.02], [*c1, *c2], strict=True
+    ):
         expected = 0 if v <= 1 else len(analytic_train(v, 0.5, tau_m=t))
         assert int(c) == expected
 
 
 @pytest.mark.parametrize("method", ["stepped", "diffrax"])
 def test_vmap_hh(method):
-    f = jax.vmap(lambda J: jn.simulate(jn.HodgkinHuxley(), J, 0.0, 50.0, method=method, ts=jnp.array([0.0, 50.0])).spikes.count)
+    f = jax.vmap(
+        lambda J: (
+            jn.simulate(
+                jn.HodgkinHuxley(), J, 0.0, 50.0, method=method, ts=jnp.array([0.0, 50.0])
+            ).spikes.count
+        )
+    )
     counts = f(jnp.array([0.0, 10.0, 30.0]))
     assert int(counts[0]) == 0 and 0 < int(counts[1]) < int(counts[2])
 
 
 def test_gradient_of_spike_time_through_diffrax(x64):
     def first_spike(v_in):
-        return jn.simulate(jn.LIF(), v_in, 0.0, 0.1, method="diffrax", max_spikes=10, ts=jnp.array([0.0])).spikes.times[0]
+        return jn.simulate(
+            jn.LIF(), v_in, 0.0, 0.1, method="diffrax", max_spikes=10, ts=jnp.array([0.0])
+        ).spikes.times[0]
 
     v = 1.7
     g = jax.grad(first_spike)(v)
@@ -158,7 +166,10 @@ def test_overflow_is_an_error_or_a_flag():
     [
         (dict(t0=0.1, t1=0.1), r"t1 must be finite and greater than t0; got t0 = 0.1, t1 = 0.1"),
         (dict(t0=0.2, t1=0.1), r"t1 must be .* greater than t0"),
-        (dict(method="euler"), r"method must be one of \('auto', 'diffrax', 'exact', 'stepped'\), got 'euler'"),
+        (
+            dict(method="euler"),
+            r"method must be one of \('auto', 'diffrax', 'exact', 'stepped'\), got 'euler'",
+        ),
         (dict(method="stepped", dt=0.0), r"dt must be finite and in \(0, inf\) s; got dt = 0"),
         (dict(method="stepped", dt=-1e-4), r"dt must be finite and in \(0, inf\) s; got dt = -0.0001"),
         (dict(method="stepped", dt=0.003), r"dt must be <= tau_ref .* got dt = 0.003 s, tau_ref = 0.002 s"),
@@ -184,7 +195,9 @@ def test_simulate_validation_model_specific():
         jn.simulate(jn.HodgkinHuxley(), 10.0, 0.0, 10.0, method="exact")
     with pytest.raises(ValueError, match=r"method='exact' needs a piecewise-constant drive"):
         jn.simulate(jn.LIF(), lambda t: 2.0 + t, 0.0, 0.1, method="exact")
-    with pytest.raises(ValueError, match=r"PiecewiseConstant needs 1-D times \(k switch times\) and values \(k \+ 1 levels\)"):
+    with pytest.raises(
+        ValueError, match=r"PiecewiseConstant needs 1-D times \(k switch times\) and values \(k \+ 1 levels\)"
+    ):
         jn.PiecewiseConstant(times=[1.0, 2.0], values=[1.0, 2.0])
     with pytest.raises(ValueError, match=r"times must be strictly increasing"):
         jn.PiecewiseConstant(times=[2.0, 1.0], values=[1.0, 2.0, 3.0])
@@ -194,4 +207,6 @@ def test_simulate_validation_model_specific():
     with pytest.raises(Exception, match=r"tau_m must be finite and in \(0, inf\) s"):
         jax.jit(lambda t: jn.simulate(jn.LIF(tau_m=t), 1.5, 0.0, 0.1).spikes.count)(-0.02).block_until_ready()
     with pytest.raises(Exception, match=r"C must be finite and in \(0, inf\) uF/cm\^2"):
-        jax.jit(lambda c: jn.simulate(jn.HodgkinHuxley(C=c), 5.0, 0.0, 1.0).spikes.count)(0.0).block_until_ready()
+        jax.jit(lambda c: jn.simulate(jn.HodgkinHuxley(C=c), 5.0, 0.0, 1.0).spikes.count)(
+            0.0
+        ).block_until_ready()

@@ -46,7 +46,9 @@ def test_parameter_sweep_broadcasts_and_vmaps():
     assert grid.shape == (3, 50)
     np.testing.assert_allclose(np.asarray(grid), np.asarray(jn.lif_rate(v, taus)), rtol=1e-4)
     vm = jax.vmap(lambda t: jn.tuning_curve(jn.LIF(tau_ref=t), v))(jnp.array([0.001, 0.004]))
-    np.testing.assert_allclose(np.asarray(vm), np.asarray(jn.lif_rate(v, 0.02, jnp.array([[0.001], [0.004]]))), rtol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(vm), np.asarray(jn.lif_rate(v, 0.02, jnp.array([[0.001], [0.004]]))), rtol=1e-4
+    )
 
 
 def test_jit_and_no_retrace_on_new_values(monkeypatch):
@@ -61,7 +63,9 @@ def test_jit_and_no_retrace_on_new_values(monkeypatch):
     a = jn.tuning_curve(jn.LIF(), jnp.linspace(1.1, 3, 64))
     b = jn.tuning_curve(jn.LIF(tau_m=0.03), jnp.linspace(2, 5, 64))
     assert len(calls) == 1
-    np.testing.assert_allclose(np.asarray(b), np.asarray(jn.lif_rate(jnp.linspace(2, 5, 64), 0.03)), rtol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(b), np.asarray(jn.lif_rate(jnp.linspace(2, 5, 64), 0.03)), rtol=1e-4
+    )
     # Inside a user's jit too.
     f = jax.jit(lambda x: jn.tuning_curve(jn.LIF(), x))
     np.testing.assert_allclose(np.asarray(f(jnp.linspace(1.1, 3, 64))), np.asarray(a), rtol=1e-6)
@@ -122,9 +126,14 @@ def test_hh_sweep_over_a_parameter():
     # Sodium conductance sweep broadcast against currents: a 2-D tuning surface.
     g = jnp.array([100.0, 120.0])[:, None]
     currents = [10.0, 30.0]
-    surf = np.asarray(jn.tuning_curve(jn.HodgkinHuxley(g_Na=g), jnp.array(currents), duration=0.3, transient=0.1))
+    surf = np.asarray(
+        jn.tuning_curve(jn.HodgkinHuxley(g_Na=g), jnp.array(currents), duration=0.3, transient=0.1)
+    )
     assert surf.shape == (2, 2)
-    ref = [[rate_from_spike_times(hh_scipy(I, 300.0, g_na=gna)[1], 300.0, 100.0, 1e-3) for I in currents] for gna in (100.0, 120.0)]
+    ref = [
+        [rate_from_spike_times(hh_scipy(I, 300.0, g_na=gna)[1], 300.0, 100.0, 1e-3) for I in currents]
+        for gna in (100.0, 120.0)
+    ]
     np.testing.assert_allclose(surf, ref, atol=0.5)
     assert surf[1, 0] > 0 and surf[1, 1] > surf[1, 0]
 

@@ -20,60 +20,74 @@ from jaxtyping import Array, ArrayLike, Float
 from .._misc import as_float_array, check_positive, check_range, exprel, is_concrete
 from ._base import AbstractNeuron, input_value
 
+
 # -- rate functions (V in mV, rates in 1/ms) ----------------------------------------------
 def alpha_n(V: Float[ArrayLike, "*s"]) -> Float[Array, "*s"]:
     """``alpha_n = 0.01 (V + 55) / (1 - exp(-(V + 55)/10))`` 1/ms; removable singularity
     at V = -55 mV handled by ``exprel`` (value 0.1 there, finite gradient)."""
     return 0.1 * exprel(-(as_float_array(V) + 55.0) / 10.0)
 
+
 def beta_n(V: Float[ArrayLike, "*s"]) -> Float[Array, "*s"]:
     """``beta_n = 0.125 exp(-(V + 65)/80)`` 1/ms."""
     return 0.125 * jnp.exp(-(as_float_array(V) + 65.0) / 80.0)
+
 
 def alpha_m(V: Float[ArrayLike, "*s"]) -> Float[Array, "*s"]:
     """``alpha_m = 0.1 (V + 40) / (1 - exp(-(V + 40)/10))`` 1/ms; removable singularity
     at V = -40 mV handled by ``exprel`` (value 1 there, finite gradient)."""
     return exprel(-(as_float_array(V) + 40.0) / 10.0)
 
+
 def beta_m(V: Float[ArrayLike, "*s"]) -> Float[Array, "*s"]:
     """``beta_m = 4 exp(-(V + 65)/18)`` 1/ms."""
     return 4.0 * jnp.exp(-(as_float_array(V) + 65.0) / 18.0)
+
 
 def alpha_h(V: Float[ArrayLike, "*s"]) -> Float[Array, "*s"]:
     """``alpha_h = 0.07 exp(-(V + 65)/20)`` 1/ms."""
     return 0.07 * jnp.exp(-(as_float_array(V) + 65.0) / 20.0)
 
+
 def beta_h(V: Float[ArrayLike, "*s"]) -> Float[Array, "*s"]:
     """``beta_h = 1 / (1 + exp(-(V + 35)/10))`` 1/ms."""
     return jax.nn.sigmoid((as_float_array(V) + 35.0) / 10.0)
+
 
 def _inf_tau(a: Array, b: Array) -> tuple[Array, Array]:
     s = a + b
     return a / s, 1.0 / s
 
+
 def n_inf(V):
     """Steady-state K+ activation ``alpha_n / (alpha_n + beta_n)`` (dimensionless)."""
     return _inf_tau(alpha_n(V), beta_n(V))[0]
+
 
 def m_inf(V):
     """Steady-state Na+ activation ``alpha_m / (alpha_m + beta_m)`` (dimensionless)."""
     return _inf_tau(alpha_m(V), beta_m(V))[0]
 
+
 def h_inf(V):
     """Steady-state Na+ inactivation ``alpha_h / (alpha_h + beta_h)`` (dimensionless)."""
     return _inf_tau(alpha_h(V), beta_h(V))[0]
+
 
 def tau_n(V):
     """K+ activation time constant ``1 / (alpha_n + beta_n)`` in ms."""
     return _inf_tau(alpha_n(V), beta_n(V))[1]
 
+
 def tau_m(V):
     """Na+ activation time constant ``1 / (alpha_m + beta_m)`` in ms."""
     return _inf_tau(alpha_m(V), beta_m(V))[1]
 
+
 def tau_h(V):
     """Na+ inactivation time constant ``1 / (alpha_h + beta_h)`` in ms."""
     return _inf_tau(alpha_h(V), beta_h(V))[1]
+
 
 class HHState(eqx.Module):
     """State of a Hodgkin-Huxley neuron: membrane potential ``v`` (mV) and gates n, m, h."""
@@ -82,6 +96,7 @@ class HHState(eqx.Module):
     n: Float[Array, "*s"]
     m: Float[Array, "*s"]
     h: Float[Array, "*s"]
+
 
 class HodgkinHuxley(AbstractNeuron):
     """Hodgkin-Huxley point neuron with the 1952 squid-axon parameters (notes ch. 1.3).
@@ -166,6 +181,7 @@ class HodgkinHuxley(AbstractNeuron):
         """The resting state (J = 0): V at the fixed point, gates at steady state."""
         del drive
         return self.steady_gates(self.resting_potential(0.0))
+
 
 __all__ = [
     "HHState",

@@ -134,7 +134,11 @@ class LIF(AbstractNeuron):
 
     def __check_init__(self):
         # Concrete values are checked here; traced ones by ``checked()`` at run time.
-        for name, value, unit in (("tau_m", self.tau_m, "s"), ("tau_ref", self.tau_ref, "s"), ("R", self.R, "ohm")):
+        for name, value, unit in (
+            ("tau_m", self.tau_m, "s"),
+            ("tau_ref", self.tau_ref, "s"),
+            ("R", self.R, "ohm"),
+        ):
             if is_concrete(value):
                 check_positive(name, value, unit=unit)
         if is_concrete(self.V_th) and is_concrete(self.V_L):
@@ -168,7 +172,10 @@ class LIF(AbstractNeuron):
         return eqx.tree_at(
             lambda n: (n.tau_m, n.tau_ref),
             self,
-            (check_positive("tau_m", self.tau_m, unit="s"), check_positive("tau_ref", self.tau_ref, unit="s")),
+            (
+                check_positive("tau_m", self.tau_m, unit="s"),
+                check_positive("tau_ref", self.tau_ref, unit="s"),
+            ),
         )
 
     # -- physical <-> normalised ------------------------------------------------------
