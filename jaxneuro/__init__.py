@@ -83,6 +83,21 @@ from ._uat import (
     pieces_for_tolerance as pieces_for_tolerance,
 )
 # [api:synapses]  kernels, spike trains, filtering, networks
+from ._kernels import (
+    FAST_SYNAPSE_TAU_S as FAST_SYNAPSE_TAU_S,
+    SLOW_SYNAPSE_TAU_S as SLOW_SYNAPSE_TAU_S,
+    PSCKernel as PSCKernel,
+    psc_kernel as psc_kernel,
+)
+from ._network import (
+    Connection as Connection,
+    LIFNetwork as LIFNetwork,
+    LIFPopulation as LIFPopulation,
+    NetworkResult as NetworkResult,
+    NetworkState as NetworkState,
+    simulate_network as simulate_network,
+)
+from ._spikes import filter_spikes as filter_spikes
 # [api:scaling]  sharded sweeps, grids, chunked sweeps
 
 __version__ = "0.1.0"
