@@ -254,7 +254,18 @@ def tuning_curve(
         check_finite("inputs", inputs)
     else:
         inputs = check_finite("inputs", inputs)
-    batch = jnp.broadcast_shapes(inputs.shape, *(jnp.shape(x) for x in jax.tree.leaves(neuron)))
+    param_shapes = {
+        name: jnp.shape(getattr(neuron, name))
+        for name in type(neuron).__dataclass_fields__
+        if eqx.is_array(getattr(neuron, name))
+    }
+    try:
+        batch = jnp.broadcast_shapes(inputs.shape, *param_shapes.values())
+    except ValueError:
+        shown = ", ".join(f"{k} {v}" for k, v in param_shapes.items() if v)
+        raise ValueError(
+            f"inputs of shape {inputs.shape} do not broadcast against the neuron's parameter shapes ({shown})."
+        ) from None
     inputs = jnp.broadcast_to(inputs, batch)
     neuron = neuron.checked()
 

@@ -159,6 +159,11 @@ def test_tuning_validation(kwargs, match):
         jn.tuning_curve(jn.LIF(), inputs, **kwargs)
 
 
+def test_tuning_shape_mismatch_names_the_shapes():
+    with pytest.raises(ValueError, match=r"inputs of shape \(5,\) do not broadcast against .*tau_m \(3,\)"):
+        jn.tuning_curve(jn.LIF(tau_m=jnp.array([0.01, 0.02, 0.03])), jnp.linspace(1, 2, 5))
+
+
 def test_tuning_validation_model_specific():
     with pytest.raises(ValueError, match=r"method='exact' is for LIF neurons only"):
         jn.tuning_curve(jn.HodgkinHuxley(), jnp.array([10.0]), method="exact")
