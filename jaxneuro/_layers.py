@@ -100,8 +100,7 @@ class Dense(eqx.Module):
         weight = as_float_array(weight)
         if weight.ndim != 2 or 0 in weight.shape:
             raise ValueError(
-                "Dense.from_weights: weight must be a non-empty (out_size, in_size) matrix, "
-                f"got shape {weight.shape}."
+                f"Dense.from_weights: weight must be a non-empty (out_size, in_size) matrix, got shape {weight.shape}."
             )
         bias = jnp.zeros(weight.shape[:1], weight.dtype) if bias is None else as_float_array(bias)
         if bias.shape != weight.shape[:1]:
@@ -109,9 +108,9 @@ class Dense(eqx.Module):
                 f"Dense.from_weights: bias must have shape (out_size,) = ({weight.shape[0]},) to match "
                 f"weight of shape {weight.shape}, got shape {bias.shape}."
             )
-        # Built through the initialiser and then replaced: the random draw it makes is
-        # unused (and removed by XLA under jit).
-        template = cls(weight.shape[1], weight.shape[0], key=jr.key(0), dtype=weight.dtype)
+        # The structure comes from the initialiser, traced abstractly (no random draw is
+        # computed); its placeholder leaves are then replaced by the given arrays.
+        template = eqx.filter_eval_shape(cls, weight.shape[1], weight.shape[0], key=jr.key(0), dtype=weight.dtype)
         return eqx.tree_at(lambda d: (d.weight, d.bias), template, (weight, bias.astype(weight.dtype)))
 
     @property
@@ -135,8 +134,7 @@ class Dense(eqx.Module):
         x = jnp.asarray(x)
         if x.shape != (self.in_size,):
             raise ValueError(
-                f"Dense: x must have shape (in_size,) = ({self.in_size},), got shape {x.shape} "
-                "(batch with jax.vmap)."
+                f"Dense: x must have shape (in_size,) = ({self.in_size},), got shape {x.shape} (batch with jax.vmap)."
             )
         return self.weight @ x + self.bias
 
@@ -219,8 +217,9 @@ class MLP(eqx.Module):
                     f"layers[{i - 1}].out_size = {layers[i - 1].out_size}."
                 )
         sizes = [layer.out_size for layer in layers[:-1]]
-        template = cls(
-            layers[0].in_size, layers[-1].out_size, sizes, activation, final_activation, key=jr.key(0)
+        # Structure from the initialiser, traced abstractly (nothing is computed).
+        template = eqx.filter_eval_shape(
+            cls, layers[0].in_size, layers[-1].out_size, sizes, activation, final_activation, key=jr.key(0)
         )
         return eqx.tree_at(lambda m: m.layers, template, layers)
 

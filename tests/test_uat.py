@@ -138,7 +138,7 @@ def test_as_mlp_is_the_same_function(x64):
     assert [layer.weight.shape for layer in model.layers] == [(21, 1), (1, 21)]
     assert model.activation == "logistic"
     x = jnp.linspace(0.0, 1.0, 777)
-    np.testing.assert_allclose(jn.mlp_function(model)(x), G(x), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(jax.jit(jn.mlp_function(model))(x), G(x), rtol=0, atol=1e-12)
 
 
 def test_float32_evaluation_keeps_the_bound():
@@ -205,12 +205,14 @@ def test_trained_network_beats_the_construction_at_equal_size():
 
 def test_error_versus_pieces_table():
     f, L, M = TARGETS["kink"]
-    r = jn.error_versus_pieces(f, [4, 8, 16], lipschitz=L, sup_norm=M, n_grid=2001)
-    assert set(r) == {"n", "constructive", "bound"}
-    np.testing.assert_array_equal(r["n"], [4, 8, 16])
-    assert np.all(r["constructive"] <= r["bound"] + 1e-6) and np.all(np.diff(r["constructive"]) < 0)
-    r = jn.error_versus_pieces(f, [2], lipschitz=L, sup_norm=M, key=jr.key(0), steps=20, n_grid=101)
-    assert r["trained"].shape == (1,) and np.isfinite(r["trained"][0])
+    r = jn.error_versus_pieces(f, [3, 6], lipschitz=L, sup_norm=M, key=jr.key(0), steps=20, n_grid=2001)
+    assert set(r) == {"n", "constructive", "bound", "trained"}
+    np.testing.assert_array_equal(r["n"], [3, 6])
+    for n, err, bound in zip(r["n"], r["constructive"], r["bound"], strict=True):
+        assert err == pytest.approx(float(jn.max_error(jn.constructive_approximant(f, int(n)), f, n_grid=2001)))
+        assert bound == jn.certified_error_bound(int(n), lipschitz=L, sup_norm=M)
+        assert err <= bound + 1e-6  # float32 evaluation
+    assert r["trained"].shape == (2,) and np.all(np.isfinite(r["trained"]))
 
 
 # ---------------------------------------------------------------- bad input
@@ -290,8 +292,8 @@ def test_plots_draw():
     np.testing.assert_allclose(ax.lines[-1].get_ydata(), [1.0, 0.5])  # 1/N through the last point
     ax = jp.plot_uat_error({**r, "n_trained": np.array([2, 4]), "trained": np.array([0.3, 0.2])})
     np.testing.assert_array_equal(ax.lines[2].get_xdata(), [2, 4])
-    ax = jp.plot_activations()
-    assert len(ax.lines) == 7
+    ax = jp.plot_activations(["relu", "soft_lif"])
+    assert len(ax.lines) == 3  # and the zero line
     with pytest.raises(ValueError, match=r"result must hold arrays 'n' and 'constructive'"):
         jp.plot_uat_error({"n": [1]})
     with pytest.raises(ValueError, match=r"must be non-empty and of equal length, got 2 and 1"):
