@@ -305,7 +305,10 @@ def _grid_ts(t0: Array, s0: float, s1: float, dt: float, ts: Any) -> tuple[Array
         idx = np.arange(n_steps + 1)
     else:
         if isinstance(ts, jax.core.Tracer):
-            raise ValueError("ts must be concrete for method='stepped' (it sets where the state is saved).")
+            raise ValueError(
+                "ts must be concrete for method='stepped' (it sets where the state is saved); inside jit, pass a "
+                "numpy array or a list rather than a jax array."
+            )
         a = np.asarray(ts, dtype=np.float64)
         if a.ndim != 1:
             raise ValueError(f"ts must be a 1-D array of times, got shape {a.shape}.")
