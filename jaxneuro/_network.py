@@ -73,7 +73,7 @@ from ._misc import as_float_array, check_positive, default_float, is_concrete
 from ._neurons._lif import LIF
 from ._spikes import SpikeTrain, _check_overflow
 
-_NEWTON_ITERS = 4  # from a secant start on an interval <= dt: converged to rounding (tests)
+_NEWTON_ITERS = 2  # from a 2nd-order start on an interval <= dt: converged to rounding (tests)
 
 
 # =============================================================================== model
@@ -372,20 +372,26 @@ def _free(u, vb, sb, J, inv_tm, inv_ts, a):
 
 
 def _threshold_time(lo, hi, vb, sb, J, inv_tm, inv_ts, a):
-    """The ``u`` in ``[lo, hi]`` where ``v(u) = 1`` (``v`` from ``(vb, sb)`` at ``u = 0``
-    under drive ``J``), for ``v(hi) >= 1`` and a single crossing; ``lo`` itself when already
-    ``v(lo) >= 1`` (no bracket).  Safeguarded Newton from a secant start.  The iterations
-    are not traced for gradients; a last Newton step is, so that the gradient is the
-    implicit one, ``du = -dv / v'``."""
+    """The ``u`` in ``[lo, hi]`` where ``v(u) = 1`` (``v`` from ``(vb, sb)`` at ``u = 0`` under
+    drive ``J``; ``0`` is ``lo`` or ``hi``), for ``v`` rising through 1 once in the interval;
+    ``lo`` itself when already ``v(lo) >= 1`` (no bracket).
+
+    Start: the root of the second-order Taylor polynomial of ``v`` at ``u = 0`` (error
+    O(h^3) on an interval of length ``h <= dt``); then safeguarded Newton steps (bisection
+    whenever a step leaves the bracket).  The iterations are not traced for gradients; a
+    last Newton step is, so that the gradient is the implicit one, ``du = -dv / v'``."""
     sg = lax.stop_gradient
     args = tuple(sg(x) for x in (vb, sb, J, inv_tm, inv_ts, a))
+    vb_, sb_, J_, itm, its, _ = args
     lo, hi = sg(lo), sg(hi)
-    f_lo = _free(lo, *args)[0] - 1.0
-    f_hi = _free(hi, *args)[0] - 1.0
-    bracket = f_lo < 0
-    den = f_hi - f_lo
-    frac = jnp.where(den > 0, -f_lo / jnp.where(den > 0, den, 1.0), 0.5)
-    u = lo + (hi - lo) * jnp.clip(frac, 0.0, 1.0)
+    bracket = (_free(lo, *args)[0] < 1.0) | (lo == 0.0)
+    f0 = vb_ - 1.0
+    d1 = (sb_ + J_ - vb_) * itm  # v'(0)
+    d2 = (-sb_ * its - d1) * itm  # v''(0)
+    den = d1 + jnp.sqrt(jnp.maximum(d1 * d1 - 2.0 * d2 * f0, 0.0))
+    ok = den > 0
+    u = jnp.where(ok, -2.0 * f0 / jnp.where(ok, den, 1.0), 0.5 * (lo + hi))
+    u = jnp.clip(u, lo, hi)
     for _ in range(_NEWTON_ITERS):
         v, _, dv = _free(u, *args)
         f = v - 1.0
@@ -394,9 +400,6 @@ def _threshold_time(lo, hi, vb, sb, J, inv_tm, inv_ts, a):
         ok = dv > 0
         un = u - f / jnp.where(ok, dv, 1.0)
         u = jnp.where(ok & (un >= lo) & (un <= hi), un, 0.5 * (lo + hi))
-        # one fused kernel per iteration: without the barrier XLA fuses all iterations into
-        # one kernel that re-evaluates each iterate once per use (exponential cost)
-        u, lo, hi = lax.optimization_barrier((u, lo, hi))
     u = sg(jnp.where(bracket, u, lo))
     v, _, dv = _free(u, vb, sb, J, inv_tm, inv_ts, a)
     ok = bracket & (dv > 0)
@@ -406,18 +409,19 @@ def _threshold_time(lo, hi, vb, sb, J, inv_tm, inv_ts, a):
 def _interior_max(h, vb, sb, J, inv_tm, inv_ts, a):
     """Where ``v`` peaks inside ``(0, h)`` (given ``v'(0) > 0 > v'(h)``) and the peak value.
 
-    ``g = tau_m v' = s + J - v`` has one zero there; Newton on ``g`` (``g' = -s/tau_s -
-    g/tau_m``) from the secant between the ends."""
+    ``g = tau_m v' = s + J - v`` has one zero there: Newton on ``g`` (``g' = -s/tau_s -
+    g/tau_m``) from the zero of its linear interpolation between the ends.  The peak value
+    is insensitive to the error of its location (``v' = 0`` there)."""
     g0 = sb + J - vb
     _, _, d1 = _free(h, vb, sb, J, inv_tm, inv_ts, a)
     g1 = d1 / inv_tm
     den = g0 - g1
     u = h * jnp.clip(g0 / jnp.where(den > 0, den, 1.0), 0.0, 1.0)
-    for _ in range(3):
+    for _ in range(2):
         v, s, dv = _free(u, vb, sb, J, inv_tm, inv_ts, a)
         g = dv / inv_tm
         gp = -s * inv_ts - g * inv_tm
-        u = lax.optimization_barrier(jnp.clip(u - g / jnp.where(gp < 0, gp, -1.0), 0.0, h))
+        u = jnp.clip(u - g / jnp.where(gp < 0, gp, -1.0), 0.0, h)
     return u, _free(u, vb, sb, J, inv_tm, inv_ts, a)[0]
 
 
@@ -804,12 +808,15 @@ def simulate_network(
         # ---- 1. exact free evolution of every neuron over the step, and who may cross
         whole, fs, h, v_fs, s_fs, v_T, hy = free_part(v, s, y, J, inv_tm, inv_ts, a_n, em_dt, es_dt, k_dt)
         s_T = s * es_dt
+        # materialise these once: fused into their many consumers, XLA would recompute them
+        # (exponentials included) for each use
+        fs, h, v_fs, s_fs, v_T, hy, s_T = lax.optimization_barrier((fs, h, v_fs, s_fs, v_T, hy, s_T))
         late, end, maybe = crossing_kind(v, y, (whole, fs, h, v_fs, s_fs, v_T, J, s_T, inv_tm))
         # (float, not bool, reductions: XLA's CPU reduction of bool arrays is slow)
         cand_f = (late | end | maybe).astype(dtype)
         total = jnp.sum(cand_f).astype(jnp.int32)
         t_n = t0 + n.astype(dtype) * dt_a
-        raw = jnp.stack([v, s, y, j_prev, J])  # gathered per candidate (fused with the gather)
+        raw = jnp.stack([v, s, y, j_prev, J, counts.astype(dtype)])  # gathered per candidate
         kk = jnp.arange(K)
 
         # ---- 2-3. spike times, resets and delivery for up to K candidates
@@ -818,14 +825,18 @@ def simulate_network(
             crossing, reset, deliver, record."""
             acc, y_new, fired, times = st
             valid = kk < n_valid
-            v_k, s_k, y_k, jp_k, J_k = jnp.take(raw, idx, axis=1)
+            v_k, s_k, y_k, jp_k, J_k, c_k = jnp.take(raw, idx, axis=1)
             i_tm, i_ts, a_k, tr_k = jnp.take(consts, idx, axis=1)
             em_c, es_c, k_c = _decays(dt_a, i_tm, a_k)
             whole_k, fs_k, h_k, vfs_k, sfs_k, vT_k, _ = free_part(v_k, s_k, y_k, J_k, i_tm, i_ts, a_k, em_c, es_c, k_c)
             late_k, end_k, maybe_k = crossing_kind(
                 v_k, y_k, (whole_k, fs_k, h_k, vfs_k, sfs_k, vT_k, J_k, s_k * es_c, i_tm)
             )
-            u_pk, v_pk = _interior_max(h_k, vfs_k, sfs_k, J_k, i_tm, i_ts, a_k)
+            u_pk, v_pk = lax.cond(
+                jnp.max(maybe_k.astype(dtype)) > 0,
+                lambda: _interior_max(h_k, vfs_k, sfs_k, J_k, i_tm, i_ts, a_k),
+                lambda: (jnp.zeros_like(h_k), jnp.zeros_like(h_k)),
+            )
             fires = valid & (late_k | end_k | (maybe_k & (v_pk >= 1.0)))
             # bracket: forward from the start of the free part, or backwards from the start of
             # the step with last step's drive (late crossings)
@@ -851,13 +862,12 @@ def simulate_network(
             y_new = y_new.at[target].set(z + tr_k - dt_a, mode="drop")
             fired = fired.at[target].set(True, mode="drop")
             if cap:
-                slot = counts[idx]
+                slot = c_k.astype(jnp.int32)
                 times = times.at[jnp.where(fires & (slot < cap), idx, N), slot].set(t_n + z, mode="drop")
             return acc, y_new, fired, times
 
         acc0 = (jnp.zeros_like(v), jnp.zeros_like(v))
         st = (acc0, jnp.maximum(y - dt_a, -big), jnp.zeros(N, bool), times)
-        _, idx = lax.top_k(cand_f, K)  # candidates first, lowest index first
         if differentiable:
             st = eqx.error_if(
                 st,
@@ -865,20 +875,18 @@ def simulate_network(
                 f"more than max_spikes_per_step = {K} spikes in one step; raise max_spikes_per_step "
                 "(a hard bound with differentiable=True).",
             )
+            _, idx = lax.top_k(cand_f, K)  # candidates first, lowest index first
             st = process(idx, total, st)
         else:
-            st = process(idx, total, st)
+            # chunks of K candidates while any remain (none: no top_k at all).  A while loop,
+            # not a cond, so that the spike buffers are updated in place, never copied.
+            def chunk(c):
+                remaining, left, st = c
+                _, idx = lax.top_k(remaining, K)  # candidates first, lowest index first
+                st = process(idx, left, st)
+                return remaining.at[idx].set(0.0), left - K, st
 
-            def more(st):
-                def body(c):
-                    remaining, left, st = c
-                    _, idx2 = lax.top_k(remaining, K)
-                    st = process(idx2, left, st)
-                    return remaining.at[idx2].set(0.0), left - K, st
-
-                return lax.while_loop(lambda c: c[1] > 0, body, (cand_f.at[idx].set(0.0), total - K, st))[2]
-
-            st = lax.cond(total > K, more, lambda st: st, st)
+            st = lax.while_loop(lambda c: c[1] > 0, chunk, (cand_f, total, st))[2]
         acc, y_new, fired, times = st
         # ---- input spike trains of this step, at their exact times
         if n_in:
