@@ -158,12 +158,12 @@ class SpikeTrain(eqx.Module):
         count = jnp.sum(jnp.isfinite(times), axis=-1).astype(jnp.int32)
         if is_concrete(times) and np.any(np.asarray(times) == -np.inf):
             raise ValueError("times must not contain -inf (use inf for unused slots).")
-        times = _check_times_valid(times, count, "SpikeTrain.from_times")
         if is_concrete(times):
             t = np.asarray(times)
             pad_before_spike = np.isinf(t[..., :-1]) & np.isfinite(t[..., 1:])
             if np.any(pad_before_spike):
                 raise ValueError("times: inf padding must come after all finite spike times (times must be sorted).")
+        times = _check_times_valid(times, count, "SpikeTrain.from_times")
         if capacity >= k:
             pad = jnp.full(times.shape[:-1] + (capacity - k,), jnp.inf, times.dtype)
             return cls(jnp.concatenate([times, pad], axis=-1), count)
@@ -250,8 +250,9 @@ class SpikeTrain(eqx.Module):
     ) -> Float[Array, "*batch bins"] | Int[Array, "*batch bins"]:
         """The binned train on the grid ``t_k = t0 + k dt``, ``k = 0 .. n_bins - 1``.
 
-        Bin ``k`` counts the spikes with ``t0 + k dt <= t_p < t0 + (k + 1) dt``; spikes
-        outside ``[t0, t0 + n_bins dt)`` are outside the window and not counted.  With
+        Bin ``k`` counts the spikes with ``t0 + k dt <= t_p < t0 + (k + 1) dt`` (a time within
+        a few roundings of an edge counts as on it, so that grid times ``t0 + k dt`` land in bin
+        ``k``); spikes outside ``[t0, t0 + n_bins dt)`` are outside the window, not counted.  With
         ``dirac=True`` the counts are divided by ``dt``: the binned Dirac sum
         ``a(t) = sum_p delta(t - t_p)``, whose sum times ``dt`` is the spike count.
 
@@ -269,7 +270,13 @@ class SpikeTrain(eqx.Module):
         """
         train = _check_overflow(self, "SpikeTrain.to_raster")
         t0, dt, n_bins = _check_grid(t0, dt, n_bins)
-        k = jnp.floor((train.times - t0) / dt)
+        x = (train.times - t0) / dt
+        k = jnp.floor(x)
+        # a time within a few roundings of a bin edge is on the edge (so t0 + k dt bins to k)
+        r = jnp.round(x)
+        eps = jnp.finfo(x.dtype).eps
+        tol = 4 * eps * (jnp.abs(jnp.where(train.mask, train.times, 0.0)) + jnp.abs(t0)) / dt + 4 * eps * jnp.abs(r)
+        k = jnp.where(jnp.abs(x - r) <= tol, r, k)
         inside = train.mask & (k >= 0) & (k < n_bins)
         k = jnp.where(inside, k, n_bins).astype(jnp.int32)  # n_bins is a discard bin
         flat_k = k.reshape(-1, self.capacity)
