@@ -99,5 +99,15 @@ from ._network import (
 )
 from ._spikes import filter_spikes as filter_spikes
 # [api:scaling]  sharded sweeps, grids, chunked sweeps
+from ._chunked import chunked_map as chunked_map, chunked_tuning_curve as chunked_tuning_curve
+from ._grid import ParameterGrid as ParameterGrid, parameter_grid as parameter_grid, tuning_grid as tuning_grid
+from ._sharding import (
+    batch_mesh as batch_mesh,
+    data_parallel_mesh as data_parallel_mesh,
+    pad_batch as pad_batch,
+    replicate as replicate,
+    shard_batch as shard_batch,
+    sharded_vmap as sharded_vmap,
+)
 
 __version__ = "0.1.0"

@@ -164,8 +164,9 @@ def batch_size(tree: PyTree) -> int:
     for path, x in jax.tree_util.tree_leaves_with_path(tree):
         if eqx.is_array(x):
             if jnp.ndim(x) == 0:
-                raise ValueError(f"batched arguments need a leading batch axis; leaf {jax.tree_util.keystr(path)} "
-                                 "is a scalar.")
+                raise ValueError(
+                    f"batched arguments need a leading batch axis; leaf {jax.tree_util.keystr(path)} is a scalar."
+                )
             sizes[jax.tree_util.keystr(path)] = x.shape[0]
     if not sizes:
         raise ValueError("batched arguments hold no array to split over devices.")
@@ -265,10 +266,12 @@ def sharded_vmap(
             order = (in_axes == 0,) * len(args)
         else:
             if len(per_arg) != len(args):
-                raise ValueError(f"in_axes has {len(per_arg)} entries for {len(args)} arguments; give one per argument.")
+                raise ValueError(
+                    f"in_axes has {len(per_arg)} entries for {len(args)} arguments; give one per argument."
+                )
             order = tuple(a == 0 for a in per_arg)
-        batched = tuple(a for a, b in zip(args, order) if b)
-        shared = tuple(a for a, b in zip(args, order) if not b)
+        batched = tuple(a for a, b in zip(args, order, strict=True) if b)
+        shared = tuple(a for a, b in zip(args, order, strict=True) if not b)
         if not batched:
             raise ValueError("sharded_vmap needs at least one batched argument (in_axes entry 0).")
         n = batch_size(batched)  # validates a common leading size

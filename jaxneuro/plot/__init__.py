@@ -17,3 +17,5 @@ from ._learning_models import (
     plot_uat_approximant as plot_uat_approximant,
     plot_uat_error as plot_uat_error,
 )
+# [plot:scaling]
+from ._scaling import plot_tuning_surface as plot_tuning_surface

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._sharding import data_parallel_mesh, replicate
 from ._checkpoint import TrainState, has_checkpoint, load_checkpoint, save_checkpoint
 from ._config import CLASSIFICATION_DATASETS, Config, ConfigError, config_from_dict
 from ._progress import ProgressBar
@@ -321,6 +322,13 @@ def fit(
             _check_resume_config(json.loads((out / CONFIG_NAME).read_text()), config)
 
     data = load_data(config) if data is None else data
+    # Data parallelism over every device of every process (jax.distributed): data and
+    # parameters replicated, each minibatch split across the devices.
+    mesh = data_parallel_mesh()
+    if mesh is not None:
+        data = dataclasses.replace(
+            data, **{f: replicate(getattr(data, f), mesh) for f in ("x_train", "t_train", "x_test", "t_test")}
+        )
     n_train = int(data.x_train.shape[0])
     loss_fn, score_fn = task_functions(config, data.num_classes)
     optimizer = make_optimizer(config, n_train)
@@ -329,9 +337,9 @@ def fit(
     nb = steps_per_epoch(config, n_train)
     evaluate = make_evaluate(loss_fn, score_fn)
     if config.scan_epoch:
-        train_epoch = make_train_epoch(loss_fn, optimizer, batch, score_fn)
+        train_epoch = make_train_epoch(loss_fn, optimizer, batch, score_fn, mesh=mesh)
     else:
-        train_step = make_train_step(loss_fn, optimizer, score_fn)
+        train_step = make_train_step(loss_fn, optimizer, score_fn, mesh=mesh)
         gather = jax.jit(lambda a, i: a[i])
 
     state = init_state(config, data)
@@ -344,6 +352,8 @@ def fit(
         else:
             (out / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
             _write_metrics(out / METRICS_NAME, [])
+    if mesh is not None:
+        state = replicate(state, mesh)
     last_checkpoint = (out / "checkpoint.eqx") if (out is not None and resume) else None
 
     score_name = _score_name(config.task)

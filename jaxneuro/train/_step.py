@@ -15,7 +15,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import Mesh
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+
+from .._sharding import batch_sharding
 
 # per-sample loss and score: (model output, target) -> scalar
 SampleFn = Callable[[Array, Array], Array]
@@ -31,8 +34,25 @@ def batch_loss_and_score(
     return jnp.mean(losses), jnp.sum(scores)
 
 
+def _batch_constraint(mesh: Mesh | None) -> Callable[[Array], Array]:
+    """Inside jit: split a minibatch along axis 0 over ``mesh`` (identity for ``None``).
+
+    Data parallelism: with replicated parameters, each device evaluates its block of the
+    batch and XLA sums the gradient across devices (an all-reduce), so the update equals the
+    single-device one up to the order of the floating-point sum.
+    """
+    if mesh is None:
+        return lambda a: a
+    sharding = batch_sharding(mesh)
+    return lambda a: jax.lax.with_sharding_constraint(a, sharding)
+
+
 def make_train_step(
-    loss_fn: SampleFn, optimizer: optax.GradientTransformation, score_fn: SampleFn | None = None
+    loss_fn: SampleFn,
+    optimizer: optax.GradientTransformation,
+    score_fn: SampleFn | None = None,
+    *,
+    mesh: Mesh | None = None,
 ) -> Callable[[Any, Any, Array, Array], tuple[Any, Any, Array, Array]]:
     """One jit-compiled optimiser step on a minibatch.
 
@@ -44,11 +64,15 @@ def make_train_step(
         loss_fn: per-sample loss ``(y, t) -> scalar``.
         optimizer: an optax gradient transformation.
         score_fn: per-sample score ``(y, t) -> scalar`` summed over the batch (default 0).
+        mesh: a 1-D mesh to split each minibatch over (data parallelism; parameters
+            replicated); ``None`` runs on one device.
     """
     score_fn = score_fn or (lambda y, t: jnp.zeros((), y.dtype))
+    shard = _batch_constraint(mesh)
 
     @eqx.filter_jit
     def step(model, opt_state, x, t):
+        x, t = shard(x), shard(t)
         grad_fn = eqx.filter_value_and_grad(batch_loss_and_score, has_aux=True)
         (loss, score), grads = grad_fn(model, x, t, loss_fn, score_fn)
         updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_inexact_array))
@@ -75,6 +99,8 @@ def make_train_epoch(
     optimizer: optax.GradientTransformation,
     batch_size: int,
     score_fn: SampleFn | None = None,
+    *,
+    mesh: Mesh | None = None,
 ) -> Callable[..., tuple[Any, Any, Array, Array]]:
     """A whole epoch as one jit-compiled ``lax.scan`` over shuffled minibatches.
 
@@ -82,8 +108,10 @@ def make_train_epoch(
     minibatch order is ``epoch_batches(key, len(x), batch_size)``; each scan step gathers
     its minibatch from ``x`` and ``t`` (kept whole on the device) and applies the same
     update as :func:`make_train_step`.  ``losses`` and ``scores`` hold one value per step.
+    With ``mesh``, each minibatch is split over its devices (see :func:`make_train_step`).
     """
     score_fn = score_fn or (lambda y, t: jnp.zeros((), y.dtype))
+    shard = _batch_constraint(mesh)
 
     @eqx.filter_jit
     def epoch(model, opt_state, key, x, t):
@@ -94,7 +122,7 @@ def make_train_epoch(
             params, opt_state = carry
             model = eqx.combine(params, static)
             grad_fn = eqx.filter_value_and_grad(batch_loss_and_score, has_aux=True)
-            (loss, score), grads = grad_fn(model, x[batch_idx], t[batch_idx], loss_fn, score_fn)
+            (loss, score), grads = grad_fn(model, shard(x[batch_idx]), shard(t[batch_idx]), loss_fn, score_fn)
             updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_inexact_array))
             model = eqx.apply_updates(model, updates)
             return (eqx.filter(model, eqx.is_array), opt_state), (loss, score)

@@ -1,0 +1,316 @@
+"""Sweeps larger than memory: fixed-size chunks written to disk as they finish, resumable.
+
+``chunked_map(fn, inputs, path, chunk_size=c)`` cuts the leading axis of ``inputs`` (any
+PyTree of arrays with a common leading size ``n``, e.g. a memory-mapped ``.npy``) into
+``ceil(n / c)`` chunks of exactly ``c`` rows, the last one padded with copies of its last
+row, so a jitted ``fn`` compiles once.  Each result goes straight into a memory-mapped
+``.npy`` file at ``path`` and its chunk number into a small JSON manifest next to it
+(``path + ".manifest.json"``), written atomically (temporary file, ``fsync``,
+``os.replace``) only after the rows have been flushed.  After an interruption the same call
+resumes: chunks listed in the manifest are not recomputed, and the final file is byte for
+byte the one an uninterrupted run writes.
+
+Memory: the device holds one chunk; the host holds one chunk of inputs and results plus
+the operating system's page cache of the output file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+from jaxtyping import ArrayLike, Float, PyTree
+
+from ._neurons._base import AbstractNeuron
+from ._tuning import tuning_curve
+
+MANIFEST_FORMAT = "jaxneuro-chunked-sweep/1"
+"""``format`` entry of the manifest; a manifest of another format is never resumed."""
+
+
+def manifest_path(path: str | os.PathLike) -> Path:
+    """The manifest that records the finished chunks of the sweep written to ``path``."""
+    return Path(str(path) + ".manifest.json")
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the manifest is as readable as the .npy
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class _Progress:
+    """``[#####.....] 12/40 chunks  3.1 s  eta 7.2 s`` on ``stream``: updated in place on a
+    terminal, otherwise about 25 lines per sweep."""
+
+    def __init__(self, total: int, done: int, stream: IO[str] | None, width: int = 30):
+        self.total, self.start_done, self.stream, self.width = total, done, stream, width
+        self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
+        self.every = 1 if self.tty else max(1, total // 25)
+        self.t0 = time.perf_counter()
+
+    def update(self, done: int) -> None:
+        if self.stream is None or (not self.tty and done % self.every and done != self.total):
+            return
+        filled = int(self.width * done / self.total)
+        elapsed = time.perf_counter() - self.t0
+        fresh = done - self.start_done
+        eta = f"{elapsed / fresh * (self.total - done):.1f} s" if fresh else "?"
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} chunks  {elapsed:.1f} s  eta {eta}"
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line + ("\n" if done == self.total else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _open_inputs(inputs: Any) -> PyTree[np.ndarray]:
+    if isinstance(inputs, (str, os.PathLike)):
+        return np.load(inputs, mmap_mode="r")
+    # numpy arrays and memmaps are sliced lazily; anything else becomes a host array
+    return jax.tree.map(lambda x: x if isinstance(x, np.ndarray) else np.asarray(x), inputs)
+
+
+def _leading_size(tree: PyTree[np.ndarray]) -> int:
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        raise ValueError("inputs hold no array to sweep over.")
+    sizes = {np.shape(x)[0] if np.ndim(x) else None for x in leaves}
+    if None in sizes:
+        raise ValueError("inputs must have a leading axis to cut into chunks; got a scalar.")
+    if len(sizes) != 1:
+        raise ValueError(f"inputs must share their leading size; got sizes {sorted(sizes)}.")
+    return sizes.pop()
+
+
+def _describe(tree: PyTree[np.ndarray], chunk_rows: int) -> dict:
+    """Shapes, dtypes and a SHA-256 of the inputs, read chunk by chunk (bounded memory)."""
+    h = hashlib.sha256()
+    leaves, treedef = jax.tree.flatten(tree)
+    h.update(str(treedef).encode())
+    for x in leaves:
+        h.update(f"{x.shape}{x.dtype}".encode())
+        for lo in range(0, x.shape[0], chunk_rows):
+            h.update(np.ascontiguousarray(x[lo : lo + chunk_rows]).tobytes())
+    return {
+        "input_shapes": [list(x.shape) for x in leaves],
+        "input_dtypes": [str(x.dtype) for x in leaves],
+        "inputs_sha256": h.hexdigest(),
+    }
+
+
+def _chunk(tree: PyTree[np.ndarray], lo: int, hi: int, size: int) -> PyTree[np.ndarray]:
+    def cut(x):
+        rows = np.asarray(x[lo:hi])
+        if hi - lo < size:
+            rows = np.concatenate([rows, np.repeat(rows[-1:], size - (hi - lo), axis=0)])
+        return rows
+
+    return jax.tree.map(cut, tree)
+
+
+def chunked_map(
+    fn: Callable[[PyTree[np.ndarray]], ArrayLike],
+    inputs: PyTree[ArrayLike] | str | os.PathLike,
+    path: str | os.PathLike,
+    *,
+    chunk_size: int,
+    fingerprint: str = "",
+    progress: bool | IO[str] | None = True,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> np.memmap:
+    """Apply a batch function to ``inputs`` chunk by chunk, writing the results to ``path``.
+
+    ``fn`` receives chunks of exactly ``chunk_size`` rows (host arrays with the structure of
+    ``inputs``; the last chunk padded with its last row) and returns one array with that
+    leading size; rows ``i`` of the result file equal ``fn``'s rows for input row ``i``.
+    Calling again with the same inputs, ``chunk_size`` and ``fingerprint`` resumes a sweep
+    that was interrupted, without recomputing the chunks already in the manifest.
+
+    Args:
+        fn: batch function, e.g. ``lambda x: jn.tuning_curve(neuron, x)``; jit it (or call a
+            jitted function) so that it compiles once for the fixed chunk shape.
+        inputs: a PyTree of arrays (numpy, memory-mapped, or JAX) with common leading size
+            ``n``, or the path of a ``.npy`` file (opened memory-mapped).
+        path: the output ``.npy`` file, shape ``(n, *row_shape)``; its manifest is
+            ``path + ".manifest.json"``.
+        chunk_size: rows per call (> 0); it bounds memory on the device.
+        fingerprint: text identifying ``fn`` and its settings; a manifest with another
+            fingerprint (or other inputs) is refused rather than resumed.
+        progress: ``True`` for a progress bar on stderr, a text stream, or ``False``/``None``.
+        on_chunk: called as ``on_chunk(i, n_chunks)`` after chunk ``i`` is safely on disk.
+
+    Returns:
+        The result, memory-mapped read-only from ``path``.
+
+    Raises:
+        ValueError: for ``chunk_size < 1``, inputs without a common leading axis, an existing
+            manifest from a different sweep, or ``fn`` returning the wrong number of rows, or
+            rows of another shape or dtype than the file already holds.
+    """
+    if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, got chunk_size = {chunk_size!r}.")
+    chunk_size = int(chunk_size)
+    inputs = _open_inputs(inputs)
+    n = _leading_size(inputs)
+    if n == 0:
+        raise ValueError("inputs must have at least one row to sweep over; got a leading size of 0.")
+    n_chunks = -(-n // chunk_size)
+    path = Path(path)
+    mpath = manifest_path(path)
+    header = {
+        "format": MANIFEST_FORMAT,
+        "n": n,
+        "chunk_size": chunk_size,
+        "n_chunks": n_chunks,
+        "fingerprint": fingerprint,
+        **_describe(inputs, chunk_size),
+    }
+
+    done: set[int] = set()
+    out = None
+    if mpath.exists() and path.exists():
+        manifest = json.loads(mpath.read_text())
+        mismatch = sorted(k for k in header if manifest.get(k) != header[k])
+        if mismatch:
+            raise ValueError(
+                f"{mpath} belongs to a different sweep (it differs in {mismatch}); use another path or delete "
+                f"{path} and its manifest to start afresh."
+            )
+        done = set(manifest["done"])
+        out = np.load(path, mmap_mode="r+")
+        header["output_shape"], header["output_dtype"] = manifest["output_shape"], manifest["output_dtype"]
+
+    stream = sys.stderr if progress is True else (progress or None)
+    bar = _Progress(n_chunks, len(done), stream)
+    bar.update(len(done))
+    for i in range(n_chunks):
+        if i in done:
+            continue
+        lo, hi = i * chunk_size, min(n, (i + 1) * chunk_size)
+        rows = np.asarray(fn(_chunk(inputs, lo, hi, chunk_size)))
+        if rows.ndim == 0 or rows.shape[0] != chunk_size:
+            raise ValueError(f"fn must return {chunk_size} rows (one per input row); got shape {rows.shape}.")
+        if out is None:  # the first chunk computed fixes the file's shape and dtype
+            path.parent.mkdir(parents=True, exist_ok=True)
+            out = np.lib.format.open_memmap(path, mode="w+", dtype=rows.dtype, shape=(n, *rows.shape[1:]))
+            header["output_shape"], header["output_dtype"] = list(out.shape), str(out.dtype)
+        if rows.shape[1:] != out.shape[1:] or rows.dtype != out.dtype:
+            raise ValueError(
+                f"fn returned rows of shape {rows.shape[1:]} and dtype {rows.dtype}; the file holds "
+                f"{out.shape[1:]} {out.dtype}."
+            )
+        out[lo:hi] = rows[: hi - lo]
+        out.flush()  # the rows are on disk before the manifest says so
+        done.add(i)
+        _write_json_atomic(mpath, {**header, "done": sorted(done)})
+        bar.update(len(done))
+        if on_chunk is not None:
+            on_chunk(i, n_chunks)
+    del out
+    return np.load(path, mmap_mode="r")
+
+
+def _neuron_fingerprint(neuron: AbstractNeuron, settings: dict) -> str:
+    h = hashlib.sha256(type(neuron).__name__.encode())
+    for leaf in jax.tree.leaves(neuron):
+        a = np.asarray(leaf)
+        h.update(f"{a.shape}{a.dtype}".encode() + a.tobytes())
+    return f"tuning_curve {type(neuron).__name__} {h.hexdigest()[:16]} {json.dumps(settings, sort_keys=True)}"
+
+
+def chunked_tuning_curve(
+    neuron: AbstractNeuron,
+    inputs: Float[ArrayLike, " n"] | str | os.PathLike,
+    path: str | os.PathLike,
+    *,
+    chunk_size: int = 100_000,
+    duration: float = 1.0,
+    transient: float | None = None,
+    method: Literal["auto", "exact", "stepped", "diffrax"] = "auto",
+    dt: float | None = None,
+    dtype: Any = None,
+    mesh: Mesh | None = None,
+    progress: bool | IO[str] | None = True,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> np.memmap:
+    """:func:`jaxneuro.tuning_curve` over millions of inputs, in chunks, resumable on disk.
+
+    The rates of ``inputs[i]`` land in row ``i`` of the ``.npy`` file at ``path`` (see
+    :func:`chunked_map`); each chunk is one sharded ``tuning_curve`` call of fixed shape.
+
+    Args:
+        neuron: a single neuron (scalar parameters).
+        inputs: 1-D inputs, or the path of a 1-D ``.npy`` file (read memory-mapped).
+        path: output ``.npy`` file (rates in Hz).
+        chunk_size: inputs per call (default 100,000; > 0).
+        duration, transient, method, dt, dtype, mesh: as in :func:`jaxneuro.tuning_curve`.
+        progress, on_chunk: as in :func:`chunked_map`.
+
+    Returns:
+        The rates, memory-mapped read-only from ``path``.
+
+    Raises:
+        TypeError: when ``neuron`` is not a jaxneuro neuron.
+        ValueError: for a stacked neuron or inputs that are not 1-D, and as
+            :func:`chunked_map` and :func:`jaxneuro.tuning_curve`.
+    """
+    if not isinstance(neuron, AbstractNeuron):
+        raise TypeError(f"neuron must be a jaxneuro neuron (LIF, HodgkinHuxley), got {type(neuron).__name__}.")
+    shapes = {jnp.shape(x) for x in jax.tree.leaves(neuron) if eqx.is_array(x)}
+    if shapes - {()}:
+        raise ValueError(
+            f"neuron must have scalar parameters for a chunked sweep; got shapes {sorted(shapes - {()})}. "
+            "For parameter sweeps use chunked_map over a parameter_grid."
+        )
+    inputs = _open_inputs(inputs)
+    if not isinstance(inputs, np.ndarray) or inputs.ndim != 1:
+        raise ValueError(f"inputs must be 1-D; got shape {np.shape(inputs)}.")
+    settings = dict(
+        duration=duration,
+        transient=transient,
+        method=method,
+        dt=dt,
+        dtype=None if dtype is None else str(jnp.dtype(dtype)),
+    )
+    if dtype is None:  # record the resolved dtype so an x64 run never resumes a float32 file
+        settings["dtype"] = "float64" if jax.config.read("jax_enable_x64") else "float32"
+
+    def fn(x):
+        return tuning_curve(
+            neuron, x, duration=duration, transient=transient, method=method, dt=dt, dtype=settings["dtype"], mesh=mesh
+        )
+
+    return chunked_map(
+        fn,
+        inputs,
+        path,
+        chunk_size=chunk_size,
+        fingerprint=_neuron_fingerprint(neuron, settings),
+        progress=progress,
+        on_chunk=on_chunk,
+    )
+
+
+__all__ = ["MANIFEST_FORMAT", "chunked_map", "chunked_tuning_curve", "manifest_path"]
