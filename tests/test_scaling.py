@@ -239,6 +239,90 @@ def test_data_parallel_epoch_sums_gradients_across_devices(sharded):
     assert info["hlo_single"] is False
 
 
+TRAIN_TOML = """
+epochs = 8
+batch_size = 18
+loss = "mse"
+seed = 3
+[data]
+name = "regression"
+train_size = 90
+test_size = 101
+[model]
+hidden_sizes = [16]
+activation = "tanh"
+[optimizer]
+name = "adam"
+learning_rate = 0.01
+schedule = "cosine"
+"""
+
+
+def test_importing_jaxneuro_leaves_the_xla_backend_uninitialised():
+    """jax.distributed.initialize() must run before the backend starts, and ``jaxneuro train
+    --distributed`` calls it after ``import jaxneuro``: no array may be made at import."""
+    code = (
+        "import jax; from jax._src import xla_bridge as xb; import jaxneuro, jaxneuro.cli, jaxneuro.train._cli; "
+        "print(xb.backends_are_initialized())"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_two_processes_with_jax_distributed_train_like_one_device(tmp_path):
+    """``jaxneuro train`` started twice under jax.distributed (2 processes x 2 devices): the
+    same code path as one host, one model replicated over 4 devices of 2 processes."""
+    import socket
+
+    config = tmp_path / "reg.toml"
+    config.write_text(TRAIN_TOML)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jaxneuro.train",
+                str(config),
+                "--out",
+                str(tmp_path / "run"),
+                "--quiet",
+                "--coordinator",
+                f"127.0.0.1:{port}",
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(k),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-3000:]
+    ref = fit(config_from_dict(TRAIN, []), None, stream=None).metrics
+    for k in range(2):
+        rows = [
+            json.loads(line) for line in (tmp_path / "run" / f"process{k}" / "metrics.jsonl").read_text().splitlines()
+        ]
+        assert [r["epoch"] for r in rows] == list(range(1, 9))
+        for row, r in zip(rows, ref, strict=True):
+            assert row["train_loss"] == pytest.approx(r["train_loss"], rel=2e-5)
+            if "test_loss" in r:
+                assert row["test_loss"] == pytest.approx(r["test_loss"], rel=2e-5)
+        assert (tmp_path / "run" / f"process{k}" / "summary.json").is_file()
+
+
 # --- single-device behaviour and validation ------------------------------------------------------
 
 

@@ -43,6 +43,16 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="more overrides")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    dist = parser.add_argument_group(
+        "several hosts",
+        "Data-parallel training over the devices of several processes (jax.distributed): start the same command "
+        "once per process. --distributed alone detects SLURM, Open MPI and other cluster managers; elsewhere give "
+        "all three of --coordinator, --num-processes, --process-id. Each process writes into <out>/process<k>.",
+    )
+    dist.add_argument("--distributed", action="store_true", help="call jax.distributed.initialize() first")
+    dist.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="address of process 0")
+    dist.add_argument("--num-processes", type=int, default=None, help="number of processes in the job")
+    dist.add_argument("--process-id", type=int, default=None, help="index of this process, 0 .. N-1")
     parser.set_defaults(func=run)
     if type(parser) is argparse.ArgumentParser:
         parser.__class__ = _IntermixedParser
@@ -61,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"jaxneuro train: error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    if args.distributed or args.coordinator is not None:
+        import jax
+
+        jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+        if jax.process_count() > 1:  # every process trains the same replicated model; each keeps its files
+            out = out / f"process{jax.process_index()}"
     try:
         result = fit(config, out, resume=args.resume, stream=None if args.quiet else sys.stderr)
     except (DataNotFoundError, ConfigError, FileExistsError, FileNotFoundError) as err:
