@@ -57,8 +57,8 @@ def edge_factor(kappa: float) -> float:
         ValueError: if ``kappa`` is not positive and finite.
     """
     kappa = float(check_range("kappa", kappa, lower=0.0, lower_open=True))
-    q = math.exp(-kappa)
-    return 1.0 / (1.0 + math.exp(kappa)) + _SUP_Y_SIGMA / kappa + 2 * q / (1 - q) ** 2 + 3 * q / (1 - q)
+    q = math.exp(-kappa)  # also sigma(-kappa) = q / (1 + q), without overflow for large kappa
+    return q / (1.0 + q) + _SUP_Y_SIGMA / kappa + 2 * q / (1 - q) ** 2 + 3 * q / (1 - q)
 
 
 def certified_error_bound(
@@ -83,8 +83,9 @@ def certified_error_bound(
     The first sum is at most ``L sum_j |a_j - x| P_j(x)``.  For x in piece k
     (``x = a_k + c``, ``0 <= c <= delta``): piece k and its left neighbour contribute at most
     ``c + delta sigma(-w c) <= delta (1 + sigma(-kappa))`` (convex in c); the right
-    neighbour ``d sigma(-w d) <= W(1/e) / w`` (d = delta - c); pieces i further away
-    contribute ``(i + 2) delta e^(-kappa i)`` at most, which sums to the geometric terms.
+    neighbour ``d sigma(-w d) <= W(1/e) / w`` (d = delta - c); the pieces i >= 1 further
+    away contribute at most ``(i + 2) delta e^(-kappa i)`` on the left and
+    ``(i + 1) delta e^(-kappa i)`` on the right, which sum to the geometric terms of ``rho``.
 
     How the steepness treats the edges: with finite ``w`` a logistic is 1/2, not 0 or 1, at
     its edge; at an interior edge ``a_k`` G blends ``f(a_(k-1))`` and ``f(a_k)``, and the blend
@@ -128,8 +129,8 @@ def pieces_for_tolerance(epsilon: float, *, lipschitz: float, sup_norm: float) -
 
     This is the theorem's quantifier order made explicit: given ``epsilon``, choose
     ``kappa = max(30, ln(4 M / epsilon))`` so that the end terms are at most ``epsilon / 2``,
-    then the smallest N with ``certified_error_bound(N, ...) < epsilon`` (about
-    ``L (1 + rho) / (epsilon / 2 ... epsilon)``, i.e. N grows like 1/epsilon).
+    then the smallest N with ``certified_error_bound(N, ...) < epsilon`` (the bound decreases
+    in N).  N is about ``L (1 + rho(kappa)) / epsilon``: it grows like 1/epsilon.
 
     Args:
         epsilon: the target error (> 0).
@@ -148,7 +149,14 @@ def pieces_for_tolerance(epsilon: float, *, lipschitz: float, sup_norm: float) -
     kappa = max(DEFAULT_KAPPA, math.log(4.0 * M / epsilon)) if M > 0 else DEFAULT_KAPPA
     tails = 2.0 * M * math.exp(-kappa)  # >= the M term for any N with margin delta
     n = max(1, int(math.floor(L * (1.0 + edge_factor(kappa)) / (epsilon - tails))) + 1) if L > 0 else 1
-    while certified_error_bound(n, lipschitz=L, sup_norm=M, kappa=kappa) >= epsilon:
+
+    def bound(n: int) -> float:
+        return certified_error_bound(n, lipschitz=L, sup_norm=M, kappa=kappa)
+
+    # The estimate used the larger 2 M e^(-kappa) for the end terms: step to the exact minimum.
+    while n > 1 and bound(n - 1) < epsilon:
+        n -= 1
+    while bound(n) >= epsilon:
         n += 1
     return n, kappa
 
@@ -173,7 +181,7 @@ class StepApproximant(eqx.Module):
     """
 
     alpha: Float[Array, " n"] = eqx.field(converter=as_float_array)
-    edges: Float[Array, " n1"] = eqx.field(converter=as_float_array)
+    edges: Float[Array, " n+1"] = eqx.field(converter=as_float_array)
     steepness: Float[Array, ""] = eqx.field(converter=as_float_array)
 
     def __check_init__(self):
@@ -183,9 +191,7 @@ class StepApproximant(eqx.Module):
                 f"got alpha.shape = {self.alpha.shape}, edges.shape = {self.edges.shape}."
             )
         if self.steepness.shape != ():
-            raise ValueError(
-                f"StepApproximant: steepness must be a scalar, got shape {self.steepness.shape}."
-            )
+            raise ValueError(f"StepApproximant: steepness must be a scalar, got shape {self.steepness.shape}.")
         if is_concrete(self.steepness):
             check_range("steepness", self.steepness, lower=0.0, lower_open=True)
 
@@ -194,7 +200,9 @@ class StepApproximant(eqx.Module):
         return self.alpha.shape[0]
 
     def pieces(self, x: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape n"]:
-        """``P_j(x)`` for every piece, shape ``x.shape + (N,)``; each in (0, 1)."""
+        """``P_j(x)`` for every piece, shape ``x.shape + (N,)``; each in (0, 1).
+
+        Memory grows as ``x.size * N``: evaluate long grids in chunks for very large N."""
         x = as_float_array(x)[..., None]
         u = self.steepness * (x - self.edges[:-1])
         v = self.steepness * (x - self.edges[1:])
@@ -210,16 +218,10 @@ class StepApproximant(eqx.Module):
         hidden weights ``w``, hidden biases ``-w e_j``, output weights ``c_j``, output bias 0."""
         n = self.n_pieces
         w = self.steepness
-        c = jnp.diff(
-            jnp.concatenate([jnp.zeros(1, self.alpha.dtype), self.alpha, jnp.zeros(1, self.alpha.dtype)])
-        )
+        c = jnp.diff(jnp.concatenate([jnp.zeros(1, self.alpha.dtype), self.alpha, jnp.zeros(1, self.alpha.dtype)]))
         hidden = Dense.from_weights(jnp.full((n + 1, 1), w, self.alpha.dtype), -w * self.edges)
         out = Dense.from_weights(c[None, :], jnp.zeros(1, self.alpha.dtype))
         return MLP.from_layers([hidden, out], "logistic", "identity")
-
-
-def _grid(n_pieces: int, dtype: Any) -> Array:
-    return jnp.arange(n_pieces, dtype=dtype) / n_pieces
 
 
 def constructive_approximant(
@@ -254,12 +256,10 @@ def constructive_approximant(
     delta = 1.0 / n
     m = delta if margin is None else float(check_range("margin", margin, lower=0.0))
     dtype = default_float()
-    a = _grid(n, dtype)
+    a = jnp.arange(n, dtype=dtype) / n
     alpha = as_float_array(f(a))
     if alpha.shape != a.shape:
-        raise ValueError(
-            f"f must map an array of shape ({n},) to one value per point, got shape {alpha.shape}."
-        )
+        raise ValueError(f"f must map an array of shape ({n},) to one value per point, got shape {alpha.shape}.")
     if is_concrete(alpha):
         check_range("f(a_j)", alpha)
     edges = jnp.concatenate([jnp.array([-m], dtype), a[1:], jnp.array([1.0 + m], dtype)])
@@ -267,9 +267,7 @@ def constructive_approximant(
 
 
 @eqx.filter_jit
-def max_error(
-    g: Callable[[Array], Array], f: Callable[[Array], Array], *, n_grid: int = 20001
-) -> Float[Array, ""]:
+def max_error(g: Callable[[Array], Array], f: Callable[[Array], Array], *, n_grid: int = 20001) -> Float[Array, ""]:
     """``max |g(x) - f(x)|`` over ``n_grid`` evenly spaced points of [0, 1] (ends included).
 
     Both functions are applied elementwise to the grid array.  This measures the error; it
@@ -290,8 +288,7 @@ def mlp_function(model: MLP) -> Callable[[Array], Array]:
     """A 1 -> 1 ``MLP`` as an elementwise function of x (vmapped over the points)."""
     if model.in_size != 1 or model.out_size != 1:
         raise ValueError(
-            "mlp_function needs a model with in_size = out_size = 1, "
-            f"got {model.in_size} -> {model.out_size}."
+            f"mlp_function needs a model with in_size = out_size = 1, got {model.in_size} -> {model.out_size}."
         )
     return lambda x: jax.vmap(model)(jnp.reshape(x, (-1, 1))).reshape(jnp.shape(x))
 
@@ -346,9 +343,7 @@ def fit_single_hidden_layer(
     x = (1.0 - jnp.cos(jnp.pi * jnp.arange(n_train, dtype=dtype) / (n_train - 1))) / 2.0
     t = as_float_array(f(x)).astype(dtype)
     if t.shape != x.shape:
-        raise ValueError(
-            f"f must map an array of shape ({n_train},) to one value per point, got shape {t.shape}."
-        )
+        raise ValueError(f"f must map an array of shape ({n_train},) to one value per point, got shape {t.shape}.")
     k_centre, k_out = jr.split(key)
     slope = 2.0 * n_hidden
     centres = (jnp.arange(n_hidden, dtype=dtype) + jr.uniform(k_centre, (n_hidden,), dtype)) / n_hidden

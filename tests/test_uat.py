@@ -68,7 +68,10 @@ def test_steep_limit_is_the_step_function(x64):
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
-@pytest.mark.parametrize(("n", "kappa", "margin"), [(5, 30.0, None), (16, 30.0, None), (16, 2.0, None), (40, 0.5, None), (16, 8.0, 0.0), (7, 3.0, 0.3)])
+@pytest.mark.parametrize(
+    ("n", "kappa", "margin"),
+    [(5, 30.0, None), (16, 30.0, None), (16, 2.0, None), (40, 0.5, None), (16, 8.0, 0.0), (7, 3.0, 0.3)],
+)
 def test_certified_bound_holds(name, n, kappa, margin, x64):
     f, L, M = TARGETS[name]
     G = jn.constructive_approximant(f, n, kappa=kappa, margin=margin)
@@ -127,8 +130,9 @@ def test_edge_factor_values():
     q = math.exp(-30.0)
     expected = 1 / (1 + math.exp(30.0)) + 0.2784645427610738 / 30 + 2 * q / (1 - q) ** 2 + 3 * q / (1 - q)
     assert jn.edge_factor(30.0) == pytest.approx(expected, rel=1e-12)
-    values = [jn.edge_factor(k) for k in (0.5, 1.0, 3.0, 10.0, 30.0, 300.0)]
-    assert all(a > b for a, b in zip(values, values[1:], strict=False)) and values[-1] < 1e-3
+    values = [jn.edge_factor(k) for k in (0.5, 1.0, 3.0, 10.0, 30.0, 300.0, 1e4)]
+    assert all(a > b for a, b in zip(values, values[1:], strict=False)) and values[-2] < 1e-3
+    assert values[-1] == pytest.approx(0.2784645427610738 / 1e4, rel=1e-12)  # no overflow of e^kappa
 
 
 def test_as_mlp_is_the_same_function(x64):
@@ -266,7 +270,11 @@ def test_bad_target_functions():
 
 
 def test_bad_approximant_and_helpers():
-    with pytest.raises(ValueError, match=r"alpha must have shape \(N,\) and edges shape \(N \+ 1,\); got alpha.shape = \(3,\), edges.shape = \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"alpha must have shape \(N,\) and edges shape \(N \+ 1,\); "
+        r"got alpha.shape = \(3,\), edges.shape = \(3,\)",
+    ):
         jn.StepApproximant(jnp.zeros(3), jnp.linspace(0, 1, 3), 10.0)
     with pytest.raises(ValueError, match=r"steepness must be a scalar, got shape \(2,\)"):
         jn.StepApproximant(jnp.zeros(2), jnp.linspace(0, 1, 3), jnp.ones(2))
@@ -286,7 +294,12 @@ def test_plots_draw():
     ax = jp.plot_uat_approximant(G, f, trained=lambda x: f(x) * 0.9)
     assert len(ax.lines) == 6 + 3
     np.testing.assert_allclose(ax.lines[-2].get_ydata(), np.asarray(G(jnp.asarray(np.linspace(0, 1, 2001)))), rtol=1e-6)
-    r = {"n": np.array([4, 8]), "constructive": np.array([1.0, 0.5]), "bound": np.array([1.5, 0.8]), "trained": np.array([0.1, 0.05])}
+    r = {
+        "n": np.array([4, 8]),
+        "constructive": np.array([1.0, 0.5]),
+        "bound": np.array([1.5, 0.8]),
+        "trained": np.array([0.1, 0.05]),
+    }
     ax = jp.plot_uat_error(r)
     assert len(ax.lines) == 4 and ax.get_xscale() == "log"
     np.testing.assert_allclose(ax.lines[-1].get_ydata(), [1.0, 0.5])  # 1/N through the last point
