@@ -582,22 +582,26 @@ def simulate_network(
     dtype = jnp.result_type(*[p.neuron.tau_m for p in pops], *[p.tau_s for p in pops], default_float())
 
     # ------------------------------------------------------------------ per-neuron constants
-    tau_m_p, tau_s_p, tau_ref_n, bias_n, noise_n = [], [], [], [], []
+    tau_m_p, tau_s_p, tau_ref_n, bias_n, noise_n, tr_concrete = [], [], [], [], [], []
     for p in pops:
         tm = check_positive("tau_m", p.neuron.tau_m, unit="s").astype(dtype)
         ts_ = check_positive("tau_s", p.tau_s, unit="s").astype(dtype)
-        tr = check_positive("tau_ref", p.neuron.tau_ref, unit="s").astype(dtype)
+        # (concreteness is judged on the fields themselves: inside jit any array op is traced)
+        tr = check_positive("tau_ref", p.neuron.tau_ref, unit="s")
         if is_concrete(tr):
             if np.any(np.asarray(tr) < 2 * dt * (1 - 1e-9)):
                 raise ValueError(
                     f"dt must be at most tau_ref / 2 (a neuron fires at most once per step); got dt = {dt:g} s "
                     f"and tau_ref = {float(np.min(np.asarray(tr))):g} s (population {p.name or pops.index(p)})."
                 )
+            tr_concrete.append(float(np.min(np.asarray(tr))))
         else:
             tr = eqx.error_if(tr, jnp.any(tr < 2 * dt * (1 - 1e-9)), "dt must be at most tau_ref / 2 (traced tau_ref).")
-        nz = p.noise.astype(dtype)
+        tr = tr.astype(dtype)
+        nz = p.noise
         if not is_concrete(nz):
             nz = eqx.error_if(nz, nz < 0, "noise must be >= 0 (traced value).")
+        nz = nz.astype(dtype)
         tau_m_p.append(tm)
         tau_s_p.append(ts_)
         tau_ref_n.append(jnp.broadcast_to(tr, (p.size,)))
@@ -618,13 +622,20 @@ def simulate_network(
     offs = network.offsets
     pinfo = [_Pop(offs[k], sizes[k], 1.0 / tau_m_p[k], 1.0 / tau_s_p[k], 1.0 / tau_m_p[k] - 1.0 / tau_s_p[k]) for k in range(len(pops))]
 
-    has_noise = any((not is_concrete(p.noise)) or float(p.noise) > 0 for p in pops)
-    if has_noise:
-        if key is None:
-            raise ValueError("key is required: a population has noise > 0 (or a traced noise level).")
-        seeds = jax.random.bits(key, (2,), dtype=jnp.uint32)
+    # Noise is drawn when a key is given and the noise level may be nonzero.  Without a key,
+    # a concrete nonzero level is an error at once and a traced one at run time.
+    concrete_noise = [float(p.noise) if is_concrete(p.noise) else None for p in pops]
+    if key is None:
+        if any(x is not None and x > 0 for x in concrete_noise):
+            raise ValueError("key is required: a population has noise > 0.")
+        if any(x is None for x in concrete_noise):
+            bias = eqx.error_if(  # attached to a value that is used
+                bias, jnp.any(noise_scale != 0), "key is required: a population has noise > 0 (traced)."
+            )
+        has_noise = False
     else:
-        seeds = jnp.zeros((2,), jnp.uint32)
+        has_noise = any(x is None or x > 0 for x in concrete_noise)
+    seeds = jax.random.bits(key, (2,), dtype=jnp.uint32) if has_noise else jnp.zeros((2,), jnp.uint32)
 
     # ------------------------------------------------------------------ weights and inputs
     WT = network.weight_matrix().astype(dtype).T  # row j: weights out of neuron j
@@ -650,9 +661,11 @@ def simulate_network(
         edges = jnp.searchsorted(ev_t, jnp.arange(steps + 1, dtype=dtype) * dt_a, side="left").astype(jnp.int32)
         if differentiable:
             if max_input_spikes_per_step is None:
-                if not is_concrete(edges):
+                if not (is_concrete(train.times) and is_concrete(train.count) and is_concrete(t0)):
                     raise ValueError("max_input_spikes_per_step is required with differentiable=True and traced inputs.")
-                max_input_spikes_per_step = max(1, int(np.max(np.diff(np.asarray(edges)))))
+                t_np = np.sort(np.asarray(train.times)[np.asarray(train.mask)].ravel()) - float(np.asarray(t0))
+                e_np = np.searchsorted(t_np, np.arange(steps + 1) * dt, side="left")
+                max_input_spikes_per_step = max(1, int(np.max(np.diff(e_np))))
             K_in = _check_int("max_input_spikes_per_step", max_input_spikes_per_step)
             ev_t = jnp.concatenate([ev_t, jnp.full((K_in,), jnp.inf, dtype)])
             ev_src = jnp.concatenate([ev_src, jnp.full((K_in,), N, jnp.int32)])
@@ -707,23 +720,24 @@ def simulate_network(
         for name, x in zip(NetworkState._fields, state0):
             if jnp.shape(x) != (N,):
                 raise ValueError(f"state0.{name} must have shape (N,) = ({N},), got shape {jnp.shape(x)}.")
-        v0 = jnp.asarray(state0.v, dtype)
-        if is_concrete(v0):
-            if np.any(~np.isfinite(np.asarray(v0))) or np.any(np.asarray(v0) >= 1.0):
+        if is_concrete(state0.v):
+            v0 = np.asarray(state0.v)
+            if np.any(~np.isfinite(v0)) or np.any(v0 >= 1.0):
                 raise ValueError(
-                    f"state0.v must be finite and below the threshold 1, in (-inf, 1); got max {np.max(np.asarray(v0)):g}."
+                    f"state0.v must be finite and below the threshold 1, in (-inf, 1); got max {np.max(v0):g}."
                 )
+            v0 = jnp.asarray(v0, dtype)
         else:
+            v0 = jnp.asarray(state0.v, dtype)
             v0 = eqx.error_if(v0, jnp.any(~(v0 < 1.0)), "state0.v must be below the threshold 1 (traced value).")
         state0 = NetworkState(v0, *(jnp.asarray(x, dtype) for x in state0[1:]))
 
     # ------------------------------------------------------------------ recording
     if record_spikes:
         if max_spikes is None:
-            tr_min = jnp.min(tau_ref)
-            if not is_concrete(tr_min):
+            if len(tr_concrete) < len(pops):
                 raise ValueError("max_spikes is required when tau_ref is traced (the spike buffer has a static size).")
-            max_spikes = int(math.ceil(duration / float(tr_min))) + 1
+            max_spikes = int(math.ceil(duration / min(tr_concrete) * (1 + 1e-9))) + 1
         cap = _check_int("max_spikes", max_spikes)
     else:
         cap = 0

@@ -6,6 +6,7 @@ scale ``tau_s``, so ``scipy.stats.gamma`` is an independent reference for values
 
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +15,9 @@ from scipy import integrate, stats
 
 import jaxneuro as jn
 from jaxneuro._kernels import kernel_support
+
+# run-time checks (eqx.error_if) raise JaxRuntimeError under jit, EquinoxRuntimeError eagerly
+RUNTIME_ERRORS = (jax.errors.JaxRuntimeError, eqx.EquinoxRuntimeError)
 
 TAUS = [0.002, 0.010, 0.300]
 
@@ -143,7 +147,7 @@ def test_tau_must_be_positive(tau):
 
 def test_traced_tau_checked_at_run_time():
     f = jax.jit(lambda tau: jn.psc_kernel(0.1, tau))
-    with pytest.raises(jax.errors.JaxRuntimeError, match="tau_s must be finite and in"):
+    with pytest.raises(RUNTIME_ERRORS, match="tau_s must be finite and in"):
         jax.block_until_ready(f(-1.0))
 
 

@@ -1,5 +1,6 @@
 """Spike trains, rasters and filtering against independent numpy/scipy references (notes ch. 1.6)."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,6 +9,9 @@ from scipy import integrate, stats
 
 import jaxneuro as jn
 from jaxneuro import SpikeTrain, filter_spikes
+
+# run-time checks (eqx.error_if) raise JaxRuntimeError under jit, EquinoxRuntimeError eagerly
+RUNTIME_ERRORS = (jax.errors.JaxRuntimeError, eqx.EquinoxRuntimeError)
 
 
 def gamma_sum(ts, spikes, tau, n):
@@ -44,7 +48,7 @@ def test_overflow_errors_or_flags_never_truncates_silently():
         filter_spikes(tr, 0.01, ts=jnp.linspace(0, 1, 5))
     # traced: a run-time error
     f = jax.jit(lambda t: filter_spikes(SpikeTrain(t, jnp.array(3)), 0.01, ts=jnp.linspace(0, 1, 5)))
-    with pytest.raises(jax.errors.JaxRuntimeError, match="overflowed"):
+    with pytest.raises(RUNTIME_ERRORS, match="overflowed"):
         jax.block_until_ready(f(jnp.array([0.1, 0.2])))
 
 
@@ -82,7 +86,7 @@ def test_construction_checks_structure_and_values():
     with pytest.raises(ValueError, match="scalar"):
         SpikeTrain.from_times(0.1)
     f = jax.jit(lambda t: SpikeTrain(t, jnp.array(2)).validate().times)
-    with pytest.raises(jax.errors.JaxRuntimeError, match="non-NaN and sorted"):
+    with pytest.raises(RUNTIME_ERRORS, match="non-NaN and sorted"):
         jax.block_until_ready(f(jnp.array([0.3, 0.1])))
 
 

@@ -1,0 +1,222 @@
+"""Benchmark: a recurrent LIF network with exponential synapses, jaxneuro against Brian2.
+
+The network (the same in both): N LIF neurons (tau_m 20 ms, tau_ref 2 ms, threshold 1, reset 0),
+exponential synapses (tau_s 10 ms, a spike of j adds w_ij / tau_s to s_i), dense random
+recurrent weights with about 10 % nonzero (w ~ N(0, (0.5 tau_m / sqrt(0.1 N))^2) on the nonzero
+entries, no self-connections), a constant drive 1.2 plus white noise of strength 0.2
+(``tau_m dv/dt = s + 1.2 - v + 0.2 sqrt(tau_m) xi(t)``), initial ``v`` uniform in [0, 1);
+1 s of simulated time at dt = 0.1 ms.
+
+jaxneuro: ``simulate_network`` under ``jax.jit`` (exact within-step spike times, event-driven
+propagation, noise held for each step).  Brian2: ``NeuronGroup`` + ``Synapses`` with
+``on_pre``, the cython target, Euler-Maruyama (``method="euler"``, what Brian2 uses for this
+stochastic equation).  The two draw different random numbers, so they agree in distribution,
+not spike for spike: the table compares mean rates, spike counts and the per-neuron rates
+(correlated through the shared weights).
+
+Each measurement runs in a fresh subprocess (so that peak memory is its own); compile and run
+time are separate (run: the median of ``--repeats`` runs after the first); CPU time is
+reported beside wall time because JAX may use both cores for some kernels while Brian2 runs on
+one.  Brian2 is not a dependency of jaxneuro: run this with an interpreter that has both::
+
+    /work/bench-venv/bin/python benchmarks/network.py            # N = 1000 and 4000
+    /work/bench-venv/bin/python benchmarks/network.py --sizes 1000 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+TAU_M, TAU_REF, TAU_S = 0.020, 0.002, 0.010
+MU, SIGMA, P_CONNECT, GAIN = 1.2, 0.2, 0.1, 0.5
+DT, DURATION = 1e-4, 1.0
+
+
+def make_network(n: int, seed: int = 0):
+    """Weights (charges, in s) and initial voltages, identical for both simulators."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n, n)) < P_CONNECT
+    np.fill_diagonal(mask, False)
+    w = np.where(mask, rng.normal(0.0, 1.0, (n, n)) * GAIN * TAU_M / np.sqrt(P_CONNECT * n), 0.0)
+    v0 = rng.random(n)
+    return w.astype(np.float32), v0.astype(np.float32)
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def worker_jax(n: int, repeats: int) -> dict:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import jaxneuro as jn
+
+    w, v0 = make_network(n)
+    base = _rss_mib()
+    net = jn.LIFNetwork.from_weights(
+        w, jn.LIF(tau_m=TAU_M, tau_ref=TAU_REF), tau_s=TAU_S, bias=MU, noise=SIGMA
+    )
+    state0 = jn.NetworkState(
+        jnp.asarray(v0), jnp.zeros(n), jnp.full(n, -2 * DT), jnp.full(n, MU)
+    )
+
+    @jax.jit
+    def run(net, key, state0):
+        # max_spikes: the most a neuron can fire, duration / tau_ref + 1 (tau_ref is traced here)
+        return jn.simulate_network(net, DURATION, dt=DT, key=key, state0=state0, max_spikes=501)
+
+    t = time.perf_counter()
+    compiled = run.lower(net, jax.random.key(0), state0).compile()
+    compile_s = time.perf_counter() - t
+    walls, cpus, counts = [], [], None
+    for r in range(repeats + 1):
+        key = jax.random.key(r)
+        t, c = time.perf_counter(), time.process_time()
+        res = compiled(net, key, state0)
+        jax.block_until_ready(res)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        if r > 0:
+            walls.append(wall)
+            cpus.append(cpu)
+        counts = np.asarray(res.spike_count)
+    return {
+        "compile_s": compile_s,
+        "run_s": statistics.median(walls),
+        "cpu_s": statistics.median(cpus),
+        "counts": counts.tolist(),
+        "peak_rss_mib": _rss_mib(),
+        "base_rss_mib": base,
+    }
+
+
+def worker_brian2(n: int, repeats: int) -> dict:
+    import numpy as np
+    from brian2 import (
+        Network,
+        NeuronGroup,
+        SpikeMonitor,
+        Synapses,
+        defaultclock,
+        ms,
+        prefs,
+        second,
+        seed,
+    )
+
+    prefs.codegen.target = "cython"
+    w, v0 = make_network(n)
+    base = _rss_mib()
+    defaultclock.dt = DT * second
+    tau_m, tau_s, mu, sigma = TAU_M * second, TAU_S * second, MU, SIGMA  # noqa: F841 (used by Brian2)
+    eqs = """
+    dv/dt = (s + mu - v) / tau_m + sigma * xi * tau_m**-0.5 : 1 (unless refractory)
+    ds/dt = -s / tau_s : 1
+    """
+    group = NeuronGroup(n, eqs, threshold="v >= 1", reset="v = 0", refractory=TAU_REF * second, method="euler")
+    post, pre = np.nonzero(w)
+    syn = Synapses(group, group, "w : second", on_pre="s_post += w / tau_s")
+    syn.connect(i=pre, j=post)
+    syn.w = w[post, pre].astype(np.float64) * second
+    mon = SpikeMonitor(group, record=False)
+    net = Network(group, syn, mon)
+    group.v = v0
+    net.store()
+    t = time.perf_counter()
+    net.run(0 * ms)  # code generation and cython compilation (cached after the first ever run)
+    compile_s = time.perf_counter() - t
+    walls, cpus, counts = [], [], None
+    for r in range(repeats + 1):
+        net.restore()
+        seed(r)
+        t, c = time.perf_counter(), time.process_time()
+        net.run(DURATION * second)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        if r > 0:
+            walls.append(wall)
+            cpus.append(cpu)
+        counts = np.asarray(mon.count[:])
+    return {
+        "compile_s": compile_s,
+        "run_s": statistics.median(walls),
+        "cpu_s": statistics.median(cpus),
+        "counts": counts.tolist(),
+        "peak_rss_mib": _rss_mib(),
+        "base_rss_mib": base,
+    }
+
+
+def _run_worker(kind: str, n: int, repeats: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", kind, "--sizes", str(n), "--repeats", str(repeats)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ),
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{kind} worker failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--worker", choices=["jax", "brian2"], help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        fn = worker_jax if args.worker == "jax" else worker_brian2
+        print(json.dumps(fn(args.sizes[0], args.repeats)))
+        return
+
+    import numpy as np
+
+    rows = []
+    for n in args.sizes:
+        res = {kind: _run_worker(kind, n, args.repeats) for kind in ("brian2", "jax")}
+        cj, cb = np.asarray(res["jax"]["counts"]), np.asarray(res["brian2"]["counts"])
+        rows.append(
+            (
+                n,
+                res,
+                cj.mean() / DURATION,
+                cb.mean() / DURATION,
+                int(cj.sum()),
+                int(cb.sum()),
+                float(np.corrcoef(cj, cb)[0, 1]),
+            )
+        )
+    load = os.getloadavg()[0]
+    print(f"LIF network, 1 s at dt = {DT * 1e3:g} ms, ~10% dense random weights, drive {MU} + noise {SIGMA}")
+    print(f"(load average at the end: {load:.1f} on {os.cpu_count()} cores; medians of {args.repeats} runs)\n")
+    head = (
+        "| N | simulator | compile (s) | run wall (s) | run CPU (s) | speed-up (wall) | mean rate (Hz) | "
+        "spikes | per-neuron rate corr. | peak RSS (MiB) |"
+    )
+    print(head)
+    print("|" + "---|" * 10)
+    for n, res, rj, rb, sj, sb, corr in rows:
+        b, j = res["brian2"], res["jax"]
+        print(
+            f"| {n} | Brian2 2.9 (cython) | {b['compile_s']:.2f} | {b['run_s']:.3f} | {b['cpu_s']:.3f} | 1 | "
+            f"{rb:.2f} | {sb} | | {b['peak_rss_mib']:.0f} |"
+        )
+        print(
+            f"| {n} | jaxneuro | {j['compile_s']:.2f} | {j['run_s']:.3f} | {j['cpu_s']:.3f} | "
+            f"{b['run_s'] / j['run_s']:.1f}x | {rj:.2f} | {sj} | {corr:.3f} | {j['peak_rss_mib']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
