@@ -225,16 +225,18 @@ def sharded_vmap(
     array in the arguments marked ``0`` in ``in_axes`` (others are passed whole to every
     example).  Across several devices the batch is padded to a multiple of the device count,
     split with ``NamedSharding`` over the 1-D ``mesh`` and the padding removed; the result
-    equals ``eqx.filter_vmap(fn)(*args)`` exactly (dtype and values).  For example, a batch of
-    LIF simulations over inputs and membrane time constants::
+    equals ``eqx.filter_vmap(fn)(*args)`` exactly (dtype and values).  Batched modules are
+    stacked: every array field has the leading batch axis.  For example, LIF simulations over
+    every pair of inputs and membrane time constants::
 
+        grid = jn.parameter_grid(jn.LIF(), v_ins, tau_m=tau_ms)     # stacked, grid.size points
         run = jn.sharded_vmap(lambda nrn, x: jn.simulate(nrn, x, 0.0, 1.0, method="stepped", ts=ts))
-        sims = run(jn.LIF(tau_m=tau_ms), v_ins)        # tau_ms, v_ins: shape (n,)
+        sims = run(grid.neuron, grid.inputs)                         # sims.ys: (grid.size, len(ts))
 
     Args:
         fn: function of one example; its array outputs gain a leading batch axis.
-        in_axes: ``0`` (every argument batched, the default), ``None``, or one ``0``/``None``
-            per positional argument.
+        in_axes: ``0`` (every argument batched, the default) or one ``0``/``None`` per
+            positional argument (``None``: passed whole to every example).
         mesh: a 1-D ``jax.sharding.Mesh`` (default: all local devices when there are several;
             a single device runs unsharded).
 
@@ -242,9 +244,10 @@ def sharded_vmap(
         The batched function (jit-compiled once per shape).
 
     Raises:
-        ValueError: (when called) for ``in_axes`` entries other than 0 or None, a wrong number
-            of them, batched arguments without a common leading size, or a mesh that is not
-            1-D or holds another process's devices.
+        ValueError: for ``in_axes`` entries other than 0 or None, or a mesh that is not 1-D or
+            holds another process's devices; when called, for a wrong number of ``in_axes``
+            entries, no batched argument, or batched arguments without a common leading size.
+        TypeError: for a mesh that is not a ``jax.sharding.Mesh``.
     """
     mesh = resolve_mesh(mesh)
     per_arg = None if in_axes in (0, None) else tuple(in_axes)
