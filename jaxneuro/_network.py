@@ -101,7 +101,7 @@ class LIFPopulation(eqx.Module):
     """
 
     size: int = eqx.field(static=True)
-    neuron: LIF = LIF()
+    neuron: LIF = eqx.field(default_factory=LIF)
     tau_s: Float[Array, ""] = eqx.field(converter=as_float_array, default=FAST_SYNAPSE_TAU_S)
     bias: Float[Array, " size"] = eqx.field(converter=as_float_array, default=0.0)
     noise: Float[Array, ""] = eqx.field(converter=as_float_array, default=0.0)
