@@ -87,6 +87,10 @@ WORKER = SETUP + textwrap.dedent(
     out["lif_stepped"] = jn.tuning_curve(jn.LIF(), X[:37], method="stepped", duration=0.5, mesh=mesh)
     out["lif_2d"] = jn.tuning_curve(jn.LIF(tau_m=TAU2), X2, mesh=mesh)
     out["hh_stepped"] = jn.tuning_curve(jn.HodgkinHuxley(), J, duration=0.1, mesh=mesh)
+    out["lif_jit"] = jax.jit(lambda x: jn.tuning_curve(jn.LIF(), x, mesh=mesh))(X)
+    out["lif_grad"] = jax.grad(lambda tau: jnp.sum(jn.tuning_curve(jn.LIF(tau_m=tau), X[500:537], mesh=mesh)))(
+        TAUS[500:537]
+    )
     even = jn.tuning_curve(jn.LIF(), X[:1000])  # default mesh: all 4 local devices
     out["lif_even_default"] = even
     info["even_split"] = even.sharding.spec == PartitionSpec("batch")
@@ -173,6 +177,11 @@ def assert_identical(got, ref):
         ("lif_2d", lambda: jn.tuning_curve(jn.LIF(tau_m=TAU2), X2)),
         ("hh_stepped", lambda: jn.tuning_curve(jn.HodgkinHuxley(), J, duration=0.1)),
         ("lif_even_default", lambda: jn.tuning_curve(jn.LIF(), X[:1000])),
+        ("lif_jit", lambda: jax.jit(lambda x: jn.tuning_curve(jn.LIF(), x))(X)),
+        (
+            "lif_grad",
+            lambda: jax.grad(lambda tau: jnp.sum(jn.tuning_curve(jn.LIF(tau_m=tau), X[500:537])))(TAUS[500:537]),
+        ),
     ],
 )
 def test_sharded_tuning_curve_equals_one_device(sharded, key, reference):
@@ -182,6 +191,9 @@ def test_sharded_tuning_curve_equals_one_device(sharded, key, reference):
     # and the sweep is right, not only equal: closed form for the LIF exact path
     if key == "lif_exact":
         np.testing.assert_allclose(out[key], jn.lif_rate(X, TAUS), rtol=1e-3, atol=1e-3)
+    if key == "lif_grad":  # d rate / d tau_m of the closed form
+        ref = jax.vmap(jax.grad(lambda tau, x: jn.lif_rate(x, tau)))(TAUS[500:537], X[500:537])
+        np.testing.assert_allclose(out[key], ref, rtol=2e-3, atol=1e-2)
 
 
 def test_sharded_float64_sweep_equals_one_device(sharded, x64):
