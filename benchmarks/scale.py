@@ -2,8 +2,8 @@
 
 Run by hand (not a test); it prints tables::
 
-    python benchmarks/scale.py            # full sizes (about 10 minutes on 2 cores)
-    python benchmarks/scale.py --quick    # small sizes, smoke run (about 3 minutes)
+    python benchmarks/scale.py            # full sizes (about 15 minutes on 2 busy cores, mostly compiling)
+    python benchmarks/scale.py --quick    # small sizes, smoke run (about 5 minutes)
     python benchmarks/scale.py --only devices    # or: chunked, memory
 
 1. **Devices** (strong and weak scaling).  Each device count d in 1, 2, 4 runs in its own
@@ -234,8 +234,10 @@ def run_devices(args, sizes) -> None:
                     f"{rate:>12,.0f}{speed:>10.2f}{speed / d:>12.2f}  {r['equal']}"
                 )
     print(
-        f"   ({os.cpu_count()} CPU cores: the forced host devices share them, so no speed-up is possible past "
-        f"{os.cpu_count()} devices; efficiency = speed-up / d)"
+        f"   ({os.cpu_count()} CPU cores: the forced host devices share them, so no speed-up from more cores is\n"
+        f"   possible past {os.cpu_count()} devices; a memory-bound sweep (LIF exact: several arrays of the batch\n"
+        "   size per loop iteration) can still gain from smaller per-device blocks that fit the caches;\n"
+        "   efficiency = speed-up / d)"
     )
 
 
