@@ -153,12 +153,15 @@ def pieces_for_tolerance(epsilon: float, *, lipschitz: float, sup_norm: float) -
     def bound(n: int) -> float:
         return certified_error_bound(n, lipschitz=L, sup_norm=M, kappa=kappa)
 
-    # The estimate used the larger 2 M e^(-kappa) for the end terms: step to the exact minimum.
-    while n > 1 and bound(n - 1) < epsilon:
-        n -= 1
-    while bound(n) >= epsilon:
-        n += 1
-    return n, kappa
+    # The estimate used the larger 2 M e^(-kappa) for the end terms, so bound(n) < epsilon;
+    # the bound decreases in N, so bisect for the smallest N that satisfies it.
+    while bound(n) >= epsilon:  # guards against rounding in the estimate
+        n *= 2
+    lo, hi = 0, n  # bound(lo) >= epsilon (or lo = 0), bound(hi) < epsilon
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if bound(mid) < epsilon else (mid, hi)
+    return hi, kappa
 
 
 class StepApproximant(eqx.Module):

@@ -123,6 +123,8 @@ def test_pieces_for_tolerance_is_the_theorem(x64):
         assert float(jn.max_error(jn.constructive_approximant(f, n, kappa=kappa), f)) < eps
     n, kappa = jn.pieces_for_tolerance(1e-14, lipschitz=1.0, sup_norm=1e3)
     assert kappa == pytest.approx(math.log(4e3 / 1e-14))  # end terms pushed below eps / 2
+    bound = lambda n: jn.certified_error_bound(n, lipschitz=1.0, sup_norm=1e3, kappa=kappa)  # noqa: E731
+    assert bound(n) < 1e-14 <= bound(n - 1)  # the minimum, found by bisection (N ~ 1.3e14)
     assert jn.pieces_for_tolerance(0.1, lipschitz=0.0, sup_norm=1.0) == (1, 30.0)
 
 
