@@ -82,9 +82,7 @@ def test_mlp_matches_numpy(act, x64):
     model = jn.MLP(4, 3, (5, 6), act, key=jr.key(3))
     assert [layer.weight.shape for layer in model.layers] == [(5, 4), (6, 5), (3, 6)]
     x = np.random.default_rng(0).normal(size=4)
-    np.testing.assert_allclose(
-        model(jnp.asarray(x)), np_mlp(model, x, np_act(act), np_act("identity")), rtol=1e-13
-    )
+    np.testing.assert_allclose(model(jnp.asarray(x)), np_mlp(model, x, np_act(act), np_act("identity")), rtol=1e-13)
 
 
 def test_mlp_final_activation_callable_and_single_layer(x64):
@@ -141,6 +139,28 @@ def test_vmap_jit_and_no_retrace_across_parameter_updates():
     assert len(traces) == 1
 
 
+def test_from_weights_and_augmented_form_under_jit_and_vmap():
+    Ws = jr.normal(jr.key(20), (5, 2, 3))  # a family of five layers
+    bs = jr.normal(jr.key(21), (5, 2))
+    x = jnp.array([0.3, -0.2, 1.0])
+    traces = []
+
+    @jax.jit
+    def drive(W, b, x):
+        traces.append(None)
+        layer = jn.Dense.from_weights(W, b)
+        return layer(x), layer.augmented_weight() @ jn.augment(x)
+
+    z, z_aug = jax.vmap(drive, in_axes=(0, 0, None))(Ws, bs, x)
+    expected = np.einsum("kij,j->ki", np.asarray(Ws), np.asarray(x)) + np.asarray(bs)
+    np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(z_aug, expected, rtol=1e-5, atol=1e-6)
+    drive(Ws[0], bs[0], x)
+    drive(Ws[1], bs[1], x + 1.0)
+    # vmap traces the jitted function at the per-example shapes, which the direct calls reuse.
+    assert len(traces) == 1
+
+
 def test_parameter_gradient_matches_finite_differences(x64):
     model = jn.MLP(2, 1, (3,), "tanh", key=jr.key(11))
     xs = jr.normal(jr.key(12), (5, 2))
@@ -188,9 +208,7 @@ def test_trains_xor_with_optax():
 # ---------------------------------------------------------------- bad input
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3"])
 def test_bad_sizes(bad):
-    with pytest.raises(
-        ValueError, match=rf"in_size must be a positive int \(a number of neurons, >= 1\), got {bad!r}"
-    ):
+    with pytest.raises(ValueError, match=rf"in_size must be a positive int \(a number of neurons, >= 1\), got {bad!r}"):
         jn.Dense(bad, 2, key=jr.key(0))
     with pytest.raises(ValueError, match=r"out_size must be a positive int"):
         jn.Dense(2, bad, key=jr.key(0))
@@ -221,9 +239,7 @@ def test_input_shape_mismatch():
 
 
 def test_from_weights_bad_shapes():
-    with pytest.raises(
-        ValueError, match=r"weight must be a non-empty \(out_size, in_size\) matrix, got shape \(3,\)"
-    ):
+    with pytest.raises(ValueError, match=r"weight must be a non-empty \(out_size, in_size\) matrix, got shape \(3,\)"):
         jn.Dense.from_weights(jnp.ones(3))
     with pytest.raises(ValueError, match=r"got shape \(0, 3\)"):
         jn.Dense.from_weights(jnp.ones((0, 3)))
