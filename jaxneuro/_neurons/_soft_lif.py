@@ -45,8 +45,9 @@ def soft_lif_rate(
         lif_rate(v_in) <= soft_lif_rate(v_in) <= lif_rate(max(v_in, 1) + gamma ln 2),
 
     so it converges uniformly to ``lif_rate`` as ``gamma -> 0``, though slowly at threshold:
-    the largest gap is about ``lif_rate(1 + gamma ln 2) ~ 1 / (tau_m ln(1 / (gamma ln 2)))``
-    (12.9 Hz for gamma = 0.03 and the default constants).  Unlike ``lif_rate`` it is
+    the largest gap is at ``v_in = 1``, where it equals
+    ``lif_rate(1 + gamma ln 2) ~ 1 / (tau_m ln(1 / (gamma ln 2)))`` (12.5 Hz for
+    gamma = 0.03 and the default constants).  Unlike ``lif_rate`` it is
     positive below threshold and its derivative is continuous and positive everywhere.
 
     Numerics: ``log(1 + 1/rho)`` is ``log1p(1/rho)`` for ``rho >= 1`` and
