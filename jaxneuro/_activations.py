@@ -71,13 +71,10 @@ def _check_axis(name: str, z: Array, axis: int) -> int:
         raise ValueError(f"{name} needs an input with at least one axis, got a scalar (shape ()).")
     if not -z.ndim <= axis < z.ndim:
         raise ValueError(
-            f"{name}: axis must be in [{-z.ndim}, {z.ndim - 1}] for an input of shape {z.shape}, "
-            f"got axis = {axis}."
+            f"{name}: axis must be in [{-z.ndim}, {z.ndim - 1}] for an input of shape {z.shape}, got axis = {axis}."
         )
     if z.shape[axis] == 0:
-        raise ValueError(
-            f"{name}: axis {axis} of the input (shape {z.shape}) is empty; it needs at least 1 element."
-        )
+        raise ValueError(f"{name}: axis {axis} of the input (shape {z.shape}) is empty; it needs at least 1 element.")
     return int(axis)
 
 

@@ -115,9 +115,7 @@ def binary_cross_entropy(
     return -jnp.sum(t * jnp.log(yc) + (1.0 - t) * jnp.log1p(-yc))
 
 
-def binary_cross_entropy_with_logits(
-    z: Float[ArrayLike, "*shape"], t: Float[ArrayLike, "*shape"]
-) -> Float[Array, ""]:
+def binary_cross_entropy_with_logits(z: Float[ArrayLike, "*shape"], t: Float[ArrayLike, "*shape"]) -> Float[Array, ""]:
     """Bernoulli cross-entropy on logits ``z`` (with ``y = sigma(z)``, the logistic):
 
         L(z, t) = -sum_k [t_k log sigma(z_k) + (1 - t_k) log(1 - sigma(z_k))]
@@ -258,13 +256,9 @@ def categorical_cross_entropy_with_integer_labels(
         arr = np.asarray(label)
         bad = (arr < 0) | (arr >= k)
         if np.any(bad):
-            raise ValueError(
-                f"{msg}; got label = {np.array2string(arr[bad] if arr.ndim else arr, threshold=6)}."
-            )
+            raise ValueError(f"{msg}; got label = {np.array2string(arr[bad] if arr.ndim else arr, threshold=6)}.")
     else:
-        label = eqx.error_if(
-            label, jnp.any((label < 0) | (label >= k)), f"{msg}; a traced label was outside it."
-        )
+        label = eqx.error_if(label, jnp.any((label < 0) | (label >= k)), f"{msg}; a traced label was outside it.")
     logp = log_softmax(z, axis=-1)
     return -jnp.sum(jnp.take_along_axis(logp, label[..., None], axis=-1))
 
@@ -296,8 +290,7 @@ def mean_loss(
     ys, ts = jnp.asarray(ys), jnp.asarray(ts)
     if ys.ndim == 0 or ts.ndim == 0:
         raise ValueError(
-            "mean_loss: ys and ts need a leading batch axis; "
-            f"got ys.shape = {ys.shape}, ts.shape = {ts.shape}."
+            f"mean_loss: ys and ts need a leading batch axis; got ys.shape = {ys.shape}, ts.shape = {ts.shape}."
         )
     if ys.shape[0] != ts.shape[0]:
         raise ValueError(

@@ -29,10 +29,7 @@ def logit(p):
 
 # ---------------------------------------------------------------- definitions (numpy, float64)
 def test_namespace_and_flat_api_are_the_same():
-    assert (
-        L.mse is jn.mse
-        and L.categorical_cross_entropy_with_logits is jn.categorical_cross_entropy_with_logits
-    )
+    assert L.mse is jn.mse and L.categorical_cross_entropy_with_logits is jn.categorical_cross_entropy_with_logits
 
 
 def test_mse_definition_and_optax(x64):
@@ -54,9 +51,7 @@ def test_binary_cross_entropy_definition(x64):
 
 def test_categorical_cross_entropy_definition(x64):
     y, t = dist((5,)), np.eye(5)[2]
-    np.testing.assert_allclose(
-        L.categorical_cross_entropy(jnp.asarray(y), jnp.asarray(t)), -np.log(y[2]), rtol=1e-14
-    )
+    np.testing.assert_allclose(L.categorical_cross_entropy(jnp.asarray(y), jnp.asarray(t)), -np.log(y[2]), rtol=1e-14)
     ts = dist((5,))
     np.testing.assert_allclose(
         L.categorical_cross_entropy(jnp.asarray(y), jnp.asarray(ts)), -np.sum(ts * np.log(y)), rtol=1e-14
@@ -66,18 +61,14 @@ def test_categorical_cross_entropy_definition(x64):
 def test_notes_example_categorical(x64):
     # Notes ch. 2.3.3: y = [0.2, 0.1, 0.4, 0.3]; an observation of class 3 (index 2) costs -log 0.4.
     y = jnp.array([0.2, 0.1, 0.4, 0.3])
-    np.testing.assert_allclose(
-        L.categorical_cross_entropy(y, jnp.array([0.0, 0, 1, 0])), -np.log(0.4), rtol=1e-15
-    )
+    np.testing.assert_allclose(L.categorical_cross_entropy(y, jnp.array([0.0, 0, 1, 0])), -np.log(0.4), rtol=1e-15)
 
 
 def test_logit_forms_definition(x64):
     z, t = RNG.normal(scale=3, size=(3, 4)), RNG.uniform(size=(3, 4))
     sig = 1 / (1 + np.exp(-z))
     ref = -np.sum(t * np.log(sig) + (1 - t) * np.log(1 - sig))
-    np.testing.assert_allclose(
-        L.binary_cross_entropy_with_logits(jnp.asarray(z), jnp.asarray(t)), ref, rtol=1e-13
-    )
+    np.testing.assert_allclose(L.binary_cross_entropy_with_logits(jnp.asarray(z), jnp.asarray(t)), ref, rtol=1e-13)
     td = dist((3, 4))
     logsm = z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
     ref = -np.sum(td * logsm)
@@ -157,9 +148,7 @@ def test_probability_forms_agree_with_optax(x64):
     )
     yd, td = dist((16, 6)), dist((16, 6))
     got = jax.vmap(L.categorical_cross_entropy)(jnp.asarray(yd), jnp.asarray(td))
-    np.testing.assert_allclose(
-        got, optax.softmax_cross_entropy(jnp.log(jnp.asarray(yd)), jnp.asarray(td)), rtol=1e-6
-    )
+    np.testing.assert_allclose(got, optax.softmax_cross_entropy(jnp.log(jnp.asarray(yd)), jnp.asarray(td)), rtol=1e-6)
 
 
 # ---------------------------------------------------------------- extremes: finite values and gradients
@@ -183,9 +172,7 @@ def test_probability_forms_finite_at_zero_and_one():
     np.testing.assert_allclose(L.categorical_cross_entropy(yc_, tc), 0.0, atol=1e-12)
     assert np.isfinite(float(L.categorical_cross_entropy(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0]))))
     assert bool(
-        jnp.all(
-            jnp.isfinite(jax.grad(L.categorical_cross_entropy)(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])))
-        )
+        jnp.all(jnp.isfinite(jax.grad(L.categorical_cross_entropy)(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0]))))
     )
 
 
@@ -203,17 +190,13 @@ def test_logit_forms_finite_at_huge_logits(big):
         np.testing.assert_allclose(L.categorical_cross_entropy_with_logits(zc, t), expected, rtol=1e-6)
         g = jax.grad(L.categorical_cross_entropy_with_logits)(zc, t)
         np.testing.assert_allclose(g, jn.softmax(zc) - t, atol=1e-7)  # softmax(z) - t
-    np.testing.assert_allclose(
-        L.categorical_cross_entropy_with_integer_labels(zc, jnp.array(2)), 2 * big, rtol=1e-6
-    )
+    np.testing.assert_allclose(L.categorical_cross_entropy_with_integer_labels(zc, jnp.array(2)), 2 * big, rtol=1e-6)
 
 
 def test_nan_is_passed_through_not_raised():
     # A diverged network should give a NaN loss that a training loop reports with its step.
     assert np.isnan(float(jax.jit(L.binary_cross_entropy)(jnp.array([jnp.nan]), jnp.array([1.0]))))
-    assert np.isnan(
-        float(L.categorical_cross_entropy_with_logits(jnp.array([jnp.nan, 0.0]), jnp.array([1.0, 0.0])))
-    )
+    assert np.isnan(float(L.categorical_cross_entropy_with_logits(jnp.array([jnp.nan, 0.0]), jnp.array([1.0, 0.0]))))
 
 
 # ---------------------------------------------------------------- gradients, jit, vmap
@@ -299,9 +282,7 @@ def test_shape_mismatch(name, a, b):
 @pytest.mark.parametrize("bad", [-0.1, 1.2])
 def test_probabilities_outside_unit_interval(name, bad):
     fn = getattr(L, name)
-    with pytest.raises(
-        ValueError, match=rf"{name}: y must lie in \[0, 1\] \(probabilities\); got values \[{bad:g}"
-    ):
+    with pytest.raises(ValueError, match=rf"{name}: y must lie in \[0, 1\] \(probabilities\); got values \[{bad:g}"):
         fn(jnp.array([0.5, bad]), jnp.array([1.0, 0.0]))
     with pytest.raises(ValueError, match=rf"{name}: t must lie in \[0, 1\]"):
         fn(jnp.array([0.5, 0.5]), jnp.array([1.0, bad]))
@@ -309,9 +290,7 @@ def test_probabilities_outside_unit_interval(name, bad):
         jax.jit(fn)(jnp.array([0.5, bad]), jnp.array([1.0, 0.0])).block_until_ready()
 
 
-@pytest.mark.parametrize(
-    "name", ["binary_cross_entropy_with_logits", "categorical_cross_entropy_with_logits"]
-)
+@pytest.mark.parametrize("name", ["binary_cross_entropy_with_logits", "categorical_cross_entropy_with_logits"])
 def test_logit_forms_bad_targets(name):
     fn = getattr(L, name)
     with pytest.raises(ValueError, match=rf"{name}: t must lie in \[0, 1\]"):
@@ -332,9 +311,7 @@ def test_integer_labels_bad_input():
     with pytest.raises(RUNTIME_ERRORS, match=rf"{name}: label must be a class index in \[0, 2\]"):
         jax.jit(fn)(jnp.zeros(3), jnp.array(3)).block_until_ready()
     with pytest.raises(RUNTIME_ERRORS, match=r"label must be a class index in \[0, 9\]"):
-        jax.jit(lambda z, k: L.mean_loss(fn, z, k))(
-            jnp.zeros((4, 10)), jnp.array([0, 1, 10, 2])
-        ).block_until_ready()
+        jax.jit(lambda z, k: L.mean_loss(fn, z, k))(jnp.zeros((4, 10)), jnp.array([0, 1, 10, 2])).block_until_ready()
     with pytest.raises(
         ValueError, match=rf"{name}: label must be an integer array \(class indices\), got dtype float32"
     ):

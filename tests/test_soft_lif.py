@@ -113,9 +113,7 @@ def test_gradient_finite_positive_everywhere():
         for argnum in (1, 2):
             gp = jax.vmap(jax.grad(jn.soft_lif_rate, argnums=argnum), in_axes=(0, None, None))(v, 0.02, 0.002)
             assert bool(jnp.all(jnp.isfinite(gp)))
-        gg = jax.vmap(jax.grad(lambda v, g: jn.soft_lif_rate(v, gamma=g), argnums=1), in_axes=(0, None))(
-            v, 0.03
-        )
+        gg = jax.vmap(jax.grad(lambda v, g: jn.soft_lif_rate(v, gamma=g), argnums=1), in_axes=(0, None))(v, 0.03)
         assert bool(jnp.all(jnp.isfinite(gg)))
 
 

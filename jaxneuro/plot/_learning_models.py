@@ -39,9 +39,7 @@ def plot_activations(
 
     for name in names:
         if name in ("softmax", "one_hot"):
-            raise ValueError(
-                f"plot_activations shows elementwise activations; {name!r} acts on a whole vector."
-            )
+            raise ValueError(f"plot_activations shows elementwise activations; {name!r} acts on a whole vector.")
         get_activation(name)
     ax = _new_axes() if ax is None else ax
     z = np.linspace(*z_range, 601)
@@ -85,9 +83,7 @@ def plot_uat_approximant(
     if show_pieces:
         weighted = np.asarray(approximant.pieces(xj) * approximant.alpha)
         for j in range(weighted.shape[1]):
-            ax.plot(
-                x, weighted[:, j], color="0.75", lw=0.7, label="pieces $\\alpha_j P_j$" if j == 0 else None
-            )
+            ax.plot(x, weighted[:, j], color="0.75", lw=0.7, label="pieces $\\alpha_j P_j$" if j == 0 else None)
     ax.plot(x, np.asarray(f(xj)), color="k", lw=2.0, label="f")
     ax.plot(x, np.asarray(approximant(xj)), color="C0", label=f"constructive G, N = {approximant.n_pieces}")
     if trained is not None:
@@ -118,9 +114,7 @@ def plot_uat_error(result: Mapping[str, Any], *, ax: Any = None) -> Any:
     n = np.asarray(result["n"], float)
     err = np.asarray(result["constructive"], float)
     if n.shape != err.shape or n.size == 0:
-        raise ValueError(
-            f"'n' and 'constructive' must be non-empty and of equal length, got {n.size} and {err.size}."
-        )
+        raise ValueError(f"'n' and 'constructive' must be non-empty and of equal length, got {n.size} and {err.size}.")
     ax = _new_axes() if ax is None else ax
     ax.loglog(n, err, "o-", color="C0", label="constructive G (measured)")
     if "bound" in result:
