@@ -156,9 +156,10 @@ def worker_brian2(n: int, repeats: int) -> dict:
     }
 
 
-def _run_worker(kind: str, n: int, repeats: int) -> dict:
+def _run_worker(kind: str, n: int, repeats: int, cpu: int | None) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", kind, "--sizes", str(n), "--repeats", str(repeats)],
+        [sys.executable, __file__, "--worker", kind, "--sizes", str(n), "--repeats", str(repeats)]
+        + ([] if cpu is None else ["--cpu", str(cpu)]),
         capture_output=True,
         text=True,
         check=False,
@@ -173,8 +174,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--cpu",
+        type=int,
+        default=None,
+        help="pin both simulators to this one core (os.sched_setaffinity); default: no pinning",
+    )
     ap.add_argument("--worker", choices=["jax", "brian2"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})  # before jax starts its thread pool
     if args.worker:
         fn = worker_jax if args.worker == "jax" else worker_brian2
         print(json.dumps(fn(args.sizes[0], args.repeats)))
@@ -184,7 +193,7 @@ def main() -> None:
 
     rows = []
     for n in args.sizes:
-        res = {kind: _run_worker(kind, n, args.repeats) for kind in ("brian2", "jax")}
+        res = {kind: _run_worker(kind, n, args.repeats, args.cpu) for kind in ("brian2", "jax")}
         cj, cb = np.asarray(res["jax"]["counts"]), np.asarray(res["brian2"]["counts"])
         rows.append(
             (
@@ -199,7 +208,10 @@ def main() -> None:
         )
     load = os.getloadavg()[0]
     print(f"LIF network, 1 s at dt = {DT * 1e3:g} ms, ~10% dense random weights, drive {MU} + noise {SIGMA}")
-    print(f"(load average at the end: {load:.1f} on {os.cpu_count()} cores; medians of {args.repeats} runs)\n")
+    pinned = "both pinned to core %d" % args.cpu if args.cpu is not None else "not pinned"
+    print(
+        f"(load average at the end: {load:.1f} on {os.cpu_count()} cores; {pinned}; medians of {args.repeats} runs)\n"
+    )
     head = (
         "| N | simulator | compile (s) | run wall (s) | run CPU (s) | speed-up (wall) | mean rate (Hz) | "
         "spikes | per-neuron rate corr. | peak RSS (MiB) |"

@@ -336,25 +336,35 @@ class NetworkResult(eqx.Module):
 
 
 # =============================================================================== closed forms
+_PHI1_SERIES = 0.1  # below this |a u|, (e^(a u) - 1)/(a u) from its Taylor series
+
+
 def _phi1(x: Array) -> Array:
-    """``(e^x - 1)/x`` (the reciprocal of ``jaxneuro._misc.exprel``, needed here together with
-    ``e^x - 1 = x phi1(x)`` itself), finite with a finite gradient at ``x = 0`` (double
-    ``where``; a third-order series below ``|x| = 1e-4``)."""
-    small = jnp.abs(x) < 1e-4
-    x_safe = jnp.where(small, jnp.ones_like(x), x)
-    return jnp.where(small, 1.0 + x * (0.5 + x / 6.0), jnp.expm1(x_safe) / x_safe)
+    """``(e^x - 1)/x`` (the reciprocal of ``jaxneuro._misc.exprel``) for ``|x| <= 0.1``: the
+    Taylor series ``sum_k x^k / (k+1)!`` to ``k = 10`` (truncation below 1e-17), exact at
+    ``x = 0``, polynomial (no division, no branch) and so cheap and smooth."""
+    out = jnp.ones_like(x) / 39916800.0  # 1/11!
+    for k in range(10, 0, -1):
+        out = out * x + 1.0 / math.factorial(k)
+    return out
 
 
 def _decays(u: Array, inv_tm: Array, a: Array) -> tuple[Array, Array, Array]:
     """For a time ``u``: ``e^(-u/tau_m)``, ``e^(-u/tau_s)`` and ``K(u) = (u/tau_m) e^(-u/tau_m)
     (e^(a u) - 1)/(a u)``, the voltage at ``u`` after ``s(0) = 1`` from ``v(0) = 0`` with no
-    drive (``a = 1/tau_m - 1/tau_s``).  The ``expm1`` form of ``tau_s/(tau_s - tau_m)
-    (e^(-u/tau_s) - e^(-u/tau_m))`` keeps full precision at and near ``tau_s = tau_m``; two
-    transcendental evaluations in all (``e^(-u/tau_s) = e^(-u/tau_m) e^(a u)``)."""
+    drive (``a = 1/tau_m - 1/tau_s``; ``K = tau_s/(tau_s - tau_m) (e^(-u/tau_s) -
+    e^(-u/tau_m))``).  That difference form cancels catastrophically near ``tau_s = tau_m``;
+    for ``|a u| <= 0.1`` the series of ``(e^x - 1)/x`` is used instead (relative error below
+    1e-15 on either side, and exact at ``tau_s = tau_m``).  Two exponentials and a polynomial:
+    cheaper than ``expm1`` and a division, which matters in the per-step loop."""
     em = jnp.exp(-u * inv_tm)
+    es = jnp.exp(-u * (inv_tm - a))
     x = a * u
-    phi = _phi1(x)
-    return em, em * (1.0 + x * phi), u * inv_tm * em * phi
+    small = jnp.abs(x) <= _PHI1_SERIES
+    a_safe = jnp.where(a == 0, 1.0, a)
+    k_diff = (es - em) / a_safe * inv_tm
+    k_series = u * inv_tm * em * _phi1(jnp.clip(x, -_PHI1_SERIES, _PHI1_SERIES))
+    return em, es, jnp.where(small, k_series, k_diff)
 
 
 def _kresp(u: Array, inv_tm: Array, a: Array) -> Array:
@@ -459,25 +469,40 @@ def _sincos_2pi(u: Array) -> tuple[Array, Array]:
 def _normals(seeds: Array, steps: Int[Array, " L"], n: int, dtype) -> Float[Array, "L n"]:
     """Standard normal numbers for ``n`` neurons at each of the time steps ``steps``.
 
-    Box-Muller (both ``r cos`` and ``r sin`` used) on 24-bit uniforms from a counter-based
-    hash of (seed, step, index): independent across steps and neurons, reproducible from
-    the key, and the same whatever block of steps they are drawn in.  The 24-bit uniforms cut
-    the tails at 5.9 standard deviations (probability 4e-9).  About 2 ns per number on one
-    CPU core, against some 15 ns for ``jax.random.normal``.
+    Box-Muller on 24-bit uniforms from a counter-based hash of (seed, step, pair index):
+    entries ``2p`` and ``2p + 1`` are the ``r cos`` and ``r sin`` of pair ``p``.  Independent
+    across steps and neurons, reproducible from the key, the same whatever block of steps they
+    are drawn in.  The 24-bit uniforms cut the tails at 5.9 standard deviations (probability
+    4e-9).  Written elementwise (no concatenation) so that XLA vectorises it: about 2-3 ns per
+    number on one CPU core, against some 15 ns for ``jax.random.normal``.
     """
-    half = (n + 1) // 2
     base = _hash32(steps.astype(jnp.uint32) * jnp.uint32(0x9E3779B9) + seeds[0])[:, None]
-    ctr = jnp.arange(half, dtype=jnp.uint32)[None, :] * jnp.uint32(2) + base
+    i = jnp.arange(n, dtype=jnp.uint32)[None, :]
+    ctr = (i >> 1) * jnp.uint32(2) + base
     a = _hash32(_hash32(ctr) ^ seeds[1])
     b = _hash32(_hash32(ctr + jnp.uint32(1)) ^ seeds[1])
     u1 = ((a >> 8).astype(jnp.int32).astype(dtype) + 0.5) * 2.0**-24  # in (0, 1)
     u2 = (b >> 8).astype(jnp.int32).astype(dtype) * 2.0**-24  # in [0, 1)
     r = jnp.sqrt(-2.0 * jnp.log(u1))
     cos, sin = _sincos_2pi(u2)
-    return jnp.stack([r * cos, r * sin], axis=1).reshape(steps.shape[0], 2 * half)[:, :n]
+    return r * jnp.where((i & 1) == 1, sin, cos)
 
 
 # =============================================================================== simulation
+def _sequential(pred: Array, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, run as a conditional of its own (``pred`` must be True, and traced).
+
+    XLA's CPU runtime executes a program whose independent kernels could overlap on its
+    thread pool, handing kernels between threads; for the few microsecond-sized kernels of a
+    time step those hand-offs cost more than the kernels (much more on a busy machine).  A
+    conditional's branch is a program of its own, and a short one is run in order on the
+    calling thread.  Under ``vmap`` the conditional becomes a select of both branches: the
+    other one returns zeros.
+    """
+    shapes = jax.eval_shape(fn, *args)
+    return lax.cond(pred, fn, lambda *_: jax.tree.map(lambda sd: jnp.zeros(sd.shape, sd.dtype), shapes), *args)
+
+
 class _Pop(NamedTuple):  # per-population scalars and its slice
     start: int
     size: int
@@ -506,7 +531,7 @@ def simulate_network(
     max_spikes: int | None = None,
     trace_every: int | None = None,
     trace_neurons: Sequence[int] | Int[ArrayLike, " k"] | None = None,
-    max_spikes_per_step: int = 32,
+    max_spikes_per_step: int = 16,
     max_input_spikes_per_step: int | None = None,
     differentiable: bool = False,
     on_overflow: Literal["error", "flag"] = "error",
@@ -579,6 +604,9 @@ def simulate_network(
     pops = network.populations
     N = network.size
     K = min(K, N)
+    # spikes delivered per kernel: a divisor of K, below K (a single group per chunk lets XLA
+    # hoist and fuse the delivery badly)
+    G = math.gcd(K, 8) if K > 8 else max(1, K // 2)
     dtype = jnp.result_type(*[p.neuron.tau_m for p in pops], *[p.tau_s for p in pops], default_float())
 
     # ------------------------------------------------------------------ per-neuron constants
@@ -770,18 +798,24 @@ def simulate_network(
             for p in pinfo
         ]
 
-    def deliver(acc, j, z, coef, y, hy):
-        """Add the exact effect of a spike from row ``j`` of ``WT`` at offset ``z``."""
+    def deliver(acc, js, zs, coef, y, hy):
+        """Add the exact effect of spikes from rows ``js`` of ``WT`` at offsets ``zs`` (a few at
+        once: one kernel reads all their rows, which the memory system overlaps).  ``coef``:
+        shape ``(3 P, len(js))``, the ``(q, g, e)`` of each receiving population."""
         acc_s, acc_v = acc
-        row = lax.dynamic_index_in_dim(WT, j, axis=0, keepdims=False)
-        if n_pop == 1:
-            q, g, e = coef[0]
-            return acc_s + row * q, acc_v + row * jnp.where(z >= y, g, hy * e)
-        for p, (q, g, e) in zip(pinfo, coef):
+        rows = [lax.dynamic_index_in_dim(WT, j, axis=0, keepdims=False) for j in js]
+        for pi, p in enumerate(pinfo):
             seg = slice(p.start, p.start + p.size)
-            r = row[seg]
-            acc_s = acc_s.at[seg].add(r * q)
-            acc_v = acc_v.at[seg].add(r * jnp.where(z >= y[seg], g, hy[seg] * e))
+            ys, hs = y[seg], hy[seg]
+            ds = dv = 0.0
+            for r, (row, z) in enumerate(zip(rows, zs)):
+                q, g, e = coef[3 * pi, r], coef[3 * pi + 1, r], coef[3 * pi + 2, r]
+                ds = ds + row[seg] * q
+                dv = dv + row[seg] * jnp.where(z >= ys, g, hs * e)
+            if n_pop == 1:
+                acc_s, acc_v = acc_s + ds, acc_v + dv
+            else:
+                acc_s, acc_v = acc_s.at[seg].add(ds), acc_v.at[seg].add(dv)
         return acc_s, acc_v
 
     def free_part(v, s, y, J, i_tm, i_ts, a, em_c, es_c, k_c):
@@ -820,27 +854,38 @@ def simulate_network(
         (v, s, y, j_prev), (times, counts) = carry
         J = drive_at(n, noise_row)
         # ---- 1. exact free evolution of every neuron over the step, and who may cross
-        whole, fs, h, v_fs, s_fs, v_T, hy = free_part(v, s, y, J, inv_tm, inv_ts, a_n, em_dt, es_dt, k_dt)
-        s_T = s * es_dt
-        # materialise these once: fused into their many consumers, XLA would recompute them
-        # (exponentials included) for each use
-        fs, h, v_fs, s_fs, v_T, hy, s_T = lax.optimization_barrier((fs, h, v_fs, s_fs, v_T, hy, s_T))
-        late, end, maybe = crossing_kind(v, y, (whole, fs, h, v_fs, s_fs, v_T, J, s_T, inv_tm))
-        # (float, not bool, reductions: XLA's CPU reduction of bool arrays is slow)
-        cand_f = (late | end | maybe).astype(dtype)
-        total = jnp.sum(cand_f).astype(jnp.int32)
+        def pass1(v, s, y, J):
+            whole, fs, h, v_fs, s_fs, v_T, hy = free_part(v, s, y, J, inv_tm, inv_ts, a_n, em_dt, es_dt, k_dt)
+            s_T = s * es_dt
+            # materialise these once: fused into their many consumers, XLA would recompute them
+            # (exponentials included) for each use
+            fs, h, v_fs, s_fs, v_T, hy, s_T = lax.optimization_barrier((fs, h, v_fs, s_fs, v_T, hy, s_T))
+            late, end, maybe = crossing_kind(v, y, (whole, fs, h, v_fs, s_fs, v_T, J, s_T, inv_tm))
+            # (float, not bool, reductions: XLA's CPU reduction of bool arrays is slow)
+            cand_f = (late | end | maybe).astype(dtype)
+            return whole, v_T, s_T, hy, cand_f, jnp.sum(cand_f).astype(jnp.int32)
+
+        whole, v_T, s_T, hy, cand_f, total = _sequential(n >= 0, pass1, v, s, y, J)
         t_n = t0 + n.astype(dtype) * dt_a
         raw = jnp.stack([v, s, y, j_prev, J, counts.astype(dtype)])  # gathered per candidate
         kk = jnp.arange(K)
 
         # ---- 2-3. spike times, resets and delivery for up to K candidates
-        def process(idx, n_valid, st):
-            """Candidates ``idx[:n_valid]`` (the rest of ``idx`` is padding): decide, time the
-            crossing, reset, deliver, record."""
-            acc, y_new, fired, times = st
+        def pick(m):
+            """Up to K candidates (indices of the 1s of ``m``, lowest first, as a prefix) and
+            how many were found.  (A two-stage pick, blocks then neurons, was measured no
+            faster up to N = 4000.)"""
+            vals, idx = lax.top_k(m, K)
+            return idx, jnp.sum(vals).astype(jnp.int32)
+
+        def decide(idx, raw_k, consts_k, n_valid):
+            """For candidates ``idx`` (arrays of K entries): does each fire, when (offset ``z``
+            from the step start), its delivery coefficients per receiving population, and the
+            scatter targets.  Works on K-sized arrays only, so that XLA runs it as one short
+            sequential program."""
+            v_k, s_k, y_k, jp_k, J_k, c_k = raw_k
+            i_tm, i_ts, a_k, tr_k = consts_k
             valid = kk < n_valid
-            v_k, s_k, y_k, jp_k, J_k, c_k = jnp.take(raw, idx, axis=1)
-            i_tm, i_ts, a_k, tr_k = jnp.take(consts, idx, axis=1)
             em_c, es_c, k_c = _decays(dt_a, i_tm, a_k)
             whole_k, fs_k, h_k, vfs_k, sfs_k, vT_k, _ = free_part(v_k, s_k, y_k, J_k, i_tm, i_ts, a_k, em_c, es_c, k_c)
             late_k, end_k, maybe_k = crossing_kind(
@@ -867,17 +912,35 @@ def simulate_network(
                 a_k,
             )
             z = jnp.where(fires, z, 0.0)
-            coef = [tuple(jnp.where(fires, c, 0.0) for c in cp) for cp in coefficients(z)]
-            count = K if differentiable else jnp.clip(n_valid, 0, K)
-            acc = lax.fori_loop(
-                0, count, lambda k, a: deliver(a, idx[k], z[k], [tuple(c[k] for c in cp) for cp in coef], y, hy), acc
-            )
-            target = jnp.where(fires, idx, N)
-            y_new = y_new.at[target].set(z + tr_k - dt_a, mode="drop")
+            coef = jnp.stack([jnp.where(fires, c, 0.0) for cp in coefficients(z) for c in cp])  # (3P, K)
+            target = jnp.where(fires, idx, N)  # N: dropped by the scatters
+            slot = c_k.astype(jnp.int32)
+            t_target = jnp.where(fires & (slot < max(cap, 1)), idx, N)
+            return z, coef, target, z + tr_k - dt_a, t_target, slot, t_n + z
+
+        def process(idx, n_valid, st):
+            """Candidates ``idx[:n_valid]`` (the rest of ``idx`` is padding): decide, time the
+            crossing, reset, deliver, record."""
+            acc, y_new, fired, times = st
+            args = (idx, jnp.take(raw, idx, axis=1), jnp.take(consts, idx, axis=1), n_valid)
+            if differentiable:
+                out = decide(*args)
+            else:  # a conditional of its own: XLA runs this short program sequentially
+                out = _sequential(n_valid > 0, decide, *args)
+            z, coef, target, y_vals, t_target, slot, t_vals = out
+            # groups of G spikes (padding entries have zero coefficients)
+            n_groups = K // G if differentiable else (jnp.clip(n_valid, 0, K) + G - 1) // G
+
+            def group(gi, a):
+                sl = lambda x: lax.dynamic_slice_in_dim(x, gi * G, G, axis=-1)  # noqa: E731
+                js, zs, cs = sl(idx), sl(z), sl(coef)
+                return deliver(a, [js[r] for r in range(G)], [zs[r] for r in range(G)], cs, y, hy)
+
+            acc = lax.fori_loop(0, n_groups, group, acc)
+            y_new = y_new.at[target].set(y_vals, mode="drop")
             fired = fired.at[target].set(True, mode="drop")
             if cap:
-                slot = c_k.astype(jnp.int32)
-                times = times.at[jnp.where(fires & (slot < cap), idx, N), slot].set(t_n + z, mode="drop")
+                times = times.at[t_target, slot].set(t_vals, mode="drop")
             return acc, y_new, fired, times
 
         acc0 = (jnp.zeros_like(v), jnp.zeros_like(v))
@@ -892,13 +955,13 @@ def simulate_network(
             _, idx = lax.top_k(cand_f, K)  # candidates first, lowest index first
             st = process(idx, total, st)
         else:
-            # chunks of K candidates while any remain (none: no top_k at all).  A while loop,
-            # not a cond, so that the spike buffers are updated in place, never copied.
+            # chunks of up to K candidates while any remain (none: no top_k at all).  A while
+            # loop, not a cond, so that the spike buffers are updated in place, never copied.
             def chunk(c):
                 remaining, left, st = c
-                _, idx = lax.top_k(remaining, K)  # candidates first, lowest index first
-                st = process(idx, left, st)
-                return remaining.at[idx].set(0.0), left - K, st
+                idx, picked = pick(remaining)
+                st = process(idx, picked, st)
+                return remaining.at[idx].set(0.0), left - picked, st
 
             st = lax.while_loop(lambda c: c[1] > 0, chunk, (cand_f, total, st))[2]
         acc, y_new, fired, times = st
@@ -908,8 +971,8 @@ def simulate_network(
 
             def deliver_input(e, a, valid=True):
                 z = jnp.where(valid, ev_t[e] - n.astype(dtype) * dt_a, 0.0)
-                coef = [tuple(jnp.where(valid, c, 0.0) for c in cp) for cp in coefficients(z)]
-                return deliver(a, ev_src[e], z, coef, y, hy)
+                coef = jnp.stack([jnp.where(valid, c, 0.0) for cp in coefficients(z) for c in cp])[:, None]
+                return deliver(a, [ev_src[e]], [z], coef, y, hy)
 
             if differentiable:
                 acc = eqx.error_if(
@@ -930,18 +993,30 @@ def simulate_network(
 
     # ------------------------------------------------------------------ the loops
     def run(carry, n_start, count: int):
-        """``count`` steps (static) from step ``n_start``.  With noise, the normals are drawn
-        for a block of ``L`` steps at a time (one vectorised draw, memory L x N)."""
+        """``count`` steps (static) from step ``n_start``, the step index carried (no arrays
+        of length ``count``).  With noise, the normals are drawn for a block of ``L`` steps at
+        a time (one vectorised draw, memory L x N)."""
+        n_start = jnp.asarray(n_start, jnp.int32)
         if not has_noise:
-            return lax.scan(lambda c, n: (step(c, n, None), None), carry, n_start + jnp.arange(count))[0]
+
+            def body(c, _):
+                c, n = c
+                return (step(c, n, None), n + 1), None
+
+            return lax.scan(body, (carry, n_start), None, length=count)[0][0]
         L = max(d for d in range(1, min(count, 128) + 1) if count % d == 0)
 
-        def block(c, b):
-            ns = n_start + b * L + jnp.arange(L)
-            noise = _normals(seeds, ns, N, dtype)
-            return lax.scan(lambda c2, x: (step(c2, x[0], x[1]), None), c, (ns, noise))[0], None
+        def block(c, _):
+            c, n0 = c
+            noise = _normals(seeds, n0 + jnp.arange(L), N, dtype)
 
-        return lax.scan(block, carry, jnp.arange(count // L))[0]
+            def body(c2, row):
+                c2, n = c2
+                return (step(c2, n, row), n + 1), None
+
+            return (lax.scan(body, (c, n0), noise)[0][0], n0 + L), None
+
+        return lax.scan(block, (carry, n_start), None, length=count // L)[0][0]
 
     times0 = jnp.full((N, cap), jnp.inf, dtype) if cap else jnp.zeros((N, 0), dtype)
     carry = (state0, (times0, jnp.zeros(N, jnp.int32)))

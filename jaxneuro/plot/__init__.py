@@ -6,6 +6,12 @@ Each function takes arrays (or jaxneuro results) and an optional ``ax`` and retu
 # [plot:neurons]
 from ._neurons import plot_gates as plot_gates, plot_trace as plot_trace, plot_tuning_curve as plot_tuning_curve
 # [plot:synapses]
+from ._synapses import (
+    plot_filtered_spikes as plot_filtered_spikes,
+    plot_membrane_traces as plot_membrane_traces,
+    plot_psc_kernels as plot_psc_kernels,
+    plot_raster as plot_raster,
+)
 # [plot:learning]
 from ._learning import (
     plot_confusion_matrix as plot_confusion_matrix,
