@@ -112,17 +112,13 @@ def _check_interval(t0: Any, t1: Any) -> tuple[Array, Array, float | None, float
     return t0, t1, s0, s1
 
 
-def _default_capacity(
-    neuron: AbstractNeuron, s0: float | None, s1: float | None, max_spikes: int | None
-) -> int:
+def _default_capacity(neuron: AbstractNeuron, s0: float | None, s1: float | None, max_spikes: int | None) -> int:
     if max_spikes is not None:
         if not isinstance(max_spikes, (int, np.integer)) or max_spikes < 1:
             raise ValueError(f"max_spikes must be a positive int, got {max_spikes!r}.")
         return int(max_spikes)
     if s0 is None or s1 is None:
-        raise ValueError(
-            "max_spikes must be given when t0 or t1 is traced (the spike buffer has a static size)."
-        )
+        raise ValueError("max_spikes must be given when t0 or t1 is traced (the spike buffer has a static size).")
     seconds = (s1 - s0) * type(neuron).seconds_per_time_unit
     return int(math.ceil(seconds * MAX_RATE_HZ)) + 1
 
@@ -211,16 +207,12 @@ def simulate(
     if on_overflow not in ("error", "flag"):
         raise ValueError(f"on_overflow must be 'error' or 'flag', got {on_overflow!r}.")
     if not isinstance(neuron, AbstractNeuron):
-        raise TypeError(
-            f"neuron must be a jaxneuro neuron (LIF, HodgkinHuxley), got {type(neuron).__name__}."
-        )
+        raise TypeError(f"neuron must be a jaxneuro neuron (LIF, HodgkinHuxley), got {type(neuron).__name__}.")
     drive = as_input(drive)
     method = _resolve_method(neuron, drive, method)
     if checkpoints is not None:
         if not isinstance(checkpoints, (int, np.integer)) or isinstance(checkpoints, bool) or checkpoints < 1:
-            raise ValueError(
-                f"checkpoints must be a positive int or None, got checkpoints = {checkpoints!r}."
-            )
+            raise ValueError(f"checkpoints must be a positive int or None, got checkpoints = {checkpoints!r}.")
         if method != "diffrax":
             raise ValueError(
                 f"checkpoints applies to method='diffrax' only (reverse-mode memory); got method={method!r}."
@@ -244,9 +236,7 @@ def simulate(
         if method == "exact":
             sim = _lif_exact(neuron, drive, t0, t1, ts_arr, y0, capacity)
         else:
-            sim = _diffrax_simulate(
-                neuron, drive, t0, t1, ts_arr, y0, capacity, rtol, atol, max_steps, checkpoints
-            )
+            sim = _diffrax_simulate(neuron, drive, t0, t1, ts_arr, y0, capacity, rtol, atol, max_steps, checkpoints)
     if on_overflow == "error":
         sim = eqx.error_if(
             sim,
@@ -298,9 +288,7 @@ def _grid_ts(t0: Array, s0: float, s1: float, dt: float, ts: Any) -> tuple[Array
     span = s1 - s0
     n_steps = int(round(span / dt))
     if abs(n_steps * dt - span) > max(1e-4 * dt, 1e-6 * abs(span)):
-        raise ValueError(
-            f"(t1 - t0) / dt must be an integer number of steps; got (t1 - t0) = {span:g}, dt = {dt:g}."
-        )
+        raise ValueError(f"(t1 - t0) / dt must be an integer number of steps; got (t1 - t0) = {span:g}, dt = {dt:g}.")
     if ts is None:
         idx = np.arange(n_steps + 1)
     else:
@@ -488,9 +476,7 @@ def _lif_exact(neuron: LIF, drive: AbstractInput, t0, t1, ts, v0, capacity) -> S
 
 
 # ----------------------------------------------------------------------------- diffrax path
-def _diffrax_simulate(
-    neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_steps, checkpoints=None
-) -> Simulation:
+def _diffrax_simulate(neuron, drive, t0, t1, ts, y0, capacity, rtol, atol, max_steps, checkpoints=None) -> Simulation:
     rtol, atol, root_tol = _tolerances(rtol, atol)
     is_lif = isinstance(neuron, LIF)
     dtype = jnp.result_type(*jax.tree.leaves(y0))
@@ -542,6 +528,24 @@ def _diffrax_simulate(
             event=event,
             max_steps=max_steps,
             adjoint=diffrax.RecursiveCheckpointAdjoint(checkpoints=checkpoints),
+            throw=False,
+        )
+
+    def checked_end(sol):
+        # A threshold grazed tangentially makes the event root ill-conditioned and Newton may
+        # stop at its step limit: the crossing exists (a sign change was seen) and its time is
+        # kept.  Any other failure (step limit of the solve, non-finite state) is an error.
+        R = diffrax.RESULTS
+        ok = (
+            (sol.result == R.successful)
+            | (sol.result == R.event_occurred)
+            | (sol.result == R.nonlinear_max_steps_reached)
+            | (sol.result == R.nonlinear_divergence)
+        )
+        return eqx.error_if(
+            sol.ts[0][-1],
+            ~ok,
+            "the diffrax solve failed (max_steps reached or a non-finite state); raise max_steps or tighten rtol/atol.",
         )
 
     traj0 = jax.tree.map(lambda a: jnp.zeros((n_ts,) + jnp.shape(a), dtype), y0)
@@ -555,11 +559,12 @@ def _diffrax_simulate(
 
     def guarded(body):
         # Under vmap every lane runs the body until the last lane finishes.  A finished lane
-        # (t == t1) re-solves a harmless copy of the first segment and keeps its old carry, so
-        # no degenerate zero-length solve (whose root find would fail loudly) is attempted.
+        # (t == t1) solves a short dummy segment at the end of the interval, from its own final
+        # state, and keeps its old carry: cheap, and never a degenerate zero-length solve.
         def run(c):
             active = c[0] < t1
-            safe = (jnp.where(active, c[0], t0), jax.tree.map(lambda a, b: jnp.where(active, a, b), c[1], y0))
+            t_dummy = t1 - 1e-3 * (t1 - t0)
+            safe = (jnp.where(active, c[0], t_dummy), c[1])
             new = body((*safe, *c[2:]))
             return jax.tree.map(lambda n, o: jnp.where(active, n, o), new, c)
 
@@ -572,7 +577,7 @@ def _diffrax_simulate(
             t, y, times, count, traj, _ = c
             sol = solve(t, y, threshold)
             hit = sol.event_mask
-            t_end = sol.ts[0][-1]
+            t_end = jnp.clip(checked_end(sol), t, t1)
             traj = merge(traj, sol, t, t_end)
             times, count = _record_spike(times, count, hit, t_end)
             t_next = jnp.where(hit, jnp.minimum(t_end + neuron.tau_ref, t1), t1)
@@ -590,7 +595,7 @@ def _diffrax_simulate(
             level = jnp.where(armed, threshold, threshold - HH_REARM_MV)
             sol = solve(t, y, level, jnp.where(armed, 1.0, -1.0))
             hit = sol.event_mask
-            t_end = sol.ts[0][-1]
+            t_end = jnp.clip(checked_end(sol), t, t1)
             traj = merge(traj, sol, t, t_end)
             times, count = _record_spike(times, count, hit & armed, t_end)
             t_next = jnp.where(hit, t_end, t1)
