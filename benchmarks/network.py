@@ -64,12 +64,8 @@ def worker_jax(n: int, repeats: int) -> dict:
 
     w, v0 = make_network(n)
     base = _rss_mib()
-    net = jn.LIFNetwork.from_weights(
-        w, jn.LIF(tau_m=TAU_M, tau_ref=TAU_REF), tau_s=TAU_S, bias=MU, noise=SIGMA
-    )
-    state0 = jn.NetworkState(
-        jnp.asarray(v0), jnp.zeros(n), jnp.full(n, -2 * DT), jnp.full(n, MU)
-    )
+    net = jn.LIFNetwork.from_weights(w, jn.LIF(tau_m=TAU_M, tau_ref=TAU_REF), tau_s=TAU_S, bias=MU, noise=SIGMA)
+    state0 = jn.NetworkState(jnp.asarray(v0), jnp.zeros(n), jnp.full(n, -2 * DT), jnp.full(n, MU))
 
     @jax.jit
     def run(net, key, state0):
@@ -208,7 +204,7 @@ def main() -> None:
         )
     load = os.getloadavg()[0]
     print(f"LIF network, 1 s at dt = {DT * 1e3:g} ms, ~10% dense random weights, drive {MU} + noise {SIGMA}")
-    pinned = "both pinned to core %d" % args.cpu if args.cpu is not None else "not pinned"
+    pinned = f"both pinned to core {args.cpu}" if args.cpu is not None else "not pinned"
     print(
         f"(load average at the end: {load:.1f} on {os.cpu_count()} cores; {pinned}; medians of {args.repeats} runs)\n"
     )

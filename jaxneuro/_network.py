@@ -16,8 +16,10 @@ held constant within a step.  Between events the sub-threshold state has a close
 
     v(u) = J + (v_0 - J) e^(-u/tau_m) + s_0 K(u),   K(u) = (u/tau_m) e^(-u/tau_m) (e^(a u) - 1)/(a u),
 
-with ``a = 1/tau_m - 1/tau_s`` (the ``expm1`` form of ``tau_s/(tau_s - tau_m) (e^(-u/tau_s) -
-e^(-u/tau_m))``, accurate at and near ``tau_s = tau_m``).  In each step:
+with ``a = 1/tau_m - 1/tau_s``: the same as ``tau_s/(tau_s - tau_m) (e^(-u/tau_s) -
+e^(-u/tau_m))``, which cancels catastrophically near ``tau_s = tau_m``; ``(e^(a u) - 1)/(a u)``
+is evaluated by its series there (``_decays``), so the result is accurate at and near
+``tau_s = tau_m``.  In each step:
 
 1. every neuron is advanced exactly over the step (its refractory period ending at its exact
    time inside the step).  ``v(u)`` has at most one extremum in a step, so a neuron crosses
@@ -31,10 +33,14 @@ e^(-u/tau_m))``, accurate at and near ``tau_s = tau_m``).  In each step:
    to the end of the step (zero for targets that are refractory or fire in the step, and
    started at the end of the refractory period for targets released within it).
 
-Propagation is event-driven: the spiking neurons of a step are picked with ``lax.top_k``
-(in chunks of ``max_spikes_per_step``, repeated while more remain, so nothing is ever
-dropped) and only their rows of the weight matrix are read, so a step costs O(N + spikes x
-N) rather than the O(N^2) of a dense ``W @ spikes``.
+Propagation is event-driven: the neurons that may fire in a step are picked with
+``lax.top_k`` (in chunks of ``max_spikes_per_step``, repeated while more remain, so nothing is
+ever dropped) and only their rows of the weight matrix are read (a few rows per kernel), so a
+step costs O(N + spikes x N) rather than the O(N^2) of a dense ``W @ spikes`` (MEASURED.md:
+the dense product is what makes a JAX network slower than Brian2 on the CPU).  The per-step
+work is a few dozen small XLA kernels; the ones that act on the picked neurons only run as
+one short conditional program, which XLA's CPU runtime executes in order instead of handing
+its kernels between threads.
 
 Exactness: the result equals the continuous-time solution of the model with the drive held
 constant in each step, except when a neuron receives a spike in the same step in which it
@@ -66,7 +72,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from ._kernels import FAST_SYNAPSE_TAU_S
 from ._misc import as_float_array, check_positive, default_float, is_concrete
@@ -523,7 +529,7 @@ def simulate_network(
     *,
     dt: float = 1e-4,
     t0: float | ArrayLike = 0.0,
-    drive: Callable[[Array], ArrayLike] | Float[ArrayLike, "steps *n"] | None = None,
+    drive: Callable[[Array], ArrayLike] | Float[ArrayLike, " steps"] | Float[ArrayLike, "steps n"] | None = None,
     inputs: tuple[SpikeTrain, Float[ArrayLike, "n n_in"]] | None = None,
     key: PRNGKeyArray | None = None,
     state0: NetworkState | None = None,
@@ -564,9 +570,10 @@ def simulate_network(
             block, so ``ts[0] = t0``); ``None`` records no traces, and then memory does not
             grow with steps x neurons.
         trace_neurons: indices of the neurons to trace (default all).
-        max_spikes_per_step: how many spikes one ``top_k`` pass picks up (static).  More
-            spikes in a step are handled by further passes, except with
-            ``differentiable=True``, where it is a hard bound (an error if exceeded).
+        max_spikes_per_step: how many spikes one ``top_k`` pass picks up (static; default 16,
+            the fastest for 1,000-4,000 neurons at 30 Hz and dt = 0.1 ms).  More spikes in a
+            step are handled by further passes, except with ``differentiable=True``, where it
+            is a hard bound (an error if exceeded).
         max_input_spikes_per_step: with ``differentiable=True``, the bound on input spikes
             within one step (default: computed from concrete ``inputs``).
         differentiable: use loops of static length so that reverse-mode ``jax.grad``
@@ -636,7 +643,7 @@ def simulate_network(
         bias_n.append(jnp.broadcast_to(p.bias.astype(dtype), (p.size,)))
         noise_n.append(jnp.broadcast_to(nz * jnp.sqrt(tm / dt), (p.size,)))
     sizes = [p.size for p in pops]
-    rep = lambda xs: jnp.concatenate([jnp.broadcast_to(x, (n,)) for x, n in zip(xs, sizes)])  # noqa: E731
+    rep = lambda xs: jnp.concatenate([jnp.broadcast_to(x, (n,)) for x, n in zip(xs, sizes, strict=True)])  # noqa: E731
     inv_tm = 1.0 / rep(tau_m_p)
     inv_ts = 1.0 / rep(tau_s_p)
     a_n = inv_tm - inv_ts
@@ -648,7 +655,10 @@ def simulate_network(
     es_dt = jnp.exp(-dt_a * inv_ts)
     k_dt = _kresp(dt_a, inv_tm, a_n)
     offs = network.offsets
-    pinfo = [_Pop(offs[k], sizes[k], 1.0 / tau_m_p[k], 1.0 / tau_s_p[k], 1.0 / tau_m_p[k] - 1.0 / tau_s_p[k]) for k in range(len(pops))]
+    pinfo = [
+        _Pop(offs[k], sizes[k], 1.0 / tau_m_p[k], 1.0 / tau_s_p[k], 1.0 / tau_m_p[k] - 1.0 / tau_s_p[k])
+        for k in range(len(pops))
+    ]
 
     # Noise is drawn when a key is given and the noise level may be nonzero.  Without a key,
     # a concrete nonzero level is an error at once and a traced one at run time.
@@ -690,7 +700,9 @@ def simulate_network(
         if differentiable:
             if max_input_spikes_per_step is None:
                 if not (is_concrete(train.times) and is_concrete(train.count) and is_concrete(t0)):
-                    raise ValueError("max_input_spikes_per_step is required with differentiable=True and traced inputs.")
+                    raise ValueError(
+                        "max_input_spikes_per_step is required with differentiable=True and traced inputs."
+                    )
                 t_np = np.sort(np.asarray(train.times)[np.asarray(train.mask)].ravel()) - float(np.asarray(t0))
                 e_np = np.searchsorted(t_np, np.arange(steps + 1) * dt, side="left")
                 max_input_spikes_per_step = max(1, int(np.max(np.diff(e_np))))
@@ -745,7 +757,7 @@ def simulate_network(
     else:
         if not isinstance(state0, NetworkState):
             raise ValueError("state0 must be a NetworkState.")
-        for name, x in zip(NetworkState._fields, state0):
+        for name, x in zip(NetworkState._fields, state0, strict=True):
             if jnp.shape(x) != (N,):
                 raise ValueError(f"state0.{name} must have shape (N,) = ({N},), got shape {jnp.shape(x)}.")
         if is_concrete(state0.v):
@@ -808,7 +820,7 @@ def simulate_network(
             seg = slice(p.start, p.start + p.size)
             ys, hs = y[seg], hy[seg]
             ds = dv = 0.0
-            for r, (row, z) in enumerate(zip(rows, zs)):
+            for r, (row, z) in enumerate(zip(rows, zs, strict=True)):
                 q, g, e = coef[3 * pi, r], coef[3 * pi + 1, r], coef[3 * pi + 2, r]
                 ds = ds + row[seg] * q
                 dv = dv + row[seg] * jnp.where(z >= ys, g, hs * e)
@@ -853,6 +865,7 @@ def simulate_network(
     def step(carry, n, noise_row):
         (v, s, y, j_prev), (times, counts) = carry
         J = drive_at(n, noise_row)
+
         # ---- 1. exact free evolution of every neuron over the step, and who may cross
         def pass1(v, s, y, J):
             whole, fs, h, v_fs, s_fs, v_T, hy = free_part(v, s, y, J, inv_tm, inv_ts, a_n, em_dt, es_dt, k_dt)

@@ -285,11 +285,15 @@ def test_filter_jit_vmap_no_retrace():
     a = f(jnp.array([0.01, 0.02, jnp.inf]), 0.01)
     b = f(jnp.array([0.03, 0.05, 0.07]), 0.02)
     assert len(traces) == 1
-    np.testing.assert_allclose(np.asarray(b), gamma_sum(np.linspace(0, 0.1, 11), [0.03, 0.05, 0.07], 0.02, 0), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(b), gamma_sum(np.linspace(0, 0.1, 11), [0.03, 0.05, 0.07], 0.02, 0), rtol=1e-5
+    )
     assert a.shape == (11,)
     rasters = jnp.asarray(np.random.default_rng(0).poisson(0.1, (4, 200)))
     out = jax.vmap(lambda r: filter_spikes(r, 0.01, 1, dt=1e-3))(rasters)
-    np.testing.assert_allclose(np.asarray(out), np.asarray(filter_spikes(rasters, 0.01, 1, dt=1e-3)), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(out), np.asarray(filter_spikes(rasters, 0.01, 1, dt=1e-3)), rtol=1e-5, atol=1e-4
+    )
 
 
 def test_filter_validation():

@@ -69,7 +69,9 @@ def plot_psc_kernels(tau_s: Sequence[float] = (0.01, 0.03), n: Sequence[int] = (
     for i, ts in enumerate(tau_s):
         for j, k in enumerate(n):
             h = np.asarray(psc_kernel(t, ts, k))
-            line = ax.plot(t * 1e3, h, color=f"C{j}", ls=["-", "--", ":", "-."][i % 4], label=f"n={k}, tau_s={ts * 1e3:g} ms")
+            line = ax.plot(
+                t * 1e3, h, color=f"C{j}", ls=["-", "--", ":", "-."][i % 4], label=f"n={k}, tau_s={ts * 1e3:g} ms"
+            )
             if k > 0:
                 ax.plot(k * ts * 1e3, float(psc_kernel(k * ts, ts, k)), "o", color=line[0].get_color(), ms=3)
     ax.set_xlabel("time since the spike (ms)")
