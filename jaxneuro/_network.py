@@ -941,6 +941,9 @@ def simulate_network(
             else:  # a conditional of its own: XLA runs this short program sequentially
                 out = _sequential(n_valid > 0, decide, *args)
             z, coef, target, y_vals, t_target, slot, t_vals = out
+            # (with no candidates the conditional returns zeros: send those writes nowhere)
+            target = jnp.where(kk < n_valid, target, N)
+            t_target = jnp.where(kk < n_valid, t_target, N)
             # groups of G spikes (padding entries have zero coefficients)
             n_groups = K // G if differentiable else (jnp.clip(n_valid, 0, K) + G - 1) // G
 
@@ -968,15 +971,19 @@ def simulate_network(
             _, idx = lax.top_k(cand_f, K)  # candidates first, lowest index first
             st = process(idx, total, st)
         else:
-            # chunks of up to K candidates while any remain (none: no top_k at all).  A while
-            # loop, not a cond, so that the spike buffers are updated in place, never copied.
+            # the first K candidates; then further chunks of up to K while any remain (rare).  A
+            # while loop, not a cond, so that the spike buffers are updated in place, never
+            # copied; the first chunk is outside it, so that under vmap the loop's carry (the
+            # spike buffer included) is not selected element by element in ordinary steps.
             def chunk(c):
                 remaining, left, st = c
                 idx, picked = pick(remaining)
                 st = process(idx, picked, st)
                 return remaining.at[idx].set(0.0), left - picked, st
 
-            st = lax.while_loop(lambda c: c[1] > 0, chunk, (cand_f, total, st))[2]
+            idx, picked = pick(cand_f)
+            st = process(idx, picked, st)
+            st = lax.while_loop(lambda c: c[1] > 0, chunk, (cand_f.at[idx].set(0.0), total - picked, st))[2]
         acc, y_new, fired, times = st
         # ---- input spike trains of this step, at their exact times
         if n_in:

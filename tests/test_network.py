@@ -640,3 +640,51 @@ def test_plots_draw_the_data():
     with pytest.raises(ValueError, match="has no traces"):
         jplot.plot_membrane_traces(simulate_network(net, 0.01))
     plt.close("all")
+
+
+# ============================================================================ connection weights
+def test_connection_weights_dense_and_augmented_form():
+    """z = W x + b (notes ch. 1.7) with jaxneuro.Dense, equal to [W | b] [x; 1]; shape errors."""
+    rng = np.random.default_rng(7)
+    W, b, x = rng.normal(size=(3, 4)), rng.normal(size=3), rng.normal(size=4)
+    layer = jn.Dense.from_weights(W, b)
+    np.testing.assert_allclose(np.asarray(layer(x)), W @ x + b, rtol=1e-6)
+    W_hat = np.asarray(layer.augmented_weight())
+    assert W_hat.shape == (3, 5)
+    np.testing.assert_allclose(W_hat @ np.append(x, 1.0), W @ x + b, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(layer.augmented_weight() @ jn.augment(x)), np.asarray(layer(x)), rtol=1e-6)
+    batch = rng.normal(size=(6, 4))
+    np.testing.assert_allclose(np.asarray(jax.vmap(layer)(batch)), batch @ W.T + b, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"bias must have shape \(out_size,\) = \(3,\)"):
+        jn.Dense.from_weights(W, np.zeros(4))
+    with pytest.raises(ValueError, match=r"x must have shape \(in_size,\) = \(4,\)"):
+        layer(np.zeros(3))
+    with pytest.raises(ValueError, match=r"weight must be a non-empty \(out_size, in_size\) matrix"):
+        jn.Dense.from_weights(np.zeros(4))
+
+
+def test_network_weights_act_like_the_dense_layer(x64):
+    """Averaged over time, the synaptic input of a feed-forward connection is W x with x the
+    pre-synaptic rates (each spike delivers the charge w): the mean of s over [0, T] is
+    Dense(W, 0)(n / T) up to the charge still to come at T."""
+    rng = np.random.default_rng(8)
+    n_pre, n_post, T, dt, ts = 6, 3, 2.0, 1e-4, 0.01
+    W = rng.uniform(0.001, 0.004, (n_post, n_pre))
+    pre = LIFPopulation(n_pre, LIF(tau_m=0.02, tau_ref=0.002), tau_s=ts, bias=rng.uniform(1.1, 2.5, n_pre), name="x")
+    post = LIFPopulation(n_post, LIF(tau_m=0.02, tau_ref=0.002), tau_s=ts, bias=0.0, name="z")
+    net = LIFNetwork([pre, post], {("z", "x"): W})
+    res = simulate_network(net, T, dt=dt, trace_every=1, trace_neurons=np.arange(n_pre, n_pre + n_post))
+    n = np.asarray(res.spike_count[:n_pre])
+    np.testing.assert_allclose(n / T, np.asarray(jn.lif_rate(np.asarray(pre.bias))), atol=1 / T)
+    # int_0^T s dt from the trace: s decays as e^(-t/tau_s) between grid points, except across
+    # the interval into which a spike falls, where its part of the charge (at most w dt/tau_s)
+    # is missed
+    s = np.asarray(res.s)
+    mean_s = s.sum(axis=0) * ts * (1 - math.exp(-dt / ts)) / T
+    z = np.asarray(jn.Dense.from_weights(W)(jnp.asarray(n / T)))
+    # the charge not yet delivered at T is tau_s s(T) <= sum_j w_ij / (1 - e^(-ISI_j/tau_s))
+    isi = T / n
+    tail = (W / (1 - np.exp(-isi / ts))).sum(axis=1)
+    bound = ((W * n).sum(axis=1) * dt / ts + tail) / T
+    assert np.all(np.abs(mean_s - z) <= bound)
+    assert np.all(z > 20 * bound)  # the comparison is not empty
