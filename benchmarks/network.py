@@ -17,9 +17,14 @@ not spike for spike: the table compares mean rates, spike counts and the per-neu
 Each measurement runs in a fresh subprocess (so that peak memory is its own); compile and run
 time are separate (run: the median of ``--repeats`` runs after the first); CPU time is
 reported beside wall time because JAX may use both cores for some kernels while Brian2 runs on
-one.  Brian2 is not a dependency of jaxneuro: run this with an interpreter that has both::
+one.  ``--cpu K`` pins both simulators to core K: a like-for-like single-core comparison, and
+on a busy 2-core machine the faster way to run jaxneuro (XLA's CPU thread pool hands the many
+microsecond-sized kernels of a time step between threads, which costs more than it gains;
+measured: about 1.9x slower unpinned at N = 1000, 1.5x at N = 4000).  Brian2 is not a
+dependency of jaxneuro: run this with an interpreter that has both::
 
-    /work/bench-venv/bin/python benchmarks/network.py            # N = 1000 and 4000
+    /work/bench-venv/bin/python benchmarks/network.py --cpu 1     # N = 1000 and 4000, pinned
+    /work/bench-venv/bin/python benchmarks/network.py             # not pinned
     /work/bench-venv/bin/python benchmarks/network.py --sizes 1000 --repeats 5
 """
 

@@ -546,7 +546,10 @@ def simulate_network(
 
     Everything is one ``lax.scan`` over steps; wrap the call in ``jax.jit`` (``duration``,
     ``dt`` and the recording options are static) and ``jax.vmap`` it over keys (trials),
-    drives or stacked networks (parameter sets).
+    drives or stacked networks (parameter sets).  On the CPU a step is a few dozen
+    microsecond-sized kernels; on a busy or 2-core machine XLA's thread pool costs more than it
+    gains for them, and pinning the process to one core (``taskset -c 0 python ...``) was
+    measured to halve the run time (benchmarks/network.py).
 
     Args:
         network: the ``LIFNetwork``.
