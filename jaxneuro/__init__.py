@@ -42,7 +42,12 @@ from ._simulate import (
     simulate as simulate,
 )
 from ._spikes import SpikeTrain as SpikeTrain
-from ._tuning import rate_from_stats as rate_from_stats, tuning_curve as tuning_curve
+from ._tuning import (
+    SpikeStatistics as SpikeStatistics,
+    rate_from_stats as rate_from_stats,
+    spike_statistics as spike_statistics,
+    tuning_curve as tuning_curve,
+)
 
 # [api:learning-models]  activations, losses, layers, soft LIF, universal approximation
 from . import losses as losses

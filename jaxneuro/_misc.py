@@ -22,8 +22,18 @@ def default_float() -> Any:
     return jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
 
 
-def as_float_array(x: Any) -> jax.Array:
-    """Converter for parameter fields: a floating JAX array (ints become the default float)."""
+def as_float_array(x: Any) -> jax.Array | np.ndarray:
+    """Converter for parameter fields: a floating array (ints become the default float).
+
+    Scalars known on the host (Python and numpy numbers) become 0-d numpy arrays of JAX's
+    dtype (float32 unless ``jax_enable_x64``), so that a neuron built inside ``jit`` still has
+    concrete parameters (static checks, static loop sizes: ``jnp.asarray`` would make them
+    tracers there); everything else becomes a JAX array.
+    """
+    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
+        host = np.asarray(x)
+        dtype = host.dtype if np.issubdtype(host.dtype, np.floating) else default_float()
+        return host.astype(jax.dtypes.canonicalize_dtype(dtype))
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(default_float())

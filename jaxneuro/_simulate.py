@@ -34,6 +34,7 @@ import numpy as np
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
+from . import _lif_stepped as _ls
 from ._inputs import AbstractInput, as_input
 from ._misc import as_float_array, check_positive, is_concrete, static_float
 from ._neurons._base import AbstractNeuron
@@ -351,20 +352,34 @@ def lif_stepped_update(tau_m, tau_ref, v, r, v_in, t_n, dt):
 
 
 def _lif_stepped(neuron: LIF, drive, t0, dt, save_idx, ts_arr, y0, capacity) -> Simulation:
+    """The stepped LIF path on the encoded state of ``jaxneuro._lif_stepped``: one fused
+    update per step; spikes read out every ``block`` steps and at every saved time."""
     dtype = jnp.result_type(neuron.tau_m)
     dt_a = jnp.asarray(dt, dtype)
+    consts = _ls.encode_constants(neuron, dt_a)
+    s0 = _ls.encode_voltage(jnp.asarray(y0, dtype))
+    n_steps = int(save_idx[-1])
+    saves = save_idx[:-1]
+    rows = np.unique(saves)
+    stops = _ls.stop_schedule(n_steps, _ls.block_steps(neuron, dt), rows)
+    slot = np.full(stops.shape, len(rows), np.int64)  # the last row of the buffer is a dump
+    hit = np.isin(stops, rows)
+    slot[hit] = np.searchsorted(rows, stops[hit])
+    slots = jnp.asarray(slot, jnp.int32)
+    buffer = jnp.broadcast_to(_ls.voltage(s0), (len(rows) + 1,) + s0.shape).astype(dtype)
     times, count = _empty_buffer(jnp.shape(y0), capacity, dtype)
-    state = jnp.stack([jnp.asarray(y0, dtype), jnp.zeros_like(y0, dtype)])  # packed (v, r)
 
-    def step(n, c):
-        y, times, count = c
-        t_n = t0 + n.astype(dtype) * dt_a
-        v_in = drive(t_n + 0.5 * dt_a)
-        v, r, spiked, t_spike = lif_stepped_update(neuron.tau_m, neuron.tau_ref, y[0], y[1], v_in, t_n, dt_a)
+    def readout(carry, s, stop, t_stop):
+        times, count, buffer, i = carry
+        spiked, t_spike, s = _ls.read_spikes(consts, s, t_stop)
         times, count = _record_spike(times, count, spiked, t_spike)
-        return jnp.stack([v, r]), times, count
+        buffer = jax.lax.dynamic_update_index_in_dim(buffer, _ls.voltage(s), slots[i], 0)
+        return (times, count, buffer, i + 1), s
 
-    (_, times, count), vs = _run_segments(step, (state, times, count), save_idx, lambda c: c[0][0])
+    _, (times, count, buffer, _) = _ls.run_blocked(
+        consts, drive, t0, dt_a, s0, stops, readout, (times, count, buffer, jnp.asarray(0, jnp.int32))
+    )
+    vs = buffer[jnp.asarray(np.searchsorted(rows, saves), jnp.int32)]
     return Simulation(ts_arr, vs, SpikeTrain(times, count))
 
 

@@ -207,19 +207,34 @@ def test_default_mesh_splits_the_batch_over_all_local_devices(sharded):
     assert info["even_shard_rows"] == [250, 250, 250, 250]
 
 
+def assert_equal_to_rounding(got, ref, atol):
+    """Sharded and unsharded stepped runs compile to different vector code for a shard's last
+    lanes (here 10 rows over 4 devices), whose float32 ``exp``/``log`` may differ in the last
+    bit: a spike time then moves by a few ulps of t (1.5e-8 s at t = 0.2 s) and the voltage
+    after it by at most |dv/dt| <= (v_in - v)/tau_m <= 300/s times that, under 2e-5."""
+    ref = np.asarray(ref)
+    assert got.dtype == ref.dtype and got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=0, atol=atol)
+
+
 @pytest.mark.parametrize("name, fn", [("sim_stepped", sim_stepped), ("sim_exact", sim_exact)])
 def test_sharded_vmap_of_simulate_equals_vmap(sharded, name, fn):
     out, _ = sharded
     ref = eqx.filter_vmap(fn)(stacked_lif(TAU_SIM), V_SIM)
-    assert_identical(out[name + "_ys"], ref.ys)
-    assert_identical(out[name + "_spikes"], ref.spikes.times)
+    if name == "sim_exact":
+        assert_identical(out[name + "_ys"], ref.ys)
+        assert_identical(out[name + "_spikes"], ref.spikes.times)
+    else:
+        assert_equal_to_rounding(out[name + "_ys"], ref.ys, atol=2e-5)
+        assert_equal_to_rounding(out[name + "_spikes"], ref.spikes.times, atol=1e-7)
 
 
 def test_sharded_grid_equals_one_device(sharded):
     out, _ = sharded
     grid = jn.parameter_grid(jn.LIF(), X[::100], tau_m=[0.01, 0.02, 0.03], tau_ref=[0.001, 0.004])
     assert_identical(out["grid"], jn.tuning_grid(grid))  # 66 points: uneven over 4 devices
-    assert_identical(out["grid_map"], eqx.filter_vmap(sim_stepped)(grid.neuron, grid.inputs).ys.reshape(11, 3, 2, -1))
+    ref_map = eqx.filter_vmap(sim_stepped)(grid.neuron, grid.inputs).ys.reshape(11, 3, 2, -1)
+    assert_equal_to_rounding(out["grid_map"], ref_map, atol=2e-5)
 
 
 def test_shard_batch_needs_a_multiple_of_the_device_count(sharded):
