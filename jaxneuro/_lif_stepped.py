@@ -57,6 +57,7 @@ class EncodedLIF(eqx.Module):
     ratio: Array  # R = exp(tau_ref/tau_m) = 1 / E_ref
     scale: Array  # M, a power of two > R
     inv_scale: Array  # 1 / M (exact)
+    ratio_scale: Array  # R M
     tau_m: Array
     tau_ref: Array
 
@@ -79,7 +80,7 @@ def encode_constants(neuron: LIF, dt: Array) -> EncodedLIF:
     tau_m, tau_ref = tau_m.astype(dtype), tau_ref.astype(dtype)
     ratio = jnp.exp(tau_ref / tau_m)
     scale = jnp.exp2(jnp.ceil(jnp.log2(ratio)) + 1.0)
-    return EncodedLIF(jnp.exp(-dt / tau_m), ratio, scale, 1.0 / scale, tau_m, tau_ref)
+    return EncodedLIF(jnp.exp(-dt / tau_m), ratio, scale, 1.0 / scale, ratio * scale, tau_m, tau_ref)
 
 
 def encoded_step(c: EncodedLIF, s: Array, v_in: Array) -> Array:
@@ -87,18 +88,19 @@ def encoded_step(c: EncodedLIF, s: Array, v_in: Array) -> Array:
 
     Same dynamics as ``lif_stepped_update``: the exponential solution over the active part of
     the step, a threshold crossing inside it resets ``v`` to 0 and starts the refractory
-    period at the crossing time.  Only multiplications, one division and selects.
+    period at the crossing time.  Only multiplications, one division and selects.  A marked
+    state (``s = 1 + M P``) needs no case of its own: it is refractory for the whole of every
+    step until the next readout (``block dt <= tau_ref``), and ``(s - 1) a`` keeps its scale.
     """
     refractory = s > 1.5
-    marked = s > c.scale + 1.0
-    p_end = jnp.where(refractory, (s - 1.0) * jnp.where(marked, c.inv_scale, 1.0) * c.a, 0.0)
+    p_end = jnp.where(refractory, (s - 1.0) * c.a, 0.0)
     f = jnp.clip(p_end, c.a, 1.0)  # factor of the active part: a, 1 (all refractory), or between
     v = jnp.where(refractory, 0.0, s)
     v_end = v_in + (v - v_in) * f
     spiked = v_end >= 1.0
-    e_spike = jnp.clip(f * (v_in - v) / jnp.where(spiked, v_in - 1.0, 1.0), f, 1.0)
-    refractory_state = 1.0 + jnp.where(spiked, e_spike * c.ratio * c.scale, p_end * jnp.where(marked, c.scale, 1.0))
-    return jnp.where(spiked | (p_end > 1.0), refractory_state, v_end)
+    # exp(-(t_end - t_spike)/tau_m); at least f (the crossing is inside the active part)
+    e_spike = jnp.maximum(f * (v_in - v) / (v_in - 1.0), f)
+    return jnp.where(spiked, 1.0 + e_spike * c.ratio_scale, jnp.where(p_end > 1.0, 1.0 + p_end, v_end))
 
 
 def voltage(s: Array) -> Array:

@@ -398,7 +398,18 @@ def spike_statistics(
     inside the step and the refractory period to the exact sub-step time; for HH the
     exponential midpoint scheme.  The LIF path keeps one encoded number per neuron and reads
     spikes out once per refractory period (``jaxneuro._lif_stepped``), so a vmapped population
-    costs one fused kernel per step; memory is O(batch x bins), whatever the duration.
+    costs one fused kernel per step; memory is O(batch x bins), whatever the duration.  On a
+    multi-core CPU, large populations run fastest split over host devices
+    (``XLA_FLAGS=--xla_force_host_platform_device_count=8`` before JAX starts, then
+    ``sharded_vmap``): each device then steps its own ~1,000 neurons on one thread
+    (benchmarks/README.md).
+
+    Example::
+
+        wave = lambda off: jn.FunctionInput(lambda t: off + 0.5 * jnp.sin(2 * jnp.pi * 5.0 * t))
+        run = lambda off: jn.spike_statistics(jn.LIF(), wave(off), 0.0, 1.0, transient=0.2, bin_width=0.01)
+        stats = jax.jit(jax.vmap(run))(jnp.linspace(0.5, 3.0, 10_000))
+        stats.rate, stats.bins      # (10000,) Hz, (10000, 100) spike counts
 
     Args:
         neuron: ``LIF`` (time in s, drive normalised) or ``HodgkinHuxley`` (ms, uA/cm^2).
