@@ -132,7 +132,7 @@ def block_steps(neuron: LIF, dt: float) -> int:
 
 def stop_schedule(n_steps: int, block: int, extra: np.ndarray) -> np.ndarray:
     """Sorted step indices at which the loop stops for a readout: every ``block`` steps, at
-    each index in ``extra``, and at the end (``n_steps``); never 0 twice."""
+    each index in ``extra`` after the start, and at the end (``n_steps``)."""
     stops = np.concatenate([np.arange(block, n_steps, block), np.asarray(extra, np.int64), [n_steps]])
     stops = np.unique(stops[(stops > 0) & (stops <= n_steps)])
     return stops

@@ -127,10 +127,10 @@ def _lif_exact_rates(neuron: LIF, v_in: Array, t_end: float, transient: float, m
 
 def _lif_stepped_rates(neuron: LIF, v_in: Array, t_end: float, transient: float, dt: float) -> Array:
     n_steps = int(round(t_end / dt))
-    stats = _lif_stats(
+    _, count, t_first, t_last, _ = _lif_stats(
         neuron, lambda t: v_in, jnp.asarray(0.0, v_in.dtype), n_steps, dt, transient, jnp.zeros_like(v_in), 0
     )
-    return rate_from_stats(stats[1], stats[2], stats[3], t_end)
+    return rate_from_stats(count, t_first, t_last, t_end)
 
 
 def _bin_stops(n_steps: int, steps_per_bin: int) -> np.ndarray:
