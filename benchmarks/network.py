@@ -60,6 +60,18 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _result(compile_s: float, walls: list, cpus: list, counts, base_rss_mib: float) -> dict:
+    """A worker's report: compile time, median run wall and CPU time, spike counts, memory."""
+    return {
+        "compile_s": compile_s,
+        "run_s": statistics.median(walls),
+        "cpu_s": statistics.median(cpus),
+        "counts": counts.tolist(),
+        "peak_rss_mib": _rss_mib(),
+        "base_rss_mib": base_rss_mib,
+    }
+
+
 def worker_jax(n: int, repeats: int) -> dict:
     import jax
     import jax.numpy as jnp
@@ -91,14 +103,7 @@ def worker_jax(n: int, repeats: int) -> dict:
             walls.append(wall)
             cpus.append(cpu)
         counts = np.asarray(res.spike_count)
-    return {
-        "compile_s": compile_s,
-        "run_s": statistics.median(walls),
-        "cpu_s": statistics.median(cpus),
-        "counts": counts.tolist(),
-        "peak_rss_mib": _rss_mib(),
-        "base_rss_mib": base,
-    }
+    return _result(compile_s, walls, cpus, counts, base)
 
 
 def worker_brian2(n: int, repeats: int) -> dict:
@@ -147,14 +152,7 @@ def worker_brian2(n: int, repeats: int) -> dict:
             walls.append(wall)
             cpus.append(cpu)
         counts = np.asarray(mon.count[:])
-    return {
-        "compile_s": compile_s,
-        "run_s": statistics.median(walls),
-        "cpu_s": statistics.median(cpus),
-        "counts": counts.tolist(),
-        "peak_rss_mib": _rss_mib(),
-        "base_rss_mib": base,
-    }
+    return _result(compile_s, walls, cpus, counts, base)
 
 
 def _run_worker(kind: str, n: int, repeats: int, cpu: int | None) -> dict:
