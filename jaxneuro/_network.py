@@ -80,6 +80,8 @@ from ._neurons._lif import LIF
 from ._spikes import SpikeTrain, _check_overflow
 
 _NEWTON_ITERS = 2  # from a 2nd-order start on an interval <= dt: converged to rounding (tests)
+_PICK_BLOCK = 32  # candidates are picked in two stages (blocks of this many neurons, then
+_PICK_TWO_STAGE = 2048  # neurons) from this many neurons on (measured faster at N = 4000)
 
 
 # =============================================================================== model
@@ -452,46 +454,61 @@ def _hash32(x: Array) -> Array:
     return x ^ (x >> 16)
 
 
-def _sincos_2pi(u: Array) -> tuple[Array, Array]:
-    """``(cos 2 pi u, sin 2 pi u)`` for ``u`` in [0, 1): quadrant reduction and Taylor
-    polynomials on ``|theta| <= pi/4`` (truncation error below 1e-16), vectorised (XLA's
-    general ``sin``/``cos`` are several times slower on the CPU)."""
-    q = jnp.floor(4.0 * u + 0.5)
-    th = (2.0 * np.pi) * (u - 0.25 * q)
-    t2 = th * th
-    s = jnp.zeros_like(th)
-    for k in range(8, -1, -1):  # sum_k (-1)^k th^(2k+1) / (2k+1)!
+def _sincos_quarter(theta: Array, dtype) -> tuple[Array, Array]:
+    """``(cos theta, sin theta)`` for ``|theta| <= pi/4`` from their Taylor polynomials,
+    truncated where the next term is below the rounding of ``dtype`` (float32: to
+    ``theta^9`` and ``theta^8``, error below 3e-8; float64: to ``theta^17`` and ``theta^18``,
+    below 1e-17).  XLA's general ``sin``/``cos`` are several times slower on the CPU."""
+    n_sin, n_cos = (5, 5) if jnp.dtype(dtype).itemsize <= 4 else (9, 10)
+    t2 = theta * theta
+    s = jnp.zeros_like(theta)
+    for k in range(n_sin - 1, -1, -1):  # sum_k (-1)^k th^(2k+1) / (2k+1)!
         s = s * t2 + (-1.0) ** k / math.factorial(2 * k + 1)
-    s = s * th
-    c = jnp.zeros_like(th)
-    for k in range(9, -1, -1):  # sum_k (-1)^k th^(2k) / (2k)!
+    c = jnp.zeros_like(theta)
+    for k in range(n_cos - 1, -1, -1):  # sum_k (-1)^k th^(2k) / (2k)!
         c = c * t2 + (-1.0) ** k / math.factorial(2 * k)
-    qi = q.astype(jnp.int32) % 4
-    cos = jnp.where(qi == 0, c, jnp.where(qi == 1, -s, jnp.where(qi == 2, -c, s)))
-    sin = jnp.where(qi == 0, s, jnp.where(qi == 1, c, jnp.where(qi == 2, -s, -c)))
-    return cos, sin
+    return c, s * theta
 
 
-def _normals(seeds: Array, steps: Int[Array, " L"], n: int, dtype) -> Float[Array, "L n"]:
+def _normal_seeds(key_bits: Array, n: int) -> Array:
+    """Per pair of neurons, two hashed counters (shape ``(2, ceil(n/2))``) from the 2 words of
+    ``key_bits``: hashing the neuron index first keeps the streams of different time steps
+    from overlapping as shifted copies (as plain counters ``index + step offset`` would)."""
+    i = jnp.arange((n + 1) // 2, dtype=jnp.uint32)
+    ha = _hash32(i ^ key_bits[1])
+    return jnp.stack([ha, _hash32(ha ^ jnp.uint32(0x5BD1E995))])
+
+
+def _normals(seeds: Array, steps: Int[Array, " L"], n: int, dtype, pairs: Array | None = None) -> Float[Array, "L n"]:
     """Standard normal numbers for ``n`` neurons at each of the time steps ``steps``.
 
-    Box-Muller on 24-bit uniforms from a counter-based hash of (seed, step, pair index):
-    entries ``2p`` and ``2p + 1`` are the ``r cos`` and ``r sin`` of pair ``p``.  Independent
-    across steps and neurons, reproducible from the key, the same whatever block of steps they
-    are drawn in.  The 24-bit uniforms cut the tails at 5.9 standard deviations (probability
-    4e-9).  Written elementwise (no concatenation) so that XLA vectorises it: about 2-3 ns per
-    number on one CPU core, against some 15 ns for ``jax.random.normal``.
+    Box-Muller on a pair of 32-bit hashes per pair of neurons and step (``lowbias32``, C.
+    Wellons, "Hash function prospector", 2018, of a per-neuron hashed counter plus a
+    per-step hashed offset): ``u1`` from 24 bits gives the radius ``sqrt(-2 log u1)``; the
+    other word gives an angle ``theta`` uniform in ``[-pi/4, pi/4)`` (24 bits) and three bits
+    that swap and negate ``(cos theta, sin theta)``: the 8 symmetries of the square map that
+    quarter onto the whole circle, so the angle is uniform.  Neuron ``p`` of the first half
+    gets ``r cos``, neuron ``p`` of the second half ``r sin``.  Independent across steps and
+    neurons, reproducible from the key, the same whatever block of steps they are drawn in.
+    The 24-bit uniforms cut the tails at 5.9 standard deviations (probability 4e-9).  About
+    1 ns per number on one CPU core, against some 15 ns for ``jax.random.normal``.
     """
+    if pairs is None:
+        pairs = _normal_seeds(seeds, n)
     base = _hash32(steps.astype(jnp.uint32) * jnp.uint32(0x9E3779B9) + seeds[0])[:, None]
-    i = jnp.arange(n, dtype=jnp.uint32)[None, :]
-    ctr = (i >> 1) * jnp.uint32(2) + base
-    a = _hash32(_hash32(ctr) ^ seeds[1])
-    b = _hash32(_hash32(ctr + jnp.uint32(1)) ^ seeds[1])
+    a = _hash32(pairs[0][None, :] + base)
+    b = _hash32(pairs[1][None, :] + (base ^ jnp.uint32(0x27D4EB2F)))
     u1 = ((a >> 8).astype(jnp.int32).astype(dtype) + 0.5) * 2.0**-24  # in (0, 1)
-    u2 = (b >> 8).astype(jnp.int32).astype(dtype) * 2.0**-24  # in [0, 1)
+    theta = ((b & jnp.uint32(0xFFFFFF)).astype(jnp.int32).astype(dtype) * 2.0**-24 - 0.5) * (0.5 * np.pi)
     r = jnp.sqrt(-2.0 * jnp.log(u1))
-    cos, sin = _sincos_2pi(u2)
-    return r * jnp.where((i & 1) == 1, sin, cos)
+    c, s = _sincos_quarter(theta, dtype)
+    swap = (b >> 31) == 1
+    x = jnp.where(swap, s, c) * r
+    y = jnp.where(swap, c, s) * r
+    x = jnp.where(((b >> 30) & 1) == 1, -x, x)
+    y = jnp.where(((b >> 29) & 1) == 1, -y, y)
+    x, y = lax.optimization_barrier((x, y))  # once per pair, not once per output element
+    return jnp.concatenate([x, y], axis=1)[:, :n]
 
 
 # =============================================================================== simulation
@@ -677,6 +694,7 @@ def simulate_network(
     else:
         has_noise = any(x is None or x > 0 for x in concrete_noise)
     seeds = jax.random.bits(key, (2,), dtype=jnp.uint32) if has_noise else jnp.zeros((2,), jnp.uint32)
+    pairs = _normal_seeds(seeds, N) if has_noise else None
 
     # ------------------------------------------------------------------ weights and inputs
     WT = network.weight_matrix().astype(dtype).T  # row j: weights out of neuron j
@@ -755,7 +773,7 @@ def simulate_network(
             jnp.zeros(N, dtype),
             jnp.zeros(N, dtype),
             jnp.full(N, -2.0 * dt, dtype),
-            drive_at(jnp.asarray(0), _normals(seeds, jnp.zeros((1,), jnp.int32), N, dtype)[0] if has_noise else None),
+            drive_at(jnp.asarray(0), _normals(seeds, jnp.zeros((1,), jnp.int32), N, dtype, pairs)[0] if has_noise else None),
         )
     else:
         if not isinstance(state0, NetworkState):
@@ -798,9 +816,30 @@ def simulate_network(
                 raise ValueError(f"trace_neurons must lie in [0, N - 1] = [0, {N - 1}], got {trace_neurons!r}.")
 
     # ------------------------------------------------------------------ one step
-    big = jnp.asarray(2.0 * dt, dtype)
+    # The refractory clock is kept in steps, ``yq = y/dt``: it drops by exactly 1 per step (an
+    # exact float subtraction for ``yq >= 1``), so the offset ``frac(yq) dt`` of the release
+    # inside its step is known at the spike, and the decays over the rest of that step are
+    # computed once per spike (with the spike's other K-sized work), not in every step for
+    # every neuron.  Per neuron, ``em_r = e^(-(dt - y_r)/tau_m)`` and ``hr = e^(-y_r/tau_s)
+    # K(dt - y_r)`` (``y_r``: the release offset) give the state at the end of the release
+    # step, ``v = J (1 - em_r) + s hr`` (``v = 0`` and ``s`` from the step start).
     consts = jnp.stack([inv_tm, inv_ts, a_n, tau_ref])  # (4, N), gathered per spiker
     n_pop = len(pinfo)
+    inv_dt = 1.0 / dt_a
+    if n_pop == 1:  # scalars: the elementwise step reads only the state
+        p0 = pinfo[0]
+        c_itm, c_em, c_es = p0.inv_tm, jnp.exp(-dt_a * p0.inv_tm), jnp.exp(-dt_a * p0.inv_ts)
+        c_k = _kresp(dt_a, p0.inv_tm, p0.a)
+    else:
+        c_itm, c_em, c_es, c_k = inv_tm, em_dt, es_dt, k_dt
+    c_ratio = c_em / c_es
+
+    def release_factors(yq, i_tm, i_ts, a):
+        """``(em_r, hr)`` for the release step of a neuron whose clock reads ``yq >= -1`` (the
+        release at offset ``frac(yq) dt`` in the step where ``0 <= yq < 1``)."""
+        y_r = (yq - jnp.floor(yq)) * dt_a
+        em_r, _, k_r = _decays(dt_a - y_r, i_tm, a)
+        return em_r, jnp.exp(-y_r * i_ts) * k_r
 
     def coefficients(z):
         """Per receiving population, for spikes at offsets ``z`` (from the step start): the jump
@@ -813,44 +852,42 @@ def simulate_network(
             for p in pinfo
         ]
 
-    def deliver(acc, js, zs, coef, y, hy):
-        """Add the exact effect of spikes from rows ``js`` of ``WT`` at offsets ``zs`` (a few at
-        once: one kernel reads all their rows, which the memory system overlaps).  ``coef``:
-        shape ``(3 P, len(js))``, the ``(q, g, e)`` of each receiving population."""
-        acc_s, acc_v = acc
+    def deliver(acc, js, zs, coef, yq, hy):
+        """Add the exact effect of spikes from rows ``js`` of ``WT`` at offsets ``zs`` to the
+        end-of-step state ``acc = (v, s)`` (a few at once: one kernel reads all their rows,
+        which the memory system overlaps).  ``coef``: shape ``(3 P, len(js))``, the ``(q, g,
+        e)`` of each receiving population.  A target released at ``y = yq dt`` after the
+        spike responds from its release (``hy e``); refractory targets have ``hy = 0``."""
+        acc_v, acc_s = acc
         rows = [lax.dynamic_index_in_dim(WT, j, axis=0, keepdims=False) for j in js]
         for pi, p in enumerate(pinfo):
             seg = slice(p.start, p.start + p.size)
-            ys, hs = y[seg], hy[seg]
+            ys, hs = yq[seg] * dt_a, hy[seg]
             ds = dv = 0.0
             for r, (row, z) in enumerate(zip(rows, zs, strict=True)):
                 q, g, e = coef[3 * pi, r], coef[3 * pi + 1, r], coef[3 * pi + 2, r]
                 ds = ds + row[seg] * q
                 dv = dv + row[seg] * jnp.where(z >= ys, g, hs * e)
             if n_pop == 1:
-                acc_s, acc_v = acc_s + ds, acc_v + dv
+                acc_v, acc_s = acc_v + dv, acc_s + ds
             else:
-                acc_s, acc_v = acc_s.at[seg].add(ds), acc_v.at[seg].add(dv)
-        return acc_s, acc_v
+                acc_v, acc_s = acc_v.at[seg].add(dv), acc_s.at[seg].add(ds)
+        return acc_v, acc_s
 
     def free_part(v, s, y, J, i_tm, i_ts, a, em_c, es_c, k_c):
-        """The free evolution over the step of neurons with state ``(v, s, y)``: where it
-        starts (``fs``), its length ``h``, the state there and at the end of the step, and
-        ``hy`` (below).  Elementwise; ``em_c, es_c, k_c`` are the decays over a whole step."""
+        """The free evolution over the step of candidates with state ``(v, s, y)`` (``y`` in
+        s): where it starts (``fs``), its length ``h``, the state there and at the end of the
+        step.  Elementwise; ``em_c, es_c, k_c`` are the decays over a whole step."""
         whole = y >= dt_a  # refractory for the whole step
         inside = (y > 0) & ~whole  # released inside the step, at offset y
-        near = (y > -dt_a) & (y < dt_a)
-        yc = jnp.clip(y, -dt_a, dt_a)
+        yc = jnp.clip(y, 0.0, dt_a)
         em_y, es_y, k_y = _decays(dt_a - yc, i_tm, a)  # over the rest of the step after y
         fs = jnp.where(inside, yc, 0.0)
         h = dt_a - fs
         v_fs = jnp.where(y > 0, 0.0, v)
         s_fs = jnp.where(inside, s * (es_c / es_y), s)  # es_c / es_y = e^(-y/tau_s)
         v_T = J + (v_fs - J) * jnp.where(inside, em_y, em_c) + s_fs * jnp.where(inside, k_y, k_c)
-        # v at the end of the step per unit s-jump at the release time y (for spikes that
-        # arrive before a target's release): e^(-y/tau_s) K(dt - y)
-        hy = jnp.where(near, (es_c / es_y) * k_y, 0.0)
-        return whole, fs, h, v_fs, s_fs, v_T, hy
+        return whole, fs, h, v_fs, s_fs, v_T
 
     def crossing_kind(v, y, fs_state):
         """``late``: pushed over threshold by an input late in the previous step; ``end``:
@@ -865,45 +902,73 @@ def simulate_network(
         maybe = (~whole) & (~end) & (~late) & (d0 > 0) & (d1 < 0) & (bound >= 1.0)
         return late, end, maybe
 
-    def step(carry, n, noise_row):
-        (v, s, y, j_prev), (times, counts) = carry
-        J = drive_at(n, noise_row)
+    def pass1(v, s, yq, J, em_r, hr):
+        """Every neuron over the step, elementwise and without exponentials: the state at the
+        end of the step (before this step's spikes), ``hy`` (the response at the end of the
+        step of a target released in this step or the last one, per unit jump of ``s`` at its
+        release; 0 while refractory) and whether the neuron may cross threshold: a superset
+        of the exact test of ``decide`` (for a neuron released inside the step, its ``s`` at
+        the release is bounded by ``s`` and ``s_T``)."""
+        whole = yq >= 1.0
+        rel = (yq >= 0.0) & ~whole
+        v = jnp.where(yq >= 0.0, 0.0, v)  # held at the reset while refractory
+        s_T = s * c_es
+        v_T = jnp.where(whole, 0.0, jnp.where(rel, J - J * em_r + s * hr, J + (v - J) * c_em + s * c_k))
+        hy = jnp.where(rel, hr, jnp.where(yq >= -1.0, hr * c_ratio + c_k, 0.0))
+        hy = jnp.where(whole, 0.0, hy)
+        late = (v >= 1.0) & (yq <= 0.0)
+        end = (v_T >= 1.0) & ~whole
+        s_max = jnp.maximum(s, s_T)
+        d0 = s_max + J - v
+        d1 = s_T + J - v_T
+        bound = v + dt_a * (s_max + J - jnp.minimum(v, v_T)) * c_itm
+        maybe = (~whole) & (~end) & (~late) & (d0 > 0) & (d1 < 0) & (bound >= 1.0)
+        # (float, not bool, reductions: XLA's CPU reduction of bool arrays is slow)
+        cand_f = (late | end | maybe).astype(dtype)
+        return v_T, s_T, hy, jnp.maximum(yq - 1.0, -2.0), cand_f, jnp.sum(cand_f).astype(jnp.int32)
 
-        # ---- 1. exact free evolution of every neuron over the step, and who may cross
-        def pass1(v, s, y, J):
-            whole, fs, h, v_fs, s_fs, v_T, hy = free_part(v, s, y, J, inv_tm, inv_ts, a_n, em_dt, es_dt, k_dt)
-            s_T = s * es_dt
-            # materialise these once: fused into their many consumers, XLA would recompute them
-            # (exponentials included) for each use
-            fs, h, v_fs, s_fs, v_T, hy, s_T = lax.optimization_barrier((fs, h, v_fs, s_fs, v_T, hy, s_T))
-            late, end, maybe = crossing_kind(v, y, (whole, fs, h, v_fs, s_fs, v_T, J, s_T, inv_tm))
-            # (float, not bool, reductions: XLA's CPU reduction of bool arrays is slow)
-            cand_f = (late | end | maybe).astype(dtype)
-            return whole, v_T, s_T, hy, cand_f, jnp.sum(cand_f).astype(jnp.int32)
+    kk = jnp.arange(K)
+    n_blocks_pick = -(-N // _PICK_BLOCK)
+    two_stage = N >= _PICK_TWO_STAGE and not differentiable
 
-        whole, v_T, s_T, hy, cand_f, total = _sequential(n >= 0, pass1, v, s, y, J)
-        t_n = t0 + n.astype(dtype) * dt_a
-        raw = jnp.stack([v, s, y, j_prev, J, counts.astype(dtype)])  # gathered per candidate
-        kk = jnp.arange(K)
-
-        # ---- 2-3. spike times, resets and delivery for up to K candidates
-        def pick(m):
-            """Up to K candidates (indices of the 1s of ``m``, lowest first, as a prefix) and
-            how many were found.  (A two-stage pick, blocks then neurons, was measured no
-            faster up to N = 4000.)"""
+    def pick(m):
+        """Up to K candidates (indices of the 1s of ``m``, as a prefix) and how many were found.
+        For large ``N`` in two stages: the ``Kb`` blocks of ``_PICK_BLOCK`` neurons with the
+        most candidates, then the candidates in them (``lax.top_k`` over all of ``N`` is a
+        partial sort, several times slower at N = 4000); candidates left out are picked by
+        the next chunk."""
+        if not two_stage:
             vals, idx = lax.top_k(m, K)
             return idx, jnp.sum(vals).astype(jnp.int32)
+        B, Kb = _PICK_BLOCK, min(K, n_blocks_pick)
+        mp = jnp.pad(m, (0, n_blocks_pick * B - N)).reshape(n_blocks_pick, B)
+        _, bi = lax.top_k(jnp.sum(mp, axis=1), Kb)
+        vals, j = lax.top_k(mp[bi].reshape(-1), K)
+        idx = bi[j // B] * B + j % B
+        return jnp.minimum(idx, N - 1), jnp.sum(vals).astype(jnp.int32)
 
-        def decide(idx, raw_k, consts_k, n_valid):
+    def step(carry, n, noise_row):
+        (v, s, yq, j_prev, em_r, hr), (times, counts) = carry
+        J = drive_at(n, noise_row)
+
+        # ---- 1. every neuron over the step, and who may cross
+        v_T, s_T, hy, yq_next, cand_f, total = _sequential(n >= 0, pass1, v, s, yq, J, em_r, hr)
+        t_n = t0 + n.astype(dtype) * dt_a
+
+        # ---- 2-3. spike times, resets and delivery for up to K candidates
+        def decide(idx, n_valid, v, s, yq, j_prev, J, counts):
             """For candidates ``idx`` (arrays of K entries): does each fire, when (offset ``z``
-            from the step start), its delivery coefficients per receiving population, and the
-            scatter targets.  Works on K-sized arrays only, so that XLA runs it as one short
-            sequential program."""
-            v_k, s_k, y_k, jp_k, J_k, c_k = raw_k
-            i_tm, i_ts, a_k, tr_k = consts_k
+            from the step start), its delivery coefficients per receiving population, its
+            release clock and factors, and the scatter targets.  Works on K-sized arrays
+            only, so that XLA runs it as one short sequential program."""
+            v_k, s_k, yq_k, jp_k, J_k = (jnp.take(x, idx) for x in (v, s, yq, j_prev, J))
+            v_k = jnp.where(yq_k >= 0, 0.0, v_k)
+            y_k = yq_k * dt_a
+            c_k = jnp.take(counts, idx)
+            i_tm, i_ts, a_k, tr_k = jnp.take(consts, idx, axis=1)
             valid = kk < n_valid
             em_c, es_c, k_c = _decays(dt_a, i_tm, a_k)
-            whole_k, fs_k, h_k, vfs_k, sfs_k, vT_k, _ = free_part(v_k, s_k, y_k, J_k, i_tm, i_ts, a_k, em_c, es_c, k_c)
+            whole_k, fs_k, h_k, vfs_k, sfs_k, vT_k = free_part(v_k, s_k, y_k, J_k, i_tm, i_ts, a_k, em_c, es_c, k_c)
             late_k, end_k, maybe_k = crossing_kind(
                 v_k, y_k, (whole_k, fs_k, h_k, vfs_k, sfs_k, vT_k, J_k, s_k * es_c, i_tm)
             )
@@ -932,18 +997,20 @@ def simulate_network(
             target = jnp.where(fires, idx, N)  # N: dropped by the scatters
             slot = c_k.astype(jnp.int32)
             t_target = jnp.where(fires & (slot < max(cap, 1)), idx, N)
-            return z, coef, target, z + tr_k - dt_a, t_target, slot, t_n + z
+            yq_new = (z + tr_k) * inv_dt - 1.0  # >= 0: tau_ref >= 2 dt and z >= -dt
+            em_new, hr_new = release_factors(yq_new, i_tm, i_ts, a_k)
+            return z, coef, target, yq_new, em_new, hr_new, t_target, slot, t_n + z
 
         def process(idx, n_valid, st):
             """Candidates ``idx[:n_valid]`` (the rest of ``idx`` is padding): decide, time the
             crossing, reset, deliver, record."""
-            acc, y_new, fired, times = st
-            args = (idx, jnp.take(raw, idx, axis=1), jnp.take(consts, idx, axis=1), n_valid)
+            acc, yq_s, em_s, hr_s, counts, times = st
+            args = (idx, n_valid, v, s, yq, j_prev, J, counts)
             if differentiable:
                 out = decide(*args)
             else:  # a conditional of its own: XLA runs this short program sequentially
                 out = _sequential(n_valid > 0, decide, *args)
-            z, coef, target, y_vals, t_target, slot, t_vals = out
+            z, coef, target, yq_new, em_new, hr_new, t_target, slot, t_vals = out
             # (with no candidates the conditional returns zeros: send those writes nowhere)
             target = jnp.where(kk < n_valid, target, N)
             t_target = jnp.where(kk < n_valid, t_target, N)
@@ -953,17 +1020,18 @@ def simulate_network(
             def group(gi, a):
                 sl = lambda x: lax.dynamic_slice_in_dim(x, gi * G, G, axis=-1)  # noqa: E731
                 js, zs, cs = sl(idx), sl(z), sl(coef)
-                return deliver(a, [js[r] for r in range(G)], [zs[r] for r in range(G)], cs, y, hy)
+                return deliver(a, [js[r] for r in range(G)], [zs[r] for r in range(G)], cs, yq, hy)
 
             acc = lax.fori_loop(0, n_groups, group, acc)
-            y_new = y_new.at[target].set(y_vals, mode="drop")
-            fired = fired.at[target].set(True, mode="drop")
+            yq_s = yq_s.at[target].set(yq_new, mode="drop")
+            em_s = em_s.at[target].set(em_new, mode="drop")
+            hr_s = hr_s.at[target].set(hr_new, mode="drop")
+            counts = counts.at[target].add(1, mode="drop")
             if cap:
                 times = times.at[t_target, slot].set(t_vals, mode="drop")
-            return acc, y_new, fired, times
+            return acc, yq_s, em_s, hr_s, counts, times
 
-        acc0 = (jnp.zeros_like(v), jnp.zeros_like(v))
-        st = (acc0, jnp.maximum(y - dt_a, -big), jnp.zeros(N, bool), times)
+        st = ((v_T, s_T), yq_next, em_r, hr, counts, times)
         if differentiable:
             st = eqx.error_if(
                 st,
@@ -987,7 +1055,7 @@ def simulate_network(
             idx, picked = pick(cand_f)
             st = process(idx, picked, st)
             st = lax.while_loop(lambda c: c[1] > 0, chunk, (cand_f.at[idx].set(0.0), total - picked, st))[2]
-        acc, y_new, fired, times = st
+        acc, yq_s, em_s, hr_s, counts, times = st
         # ---- input spike trains of this step, at their exact times
         if n_in:
             b0, b1 = edges[n], edges[n + 1]
@@ -995,7 +1063,7 @@ def simulate_network(
             def deliver_input(e, a, valid=True):
                 z = jnp.where(valid, ev_t[e] - n.astype(dtype) * dt_a, 0.0)
                 coef = jnp.stack([jnp.where(valid, c, 0.0) for cp in coefficients(z) for c in cp])[:, None]
-                return deliver(a, [ev_src[e]], [z], coef, y, hy)
+                return deliver(a, [ev_src[e]], [z], coef, yq, hy)
 
             if differentiable:
                 acc = eqx.error_if(
@@ -1007,12 +1075,9 @@ def simulate_network(
                 acc = lax.fori_loop(0, K_in, lambda k, a: deliver_input(b0 + k, a, b0 + k < b1), acc)
             else:
                 acc = lax.fori_loop(b0, b1, deliver_input, acc)
-        acc_s, acc_v = acc
-        # ---- new state
-        v_new = jnp.where(whole | fired, 0.0, v_T + acc_v)
-        s_new = s_T + acc_s
-        counts = counts + fired.astype(counts.dtype)
-        return NetworkState(v_new, s_new, y_new, J), (times, counts)
+        # (v of the neurons that fired is zeroed when read: yq >= 0 means refractory)
+        v_new, s_new = acc
+        return (v_new, s_new, yq_s, J, em_s, hr_s), (times, counts)
 
     # ------------------------------------------------------------------ the loops
     def run(carry, n_start, count: int):
@@ -1031,7 +1096,7 @@ def simulate_network(
 
         def block(c, _):
             c, n0 = c
-            noise = _normals(seeds, n0 + jnp.arange(L), N, dtype)
+            noise = _normals(seeds, n0 + jnp.arange(L), N, dtype, pairs)
 
             def body(c2, row):
                 c2, n = c2
@@ -1041,8 +1106,18 @@ def simulate_network(
 
         return lax.scan(block, (carry, n_start), None, length=count // L)[0][0]
 
+    def internal(st: NetworkState):
+        """The carried state: the clock in steps and the release factors of each neuron."""
+        yq = jnp.maximum(st.refractory * inv_dt, -2.0)
+        em_r, hr = release_factors(jnp.maximum(yq, -1.0), inv_tm, inv_ts, a_n)
+        return (st.v, st.s, yq, st.last_drive, em_r, hr)
+
+    def public(c) -> NetworkState:
+        v, s, yq, jp = c[:4]
+        return NetworkState(jnp.where(yq >= 0, 0.0, v), s, yq * dt_a, jp)
+
     times0 = jnp.full((N, cap), jnp.inf, dtype) if cap else jnp.zeros((N, 0), dtype)
-    carry = (state0, (times0, jnp.zeros(N, jnp.int32)))
+    carry = (internal(state0), (times0, jnp.zeros(N, jnp.int32)))
     if trace_every is None:
         carry = run(carry, 0, steps)
         ts_rec = v_rec = s_rec = None
@@ -1050,7 +1125,7 @@ def simulate_network(
         n_blocks = steps // trace_every
 
         def record(c, b):
-            st = c[0]
+            st = public(c[0])
             vv, ss = (st.v, st.s) if trace_idx is None else (st.v[trace_idx], st.s[trace_idx])
             return run(c, b * trace_every, trace_every), (vv, ss)
 
@@ -1059,6 +1134,7 @@ def simulate_network(
             carry = run(carry, n_blocks * trace_every, steps - n_blocks * trace_every)
         ts_rec = t0 + jnp.arange(n_blocks, dtype=dtype) * (trace_every * dt_a)
     final, (times, counts) = carry
+    final = public(final)
     spikes = None
     if cap:
         spikes = SpikeTrain(times, counts)
