@@ -363,16 +363,27 @@ def _decays(u: Array, inv_tm: Array, a: Array) -> tuple[Array, Array, Array]:
     drive (``a = 1/tau_m - 1/tau_s``; ``K = tau_s/(tau_s - tau_m) (e^(-u/tau_s) -
     e^(-u/tau_m))``).  That difference form cancels catastrophically near ``tau_s = tau_m``;
     for ``|a u| <= 0.1`` the series of ``(e^x - 1)/x`` is used instead (relative error below
-    1e-15 on either side, and exact at ``tau_s = tau_m``).  Two exponentials and a polynomial:
-    cheaper than ``expm1`` and a division, which matters in the per-step loop."""
-    em = jnp.exp(-u * inv_tm)
-    es = jnp.exp(-u * (inv_tm - a))
+    1e-15 on either side, and exact at ``tau_s = tau_m``).  Two exponentials (one XLA kernel)
+    and a polynomial: cheaper than ``expm1`` and a division, which matters in the step."""
+    em, es = _exps(-u * inv_tm, -u * (inv_tm - a))
+    return em, es, _k_from(u, em, es, inv_tm, a)
+
+
+def _exps(*xs: Array) -> list[Array]:
+    """``e^x`` of each argument (broadcast together), computed by one XLA kernel: on the CPU a
+    kernel costs some 0.1-0.3 us to launch, more than the exponentials of a few spikes."""
+    xs = jnp.broadcast_arrays(*xs)
+    return list(jnp.exp(jnp.stack(xs)))
+
+
+def _k_from(u: Array, em: Array, es: Array, inv_tm: Array, a: Array) -> Array:
+    """``K(u)`` of ``_decays`` from ``em = e^(-u/tau_m)`` and ``es = e^(-u/tau_s)``."""
     x = a * u
     small = jnp.abs(x) <= _PHI1_SERIES
     a_safe = jnp.where(a == 0, 1.0, a)
     k_diff = (es - em) / a_safe * inv_tm
     k_series = u * inv_tm * em * _phi1(jnp.clip(x, -_PHI1_SERIES, _PHI1_SERIES))
-    return em, es, jnp.where(small, k_series, k_diff)
+    return jnp.where(small, k_series, k_diff)
 
 
 def _kresp(u: Array, inv_tm: Array, a: Array) -> Array:
@@ -637,7 +648,7 @@ def simulate_network(
     dtype = jnp.result_type(*[p.neuron.tau_m for p in pops], *[p.tau_s for p in pops], default_float())
 
     # ------------------------------------------------------------------ per-neuron constants
-    tau_m_p, tau_s_p, tau_ref_n, bias_n, noise_n, tr_concrete = [], [], [], [], [], []
+    tau_m_p, tau_s_p, tau_ref_n, bias_n, noise_n, tr_concrete, tr_p = [], [], [], [], [], [], []
     for p in pops:
         tm = check_positive("tau_m", p.neuron.tau_m, unit="s").astype(dtype)
         ts_ = check_positive("tau_s", p.tau_s, unit="s").astype(dtype)
@@ -660,6 +671,7 @@ def simulate_network(
         tau_m_p.append(tm)
         tau_s_p.append(ts_)
         tau_ref_n.append(jnp.broadcast_to(tr, (p.size,)))
+        tr_p.append(tr)
         bias_n.append(jnp.broadcast_to(p.bias.astype(dtype), (p.size,)))
         noise_n.append(jnp.broadcast_to(nz * jnp.sqrt(tm / dt), (p.size,)))
     sizes = [p.size for p in pops]
@@ -773,7 +785,9 @@ def simulate_network(
             jnp.zeros(N, dtype),
             jnp.zeros(N, dtype),
             jnp.full(N, -2.0 * dt, dtype),
-            drive_at(jnp.asarray(0), _normals(seeds, jnp.zeros((1,), jnp.int32), N, dtype, pairs)[0] if has_noise else None),
+            drive_at(
+                jnp.asarray(0), _normals(seeds, jnp.zeros((1,), jnp.int32), N, dtype, pairs)[0] if has_noise else None
+            ),
         )
     else:
         if not isinstance(state0, NetworkState):
@@ -823,34 +837,42 @@ def simulate_network(
     # every neuron.  Per neuron, ``em_r = e^(-(dt - y_r)/tau_m)`` and ``hr = e^(-y_r/tau_s)
     # K(dt - y_r)`` (``y_r``: the release offset) give the state at the end of the release
     # step, ``v = J (1 - em_r) + s hr`` (``v = 0`` and ``s`` from the step start).
-    consts = jnp.stack([inv_tm, inv_ts, a_n, tau_ref])  # (4, N), gathered per spiker
     n_pop = len(pinfo)
     inv_dt = 1.0 / dt_a
     if n_pop == 1:  # scalars: the elementwise step reads only the state
         p0 = pinfo[0]
-        c_itm, c_em, c_es = p0.inv_tm, jnp.exp(-dt_a * p0.inv_tm), jnp.exp(-dt_a * p0.inv_ts)
+        c_itm, c_its, c_a = p0.inv_tm, p0.inv_ts, p0.a
+        c_em, c_es = jnp.exp(-dt_a * p0.inv_tm), jnp.exp(-dt_a * p0.inv_ts)
         c_k = _kresp(dt_a, p0.inv_tm, p0.a)
+        consts = None if jnp.ndim(tr_p[0]) == 0 else tau_ref[None]  # (1, N), gathered per spiker
     else:
-        c_itm, c_em, c_es, c_k = inv_tm, em_dt, es_dt, k_dt
+        c_itm, c_its, c_a, c_em, c_es, c_k = inv_tm, inv_ts, a_n, em_dt, es_dt, k_dt
+        consts = jnp.stack([inv_tm, inv_ts, a_n, em_dt, es_dt, k_dt, tau_ref])  # (7, N), gathered per spiker
     c_ratio = c_em / c_es
 
     def release_factors(yq, i_tm, i_ts, a):
-        """``(em_r, hr)`` for the release step of a neuron whose clock reads ``yq >= -1`` (the
-        release at offset ``frac(yq) dt`` in the step where ``0 <= yq < 1``)."""
+        """``(em_r, hr, er)`` for the release step of a neuron whose clock reads ``yq >= -1``
+        (the release at offset ``y_r = frac(yq) dt`` in the step where ``0 <= yq < 1``):
+        ``e^(-(dt - y_r)/tau_m)``, ``e^(-y_r/tau_s) K(dt - y_r)`` and ``e^(-y_r/tau_s)``."""
         y_r = (yq - jnp.floor(yq)) * dt_a
-        em_r, _, k_r = _decays(dt_a - y_r, i_tm, a)
-        return em_r, jnp.exp(-y_r * i_ts) * k_r
+        u = dt_a - y_r
+        em_r, es_r, er = _exps(-u * i_tm, -u * i_ts, -y_r * i_ts)
+        return em_r, er * _k_from(u, em_r, es_r, i_tm, a), er
 
-    def coefficients(z):
+    def coefficients(z, extra=()):
         """Per receiving population, for spikes at offsets ``z`` (from the step start): the jump
         of ``s`` left at the end of the step, ``q = e^(-(dt - z)/tau_s)/tau_s``; the response of
         ``v`` at the end, ``g = K(dt - z)/tau_s``; and ``e = e^(z/tau_s)/tau_s``, which times
-        ``hy`` gives the response of a target released at ``y > z``."""
+        ``hy`` gives the response of a target released at ``y > z``.  ``extra``: further
+        exponents, whose exponentials are computed by the same kernel and returned after."""
         u = dt_a - z
-        return [
-            (jnp.exp(-u * p.inv_ts) * p.inv_ts, _kresp(u, p.inv_tm, p.a) * p.inv_ts, jnp.exp(z * p.inv_ts) * p.inv_ts)
-            for p in pinfo
-        ]
+        args = [x for p in pinfo for x in (-u * p.inv_tm, -u * p.inv_ts, z * p.inv_ts)]
+        ex = _exps(*args, *extra)
+        out = []
+        for k, p in enumerate(pinfo):
+            em, es, ez = ex[3 * k : 3 * k + 3]
+            out.append((es * p.inv_ts, _k_from(u, em, es, p.inv_tm, p.a) * p.inv_ts, ez * p.inv_ts))
+        return out, ex[3 * n_pop :]
 
     def deliver(acc, js, zs, coef, yq, hy):
         """Add the exact effect of spikes from rows ``js`` of ``WT`` at offsets ``zs`` to the
@@ -874,19 +896,19 @@ def simulate_network(
                 acc_v, acc_s = acc_v.at[seg].add(dv), acc_s.at[seg].add(ds)
         return acc_v, acc_s
 
-    def free_part(v, s, y, J, i_tm, i_ts, a, em_c, es_c, k_c):
-        """The free evolution over the step of candidates with state ``(v, s, y)`` (``y`` in
-        s): where it starts (``fs``), its length ``h``, the state there and at the end of the
-        step.  Elementwise; ``em_c, es_c, k_c`` are the decays over a whole step."""
-        whole = y >= dt_a  # refractory for the whole step
-        inside = (y > 0) & ~whole  # released inside the step, at offset y
-        yc = jnp.clip(y, 0.0, dt_a)
-        em_y, es_y, k_y = _decays(dt_a - yc, i_tm, a)  # over the rest of the step after y
-        fs = jnp.where(inside, yc, 0.0)
+    def free_part(v, s, yq, J, rel, em_c, k_c):
+        """The free evolution over the step of candidates with state ``(v, s, yq)``: where it
+        starts (``fs``), its length ``h``, the state there and at the end of the step, from
+        the release factors ``rel`` and the decays ``em_c, k_c`` over a whole step.
+        Elementwise, without exponentials."""
+        em_r, hr, er = rel
+        whole = yq >= 1.0  # refractory for the whole step
+        inside = (yq > 0) & ~whole  # released inside the step, at offset y = yq dt
+        fs = jnp.where(inside, yq * dt_a, 0.0)
         h = dt_a - fs
-        v_fs = jnp.where(y > 0, 0.0, v)
-        s_fs = jnp.where(inside, s * (es_c / es_y), s)  # es_c / es_y = e^(-y/tau_s)
-        v_T = J + (v_fs - J) * jnp.where(inside, em_y, em_c) + s_fs * jnp.where(inside, k_y, k_c)
+        v_fs = jnp.where(yq >= 0, 0.0, v)
+        s_fs = jnp.where(inside, s * er, s)
+        v_T = jnp.where(inside, J - J * em_r + s * hr, J + (v_fs - J) * em_c + s * k_c)
         return whole, fs, h, v_fs, s_fs, v_T
 
     def crossing_kind(v, y, fs_state):
@@ -902,13 +924,14 @@ def simulate_network(
         maybe = (~whole) & (~end) & (~late) & (d0 > 0) & (d1 < 0) & (bound >= 1.0)
         return late, end, maybe
 
-    def pass1(v, s, yq, J, em_r, hr):
+    def pass1(v, s, yq, J, rel):
         """Every neuron over the step, elementwise and without exponentials: the state at the
         end of the step (before this step's spikes), ``hy`` (the response at the end of the
         step of a target released in this step or the last one, per unit jump of ``s`` at its
         release; 0 while refractory) and whether the neuron may cross threshold: a superset
         of the exact test of ``decide`` (for a neuron released inside the step, its ``s`` at
         the release is bounded by ``s`` and ``s_T``)."""
+        em_r, hr = rel[0], rel[1]
         whole = yq >= 1.0
         rel = (yq >= 0.0) & ~whole
         v = jnp.where(yq >= 0.0, 0.0, v)  # held at the reset while refractory
@@ -948,27 +971,36 @@ def simulate_network(
         return jnp.minimum(idx, N - 1), jnp.sum(vals).astype(jnp.int32)
 
     def step(carry, n, noise_row):
-        (v, s, yq, j_prev, em_r, hr), (times, counts) = carry
+        (v, s, yq, j_prev, rel), (times, counts) = carry
         J = drive_at(n, noise_row)
 
         # ---- 1. every neuron over the step, and who may cross
-        v_T, s_T, hy, yq_next, cand_f, total = _sequential(n >= 0, pass1, v, s, yq, J, em_r, hr)
+        v_T, s_T, hy, yq_next, cand_f, total = _sequential(n >= 0, pass1, v, s, yq, J, rel)
         t_n = t0 + n.astype(dtype) * dt_a
 
         # ---- 2-3. spike times, resets and delivery for up to K candidates
-        def decide(idx, n_valid, v, s, yq, j_prev, J, counts):
+        def decide(idx, n_valid, v, s, yq, j_prev, J, rel, counts):
             """For candidates ``idx`` (arrays of K entries): does each fire, when (offset ``z``
             from the step start), its delivery coefficients per receiving population, its
             release clock and factors, and the scatter targets.  Works on K-sized arrays
-            only, so that XLA runs it as one short sequential program."""
-            v_k, s_k, yq_k, jp_k, J_k = (jnp.take(x, idx) for x in (v, s, yq, j_prev, J))
+            only, so that XLA runs it as one short sequential program (written with few
+            stages of exponentials: each XLA kernel costs more to launch than its work here).
+            Returns the float rows ``(t, 3 P coefficients, yq, em_r, hr, er)`` and the int
+            rows ``(target, spike-buffer target, slot)``."""
+            raw = jnp.stack([jnp.take(x, idx) for x in (v, s, yq, j_prev, J, rel[0], rel[1], rel[2])])
+            v_k, s_k, yq_k, jp_k, J_k, *rel_k = raw
+            c_k = jnp.take(counts, idx)
+            if consts is None:
+                i_tm, i_ts, a_k, em_c, es_c, k_c, tr_k = c_itm, c_its, c_a, c_em, c_es, c_k, tr_p[0]
+            elif n_pop == 1:
+                i_tm, i_ts, a_k, em_c, es_c, k_c = c_itm, c_its, c_a, c_em, c_es, c_k
+                tr_k = jnp.take(consts[0], idx)
+            else:
+                i_tm, i_ts, a_k, em_c, es_c, k_c, tr_k = jnp.take(consts, idx, axis=1)
             v_k = jnp.where(yq_k >= 0, 0.0, v_k)
             y_k = yq_k * dt_a
-            c_k = jnp.take(counts, idx)
-            i_tm, i_ts, a_k, tr_k = jnp.take(consts, idx, axis=1)
             valid = kk < n_valid
-            em_c, es_c, k_c = _decays(dt_a, i_tm, a_k)
-            whole_k, fs_k, h_k, vfs_k, sfs_k, vT_k = free_part(v_k, s_k, y_k, J_k, i_tm, i_ts, a_k, em_c, es_c, k_c)
+            whole_k, fs_k, h_k, vfs_k, sfs_k, vT_k = free_part(v_k, s_k, yq_k, J_k, rel_k, em_c, k_c)
             late_k, end_k, maybe_k = crossing_kind(
                 v_k, y_k, (whole_k, fs_k, h_k, vfs_k, sfs_k, vT_k, J_k, s_k * es_c, i_tm)
             )
@@ -993,24 +1025,29 @@ def simulate_network(
                 a_k,
             )
             z = jnp.where(fires, z, 0.0)
-            coef = jnp.stack([jnp.where(fires, c, 0.0) for cp in coefficients(z) for c in cp])  # (3P, K)
-            target = jnp.where(fires, idx, N)  # N: dropped by the scatters
-            slot = c_k.astype(jnp.int32)
-            t_target = jnp.where(fires & (slot < max(cap, 1)), idx, N)
+            # the release clock and factors, with the delivery coefficients in one kernel
             yq_new = (z + tr_k) * inv_dt - 1.0  # >= 0: tau_ref >= 2 dt and z >= -dt
-            em_new, hr_new = release_factors(yq_new, i_tm, i_ts, a_k)
-            return z, coef, target, yq_new, em_new, hr_new, t_target, slot, t_n + z
+            y_r = (yq_new - jnp.floor(yq_new)) * dt_a
+            u_r = dt_a - y_r
+            coef, (em_r, es_r, er) = coefficients(z, (-u_r * i_tm, -u_r * i_ts, -y_r * i_ts))
+            hr = er * _k_from(u_r, em_r, es_r, i_tm, a_k)
+            floats = jnp.stack([z, *(jnp.where(fires, c, 0.0) for cp in coef for c in cp), yq_new, em_r, hr, er])
+            slot = c_k.astype(jnp.int32)
+            target = jnp.where(fires, idx, N)  # N: dropped by the scatters
+            t_target = jnp.where(fires & (slot < max(cap, 1)), idx, N)
+            return floats, jnp.stack([target, t_target, slot])
 
         def process(idx, n_valid, st):
             """Candidates ``idx[:n_valid]`` (the rest of ``idx`` is padding): decide, time the
             crossing, reset, deliver, record."""
-            acc, yq_s, em_s, hr_s, counts, times = st
-            args = (idx, n_valid, v, s, yq, j_prev, J, counts)
+            acc, yq_s, rel_s, counts, times = st
+            args = (idx, n_valid, v, s, yq, j_prev, J, rel, counts)
             if differentiable:
-                out = decide(*args)
+                floats, ints = decide(*args)
             else:  # a conditional of its own: XLA runs this short program sequentially
-                out = _sequential(n_valid > 0, decide, *args)
-            z, coef, target, yq_new, em_new, hr_new, t_target, slot, t_vals = out
+                floats, ints = _sequential(n_valid > 0, decide, *args)
+            z, coef, yq_new, rel_new = floats[0], floats[1 : 1 + 3 * n_pop], floats[-4], floats[-3:]
+            target, t_target, slot = ints
             # (with no candidates the conditional returns zeros: send those writes nowhere)
             target = jnp.where(kk < n_valid, target, N)
             t_target = jnp.where(kk < n_valid, t_target, N)
@@ -1024,14 +1061,13 @@ def simulate_network(
 
             acc = lax.fori_loop(0, n_groups, group, acc)
             yq_s = yq_s.at[target].set(yq_new, mode="drop")
-            em_s = em_s.at[target].set(em_new, mode="drop")
-            hr_s = hr_s.at[target].set(hr_new, mode="drop")
+            rel_s = rel_s.at[:, target].set(rel_new, mode="drop")
             counts = counts.at[target].add(1, mode="drop")
             if cap:
-                times = times.at[t_target, slot].set(t_vals, mode="drop")
-            return acc, yq_s, em_s, hr_s, counts, times
+                times = times.at[t_target, slot].set(t_n + z, mode="drop")
+            return acc, yq_s, rel_s, counts, times
 
-        st = ((v_T, s_T), yq_next, em_r, hr, counts, times)
+        st = ((v_T, s_T), yq_next, rel, counts, times)
         if differentiable:
             st = eqx.error_if(
                 st,
@@ -1055,14 +1091,14 @@ def simulate_network(
             idx, picked = pick(cand_f)
             st = process(idx, picked, st)
             st = lax.while_loop(lambda c: c[1] > 0, chunk, (cand_f.at[idx].set(0.0), total - picked, st))[2]
-        acc, yq_s, em_s, hr_s, counts, times = st
+        acc, yq_s, rel_s, counts, times = st
         # ---- input spike trains of this step, at their exact times
         if n_in:
             b0, b1 = edges[n], edges[n + 1]
 
             def deliver_input(e, a, valid=True):
                 z = jnp.where(valid, ev_t[e] - n.astype(dtype) * dt_a, 0.0)
-                coef = jnp.stack([jnp.where(valid, c, 0.0) for cp in coefficients(z) for c in cp])[:, None]
+                coef = jnp.stack([jnp.where(valid, c, 0.0) for cp in coefficients(z)[0] for c in cp])[:, None]
                 return deliver(a, [ev_src[e]], [z], coef, yq, hy)
 
             if differentiable:
@@ -1077,7 +1113,7 @@ def simulate_network(
                 acc = lax.fori_loop(b0, b1, deliver_input, acc)
         # (v of the neurons that fired is zeroed when read: yq >= 0 means refractory)
         v_new, s_new = acc
-        return (v_new, s_new, yq_s, J, em_s, hr_s), (times, counts)
+        return (v_new, s_new, yq_s, J, rel_s), (times, counts)
 
     # ------------------------------------------------------------------ the loops
     def run(carry, n_start, count: int):
@@ -1109,8 +1145,8 @@ def simulate_network(
     def internal(st: NetworkState):
         """The carried state: the clock in steps and the release factors of each neuron."""
         yq = jnp.maximum(st.refractory * inv_dt, -2.0)
-        em_r, hr = release_factors(jnp.maximum(yq, -1.0), inv_tm, inv_ts, a_n)
-        return (st.v, st.s, yq, st.last_drive, em_r, hr)
+        rel = jnp.stack(release_factors(jnp.maximum(yq, -1.0), inv_tm, inv_ts, a_n))
+        return (st.v, st.s, yq, st.last_drive, rel)
 
     def public(c) -> NetworkState:
         v, s, yq, jp = c[:4]
