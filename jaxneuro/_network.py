@@ -565,7 +565,7 @@ def simulate_network(
     max_spikes: int | None = None,
     trace_every: int | None = None,
     trace_neurons: Sequence[int] | Int[ArrayLike, " k"] | None = None,
-    max_spikes_per_step: int = 16,
+    max_spikes_per_step: int | None = None,
     max_input_spikes_per_step: int | None = None,
     differentiable: bool = False,
     on_overflow: Literal["error", "flag"] = "error",
@@ -601,10 +601,11 @@ def simulate_network(
             block, so ``ts[0] = t0``); ``None`` records no traces, and then memory does not
             grow with steps x neurons.
         trace_neurons: indices of the neurons to trace (default all).
-        max_spikes_per_step: how many spikes one ``top_k`` pass picks up (static; default 16,
-            the fastest for 1,000-4,000 neurons at 30 Hz and dt = 0.1 ms).  More spikes in a
-            step are handled by further passes, except with ``differentiable=True``, where it
-            is a hard bound (an error if exceeded).
+        max_spikes_per_step: how many spikes one pass picks up (static; default 8 below 2,048
+            neurons and 16 from there or with ``differentiable=True``: the fastest measured for
+            1,000 and 4,000 neurons at 30 Hz and dt = 0.1 ms).  More spikes in a step are
+            handled by further passes, except with ``differentiable=True``, where it is a hard
+            bound (an error if exceeded).
         max_input_spikes_per_step: with ``differentiable=True``, the bound on input spikes
             within one step (default: computed from concrete ``inputs``).
         differentiable: use loops of static length so that reverse-mode ``jax.grad``
@@ -638,9 +639,11 @@ def simulate_network(
     steps = int(round(duration / dt))
     if steps < 1 or abs(steps * dt - duration) > 1e-9 * max(1.0, duration):
         raise ValueError(f"duration must be a positive multiple of dt; got duration = {duration:g}, dt = {dt:g}.")
-    K = _check_int("max_spikes_per_step", max_spikes_per_step)
     pops = network.populations
     N = network.size
+    if max_spikes_per_step is None:
+        max_spikes_per_step = 8 if N < _PICK_TWO_STAGE and not differentiable else 16
+    K = _check_int("max_spikes_per_step", max_spikes_per_step)
     K = min(K, N)
     # spikes delivered per kernel: a divisor of K, below K (a single group per chunk lets XLA
     # hoist and fuse the delivery badly)
@@ -948,7 +951,8 @@ def simulate_network(
         maybe = (~whole) & (~end) & (~late) & (d0 > 0) & (d1 < 0) & (bound >= 1.0)
         # (float, not bool, reductions: XLA's CPU reduction of bool arrays is slow)
         cand_f = (late | end | maybe).astype(dtype)
-        return v_T, s_T, hy, jnp.maximum(yq - 1.0, -2.0), cand_f, jnp.sum(cand_f).astype(jnp.int32)
+        total = jnp.sum(cand_f).astype(jnp.int32) if differentiable else jnp.zeros((), jnp.int32)
+        return v_T, s_T, hy, jnp.maximum(yq - 1.0, -2.0), cand_f, total
 
     kk = jnp.arange(K)
     n_blocks_pick = -(-N // _PICK_BLOCK)
@@ -987,8 +991,8 @@ def simulate_network(
             stages of exponentials: each XLA kernel costs more to launch than its work here).
             Returns the float rows ``(t, 3 P coefficients, yq, em_r, hr, er)`` and the int
             rows ``(target, spike-buffer target, slot)``."""
-            raw = jnp.stack([jnp.take(x, idx) for x in (v, s, yq, j_prev, J, rel[0], rel[1], rel[2])])
-            v_k, s_k, yq_k, jp_k, J_k, *rel_k = raw
+            v_k, s_k, yq_k, jp_k, J_k = (jnp.take(x, idx) for x in (v, s, yq, j_prev, J))
+            rel_k = jnp.take(rel, idx, axis=1)
             c_k = jnp.take(counts, idx)
             if consts is None:
                 i_tm, i_ts, a_k, em_c, es_c, k_c, tr_k = c_itm, c_its, c_a, c_em, c_es, c_k, tr_p[0]
@@ -1041,7 +1045,9 @@ def simulate_network(
             """Candidates ``idx[:n_valid]`` (the rest of ``idx`` is padding): decide, time the
             crossing, reset, deliver, record."""
             acc, yq_s, rel_s, counts, times = st
-            args = (idx, n_valid, v, s, yq, j_prev, J, rel, counts)
+            # (the release factors as carried: only those of neurons that fired in an earlier
+            # chunk of this step have changed, and they are not candidates again)
+            args = (idx, n_valid, v, s, yq, j_prev, J, rel_s, counts)
             if differentiable:
                 floats, ints = decide(*args)
             else:  # a conditional of its own: XLA runs this short program sequentially
@@ -1082,15 +1088,16 @@ def simulate_network(
             # while loop, not a cond, so that the spike buffers are updated in place, never
             # copied; the first chunk is outside it, so that under vmap the loop's carry (the
             # spike buffer included) is not selected element by element in ordinary steps.
+            # (a chunk that picks K candidates may have left some: the loop runs again)
             def chunk(c):
-                remaining, left, st = c
+                remaining, idx, _, st = c
+                remaining = remaining.at[idx].set(0.0)
                 idx, picked = pick(remaining)
-                st = process(idx, picked, st)
-                return remaining.at[idx].set(0.0), left - picked, st
+                return remaining, idx, picked >= K, process(idx, picked, st)
 
             idx, picked = pick(cand_f)
             st = process(idx, picked, st)
-            st = lax.while_loop(lambda c: c[1] > 0, chunk, (cand_f.at[idx].set(0.0), total - picked, st))[2]
+            st = lax.while_loop(lambda c: c[2], chunk, (cand_f, idx, picked >= K, st))[3]
         acc, yq_s, rel_s, counts, times = st
         # ---- input spike trains of this step, at their exact times
         if n_in:
