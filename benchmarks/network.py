@@ -155,14 +155,17 @@ def worker_brian2(n: int, repeats: int) -> dict:
     return _result(compile_s, walls, cpus, counts, base)
 
 
-def _run_worker(kind: str, n: int, repeats: int, cpu: int | None) -> dict:
+def _run_worker(kind: str, n: int, repeats: int, cpu: int | None, hugepages: bool) -> dict:
+    env = dict(os.environ)
+    if hugepages:  # glibc's malloc asks for transparent huge pages (read at process start)
+        env["GLIBC_TUNABLES"] = ":".join(filter(None, [env.get("GLIBC_TUNABLES", ""), "glibc.malloc.hugetlb=1"]))
     out = subprocess.run(
         [sys.executable, __file__, "--worker", kind, "--sizes", str(n), "--repeats", str(repeats)]
         + ([] if cpu is None else ["--cpu", str(cpu)]),
         capture_output=True,
         text=True,
         check=False,
-        env=dict(os.environ),
+        env=env,
     )
     if out.returncode != 0:
         raise RuntimeError(f"{kind} worker failed:\n{out.stderr[-4000:]}")
@@ -179,6 +182,11 @@ def main() -> None:
         default=None,
         help="pin both simulators to this one core (os.sched_setaffinity); default: no pinning",
     )
+    ap.add_argument(
+        "--no-hugepages",
+        action="store_true",
+        help="do not set GLIBC_TUNABLES=glibc.malloc.hugetlb=1 for the workers (default: set for both)",
+    )
     ap.add_argument("--worker", choices=["jax", "brian2"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.cpu is not None:
@@ -192,7 +200,7 @@ def main() -> None:
 
     rows = []
     for n in args.sizes:
-        res = {kind: _run_worker(kind, n, args.repeats, args.cpu) for kind in ("brian2", "jax")}
+        res = {kind: _run_worker(kind, n, args.repeats, args.cpu, not args.no_hugepages) for kind in ("brian2", "jax")}
         cj, cb = np.asarray(res["jax"]["counts"]), np.asarray(res["brian2"]["counts"])
         rows.append(
             (
@@ -208,8 +216,10 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"LIF network, 1 s at dt = {DT * 1e3:g} ms, ~10% dense random weights, drive {MU} + noise {SIGMA}")
     pinned = f"both pinned to core {args.cpu}" if args.cpu is not None else "not pinned"
+    pages = "4 KiB pages" if args.no_hugepages else "transparent huge pages requested for both (glibc.malloc.hugetlb=1)"
     print(
-        f"(load average at the end: {load:.1f} on {os.cpu_count()} cores; {pinned}; medians of {args.repeats} runs)\n"
+        f"(load average at the end: {load:.1f} on {os.cpu_count()} cores; {pinned}; {pages}; "
+        f"medians of {args.repeats} runs)\n"
     )
     head = (
         "| N | simulator | compile (s) | run wall (s) | run CPU (s) | speed-up (wall) | mean rate (Hz) | "

@@ -523,7 +523,7 @@ def _normals(seeds: Array, steps: Int[Array, " L"], n: int, dtype, pairs: Array 
 
 
 # =============================================================================== simulation
-def _sequential(pred: Array, fn: Callable[..., Any], *args: Any) -> Any:
+def _sequential(pred: Array, fn: Callable[..., Any], *args: Any, otherwise: Callable[[], Any] | None = None) -> Any:
     """``fn(*args)``, run as a conditional of its own (``pred`` must be True, and traced).
 
     XLA's CPU runtime executes a program whose independent kernels could overlap on its
@@ -531,10 +531,12 @@ def _sequential(pred: Array, fn: Callable[..., Any], *args: Any) -> Any:
     time step those hand-offs cost more than the kernels (much more on a busy machine).  A
     conditional's branch is a program of its own, and a short one is run in order on the
     calling thread.  Under ``vmap`` the conditional becomes a select of both branches: the
-    other one returns zeros.
+    other one returns zeros, or ``otherwise()``.
     """
-    shapes = jax.eval_shape(fn, *args)
-    return lax.cond(pred, fn, lambda *_: jax.tree.map(lambda sd: jnp.zeros(sd.shape, sd.dtype), shapes), *args)
+    if otherwise is None:
+        shapes = jax.eval_shape(fn, *args)
+        otherwise = lambda: jax.tree.map(lambda sd: jnp.zeros(sd.shape, sd.dtype), shapes)  # noqa: E731
+    return lax.cond(pred, fn, lambda *_: otherwise(), *args)
 
 
 class _Pop(NamedTuple):  # per-population scalars and its slice
@@ -989,8 +991,11 @@ def simulate_network(
             release clock and factors, and the scatter targets.  Works on K-sized arrays
             only, so that XLA runs it as one short sequential program (written with few
             stages of exponentials: each XLA kernel costs more to launch than its work here).
-            Returns the float rows ``(t, 3 P coefficients, yq, em_r, hr, er)`` and the int
-            rows ``(target, spike-buffer target, slot)``."""
+            Returns, in the shapes their consumers take (each a buffer of its own: slicing a
+            packed array would cost a kernel each), ``z``, the ``(3 P, K)`` coefficients, the
+            spike times, the new clocks, the ``(3, K)`` release factors, the targets of the
+            state scatters and the ``(K, 2)`` targets of the spike-buffer scatter (row ``N``:
+            dropped)."""
             v_k, s_k, yq_k, jp_k, J_k = (jnp.take(x, idx) for x in (v, s, yq, j_prev, J))
             rel_k = jnp.take(rel, idx, axis=1)
             c_k = jnp.take(counts, idx)
@@ -1008,10 +1013,27 @@ def simulate_network(
             late_k, end_k, maybe_k = crossing_kind(
                 v_k, y_k, (whole_k, fs_k, h_k, vfs_k, sfs_k, vT_k, J_k, s_k * es_c, i_tm)
             )
+
+            def peak(v_k, s_k, yq_k, J_k, rel_k, i_tm, i_ts, a_k, em_c, k_c):
+                # (from the gathered values, so that the free part is not materialised as
+                # operands of the conditional: that costs a kernel per array)
+                _, _, h, vfs, sfs, _ = free_part(v_k, s_k, yq_k, J_k, rel_k, em_c, k_c)
+                return _interior_max(h, vfs, sfs, J_k, i_tm, i_ts, a_k)
+
             u_pk, v_pk = lax.cond(
                 jnp.max(maybe_k.astype(dtype)) > 0,
-                lambda: _interior_max(h_k, vfs_k, sfs_k, J_k, i_tm, i_ts, a_k),
-                lambda: (jnp.zeros_like(h_k), jnp.zeros_like(h_k)),
+                peak,
+                lambda *_: (jnp.zeros_like(v_k), jnp.zeros_like(v_k)),
+                v_k,
+                s_k,
+                yq_k,
+                J_k,
+                rel_k,
+                i_tm,
+                i_ts,
+                a_k,
+                em_c,
+                k_c,
             )
             fires = valid & (late_k | end_k | (maybe_k & (v_pk >= 1.0)))
             # bracket: forward from the start of the free part, or backwards from the start of
@@ -1035,11 +1057,24 @@ def simulate_network(
             u_r = dt_a - y_r
             coef, (em_r, es_r, er) = coefficients(z, (-u_r * i_tm, -u_r * i_ts, -y_r * i_ts))
             hr = er * _k_from(u_r, em_r, es_r, i_tm, a_k)
-            floats = jnp.stack([z, *(jnp.where(fires, c, 0.0) for cp in coef for c in cp), yq_new, em_r, hr, er])
+            coef = jnp.stack([jnp.where(fires, c, 0.0) for cp in coef for c in cp])
             slot = c_k.astype(jnp.int32)
             target = jnp.where(fires, idx, N)  # N: dropped by the scatters
-            t_target = jnp.where(fires & (slot < max(cap, 1)), idx, N)
-            return floats, jnp.stack([target, t_target, slot])
+            t_idx = jnp.stack([jnp.where(fires & (slot < max(cap, 1)), idx, N), slot], axis=-1)
+            return z, coef, t_n + z, yq_new, jnp.stack([em_r, hr, er]), target, t_idx
+
+        def no_spikes():
+            """What ``decide`` returns without candidates: no coefficients, nothing to write."""
+            zf = jnp.zeros(K, dtype)
+            return (
+                zf,
+                jnp.zeros((3 * n_pop, K), dtype),
+                zf,
+                zf,
+                jnp.zeros((3, K), dtype),
+                jnp.full(K, N, jnp.int32),
+                jnp.stack([jnp.full(K, N, jnp.int32), jnp.zeros(K, jnp.int32)], axis=-1),
+            )
 
         def process(idx, n_valid, st):
             """Candidates ``idx[:n_valid]`` (the rest of ``idx`` is padding): decide, time the
@@ -1049,14 +1084,10 @@ def simulate_network(
             # chunk of this step have changed, and they are not candidates again)
             args = (idx, n_valid, v, s, yq, j_prev, J, rel_s, counts)
             if differentiable:
-                floats, ints = decide(*args)
+                out = decide(*args)
             else:  # a conditional of its own: XLA runs this short program sequentially
-                floats, ints = _sequential(n_valid > 0, decide, *args)
-            z, coef, yq_new, rel_new = floats[0], floats[1 : 1 + 3 * n_pop], floats[-4], floats[-3:]
-            target, t_target, slot = ints
-            # (with no candidates the conditional returns zeros: send those writes nowhere)
-            target = jnp.where(kk < n_valid, target, N)
-            t_target = jnp.where(kk < n_valid, t_target, N)
+                out = _sequential(n_valid > 0, decide, *args, otherwise=no_spikes)
+            z, coef, t_vals, yq_new, rel_new, target, t_idx = out
             # groups of G spikes (padding entries have zero coefficients)
             n_groups = K // G if differentiable else (jnp.clip(n_valid, 0, K) + G - 1) // G
 
@@ -1070,7 +1101,7 @@ def simulate_network(
             rel_s = rel_s.at[:, target].set(rel_new, mode="drop")
             counts = counts.at[target].add(1, mode="drop")
             if cap:
-                times = times.at[t_target, slot].set(t_n + z, mode="drop")
+                times = times.at[t_idx[:, 0], t_idx[:, 1]].set(t_vals, mode="drop")
             return acc, yq_s, rel_s, counts, times
 
         st = ((v_T, s_T), yq_next, rel, counts, times)
