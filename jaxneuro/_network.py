@@ -929,13 +929,15 @@ def simulate_network(
         maybe = (~whole) & (~end) & (~late) & (d0 > 0) & (d1 < 0) & (bound >= 1.0)
         return late, end, maybe
 
-    def pass1(v, s, yq, J, rel):
+    def pass1(v, s, yq, rel, n, noise_row):
         """Every neuron over the step, elementwise and without exponentials: the state at the
         end of the step (before this step's spikes), ``hy`` (the response at the end of the
         step of a target released in this step or the last one, per unit jump of ``s`` at its
         release; 0 while refractory) and whether the neuron may cross threshold: a superset
         of the exact test of ``decide`` (for a neuron released inside the step, its ``s`` at
-        the release is bounded by ``s`` and ``s_T``)."""
+        the release is bounded by ``s`` and ``s_T``).  The drive is computed here, fused with
+        its use (it is not kept: ``decide`` recomputes it for the candidates)."""
+        J = drive_at(n, noise_row)
         em_r, hr = rel[0], rel[1]
         whole = yq >= 1.0
         rel = (yq >= 0.0) & ~whole
@@ -976,16 +978,31 @@ def simulate_network(
         idx = bi[j // B] * B + j % B
         return jnp.minimum(idx, N - 1), jnp.sum(vals).astype(jnp.int32)
 
-    def step(carry, n, noise_row):
-        (v, s, yq, j_prev, rel), (times, counts) = carry
-        J = drive_at(n, noise_row)
+    def step(carry, n, noise, n_first):
+        """Step ``n``; ``noise``: ``None`` or ``(block, k)``, the standard normals of steps
+        ``n - 1`` and ``n`` being rows ``k`` and ``k + 1`` of ``block`` (passed whole and
+        indexed where used: a row sliced out would be a kernel and a buffer of its own);
+        ``n_first``: the first step of this run, before which the drive was ``j0``."""
+        (v, s, yq, j0, rel), (times, counts) = carry
+
+        def rows(block, k):
+            if block is None:
+                return None, None
+            return (
+                lax.dynamic_index_in_dim(block, k, keepdims=False),
+                lax.dynamic_index_in_dim(block, k + 1, keepdims=False),
+            )
+
+        block, k = noise if noise is not None else (None, None)
 
         # ---- 1. every neuron over the step, and who may cross
-        v_T, s_T, hy, yq_next, cand_f, total = _sequential(n >= 0, pass1, v, s, yq, J, rel)
+        v_T, s_T, hy, yq_next, cand_f, total = _sequential(
+            n >= 0, lambda v, s, yq, rel, block, k: pass1(v, s, yq, rel, n, rows(block, k)[1]), v, s, yq, rel, block, k
+        )
         t_n = t0 + n.astype(dtype) * dt_a
 
         # ---- 2-3. spike times, resets and delivery for up to K candidates
-        def decide(idx, n_valid, v, s, yq, j_prev, J, rel, counts):
+        def decide(idx, n_valid, v, s, yq, j0, rel, counts, block, k):
             """For candidates ``idx`` (arrays of K entries): does each fire, when (offset ``z``
             from the step start), its delivery coefficients per receiving population, its
             release clock and factors, and the scatter targets.  Works on K-sized arrays
@@ -996,9 +1013,15 @@ def simulate_network(
             spike times, the new clocks, the ``(3, K)`` release factors, the targets of the
             state scatters and the ``(K, 2)`` targets of the spike-buffer scatter (row ``N``:
             dropped)."""
-            v_k, s_k, yq_k, jp_k, J_k = (jnp.take(x, idx) for x in (v, s, yq, j_prev, J))
+            v_k, s_k, yq_k = (jnp.take(x, idx) for x in (v, s, yq))
+            row_prev, row = rows(block, k)
+            # the drive of this step and of the last one (for crossings timed backwards)
+            J_k = jnp.take(jnp.broadcast_to(drive_at(n, row), (N,)), idx)
+            jp_k = jnp.where(
+                n == n_first, jnp.take(j0, idx), jnp.take(jnp.broadcast_to(drive_at(n - 1, row_prev), (N,)), idx)
+            )
             rel_k = jnp.take(rel, idx, axis=1)
-            c_k = jnp.take(counts, idx)
+            cnt_k = jnp.take(counts, idx)
             if consts is None:
                 i_tm, i_ts, a_k, em_c, es_c, k_c, tr_k = c_itm, c_its, c_a, c_em, c_es, c_k, tr_p[0]
             elif n_pop == 1:
@@ -1058,7 +1081,7 @@ def simulate_network(
             coef, (em_r, es_r, er) = coefficients(z, (-u_r * i_tm, -u_r * i_ts, -y_r * i_ts))
             hr = er * _k_from(u_r, em_r, es_r, i_tm, a_k)
             coef = jnp.stack([jnp.where(fires, c, 0.0) for cp in coef for c in cp])
-            slot = c_k.astype(jnp.int32)
+            slot = cnt_k.astype(jnp.int32)
             target = jnp.where(fires, idx, N)  # N: dropped by the scatters
             t_idx = jnp.stack([jnp.where(fires & (slot < max(cap, 1)), idx, N), slot], axis=-1)
             return z, coef, t_n + z, yq_new, jnp.stack([em_r, hr, er]), target, t_idx
@@ -1082,7 +1105,7 @@ def simulate_network(
             acc, yq_s, rel_s, counts, times = st
             # (the release factors as carried: only those of neurons that fired in an earlier
             # chunk of this step have changed, and they are not candidates again)
-            args = (idx, n_valid, v, s, yq, j_prev, J, rel_s, counts)
+            args = (idx, n_valid, v, s, yq, j0, rel_s, counts, block, k)
             if differentiable:
                 out = decide(*args)
             else:  # a conditional of its own: XLA runs this short program sequentially
@@ -1151,7 +1174,7 @@ def simulate_network(
                 acc = lax.fori_loop(b0, b1, deliver_input, acc)
         # (v of the neurons that fired is zeroed when read: yq >= 0 means refractory)
         v_new, s_new = acc
-        return (v_new, s_new, yq_s, J, rel_s), (times, counts)
+        return (v_new, s_new, yq_s, j0, rel_s), (times, counts)
 
     # ------------------------------------------------------------------ the loops
     def run(carry, n_start, count: int):
@@ -1159,26 +1182,33 @@ def simulate_network(
         of length ``count``).  With noise, the normals are drawn for a block of ``L`` steps at
         a time (one vectorised draw, memory L x N)."""
         n_start = jnp.asarray(n_start, jnp.int32)
+        n_end = n_start + count
         if not has_noise:
 
             def body(c, _):
                 c, n = c
-                return (step(c, n, None), n + 1), None
+                return (step(c, n, None, n_start), n + 1), None
 
-            return lax.scan(body, (carry, n_start), None, length=count)[0][0]
-        L = max(d for d in range(1, min(count, 128) + 1) if count % d == 0)
+            carry = lax.scan(body, (carry, n_start), None, length=count)[0][0]
+            last = drive_at(n_end - 1)
+        else:
+            L = max(d for d in range(1, min(count, 128) + 1) if count % d == 0)
 
-        def block(c, _):
-            c, n0 = c
-            noise = _normals(seeds, n0 + jnp.arange(L), N, dtype, pairs)
+            def block(c, _):
+                c, n0 = c
+                noise = _normals(seeds, n0 - 1 + jnp.arange(L + 1), N, dtype, pairs)  # steps n0 - 1 ...
 
-            def body(c2, row):
-                c2, n = c2
-                return (step(c2, n, row), n + 1), None
+                def body(c2, k):
+                    c2, n = c2
+                    return (step(c2, n, (noise, k), n_start), n + 1), None
 
-            return (lax.scan(body, (c, n0), noise)[0][0], n0 + L), None
+                return (lax.scan(body, (c, n0), jnp.arange(L))[0][0], n0 + L), None
 
-        return lax.scan(block, (carry, n_start), None, length=count // L)[0][0]
+            carry = lax.scan(block, (carry, n_start), None, length=count // L)[0][0]
+            last = drive_at(n_end - 1, _normals(seeds, (n_end - 1)[None], N, dtype, pairs)[0])
+        # the drive of the last step, for a crossing timed backwards in the next run
+        (v, s, yq, _, rel), rest = carry
+        return (v, s, yq, jnp.broadcast_to(last, (N,)).astype(dtype), rel), rest
 
     def internal(st: NetworkState):
         """The carried state: the clock in steps and the release factors of each neuron."""

@@ -376,6 +376,33 @@ def test_noise_statistics_and_reproducibility():
     assert not np.allclose(np.asarray(other.final_state.v), np.asarray(res.final_state.v))
 
 
+def test_split_runs_continue_exactly(x64):
+    """A run split into several loops by tracing, or continued from ``final_state`` with
+    ``t0``, gives the spikes of one run: the state, the refractory clocks and the drive of the
+    last step (used to time a crossing backwards) carry over."""
+    rng = np.random.default_rng(3)
+    N, dt = 60, 1e-4
+    W = rng.normal(0.0, 0.02, (N, N)) * (rng.random((N, N)) < 0.3)
+    net = LIFNetwork.from_weights(W, LIF(tau_m=0.02, tau_ref=0.002), tau_s=0.01)
+    phase = jnp.arange(N) / N
+
+    def drive(t):
+        return 1.3 + 0.3 * jnp.sin(2 * jnp.pi * 7.0 * t + phase)
+
+    s0 = state(rng.random(N) * 0.9, last_drive=drive(-dt / 2))
+    whole = simulate_network(net, 0.1, dt=dt, drive=drive, state0=s0)
+    traced = simulate_network(net, 0.1, dt=dt, drive=drive, state0=s0, trace_every=7)
+    first = simulate_network(net, 0.05, dt=dt, drive=drive, state0=s0)
+    second = simulate_network(net, 0.05, dt=dt, t0=0.05, drive=drive, state0=first.final_state)
+    assert int(whole.spike_count.sum()) > 100
+    np.testing.assert_array_equal(np.asarray(traced.spike_count), np.asarray(whole.spike_count))
+    assert_same_spikes(traced, spike_lists(whole), atol=1e-12)
+    joined = [np.concatenate([a, b]) for a, b in zip(spike_lists(first), spike_lists(second), strict=True)]
+    assert_same_spikes(whole, joined, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(second.final_state.v), np.asarray(whole.final_state.v), atol=1e-12)
+    np.testing.assert_allclose(np.asarray(second.final_state.last_drive), np.asarray(drive(0.1 - dt / 2)), rtol=1e-14)
+
+
 # ============================================================================ transformations
 def test_jit_vmap_over_trials_and_parameter_sets_no_retrace():
     rng = np.random.default_rng(0)
