@@ -413,7 +413,7 @@ def _threshold_time(lo, hi, vb, sb, J, inv_tm, inv_ts, a):
     args = tuple(sg(x) for x in (vb, sb, J, inv_tm, inv_ts, a))
     vb_, sb_, J_, itm, its, _ = args
     lo, hi = sg(lo), sg(hi)
-    bracket = (_free(lo, *args)[0] < 1.0) | (lo == 0.0)
+    lo0 = lo
     f0 = vb_ - 1.0
     d1 = (sb_ + J_ - vb_) * itm  # v'(0)
     d2 = (-sb_ * its - d1) * itm  # v''(0)
@@ -421,8 +421,13 @@ def _threshold_time(lo, hi, vb, sb, J, inv_tm, inv_ts, a):
     ok = den > 0
     u = jnp.where(ok, -2.0 * f0 / jnp.where(ok, den, 1.0), 0.5 * (lo + hi))
     u = jnp.clip(u, lo, hi)
-    for _ in range(_NEWTON_ITERS):
-        v, _, dv = _free(u, *args)
+    for it in range(_NEWTON_ITERS):
+        if it == 0:  # v at lo (is there a bracket?) with the first iterate: one set of exponentials
+            v2, _, dv2 = _free(jnp.stack([lo0, u]), *args)
+            bracket = (v2[0] < 1.0) | (lo0 == 0.0)
+            v, dv = v2[1], dv2[1]
+        else:
+            v, _, dv = _free(u, *args)
         f = v - 1.0
         lo = jnp.where(f < 0, u, lo)
         hi = jnp.where(f >= 0, u, hi)
