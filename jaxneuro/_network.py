@@ -80,6 +80,12 @@ from ._neurons._lif import LIF
 from ._spikes import SpikeTrain, _check_overflow
 
 _NEWTON_ITERS = 2  # from a 2nd-order start on an interval <= dt: converged to rounding (tests)
+_REL_SCATTER = lax.ScatterDimensionNumbers(  # (3, N) <- (K, 3) at columns (K, 1)
+    update_window_dims=(1,), inserted_window_dims=(1,), scatter_dims_to_operand_dims=(1,)
+)
+_TIMES_SCATTER = lax.ScatterDimensionNumbers(  # (N, capacity) <- (K,) at (K, 2)
+    update_window_dims=(), inserted_window_dims=(0, 1), scatter_dims_to_operand_dims=(0, 1)
+)
 _PICK_BLOCK = 32  # candidates are picked in two stages (blocks of this many neurons, then
 _PICK_TWO_STAGE = 2048  # neurons) from this many neurons on (measured faster at N = 4000)
 
@@ -1089,7 +1095,7 @@ def simulate_network(
             slot = cnt_k.astype(jnp.int32)
             target = jnp.where(fires, idx, N)  # N: dropped by the scatters
             t_idx = jnp.stack([jnp.where(fires & (slot < max(cap, 1)), idx, N), slot], axis=-1)
-            return z, coef, t_n + z, yq_new, jnp.stack([em_r, hr, er]), target, t_idx
+            return z, coef, t_n + z, yq_new, jnp.stack([em_r, hr, er], axis=-1), target, t_idx
 
         def no_spikes():
             """What ``decide`` returns without candidates: no coefficients, nothing to write."""
@@ -1099,7 +1105,7 @@ def simulate_network(
                 jnp.zeros((3 * n_pop, K), dtype),
                 zf,
                 zf,
-                jnp.zeros((3, K), dtype),
+                jnp.zeros((K, 3), dtype),
                 jnp.full(K, N, jnp.int32),
                 jnp.stack([jnp.full(K, N, jnp.int32), jnp.zeros(K, jnp.int32)], axis=-1),
             )
@@ -1126,10 +1132,12 @@ def simulate_network(
 
             acc = lax.fori_loop(0, n_groups, group, acc)
             yq_s = yq_s.at[target].set(yq_new, mode="drop")
-            rel_s = rel_s.at[:, target].set(rel_new, mode="drop")
+            # (scatters written out: the index arrays and updates as decide laid them out, where
+            # ``.at[...]`` would transpose and concatenate them, a kernel each)
+            rel_s = lax.scatter(rel_s, target[:, None], rel_new, _REL_SCATTER, mode=lax.GatherScatterMode.FILL_OR_DROP)
             counts = counts.at[target].add(1, mode="drop")
             if cap:
-                times = times.at[t_idx[:, 0], t_idx[:, 1]].set(t_vals, mode="drop")
+                times = lax.scatter(times, t_idx, t_vals, _TIMES_SCATTER, mode=lax.GatherScatterMode.FILL_OR_DROP)
             return acc, yq_s, rel_s, counts, times
 
         st = ((v_T, s_T), yq_next, rel, counts, times)
