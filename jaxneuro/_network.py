@@ -83,6 +83,9 @@ _NEWTON_ITERS = 1  # Halley steps from a 2nd-order start on an interval <= dt, t
 _REL_SCATTER = lax.ScatterDimensionNumbers(  # (3, N) <- (K, 3) at columns (K, 1)
     update_window_dims=(1,), inserted_window_dims=(1,), scatter_dims_to_operand_dims=(1,)
 )
+_VEC_SCATTER = lax.ScatterDimensionNumbers(  # (N,) <- (K,) at (K, 1)
+    update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
+)
 _TIMES_SCATTER = lax.ScatterDimensionNumbers(  # (N, capacity) <- (K,) at (K, 2)
     update_window_dims=(), inserted_window_dims=(0, 1), scatter_dims_to_operand_dims=(0, 1)
 )
@@ -906,12 +909,12 @@ def simulate_network(
         rows = [lax.dynamic_index_in_dim(WT, j, axis=0, keepdims=False) for j in js]
         for pi, p in enumerate(pinfo):
             seg = slice(p.start, p.start + p.size)
-            ys, hs = yq[seg] * dt_a, hy[seg]
+            yqs, hs = yq[seg], hy[seg]
             ds = dv = 0.0
             for r, (row, z) in enumerate(zip(rows, zs, strict=True)):
                 q, g, e = coef[3 * pi, r], coef[3 * pi + 1, r], coef[3 * pi + 2, r]
                 ds = ds + row[seg] * q
-                dv = dv + row[seg] * jnp.where(z >= ys, g, hs * e)
+                dv = dv + row[seg] * jnp.where(z * inv_dt >= yqs, g, hs * e)  # spike after the release
             if n_pop == 1:
                 acc_v, acc_s = acc_v + dv, acc_s + ds
             else:
@@ -1101,7 +1104,7 @@ def simulate_network(
             slot = cnt_k.astype(jnp.int32)
             target = jnp.where(fires, idx, N)  # N: dropped by the scatters
             t_idx = jnp.stack([jnp.where(fires & (slot < max(cap, 1)), idx, N), slot], axis=-1)
-            return z, coef, t_n + z, yq_new, jnp.stack([em_r, hr, er], axis=-1), target, t_idx
+            return z, coef, t_n + z, yq_new, jnp.stack([em_r, hr, er], axis=-1), target, t_idx, slot
 
         def no_spikes():
             """What ``decide`` returns without candidates: no coefficients, nothing to write."""
@@ -1114,6 +1117,7 @@ def simulate_network(
                 jnp.zeros((K, 3), dtype),
                 jnp.full(K, N, jnp.int32),
                 jnp.stack([jnp.full(K, N, jnp.int32), jnp.zeros(K, jnp.int32)], axis=-1),
+                jnp.zeros(K, jnp.int32),
             )
 
         def process(idx, n_valid, st):
@@ -1127,7 +1131,7 @@ def simulate_network(
                 out = decide(*args)
             else:  # a conditional of its own: XLA runs this short program sequentially
                 out = _sequential(n_valid > 0, decide, *args, otherwise=no_spikes)
-            z, coef, t_vals, yq_new, rel_new, target, t_idx = out
+            z, coef, t_vals, yq_new, rel_new, target, t_idx, slot = out
             # groups of G spikes (padding entries have zero coefficients)
             n_groups = K // G if differentiable else (jnp.clip(n_valid, 0, K) + G - 1) // G
 
@@ -1137,11 +1141,13 @@ def simulate_network(
                 return deliver(a, [js[r] for r in range(G)], [zs[r] for r in range(G)], cs, yq, hy)
 
             acc = lax.fori_loop(0, n_groups, group, acc)
-            yq_s = yq_s.at[target].set(yq_new, mode="drop")
+            yq_s = lax.scatter(yq_s, target[:, None], yq_new, _VEC_SCATTER, mode=lax.GatherScatterMode.FILL_OR_DROP)
             # (scatters written out: the index arrays and updates as decide laid them out, where
             # ``.at[...]`` would transpose and concatenate them, a kernel each)
             rel_s = lax.scatter(rel_s, target[:, None], rel_new, _REL_SCATTER, mode=lax.GatherScatterMode.FILL_OR_DROP)
-            counts = counts.at[target].add(1, mode="drop")
+            counts = lax.scatter(
+                counts, target[:, None], slot + 1, _VEC_SCATTER, mode=lax.GatherScatterMode.FILL_OR_DROP
+            )
             if cap:
                 times = lax.scatter(times, t_idx, t_vals, _TIMES_SCATTER, mode=lax.GatherScatterMode.FILL_OR_DROP)
             return acc, yq_s, rel_s, counts, times
