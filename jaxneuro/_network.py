@@ -25,22 +25,31 @@ is evaluated by its series there (``_decays``), so the result is accurate at and
    time inside the step).  ``v(u)`` has at most one extremum in a step, so a neuron crosses
    threshold iff ``v`` is above 1 at the end of the step or at an interior maximum (the
    voltage can rise above threshold and fall back within one step; a cheap bound selects
-   the few neurons for which the maximum is located by Newton's method);
-2. the crossing time of each spiking neuron is found by a safeguarded Newton iteration on
-   the closed form (to rounding), the neuron resets and its refractory period starts there;
+   the few neurons for which the maximum is located by Newton's method).  This pass over
+   all neurons has no exponentials: the refractory clock is kept in steps (it drops by
+   exactly 1 per step), so the offset of a neuron's release inside its step is known when
+   it spikes, and the decays over the rest of that step are computed then, once per spike;
+2. the crossing time of each spiking neuron is found by safeguarded Halley steps on the
+   closed form (to rounding), the neuron resets and its refractory period starts there;
 3. each spike is delivered at its exact time: ``s_i`` of every target gains
    ``w_ij/tau_s e^(-(t_end - t_spike)/tau_s)`` and ``v_i`` the exact response to that jump up
    to the end of the step (zero for targets that are refractory or fire in the step, and
    started at the end of the refractory period for targets released within it).
 
 Propagation is event-driven: the neurons that may fire in a step are picked with
-``lax.top_k`` (in chunks of ``max_spikes_per_step``, repeated while more remain, so nothing is
-ever dropped) and only their rows of the weight matrix are read (a few rows per kernel), so a
-step costs O(N + spikes x N) rather than the O(N^2) of a dense ``W @ spikes`` (MEASURED.md:
-the dense product is what makes a JAX network slower than Brian2 on the CPU).  The per-step
-work is a few dozen small XLA kernels; the ones that act on the picked neurons only run as
-one short conditional program, which XLA's CPU runtime executes in order instead of handing
-its kernels between threads.
+``lax.top_k`` (two-staged, blocks then neurons, for large networks; in chunks of
+``max_spikes_per_step``, repeated while more remain, so nothing is ever dropped) and only
+their rows of the weight matrix are read (a few rows per kernel), so a step costs
+O(N + spikes x N) rather than the O(N^2) of a dense ``W @ spikes`` (MEASURED.md: the dense
+product is what makes a JAX network slower than Brian2 on the CPU).
+
+Speed on the CPU (benchmarks/network.py) is set by two things.  A step is some 60 small XLA
+kernels, and each launch costs about 0.1 us, more than the work of most of them: the code
+keeps their number down (the work on the picked neurons runs as one short conditional
+program, executed in order; exponentials of a stage are one kernel; scatters take their
+indices as computed).  And each spike reads a row of the weight matrix, 16 KB at N = 4000,
+from main memory once the matrix outgrows the caches: at 30 Hz that traffic is half of a
+step at N = 4000.
 
 Exactness: the result equals the continuous-time solution of the model with the drive held
 constant in each step, except when a neuron receives a spike in the same step in which it
@@ -596,10 +605,13 @@ def simulate_network(
 
     Everything is one ``lax.scan`` over steps; wrap the call in ``jax.jit`` (``duration``,
     ``dt`` and the recording options are static) and ``jax.vmap`` it over keys (trials),
-    drives or stacked networks (parameter sets).  On the CPU a step is a few dozen
-    microsecond-sized kernels; on a busy or 2-core machine XLA's thread pool costs more than it
-    gains for them, and pinning the process to one core (``taskset -c 0 python ...``) was
-    measured to halve the run time (benchmarks/network.py).
+    drives or stacked networks (parameter sets).  On the CPU a step is some 60 small
+    kernels; on a busy or 2-core machine XLA's thread pool costs more than it gains for them,
+    and pinning the process to one core (``taskset -c 0 python ...``) runs faster
+    (measured: about 1.3x at N = 1000 and 4000).  For a weight matrix larger than the caches,
+    starting Python with ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (transparent huge pages
+    for large allocations) cuts the page-table walks of reading its rows: 5-10% at
+    N = 4000.
 
     Args:
         network: the ``LIFNetwork``.
