@@ -20,7 +20,10 @@ reported beside wall time because JAX may use both cores for some kernels while 
 one.  ``--cpu K`` pins both simulators to core K: a like-for-like single-core comparison, and
 on a busy 2-core machine the faster way to run jaxneuro (XLA's CPU thread pool hands the many
 microsecond-sized kernels of a time step between threads, which costs more than it gains;
-measured: about 1.9x slower unpinned at N = 1000, 1.5x at N = 4000).  Brian2 is not a
+measured: about 1.3x slower unpinned).  Both workers start with
+``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (transparent huge pages for large allocations; fewer
+page-table walks when jaxneuro reads rows of a weight matrix larger than the caches; Brian2's time
+does not change) unless ``--no-hugepages``.  Brian2 is not a
 dependency of jaxneuro: run this with an interpreter that has both::
 
     /work/bench-venv/bin/python benchmarks/network.py --cpu 1     # N = 1000 and 4000, pinned
