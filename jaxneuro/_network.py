@@ -972,11 +972,11 @@ def simulate_network(
         J = drive_at(n, noise_row)
         em_r, hr = rel[0], rel[1]
         whole = yq >= 1.0
-        rel = (yq >= 0.0) & ~whole
+        released = (yq >= 0.0) & ~whole  # inside this step (or at its start)
         v = jnp.where(yq >= 0.0, 0.0, v)  # held at the reset while refractory
         s_T = s * c_es
-        v_T = jnp.where(whole, 0.0, jnp.where(rel, J - J * em_r + s * hr, J + (v - J) * c_em + s * c_k))
-        hy = jnp.where(rel, hr, jnp.where(yq >= -1.0, hr * c_ratio + c_k, 0.0))
+        v_T = jnp.where(whole, 0.0, jnp.where(released, J - J * em_r + s * hr, J + (v - J) * c_em + s * c_k))
+        hy = jnp.where(released, hr, jnp.where(yq >= -1.0, hr * c_ratio + c_k, 0.0))
         hy = jnp.where(whole, 0.0, hy)
         late = (v >= 1.0) & (yq <= 0.0)
         end = (v_T >= 1.0) & ~whole
