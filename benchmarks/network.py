@@ -75,12 +75,15 @@ def _result(compile_s: float, walls: list, cpus: list, counts, base_rss_mib: flo
     }
 
 
-def worker_jax(n: int, repeats: int) -> dict:
+def worker_jax(n: int, repeats: int, loop_kernels: bool = True) -> dict:
     import jax
     import jax.numpy as jnp
     import numpy as np
 
     import jaxneuro as jn
+
+    if loop_kernels:  # first, before JAX compiles anything (XLA reads its options once)
+        jn.enable_cpu_loop_kernels()
 
     w, v0 = make_network(n)
     base = _rss_mib()
@@ -190,20 +193,28 @@ def main() -> None:
         action="store_true",
         help="do not set GLIBC_TUNABLES=glibc.malloc.hugetlb=1 for the workers (default: set for both)",
     )
-    ap.add_argument("--worker", choices=["jax", "brian2"], help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--no-default-row",
+        action="store_true",
+        help="skip the row of jaxneuro with XLA's default options (without enable_cpu_loop_kernels)",
+    )
+    ap.add_argument("--worker", choices=["jax", "jax-default", "brian2"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})  # before jax starts its thread pool
     if args.worker:
-        fn = worker_jax if args.worker == "jax" else worker_brian2
-        print(json.dumps(fn(args.sizes[0], args.repeats)))
+        if args.worker == "brian2":
+            print(json.dumps(worker_brian2(args.sizes[0], args.repeats)))
+        else:
+            print(json.dumps(worker_jax(args.sizes[0], args.repeats, loop_kernels=args.worker == "jax")))
         return
 
     import numpy as np
 
     rows = []
     for n in args.sizes:
-        res = {kind: _run_worker(kind, n, args.repeats, args.cpu, not args.no_hugepages) for kind in ("brian2", "jax")}
+        kinds = ("brian2", "jax") if args.no_default_row else ("brian2", "jax", "jax-default")
+        res = {kind: _run_worker(kind, n, args.repeats, args.cpu, not args.no_hugepages) for kind in kinds}
         cj, cb = np.asarray(res["jax"]["counts"]), np.asarray(res["brian2"]["counts"])
         rows.append(
             (
@@ -240,7 +251,18 @@ def main() -> None:
             f"| {n} | jaxneuro | {j['compile_s']:.2f} | {j['run_s']:.3f} | {j['cpu_s']:.3f} | "
             f"{b['run_s'] / j['run_s']:.1f}x | {rj:.2f} | {sj} | {corr:.3f} | {j['peak_rss_mib']:.0f} |"
         )
-
+        if "jax-default" in res:
+            d = res["jax-default"]
+            cd = np.asarray(d["counts"])
+            print(
+                f"| {n} | jaxneuro, XLA defaults | {d['compile_s']:.2f} | {d['run_s']:.3f} | {d['cpu_s']:.3f} | "
+                f"{b['run_s'] / d['run_s']:.1f}x | {cd.mean() / DURATION:.2f} | {int(cd.sum())} | "
+                f"{float(np.corrcoef(cd, np.asarray(b['counts']))[0, 1]):.3f} | {d['peak_rss_mib']:.0f} |"
+            )
+    print(
+        "\njaxneuro: jn.enable_cpu_loop_kernels() first (XLA compiles each loop as one kernel, no launches "
+        "inside it; the README's recommendation for the CPU); 'XLA defaults': without it."
+    )
 
 if __name__ == "__main__":
     main()

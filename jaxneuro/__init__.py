@@ -115,4 +115,11 @@ from ._sharding import (
     sharded_vmap as sharded_vmap,
 )
 
+# [api:xla]  XLA's CPU compiler: loops as single kernels
+from ._xla_flags import (
+    cpu_loop_kernel_flags as cpu_loop_kernel_flags,
+    cpu_loop_kernels_enabled as cpu_loop_kernels_enabled,
+    enable_cpu_loop_kernels as enable_cpu_loop_kernels,
+)
+
 __version__ = "0.1.0"

@@ -89,17 +89,7 @@ from ._neurons._lif import LIF
 from ._spikes import SpikeTrain, _check_overflow
 
 _NEWTON_ITERS = 1  # Halley steps from a 2nd-order start on an interval <= dt, then a Newton step: to rounding (tests)
-_REL_SCATTER = lax.ScatterDimensionNumbers(  # (3, N) <- (K, 3) at columns (K, 1)
-    update_window_dims=(1,), inserted_window_dims=(1,), scatter_dims_to_operand_dims=(1,)
-)
-_VEC_SCATTER = lax.ScatterDimensionNumbers(  # (N,) <- (K,) at (K, 1)
-    update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
-)
-_TIMES_SCATTER = lax.ScatterDimensionNumbers(  # (N, capacity) <- (K,) at (K, 2)
-    update_window_dims=(), inserted_window_dims=(0, 1), scatter_dims_to_operand_dims=(0, 1)
-)
-_PICK_BLOCK = 32  # candidates are picked in two stages (blocks of this many neurons, then
-_PICK_TWO_STAGE = 2048  # neurons) from this many neurons on (measured faster at N = 4000)
+_LARGE_N = 2048  # from this many neurons on, the default max_spikes_per_step is 16 (else 8)
 
 
 # =============================================================================== model
@@ -178,11 +168,33 @@ def _nonneg(name: str, value: Any) -> None:
 class Connection(eqx.Module):
     """Weights from population ``pre`` to population ``post``: ``weight[i, j] = w_ij``, the
     charge (normalised input x s) that a spike of neuron ``j`` of ``pre`` delivers to neuron
-    ``i`` of ``post``; shape ``(post.size, pre.size)`` as in the notes' ``W in R^(M x N)``."""
+    ``i`` of ``post``; shape ``(post.size, pre.size)`` as in the notes' ``W in R^(M x N)``.
+
+    Stored transposed, as ``weight_t`` of shape ``(pre.size, post.size)``: row ``j`` holds
+    the weights out of neuron ``j``, the contiguous row a spike of ``j`` reads in
+    ``simulate_network``.  The transposition happens once, here, not in every simulation
+    (for 4,000 neurons, transposing ``W`` costs some 50 ms, a sixth of a 1 s run).
+    Gradients with respect to the network arrive in ``weight_t``; ``weight`` is its
+    transpose.
+    """
 
     post: int = eqx.field(static=True)
     pre: int = eqx.field(static=True)
-    weight: Float[Array, "post pre"] = eqx.field(converter=as_float_array)
+    weight_t: Float[Array, "pre post"]
+
+    def __init__(self, post: int, pre: int, weight: Float[ArrayLike, "post pre"]):
+        """Args: ``post``, ``pre``: population indices; ``weight``: shape ``(post.size, pre.size)``."""
+        self.post = post
+        self.pre = pre
+        weight = as_float_array(weight)
+        if weight.ndim != 2:
+            raise ValueError(f"Connection: weight must be a matrix (post.size, pre.size), got shape {weight.shape}.")
+        self.weight_t = weight.T
+
+    @property
+    def weight(self) -> Float[Array, "post pre"]:
+        """The ``(post.size, pre.size)`` matrix ``W`` of the notes."""
+        return self.weight_t.T
 
 
 class LIFNetwork(eqx.Module):
@@ -247,7 +259,10 @@ class LIFNetwork(eqx.Module):
             conns = list(weights)
             if not all(isinstance(c, Connection) for c in conns):
                 raise ValueError("weights must be a mapping {(post, pre): W} or a sequence of Connection.")
-            conns = [Connection(index(c.post), index(c.pre), c.weight) for c in conns]
+            conns = [
+                c if (index(c.post), index(c.pre)) == (c.post, c.pre) else Connection(index(c.post), index(c.pre), c.weight)
+                for c in conns
+            ]
         seen = set()
         for c in conns:
             if (c.post, c.pre) in seen:
@@ -307,12 +322,20 @@ class LIFNetwork(eqx.Module):
     def weight_matrix(self) -> Float[Array, "n n"]:
         """The full ``(N, N)`` matrix ``W`` (``W[i, j]`` from ``j`` to ``i``), zero between
         unconnected populations."""
+        return self.outgoing_weights().T
+
+    def outgoing_weights(self) -> Float[Array, "n n"]:
+        """``W^T``: the ``(N, N)`` matrix whose row ``j`` holds the weights out of neuron
+        ``j`` (the layout ``simulate_network`` reads).  For one population with a recurrent
+        connection this is the stored array itself, not a copy."""
         dtype = jnp.result_type(*[p.neuron.tau_m for p in self.populations], default_float())
+        if len(self.populations) == 1 and len(self.connections) == 1:
+            return self.connections[0].weight_t.astype(dtype)
         off = self.offsets
         w = jnp.zeros((self.size, self.size), dtype)
         for c in self.connections:
             po, pr = off[c.post], off[c.pre]
-            w = w.at[po : po + c.weight.shape[0], pr : pr + c.weight.shape[1]].set(c.weight.astype(dtype))
+            w = w.at[pr : pr + c.weight_t.shape[0], po : po + c.weight_t.shape[1]].set(c.weight_t.astype(dtype))
         return w
 
 
@@ -552,6 +575,61 @@ def _normals(seeds: Array, steps: Int[Array, " L"], n: int, dtype, pairs: Array 
 
 
 # =============================================================================== simulation
+def _bitmap(m: Float[Array, " n"]) -> tuple[Array, Array]:
+    """The 1s of a 0/1 vector ``m`` as a two-level bitmap (``uint32``): with ``nb =
+    ceil(n/32)`` words, bit ``i`` of ``words[b]`` is set where ``m[b + i nb] = 1`` (packed down
+    the columns of ``m`` seen as ``(32, nb)``: a vertical, vectorised reduction), and bit
+    ``j`` of ``top[c]`` where ``words[32 c + j] != 0``.  With it the ones are found in time
+    proportional to their number, not to ``n``."""
+    n = m.shape[0]
+    nb = -(-n // 32)
+    bits = jnp.pad((m != 0).astype(jnp.uint32), (0, 32 * nb - n)).reshape(32, nb)
+    words = jnp.sum(bits << jnp.arange(32, dtype=jnp.uint32)[:, None], axis=0, dtype=jnp.uint32)
+    nw = -(-nb // 32)
+    nonzero = jnp.pad((words != 0).astype(jnp.uint32), (0, 32 * nw - nb)).reshape(nw, 32)
+    top = jnp.sum(nonzero << jnp.arange(32, dtype=jnp.uint32), axis=1, dtype=jnp.uint32)
+    return words, top
+
+
+def _low_bit(x: Array) -> tuple[Array, Array]:
+    """The lowest set bit of a nonzero ``uint32`` and its position (``int32``)."""
+    lb = x & (~x + jnp.uint32(1))
+    return lb, 31 - lax.clz(lb).astype(jnp.int32)
+
+
+def _next_ones(state: tuple[Array, Array, Array, Array], k: int) -> tuple[Int[Array, " k"], Array, tuple]:
+    """The positions of the next (up to) ``k`` ones of a ``_bitmap``, word by word and bit
+    by bit within a word (position ``b + i nb`` for bit ``i`` of word ``b``): a fixed order,
+    not an increasing one.
+
+    ``state = (words, top, w, x)``: the bitmap with the words already visited cleared from
+    ``top``, the word ``w`` being read and its bits ``x`` not yet taken (start: ``w = 0``,
+    ``x = 0``).  Returns the positions (padded with 0), how many were found and the state
+    to continue from.  A loop over the ones found (a few per time step), with no scatter or
+    sort (``lax.top_k`` and scatters are calls XLA cannot compile into a loop's kernel)."""
+    words, top, w, x = state
+
+    def body(c):
+        j, idx, top, w, x = c
+
+        def refill(top, w, x):
+            c2 = jnp.argmax(top != 0).astype(jnp.int32)
+            lb, pos = _low_bit(top[c2])
+            w = 32 * c2 + pos
+            return lax.dynamic_update_index_in_dim(top, top[c2] ^ lb, c2, 0), w, words[w]
+
+        top, w, x = lax.cond(x == 0, refill, lambda *a: a, top, w, x)
+        lb, pos = _low_bit(x)
+        return j + 1, lax.dynamic_update_index_in_dim(idx, w + pos * words.shape[0], j, 0), top, w, x ^ lb
+
+    def more(c):
+        j, _, top, _, x = c
+        return (j < k) & ((x != 0) | jnp.any(top != 0))
+
+    j, idx, top, w, x = lax.while_loop(more, body, (jnp.zeros((), jnp.int32), jnp.zeros(k, jnp.int32), top, w, x))
+    return idx, j, (words, top, w, x)
+
+
 def _sequential(pred: Array, fn: Callable[..., Any], *args: Any, otherwise: Callable[[], Any] | None = None) -> Any:
     """``fn(*args)``, run as a conditional of its own (``pred`` must be True, and traced).
 
@@ -676,7 +754,7 @@ def simulate_network(
     pops = network.populations
     N = network.size
     if max_spikes_per_step is None:
-        max_spikes_per_step = 8 if N < _PICK_TWO_STAGE and not differentiable else 16
+        max_spikes_per_step = 8 if N < _LARGE_N and not differentiable else 16
     K = _check_int("max_spikes_per_step", max_spikes_per_step)
     K = min(K, N)
     # spikes delivered per kernel: a divisor of K, below K (a single group per chunk lets XLA
@@ -746,7 +824,7 @@ def simulate_network(
     pairs = _normal_seeds(seeds, N) if has_noise else None
 
     # ------------------------------------------------------------------ weights and inputs
-    WT = network.weight_matrix().astype(dtype).T  # row j: weights out of neuron j
+    WT = network.outgoing_weights().astype(dtype)  # row j: weights out of neuron j
     n_in = 0
     if inputs is not None:
         if not (isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[0], SpikeTrain)):
@@ -919,6 +997,7 @@ def simulate_network(
         spike responds from its release (``hy e``); refractory targets have ``hy = 0``."""
         acc_v, acc_s = acc
         rows = [lax.dynamic_index_in_dim(WT, j, axis=0, keepdims=False) for j in js]
+        dvs, dss = [], []
         for pi, p in enumerate(pinfo):
             seg = slice(p.start, p.start + p.size)
             yqs, hs = yq[seg], hy[seg]
@@ -927,11 +1006,11 @@ def simulate_network(
                 q, g, e = coef[3 * pi, r], coef[3 * pi + 1, r], coef[3 * pi + 2, r]
                 ds = ds + row[seg] * q
                 dv = dv + row[seg] * jnp.where(z * inv_dt >= yqs, g, hs * e)  # spike after the release
-            if n_pop == 1:
-                acc_v, acc_s = acc_v + dv, acc_s + ds
-            else:
-                acc_v, acc_s = acc_v.at[seg].add(dv), acc_s.at[seg].add(ds)
-        return acc_v, acc_s
+            dvs.append(jnp.broadcast_to(dv, (p.size,)))
+            dss.append(jnp.broadcast_to(ds, (p.size,)))
+        # (the segments joined, not added with .at[seg]: that is a scatter, which XLA
+        # cannot compile into a loop's kernel)
+        return acc_v + jnp.concatenate(dvs), acc_s + jnp.concatenate(dss)
 
     def free_part(v, s, yq, J, rel, em_c, k_c):
         """The free evolution over the step of candidates with state ``(v, s, yq)``: where it
@@ -991,24 +1070,14 @@ def simulate_network(
         return v_T, s_T, hy, jnp.maximum(yq - 1.0, -2.0), cand_f, total
 
     kk = jnp.arange(K)
-    n_blocks_pick = -(-N // _PICK_BLOCK)
-    two_stage = N >= _PICK_TWO_STAGE and not differentiable
 
     def pick(m):
-        """Up to K candidates (indices of the 1s of ``m``, as a prefix) and how many were found.
-        For large ``N`` in two stages: the ``Kb`` blocks of ``_PICK_BLOCK`` neurons with the
-        most candidates, then the candidates in them (``lax.top_k`` over all of ``N`` is a
-        partial sort, several times slower at N = 4000); candidates left out are picked by
-        the next chunk."""
-        if not two_stage:
-            vals, idx = lax.top_k(m, K)
-            return idx, jnp.sum(vals).astype(jnp.int32)
-        B, Kb = _PICK_BLOCK, min(K, n_blocks_pick)
-        mp = jnp.pad(m, (0, n_blocks_pick * B - N)).reshape(n_blocks_pick, B)
-        _, bi = lax.top_k(jnp.sum(mp, axis=1), Kb)
-        vals, j = lax.top_k(mp[bi].reshape(-1), K)
-        idx = bi[j // B] * B + j % B
-        return jnp.minimum(idx, N - 1), jnp.sum(vals).astype(jnp.int32)
+        """The first (up to) K candidates, the indices of the 1s of ``m`` (padded with 0),
+        how many, and the state from which the next ones are read."""
+        words, top = _bitmap(m)
+        zero = jnp.zeros((), jnp.int32)
+        idx, found, state = _next_ones((words, top, zero, jnp.zeros((), jnp.uint32)), K)
+        return jnp.minimum(idx, N - 1), found, state
 
     def step(carry, n, noise, n_first):
         """Step ``n``; ``noise``: ``None`` or ``(block, k)``, the standard normals of steps
@@ -1037,14 +1106,13 @@ def simulate_network(
         def decide(idx, n_valid, v, s, yq, j0, rel, counts, block, k):
             """For candidates ``idx`` (arrays of K entries): does each fire, when (offset ``z``
             from the step start), its delivery coefficients per receiving population, its
-            release clock and factors, and the scatter targets.  Works on K-sized arrays
-            only, so that XLA runs it as one short sequential program (written with few
-            stages of exponentials: each XLA kernel costs more to launch than its work here).
-            Returns, in the shapes their consumers take (each a buffer of its own: slicing a
-            packed array would cost a kernel each), ``z``, the ``(3 P, K)`` coefficients, the
-            spike times, the new clocks, the ``(3, K)`` release factors, the targets of the
-            state scatters and the ``(K, 2)`` targets of the spike-buffer scatter (row ``N``:
-            dropped)."""
+            release clock and factors.  Works on K-sized arrays only, so that XLA runs it
+            as one short sequential program (written with few stages of exponentials: each
+            XLA kernel costs more to launch than its work here, unless the whole loop is
+            compiled as one kernel, ``enable_cpu_loop_kernels``).  Returns, in the shapes
+            their consumers take, ``z``, the ``(3 P, K)`` coefficients, the spike times, the
+            new clocks, the ``(3, K)`` release factors, which fired and their spike counts
+            before this step."""
             v_k, s_k, yq_k = (jnp.take(x, idx) for x in (v, s, yq))
             row_prev, row = rows(block, k)
             # the drive of this step and of the last one (for crossings timed backwards)
@@ -1113,10 +1181,7 @@ def simulate_network(
             coef, (em_r, es_r, er) = coefficients(z, (-u_r * i_tm, -u_r * i_ts, -y_r * i_ts))
             hr = er * _k_from(u_r, em_r, es_r, i_tm, a_k)
             coef = jnp.stack([jnp.where(fires, c, 0.0) for cp in coef for c in cp])
-            slot = cnt_k.astype(jnp.int32)
-            target = jnp.where(fires, idx, N)  # N: dropped by the scatters
-            t_idx = jnp.stack([jnp.where(fires & (slot < max(cap, 1)), idx, N), slot], axis=-1)
-            return z, coef, t_n + z, yq_new, jnp.stack([em_r, hr, er], axis=-1), target, t_idx, slot
+            return z, coef, t_n + z, yq_new, jnp.stack([em_r, hr, er]), fires, cnt_k.astype(jnp.int32)
 
         def no_spikes():
             """What ``decide`` returns without candidates: no coefficients, nothing to write."""
@@ -1126,9 +1191,8 @@ def simulate_network(
                 jnp.zeros((3 * n_pop, K), dtype),
                 zf,
                 zf,
-                jnp.zeros((K, 3), dtype),
-                jnp.full(K, N, jnp.int32),
-                jnp.stack([jnp.full(K, N, jnp.int32), jnp.zeros(K, jnp.int32)], axis=-1),
+                jnp.zeros((3, K), dtype),
+                jnp.zeros(K, bool),
                 jnp.zeros(K, jnp.int32),
             )
 
@@ -1143,7 +1207,7 @@ def simulate_network(
                 out = decide(*args)
             else:  # a conditional of its own: XLA runs this short program sequentially
                 out = _sequential(n_valid > 0, decide, *args, otherwise=no_spikes)
-            z, coef, t_vals, yq_new, rel_new, target, t_idx, slot = out
+            z, coef, t_vals, yq_new, rel_new, fires, slot = out
             # groups of G spikes (padding entries have zero coefficients)
             n_groups = K // G if differentiable else (jnp.clip(n_valid, 0, K) + G - 1) // G
 
@@ -1153,15 +1217,28 @@ def simulate_network(
                 return deliver(a, [js[r] for r in range(G)], [zs[r] for r in range(G)], cs, yq, hy)
 
             acc = lax.fori_loop(0, n_groups, group, acc)
-            yq_s = lax.scatter(yq_s, target[:, None], yq_new, _VEC_SCATTER, mode=lax.GatherScatterMode.FILL_OR_DROP)
-            # (scatters written out: the index arrays and updates as decide laid them out, where
-            # ``.at[...]`` would transpose and concatenate them, a kernel each)
-            rel_s = lax.scatter(rel_s, target[:, None], rel_new, _REL_SCATTER, mode=lax.GatherScatterMode.FILL_OR_DROP)
-            counts = lax.scatter(
-                counts, target[:, None], slot + 1, _VEC_SCATTER, mode=lax.GatherScatterMode.FILL_OR_DROP
-            )
-            if cap:
-                times = lax.scatter(times, t_idx, t_vals, _TIMES_SCATTER, mode=lax.GatherScatterMode.FILL_OR_DROP)
+
+            def put(r, c):
+                """Write the new clock, release factors, count and spike time of candidate
+                ``r`` if it fired (dynamic-update-slices: XLA compiles them into the loop's
+                kernel, where a scatter would be a call of its own)."""
+                yq_s, rel_s, counts, times = c
+                i, ok = idx[r], fires[r]
+                yq_s = lax.dynamic_update_index_in_dim(yq_s, jnp.where(ok, yq_new[r], yq_s[i]), i, 0)
+                counts = lax.dynamic_update_index_in_dim(counts, jnp.where(ok, slot[r] + 1, counts[i]), i, 0)
+                old = lax.dynamic_slice_in_dim(rel_s, i, 1, axis=1)
+                new = lax.dynamic_slice_in_dim(rel_new, r, 1, axis=1)
+                rel_s = lax.dynamic_update_slice_in_dim(rel_s, jnp.where(ok, new, old), i, axis=1)
+                if cap:
+                    at = (i, jnp.minimum(slot[r], cap - 1))
+                    old = lax.dynamic_slice(times, at, (1, 1))
+                    keep = ok & (slot[r] < cap)
+                    times = lax.dynamic_update_slice(times, jnp.where(keep, t_vals[r], old), at)
+                return yq_s, rel_s, counts, times
+
+            # (padding entries past n_valid did not fire; a static count when differentiable)
+            n_put = K if differentiable else jnp.clip(n_valid, 0, K)
+            yq_s, rel_s, counts, times = lax.fori_loop(0, n_put, put, (yq_s, rel_s, counts, times))
             return acc, yq_s, rel_s, counts, times
 
         st = ((v_T, s_T), yq_next, rel, counts, times)
@@ -1172,7 +1249,7 @@ def simulate_network(
                 f"more than max_spikes_per_step = {K} spikes in one step; raise max_spikes_per_step "
                 "(a hard bound with differentiable=True).",
             )
-            _, idx = lax.top_k(cand_f, K)  # candidates first, lowest index first
+            idx = pick(cand_f)[0]
             st = process(idx, total, st)
         else:
             # the first K candidates; then further chunks of up to K while any remain (rare).  A
@@ -1181,14 +1258,13 @@ def simulate_network(
             # spike buffer included) is not selected element by element in ordinary steps.
             # (a chunk that picks K candidates may have left some: the loop runs again)
             def chunk(c):
-                remaining, idx, _, st = c
-                remaining = remaining.at[idx].set(0.0)
-                idx, picked = pick(remaining)
-                return remaining, idx, picked >= K, process(idx, picked, st)
+                state, _, st = c
+                idx, picked, state = _next_ones(state, K)
+                return state, picked >= K, process(jnp.minimum(idx, N - 1), picked, st)
 
-            idx, picked = pick(cand_f)
+            idx, picked, state = pick(cand_f)
             st = process(idx, picked, st)
-            st = lax.while_loop(lambda c: c[2], chunk, (cand_f, idx, picked >= K, st))[3]
+            st = lax.while_loop(lambda c: c[1], chunk, (state, picked >= K, st))[2]
         acc, yq_s, rel_s, counts, times = st
         # ---- input spike trains of this step, at their exact times
         if n_in:

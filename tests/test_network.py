@@ -715,3 +715,62 @@ def test_network_weights_act_like_the_dense_layer(x64):
     bound = ((W * n).sum(axis=1) * dt / ts + tail) / T
     assert np.all(np.abs(mean_s - z) <= bound)
     assert np.all(z > 20 * bound)  # the comparison is not empty
+
+
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 1000, 1024, 1025, 4000, 40_000])
+def test_candidate_bitmap_finds_every_one_once(n):
+    """The two-level bitmap and its reader (the candidate pick of a step) against
+    ``np.nonzero``: read in chunks of k, every 1 comes out exactly once, in the documented
+    order (word by word, bit by bit within a word), under jit and vmap."""
+    from jaxneuro._network import _bitmap, _next_ones
+
+    rng = np.random.default_rng(n)
+    masks = [np.zeros(n), np.ones(n), (rng.random(n) < 0.01), (rng.random(n) < 0.3)]
+    nb = -(-n // 32)
+    k = 8
+
+    @jax.jit
+    def read_all(m):
+        words, top = _bitmap(m)
+        state = (words, top, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.uint32))
+
+        def body(c):
+            state, out, total, _ = c
+            idx, found, state = _next_ones(state, k)
+            out = jax.lax.dynamic_update_slice(out, jnp.where(jnp.arange(k) < found, idx, -1), (total,))
+            return state, out, total + found, found
+
+        init = (state, jnp.full(n + k, -1, jnp.int32), jnp.zeros((), jnp.int32), jnp.asarray(k, jnp.int32))
+        _, out, total, _ = jax.lax.while_loop(lambda c: c[3] == k, body, init)
+        return out, total
+
+    for m in masks:
+        want = np.nonzero(m)[0]
+        order = sorted(want, key=lambda i: (i % nb, i // nb))  # word b = i mod nb, bit = i div nb
+        out, total = read_all(jnp.asarray(m, jnp.float32))
+        assert int(total) == len(want)
+        np.testing.assert_array_equal(np.asarray(out)[: len(want)], order)
+    batch = jnp.asarray(np.stack([masks[2], masks[3]]), jnp.float32)
+    outs, totals = jax.vmap(read_all)(batch)
+    for m, out, total in zip(batch, outs, totals, strict=True):
+        assert int(total) == int(np.sum(m))
+        assert sorted(np.asarray(out)[: int(total)]) == list(np.nonzero(np.asarray(m))[0])
+
+
+def test_connections_store_outgoing_rows():
+    """``Connection`` keeps ``W^T`` (rows of outgoing weights, read by the simulator without a
+    transposition per run); ``weight`` and ``weight_matrix`` give the notes' ``W``."""
+    rng = np.random.default_rng(0)
+    W_ab, W_aa = rng.normal(size=(3, 2)), rng.normal(size=(2, 2))
+    a, b = LIFPopulation(2, name="a"), LIFPopulation(3, name="b")
+    net = LIFNetwork([a, b], {("b", "a"): W_ab, ("a", "a"): W_aa})
+    np.testing.assert_array_equal(net.connections[0].weight_t, W_ab.T.astype(np.float32))
+    np.testing.assert_array_equal(net.connections[0].weight, W_ab.astype(np.float32))
+    full = np.zeros((5, 5))
+    full[2:5, 0:2], full[0:2, 0:2] = W_ab, W_aa
+    np.testing.assert_allclose(net.weight_matrix(), full, rtol=1e-6)
+    np.testing.assert_allclose(net.outgoing_weights(), full.T, rtol=1e-6)
+    one = LIFNetwork.from_weights(W_aa.astype(np.float32))
+    assert one.outgoing_weights() is one.connections[0].weight_t  # no copy for one population
+    with pytest.raises(ValueError, match="weight must be a matrix"):
+        jn.Connection(0, 0, np.zeros(3))

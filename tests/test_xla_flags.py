@@ -1,0 +1,118 @@
+"""``enable_cpu_loop_kernels``: XLA's CPU compiler builds each loop as one kernel.
+
+The option changes how XLA emits code, not what it computes: the network simulator's tests
+against the independent event-driven reference (``tests/test_network.py``) are run again in
+a fresh process with the option on, and spike times of a noisy network are compared between
+the two ways of compiling.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxneuro as jn
+from jaxneuro._xla_flags import LOOP_KERNEL_OPTION, LOOP_KERNEL_THRESHOLD
+
+ROOT = Path(__file__).resolve().parent.parent
+OPTION = f"{LOOP_KERNEL_OPTION}={LOOP_KERNEL_THRESHOLD}"
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ("", f"--xla_backend_extra_options={OPTION}"),
+        ("--xla_cpu_multi_thread_eigen=true", f"--xla_cpu_multi_thread_eigen=true --xla_backend_extra_options={OPTION}"),
+        ("--xla_backend_extra_options=a=1 --x=2", f"--xla_backend_extra_options=a=1,{OPTION} --x=2"),
+        ("--xla_backend_extra_options= --x=2", f"--xla_backend_extra_options={OPTION} --x=2"),
+        (f"--xla_backend_extra_options={LOOP_KERNEL_OPTION}=0", f"--xla_backend_extra_options={LOOP_KERNEL_OPTION}=0"),
+    ],
+)
+def test_flags_are_merged_into_existing_ones(before, after):
+    assert jn.cpu_loop_kernel_flags(before) == after
+
+
+def test_enabling_after_jax_compiled_raises_and_restores_the_environment(monkeypatch):
+    jax.block_until_ready(jnp.arange(3.0) + 1.0)  # XLA has read its options in this process
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")
+    if jn.cpu_loop_kernels_enabled():  # the test run was started with the option: a no-op
+        assert jn.enable_cpu_loop_kernels() is True
+        return
+    with pytest.raises(RuntimeError, match="before any JAX computation"):
+        jn.enable_cpu_loop_kernels()
+    assert os.environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
+    assert jn.enable_cpu_loop_kernels(strict=False) is False
+    assert os.environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
+
+
+_SCRIPT = """
+import sys
+import jaxneuro as jn
+if sys.argv[1] == "on":
+    assert jn.enable_cpu_loop_kernels() is True
+import jax, jax.numpy as jnp, numpy as np
+jax.config.update("jax_enable_x64", True)
+print("ENABLED", jn.cpu_loop_kernels_enabled())
+rng = np.random.default_rng(3)
+N = 60
+W = np.where(rng.random((N, N)) < 0.1, rng.normal(0, 1, (N, N)) * 0.002, 0.0)
+np.fill_diagonal(W, 0.0)
+exc = jn.LIFPopulation(40, jn.LIF(tau_m=0.02, tau_ref=0.002), tau_s=0.005, bias=rng.uniform(1.0, 1.4, 40), noise=0.1)
+inh = jn.LIFPopulation(20, jn.LIF(tau_m=0.01, tau_ref=0.003), tau_s=0.01, bias=1.2, noise=0.1)
+net = jn.LIFNetwork([exc, inh], {(0, 0): W[:40, :40], (1, 0): W[40:, :40], (0, 1): -np.abs(W[:40, 40:])})
+res = jax.jit(lambda k: jn.simulate_network(net, 0.1, dt=1e-4, key=k, max_spikes=64, trace_every=100))(
+    jax.random.key(0)
+)
+np.savez(sys.argv[2], times=np.asarray(res.spikes.times), counts=np.asarray(res.spike_count), v=np.asarray(res.v))
+"""
+
+
+def _run(tmp_path, mode):
+    out = tmp_path / f"{mode}.npz"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, mode, str(out)], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout, np.load(out)
+
+
+def test_loop_kernels_give_the_same_spikes(tmp_path):
+    """Two populations, noise, recurrent and feed-forward weights, traces: the same spike
+    counts, and times equal to float64 rounding (the code differs only in how XLA emits it)."""
+    out_on, on = _run(tmp_path, "on")
+    out_off, off = _run(tmp_path, "off")
+    assert "ENABLED True" in out_on and "ENABLED False" in out_off
+    np.testing.assert_array_equal(on["counts"], off["counts"])
+    assert on["counts"].sum() > 100
+    finite = np.isfinite(off["times"])
+    np.testing.assert_array_equal(np.isfinite(on["times"]), finite)
+    np.testing.assert_allclose(on["times"][finite], off["times"][finite], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(on["v"], off["v"], rtol=0, atol=1e-10)
+
+
+@pytest.mark.slow
+def test_network_reference_tests_pass_with_loop_kernels():
+    """The network tests against the independent event-driven reference (and the exactness
+    tests of delivery, refractory ends and split runs), in a process compiled with the option."""
+    env = {**os.environ, "XLA_FLAGS": jn.cpu_loop_kernel_flags("--xla_cpu_multi_thread_eigen=true")}
+    selection = (
+        "reference or lif_rate or populations or peaking or pushing or refractory or charge or "
+        "time_varying or split_runs or many_spikes or vmap or gradient"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_network.py", "-k", selection],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "deselected" in proc.stdout
