@@ -259,10 +259,9 @@ class LIFNetwork(eqx.Module):
             conns = list(weights)
             if not all(isinstance(c, Connection) for c in conns):
                 raise ValueError("weights must be a mapping {(post, pre): W} or a sequence of Connection.")
-            conns = [
-                c if (index(c.post), index(c.pre)) == (c.post, c.pre) else Connection(index(c.post), index(c.pre), c.weight)
-                for c in conns
-            ]
+            # (kept as given where the indices are already ints: rebuilding would transpose twice)
+            ids = [(index(c.post), index(c.pre)) for c in conns]
+            conns = [c if (c.post, c.pre) == i else Connection(*i, c.weight) for c, i in zip(conns, ids, strict=True)]
         seen = set()
         for c in conns:
             if (c.post, c.pre) in seen:

@@ -42,8 +42,9 @@ def cpu_loop_kernel_flags(xla_flags: str = "") -> str:
     ``LOOP_KERNEL_THRESHOLD``: added to an existing ``--xla_backend_extra_options`` list, or
     appended as one.  A value already given for the option is kept (it is the caller's).
 
-    >>> cpu_loop_kernel_flags("--xla_cpu_multi_thread_eigen=true")
-    '--xla_cpu_multi_thread_eigen=true --xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=4611686018427387904'
+    For example, ``cpu_loop_kernel_flags("--xla_cpu_multi_thread_eigen=true")`` returns
+    ``"--xla_cpu_multi_thread_eigen=true --xla_backend_extra_options=" + LOOP_KERNEL_OPTION +
+    "=" + str(LOOP_KERNEL_THRESHOLD)``.
     """
     if LOOP_KERNEL_OPTION in xla_flags:
         return xla_flags

@@ -21,13 +21,14 @@ from jaxneuro._xla_flags import LOOP_KERNEL_OPTION, LOOP_KERNEL_THRESHOLD
 
 ROOT = Path(__file__).resolve().parent.parent
 OPTION = f"{LOOP_KERNEL_OPTION}={LOOP_KERNEL_THRESHOLD}"
+EXTRA = "--xla_backend_extra_options="
 
 
 @pytest.mark.parametrize(
     "before, after",
     [
         ("", f"--xla_backend_extra_options={OPTION}"),
-        ("--xla_cpu_multi_thread_eigen=true", f"--xla_cpu_multi_thread_eigen=true --xla_backend_extra_options={OPTION}"),
+        ("--xla_cpu_multi_thread_eigen=true", f"--xla_cpu_multi_thread_eigen=true {EXTRA}{OPTION}"),
         ("--xla_backend_extra_options=a=1 --x=2", f"--xla_backend_extra_options=a=1,{OPTION} --x=2"),
         ("--xla_backend_extra_options= --x=2", f"--xla_backend_extra_options={OPTION} --x=2"),
         (f"--xla_backend_extra_options={LOOP_KERNEL_OPTION}=0", f"--xla_backend_extra_options={LOOP_KERNEL_OPTION}=0"),
