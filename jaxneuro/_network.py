@@ -36,20 +36,24 @@ is evaluated by its series there (``_decays``), so the result is accurate at and
    to the end of the step (zero for targets that are refractory or fire in the step, and
    started at the end of the refractory period for targets released within it).
 
-Propagation is event-driven: the neurons that may fire in a step are picked with
-``lax.top_k`` (two-staged, blocks then neurons, for large networks; in chunks of
-``max_spikes_per_step``, repeated while more remain, so nothing is ever dropped) and only
-their rows of the weight matrix are read (a few rows per kernel), so a step costs
-O(N + spikes x N) rather than the O(N^2) of a dense ``W @ spikes`` (MEASURED.md: the dense
-product is what makes a JAX network slower than Brian2 on the CPU).
+Propagation is event-driven: the neurons that may fire in a step are packed into a
+two-level bitmap (one bit per neuron, one per nonzero word) and read out a few at a time
+(in chunks of ``max_spikes_per_step``, repeated while more remain, so nothing is ever
+dropped); only their rows of the weight matrix are read (a few rows per kernel), so a step
+costs O(N + spikes x N) rather than the O(N^2) of a dense ``W @ spikes`` (MEASURED.md: the
+dense product is what makes a JAX network slower than Brian2 on the CPU).  The weights are
+stored transposed (``Connection.weight_t``), so a spike reads one contiguous row.
 
-Speed on the CPU (benchmarks/network.py) is set by two things.  A step is some 60 small XLA
-kernels, and each launch costs about 0.1 us, more than the work of most of them: the code
-keeps their number down (the work on the picked neurons runs as one short conditional
-program, executed in order; exponentials of a stage are one kernel; scatters take their
-indices as computed).  And each spike reads a row of the weight matrix, 16 KB at N = 4000,
-from main memory once the matrix outgrows the caches: at 30 Hz that traffic is half of a
-step at N = 4000.
+Speed on the CPU (benchmarks/network.py) is set by two things.  With XLA's default
+options a step is some 60 small kernels, and each launch costs about 0.1 us, more than the
+work of most of them.  The step is therefore written with nothing that XLA cannot compile
+into the kernel of a loop (no ``lax.top_k``, no scatter: the bitmap above, and
+dynamic-update-slices for the writes), so that after ``jaxneuro.enable_cpu_loop_kernels()``
+XLA compiles the whole time loop as one kernel, with no launches inside it: twice as fast
+at N = 1000.  Without it the code still keeps the kernels few (the work on the picked
+neurons runs as one short conditional program; exponentials of a stage are one kernel).
+And each spike reads a row of the weight matrix, 16 KB at N = 4000, from main memory once
+the matrix outgrows the caches: at 30 Hz that traffic is most of a step at N = 4000.
 
 Exactness: the result equals the continuous-time solution of the model with the drive held
 constant in each step, except when a neuron receives a spike in the same step in which it
@@ -682,13 +686,16 @@ def simulate_network(
 
     Everything is one ``lax.scan`` over steps; wrap the call in ``jax.jit`` (``duration``,
     ``dt`` and the recording options are static) and ``jax.vmap`` it over keys (trials),
-    drives or stacked networks (parameter sets).  On the CPU a step is some 60 small
-    kernels; on a busy or 2-core machine XLA's thread pool costs more than it gains for them,
-    and pinning the process to one core (``taskset -c 0 python ...``) runs faster
-    (measured: about 1.3x at N = 1000 and 4000).  For a weight matrix larger than the caches,
-    starting Python with ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (transparent huge pages
-    for large allocations) cuts the page-table walks of reading its rows: 5-10% at
-    N = 4000.
+    drives or stacked networks (parameter sets).  On the CPU, call
+    ``jaxneuro.enable_cpu_loop_kernels()`` before any JAX computation: XLA then compiles the
+    time loop as one kernel (measured: 2x faster at N = 1000, 1.3x at N = 4000; the same
+    spikes).  With XLA's default options a step is some 60 small kernels, and on a busy or
+    2-core machine XLA's thread pool costs more than it gains for them: pinning the process
+    to one core (``taskset -c 0 python ...``) runs faster (about 1.3x).  For a weight matrix
+    larger than the caches, starting Python with ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``
+    (transparent huge pages for large allocations) cuts the page-table walks of reading its
+    rows: 5-10% at N = 4000.  Build the network outside the jitted function when you can:
+    its weights are then transposed once, not in every call.
 
     Args:
         network: the ``LIFNetwork``.
