@@ -69,7 +69,27 @@ net = jn.LIFNetwork([exc, inh], {(0, 0): W[:40, :40], (1, 0): W[40:, :40], (0, 1
 res = jax.jit(lambda k: jn.simulate_network(net, 0.1, dt=1e-4, key=k, max_spikes=64, trace_every=100))(
     jax.random.key(0)
 )
-np.savez(sys.argv[2], times=np.asarray(res.spikes.times), counts=np.asarray(res.spike_count), v=np.asarray(res.v))
+trials = jax.jit(jax.vmap(lambda k: jn.simulate_network(net, 0.05, dt=1e-4, key=k, max_spikes=32).spike_count))(
+    jax.random.split(jax.random.key(1), 3)
+)
+W3 = jnp.array([[0.0, 0.0, 0.0], [0.003, 0.0, 0.0], [0.002, 0.004, 0.0]])
+ts = jnp.linspace(0.0, 0.3, 301)
+
+def readout(W):
+    J = jnp.array([1.4, 0.95, 0.9])
+    small = jn.LIFNetwork.from_weights(W, jn.LIF(tau_m=0.02, tau_ref=0.002), tau_s=0.005, bias=J)
+    r = jn.simulate_network(small, 0.3, dt=1e-4, max_spikes=40, differentiable=True, max_spikes_per_step=3)
+    return jnp.mean(jn.filter_spikes(jn.SpikeTrain(r.spikes.times[2], r.spikes.count[2]), 0.02, 1, ts=ts))
+
+grad = jax.jit(jax.grad(readout))(W3)
+np.savez(
+    sys.argv[2],
+    times=np.asarray(res.spikes.times),
+    counts=np.asarray(res.spike_count),
+    v=np.asarray(res.v),
+    trials=np.asarray(trials),
+    grad=np.asarray(grad),
+)
 """
 
 
@@ -85,8 +105,10 @@ def _run(tmp_path, mode):
 
 
 def test_loop_kernels_give_the_same_spikes(tmp_path):
-    """Two populations, noise, recurrent and feed-forward weights, traces: the same spike
-    counts, and times equal to float64 rounding (the code differs only in how XLA emits it)."""
+    """Two populations, noise, recurrent and feed-forward weights, traces, trials under vmap
+    and a reverse-mode gradient (``differentiable=True``): the same spike counts, and times,
+    voltages and gradients equal to float64 rounding (the code differs only in how XLA emits
+    it)."""
     out_on, on = _run(tmp_path, "on")
     out_off, off = _run(tmp_path, "off")
     assert "ENABLED True" in out_on and "ENABLED False" in out_off
@@ -96,17 +118,19 @@ def test_loop_kernels_give_the_same_spikes(tmp_path):
     np.testing.assert_array_equal(np.isfinite(on["times"]), finite)
     np.testing.assert_allclose(on["times"][finite], off["times"][finite], rtol=0, atol=1e-12)
     np.testing.assert_allclose(on["v"], off["v"], rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(on["trials"], off["trials"])
+    assert on["trials"].sum() > 0
+    assert np.count_nonzero(on["grad"]) >= 3
+    np.testing.assert_allclose(on["grad"], off["grad"], rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.slow
 def test_network_reference_tests_pass_with_loop_kernels():
-    """The network tests against the independent event-driven reference (and the exactness
-    tests of delivery, refractory ends and split runs), in a process compiled with the option."""
+    """The network tests against the independent event-driven reference (two and 100 neurons,
+    populations, a peak inside a step, an input pushing over threshold, a refractory end
+    inside a step, many spikes in one step), in a process compiled with the option."""
     env = {**os.environ, "XLA_FLAGS": jn.cpu_loop_kernel_flags("--xla_cpu_multi_thread_eigen=true")}
-    selection = (
-        "reference or lif_rate or populations or peaking or pushing or refractory or charge or "
-        "time_varying or split_runs or many_spikes or vmap or gradient"
-    )
+    selection = "reference or populations or peaking or pushing or refractory_period or many_spikes"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_network.py", "-k", selection],
         cwd=ROOT,
