@@ -688,7 +688,7 @@ def simulate_network(
     ``dt`` and the recording options are static) and ``jax.vmap`` it over keys (trials),
     drives or stacked networks (parameter sets).  On the CPU, call
     ``jaxneuro.enable_cpu_loop_kernels()`` before any JAX computation: XLA then compiles the
-    time loop as one kernel (measured: 2x faster at N = 1000, 1.3x at N = 4000; the same
+    time loop as one kernel (measured: 2x faster at N = 1000, 1.2x at N = 4000; the same
     spikes).  With XLA's default options a step is some 60 small kernels, and on a busy or
     2-core machine XLA's thread pool costs more than it gains for them: pinning the process
     to one core (``taskset -c 0 python ...``) runs faster (about 1.3x).  For a weight matrix

@@ -9,14 +9,17 @@ body, by XLA's cost analysis, touches fewer bytes than a threshold) into a singl
 instead, with no launches inside it; the threshold is a backend option,
 ``xla_cpu_small_while_loop_byte_threshold``, small by default.  Raising it makes XLA
 compile every loop that has no custom call or scatter in it (which such a kernel cannot
-hold) as one kernel.  Measured here (2 cores, JAX 0.10.2, 1 s at dt = 0.1 ms): a 1,000-neuron
-``simulate_network`` 2x faster, the stepped LIF tuning sweep over 10,000 inputs 2x faster,
-MNIST training unchanged (its matrix products are library calls either way).
+hold) as one kernel.  Measured here (2 cores, JAX 0.10.2, 1 s of simulated time): a
+1,000-neuron ``simulate_network`` 2x faster (4,000 neurons: 1.2x), the stepped LIF sweep over
+10,000 inputs 2x faster, the diffrax sweeps 1.1-1.3x faster, MNIST training unchanged (its
+matrix products are library calls either way), but the stepped Hodgkin-Huxley sweep over 1,000
+currents 1.2x *slower* (XLA's code for a long elementwise step is better without it).  So it is
+a choice per program, not a default: jaxneuro's command line and training do not set it.
 
 The option is read once per process, when JAX first compiles: call
 :func:`enable_cpu_loop_kernels` before any JAX computation, or start Python with
-``XLA_FLAGS`` set to what :func:`cpu_loop_kernel_flags` returns.  ``jaxneuro``'s command
-line does the former.  Importing ``jaxneuro`` does not change XLA's options.
+``XLA_FLAGS`` set to what :func:`cpu_loop_kernel_flags` returns.  Importing ``jaxneuro`` does
+not change XLA's options.
 """
 
 from __future__ import annotations

@@ -176,11 +176,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # XLA compiles each loop as one kernel (2x faster simulations on the CPU; jaxneuro's
-    # _xla_flags).  A no-op where JAX has already compiled in this process.
-    from ._xla_flags import enable_cpu_loop_kernels
-
-    enable_cpu_loop_kernels(strict=False)
     try:
         return int(args.func(args) or 0)
     except ValueError as e:
