@@ -578,12 +578,13 @@ def _normals(seeds: Array, steps: Int[Array, " L"], n: int, dtype, pairs: Array 
 
 
 # =============================================================================== simulation
-def _bitmap(m: Float[Array, " n"]) -> tuple[Array, Array]:
+def _bitmap(m: Float[Array, " n"]) -> tuple[Array, Array, Array, Array]:
     """The 1s of a 0/1 vector ``m`` as a two-level bitmap (``uint32``): with ``nb =
     ceil(n/32)`` words, bit ``i`` of ``words[b]`` is set where ``m[b + i nb] = 1`` (packed down
     the columns of ``m`` seen as ``(32, nb)``: a vertical, vectorised reduction), and bit
     ``j`` of ``top[c]`` where ``words[32 c + j] != 0``.  With it the ones are found in time
-    proportional to their number, not to ``n``."""
+    proportional to their number, not to ``n``.  Returns the start state of ``_next_ones``,
+    ``(words, top, 0, 0)``."""
     n = m.shape[0]
     nb = -(-n // 32)
     bits = jnp.pad((m != 0).astype(jnp.uint32), (0, 32 * nb - n)).reshape(32, nb)
@@ -591,7 +592,7 @@ def _bitmap(m: Float[Array, " n"]) -> tuple[Array, Array]:
     nw = -(-nb // 32)
     nonzero = jnp.pad((words != 0).astype(jnp.uint32), (0, 32 * nw - nb)).reshape(nw, 32)
     top = jnp.sum(nonzero << jnp.arange(32, dtype=jnp.uint32), axis=1, dtype=jnp.uint32)
-    return words, top
+    return words, top, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.uint32)
 
 
 def _low_bit(x: Array) -> tuple[Array, Array]:
@@ -606,10 +607,11 @@ def _next_ones(state: tuple[Array, Array, Array, Array], k: int) -> tuple[Int[Ar
     not an increasing one.
 
     ``state = (words, top, w, x)``: the bitmap with the words already visited cleared from
-    ``top``, the word ``w`` being read and its bits ``x`` not yet taken (start: ``w = 0``,
-    ``x = 0``).  Returns the positions (padded with 0), how many were found and the state
-    to continue from.  A loop over the ones found (a few per time step), with no scatter or
-    sort (``lax.top_k`` and scatters are calls XLA cannot compile into a loop's kernel)."""
+    ``top``, the word ``w`` being read and its bits ``x`` not yet taken (start: ``_bitmap``).
+    Returns the positions (padded with 0; all below ``n``: padding bits are never set), how
+    many were found and the state to continue from.  A loop over the ones found (a few per
+    time step), with no scatter or sort (``lax.top_k`` and scatters are calls XLA cannot
+    compile into a loop's kernel)."""
     words, top, w, x = state
 
     def body(c):
@@ -633,7 +635,7 @@ def _next_ones(state: tuple[Array, Array, Array, Array], k: int) -> tuple[Int[Ar
     return idx, j, (words, top, w, x)
 
 
-def _sequential(pred: Array, fn: Callable[..., Any], *args: Any, otherwise: Callable[[], Any] | None = None) -> Any:
+def _sequential(pred: Array, fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)``, run as a conditional of its own (``pred`` must be True, and traced).
 
     XLA's CPU runtime executes a program whose independent kernels could overlap on its
@@ -641,12 +643,10 @@ def _sequential(pred: Array, fn: Callable[..., Any], *args: Any, otherwise: Call
     time step those hand-offs cost more than the kernels (much more on a busy machine).  A
     conditional's branch is a program of its own, and a short one is run in order on the
     calling thread.  Under ``vmap`` the conditional becomes a select of both branches: the
-    other one returns zeros, or ``otherwise()``.
+    other one returns zeros.
     """
-    if otherwise is None:
-        shapes = jax.eval_shape(fn, *args)
-        otherwise = lambda: jax.tree.map(lambda sd: jnp.zeros(sd.shape, sd.dtype), shapes)  # noqa: E731
-    return lax.cond(pred, fn, lambda *_: otherwise(), *args)
+    shapes = jax.eval_shape(fn, *args)
+    return lax.cond(pred, fn, lambda *_: jax.tree.map(lambda sd: jnp.zeros(sd.shape, sd.dtype), shapes), *args)
 
 
 class _Pop(NamedTuple):  # per-population scalars and its slice
@@ -1077,14 +1077,6 @@ def simulate_network(
 
     kk = jnp.arange(K)
 
-    def pick(m):
-        """The first (up to) K candidates, the indices of the 1s of ``m`` (padded with 0),
-        how many, and the state from which the next ones are read."""
-        words, top = _bitmap(m)
-        zero = jnp.zeros((), jnp.int32)
-        idx, found, state = _next_ones((words, top, zero, jnp.zeros((), jnp.uint32)), K)
-        return jnp.minimum(idx, N - 1), found, state
-
     def step(carry, n, noise, n_first):
         """Step ``n``; ``noise``: ``None`` or ``(block, k)``, the standard normals of steps
         ``n - 1`` and ``n`` being rows ``k`` and ``k + 1`` of ``block`` (passed whole and
@@ -1189,19 +1181,6 @@ def simulate_network(
             coef = jnp.stack([jnp.where(fires, c, 0.0) for cp in coef for c in cp])
             return z, coef, t_n + z, yq_new, jnp.stack([em_r, hr, er]), fires, cnt_k.astype(jnp.int32)
 
-        def no_spikes():
-            """What ``decide`` returns without candidates: no coefficients, nothing to write."""
-            zf = jnp.zeros(K, dtype)
-            return (
-                zf,
-                jnp.zeros((3 * n_pop, K), dtype),
-                zf,
-                zf,
-                jnp.zeros((3, K), dtype),
-                jnp.zeros(K, bool),
-                jnp.zeros(K, jnp.int32),
-            )
-
         def process(idx, n_valid, st):
             """Candidates ``idx[:n_valid]`` (the rest of ``idx`` is padding): decide, time the
             crossing, reset, deliver, record."""
@@ -1212,7 +1191,8 @@ def simulate_network(
             if differentiable:
                 out = decide(*args)
             else:  # a conditional of its own: XLA runs this short program sequentially
-                out = _sequential(n_valid > 0, decide, *args, otherwise=no_spikes)
+                # (without candidates it returns zeros: no coefficients, nothing fired)
+                out = _sequential(n_valid > 0, decide, *args)
             z, coef, t_vals, yq_new, rel_new, fires, slot = out
             # groups of G spikes (padding entries have zero coefficients)
             n_groups = K // G if differentiable else (jnp.clip(n_valid, 0, K) + G - 1) // G
@@ -1255,7 +1235,7 @@ def simulate_network(
                 f"more than max_spikes_per_step = {K} spikes in one step; raise max_spikes_per_step "
                 "(a hard bound with differentiable=True).",
             )
-            idx = pick(cand_f)[0]
+            idx = _next_ones(_bitmap(cand_f), K)[0]
             st = process(idx, total, st)
         else:
             # the first K candidates; then further chunks of up to K while any remain (rare).  A
@@ -1266,9 +1246,9 @@ def simulate_network(
             def chunk(c):
                 state, _, st = c
                 idx, picked, state = _next_ones(state, K)
-                return state, picked >= K, process(jnp.minimum(idx, N - 1), picked, st)
+                return state, picked >= K, process(idx, picked, st)
 
-            idx, picked, state = pick(cand_f)
+            idx, picked, state = _next_ones(_bitmap(cand_f), K)
             st = process(idx, picked, st)
             st = lax.while_loop(lambda c: c[1], chunk, (state, picked >= K, st))[2]
         acc, yq_s, rel_s, counts, times = st

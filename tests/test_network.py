@@ -731,8 +731,7 @@ def test_candidate_bitmap_finds_every_one_once(n):
 
     @jax.jit
     def read_all(m):
-        words, top = _bitmap(m)
-        state = (words, top, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.uint32))
+        state = _bitmap(m)
 
         def body(c):
             state, out, total, _ = c
