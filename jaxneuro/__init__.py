@@ -12,7 +12,7 @@ from ._inputs import (
     Step as Step,
     as_input as as_input,
 )
-from ._neurons._base import AbstractNeuron as AbstractNeuron
+from ._neurons._base import AbstractNeuron as AbstractNeuron, input_value as input_value
 from ._neurons._hh import (
     HHState as HHState,
     HodgkinHuxley as HodgkinHuxley,
@@ -35,6 +35,8 @@ from ._neurons._lif import (
     lif_subthreshold as lif_subthreshold,
     lif_time_to_threshold as lif_time_to_threshold,
 )
+# [api:neuron-models]  built-in neurons beyond LIF and HH (one file each in _neurons/)
+# [end:neuron-models]
 from ._simulate import (
     Simulation as Simulation,
     hh_exp_midpoint_update as hh_exp_midpoint_update,

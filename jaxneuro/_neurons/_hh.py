@@ -123,6 +123,8 @@ class HodgkinHuxley(AbstractNeuron):
     time_unit: ClassVar[str] = "ms"
     seconds_per_time_unit: ClassVar[float] = 1e-3
     input_unit: ClassVar[str] = "uA/cm^2"
+    default_dt: ClassVar[float] = 0.01
+    rearm: ClassVar[float] = 10.0  # mV below v_threshold before the next spike is detected
 
     def __check_init__(self):
         if is_concrete(self.C):
@@ -176,6 +178,11 @@ class HodgkinHuxley(AbstractNeuron):
         shape = jnp.broadcast_shapes(J.shape, *(jnp.shape(x) for x in jax.tree.leaves(self)))
         V0 = jnp.full(shape, -65.0, dtype=J.dtype)
         return jax.lax.fori_loop(0, 30, newton, V0)
+
+    def spike_condition(self, y: HHState) -> Array:
+        """``V - v_threshold`` (mV): a spike is an upward crossing of ``v_threshold``; there
+        is no reset, and the detector re-arms once V has fallen ``rearm`` = 10 mV below it."""
+        return y.v - self.v_threshold
 
     def initial_state(self, drive: Any = 0.0) -> HHState:
         """The resting state (J = 0): V at the fixed point, gates at steady state."""

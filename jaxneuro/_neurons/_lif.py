@@ -131,6 +131,7 @@ class LIF(AbstractNeuron):
     time_unit: ClassVar[str] = "s"
     seconds_per_time_unit: ClassVar[float] = 1.0
     input_unit: ClassVar[str] = "normalised v_in"
+    default_dt: ClassVar[float] = 1e-4
 
     def __check_init__(self):
         # Concrete values are checked here; traced ones by ``checked()`` at run time.
@@ -199,6 +200,18 @@ class LIF(AbstractNeuron):
     def initial_state(self, drive: Any = 0.0) -> Float[Array, ""]:
         """The reset state ``v = 0``."""
         return jnp.zeros_like(self.tau_m)
+
+    def spike_condition(self, y: Float[Array, ""]) -> Float[Array, ""]:
+        """``v - 1``: a spike when ``v`` reaches the threshold 1."""
+        return y - 1.0
+
+    def reset(self, y: Float[Array, ""]) -> Float[Array, ""]:
+        """``v <- 0``."""
+        return jnp.zeros_like(y)
+
+    def refractory_period(self) -> Float[Array, ""]:
+        """``tau_ref`` (s): ``v`` is held at 0 after a spike."""
+        return self.tau_ref
 
     def subthreshold(self, t: ArrayLike, v0: ArrayLike, v_in: ArrayLike) -> Array:
         """``lif_subthreshold`` with this neuron's ``tau_m``."""
