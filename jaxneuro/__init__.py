@@ -36,12 +36,30 @@ from ._neurons._lif import (
     lif_time_to_threshold as lif_time_to_threshold,
 )
 # [api:neuron-models]  built-in neurons beyond LIF and HH (one file each in _neurons/)
+from ._neurons._adex import AdEx as AdEx, AdExState as AdExState
+from ._neurons._eif import EIF as EIF, capped_exp_term as capped_exp_term
+from ._neurons._izhikevich import (
+    IZHIKEVICH_PRESETS as IZHIKEVICH_PRESETS,
+    Izhikevich as Izhikevich,
+    IzhikevichState as IzhikevichState,
+)
+from ._neurons._qif import QIF as QIF
 # [end:neuron-models]
-from ._simulate import (
-    Simulation as Simulation,
+from ._simulate import Simulation as Simulation, simulate as simulate
+# [api:solvers]  spiking solvers behind one interface, and recorders
+from ._solvers import (
+    RK4 as RK4,
+    AbstractFixedStepSolver as AbstractFixedStepSolver,
+    AbstractRecorder as AbstractRecorder,
+    AbstractSpikingSolver as AbstractSpikingSolver,
+    Diffrax as Diffrax,
+    ExactLIF as ExactLIF,
+    ExpMidpointHH as ExpMidpointHH,
+    SpikeStats as SpikeStats,
+    SpikeTimes as SpikeTimes,
+    SteppedLIF as SteppedLIF,
     hh_exp_midpoint_update as hh_exp_midpoint_update,
     lif_stepped_update as lif_stepped_update,
-    simulate as simulate,
 )
 from ._spikes import SpikeTrain as SpikeTrain
 from ._tuning import (

@@ -160,8 +160,15 @@ def run_blocked(
         The encoded state at the end and the final ``carry``.
     """
     dtype = s.dtype
-    lo = jnp.asarray(np.concatenate([[0], stops[:-1]]), jnp.int32)
-    hi = jnp.asarray(stops, jnp.int32)
+    starts = np.concatenate([[0], stops[:-1]]).astype(np.int64)
+    lengths = np.asarray(stops, np.int64) - starts
+    # Loops of a static length, so that reverse mode works too: every segment runs the
+    # longest one's number of steps, masked past its own when lengths differ (then, if that
+    # would more than double the work, a readout after every step instead).
+    longest = int(lengths.max()) if lengths.size else 0
+    if lengths.size and np.any(lengths != longest) and lengths.size * longest > 2 * max(int(stops[-1]), 1):
+        return run_blocked(c, drive_at, t0, dt, s, np.arange(1, int(stops[-1]) + 1), readout, carry)
+    uniform = bool(lengths.size) and bool(np.all(lengths == longest))
 
     def step(n, s):
         return encoded_step(c, s, drive_at(t0 + (n.astype(dtype) + 0.5) * dt))
@@ -169,9 +176,15 @@ def run_blocked(
     def segment(state, bounds):
         s, carry = state
         start, stop = bounds
-        s = jax.lax.fori_loop(start, stop, step, s)
+
+        def inner(k, s):
+            new = step(start + k, s)
+            return new if uniform else jnp.where(start + k < stop, new, s)
+
+        s = jax.lax.fori_loop(0, longest, inner, s)
         carry, s = readout(carry, s, stop, t0 + stop.astype(dtype) * dt)
         return (s, carry), None
 
-    (s, carry), _ = jax.lax.scan(segment, (s, carry), (lo, hi))
+    bounds = (jnp.asarray(starts, jnp.int32), jnp.asarray(stops, jnp.int32))
+    (s, carry), _ = jax.lax.scan(segment, (s, carry), bounds)
     return s, carry

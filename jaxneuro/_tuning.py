@@ -8,15 +8,12 @@ The rate is measured from inter-spike intervals after a transient: with ``k`` sp
 and 0 when ``k < 2`` or when firing has stopped before the end (the last spike is more
 than two mean ISIs before ``duration``: a damped transient, not steady firing).
 
-Paths (all batch-native: one jitted call for the whole batch):
-
-* LIF, ``"exact"`` (default): event-driven from spike to spike with the closed-form time to
-  threshold, O(spikes) work per input and no time grid at all.
-* ``"stepped"``: the fixed-step integrators of ``simulate`` (LIF exact exponential step;
-  HH exponential midpoint, the HH default), keeping only running spike statistics, so
-  memory is O(batch) whatever the duration.
-* ``"diffrax"``: ``jax.vmap`` of ``simulate(method="diffrax")`` (adaptive Tsit5 with
-  events): the general and differentiable reference.
+Both are a solver run with a ``SpikeStats`` recorder (``jaxneuro._solvers``), so any neuron
+and any solver works; for LIF under constant input the default is an event-driven loop from
+spike to spike with the closed-form inter-spike interval (O(spikes) work, no time grid), and
+otherwise the neuron's fixed-step solver, keeping only running statistics (memory O(batch)
+whatever the duration).  A spike count has zero derivative almost everywhere; the rate from
+the first and last spike times is differentiable (their times are, exactly).
 """
 
 from __future__ import annotations
@@ -32,23 +29,15 @@ import numpy as np
 from jax.sharding import Mesh
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from . import _lif_stepped as _ls
 from ._inputs import Constant, as_input
 from ._misc import check_finite, is_concrete
 from ._neurons._base import AbstractNeuron
 from ._neurons._hh import HodgkinHuxley
 from ._neurons._lif import LIF, lif_time_to_threshold
 from ._sharding import call_sharded, resolve_mesh
-from ._simulate import (
-    DEFAULT_DT,
-    METHODS,
-    _check_dt,
-    _check_interval,
-    _grid_ts,
-    _hh_crossing,
-    hh_exp_midpoint_update,
-    simulate,
-)
+from ._simulate import METHODS, check_interval, check_neuron, choose_solver, initial_state, stepped_solver
+from ._solvers import AbstractSpikingSolver, Interval, SpikeStats, SteppedLIF
+from ._solvers._base import check_step, step_grid
 
 HH_TUNING_DT = 0.025
 """Default step (ms) of the stepped HH path in ``tuning_curve``.  The exponential midpoint
@@ -79,164 +68,64 @@ def rate_from_stats(
     return jnp.where(enough & sustained, 1.0 / (isi * seconds_per_unit), 0.0)
 
 
-def _stats_update(stats, spiked, t_spike, transient):
-    count, t_first, t_last = stats
-    after = spiked & (t_spike >= transient)
-    t_first = jnp.where(after & (count == 0), t_spike, t_first)
-    t_last = jnp.where(after, t_spike, t_last)
-    return count + after.astype(count.dtype), t_first, t_last
-
-
-def _empty_stats(shape, dtype):
-    return jnp.zeros(shape, jnp.int32), jnp.full(shape, jnp.nan, dtype), jnp.full(shape, -jnp.inf, dtype)
-
-
 # ----------------------------------------------------------------------------- kernels
 def _lif_exact_rates(neuron: LIF, v_in: Array, t_end: float, transient: float, max_spikes: int) -> Array:
     """Event-driven LIF under constant input from ``v = 0`` at ``t = 0``: each iteration
     jumps to the next spike, ``t_next = t_prev + tau_ref + tau_m log1p(1/(v_in - 1))``.
 
-    The loop is a checkpointed ``while_loop`` bounded by ``max_spikes`` iterations, so it is
-    reverse-mode differentiable; a run that would need more iterations is an error, never a
+    The loop is bounded by ``max_spikes`` iterations (nested scans), so it is differentiable
+    in forward and reverse mode; a run that would need more iterations is an error, never a
     silently truncated count.
     """
     tau_m, tau_ref = neuron.tau_m, neuron.tau_ref
     shape = v_in.shape
     first = jnp.broadcast_to(lif_time_to_threshold(0.0, v_in, tau_m), shape)
     isi = jnp.broadcast_to(tau_ref, shape) + first  # from reset, after the refractory period
-
-    def cond(c):
-        t_next, _ = c
-        return jnp.any(t_next <= t_end)
+    recorder = SpikeStats(jnp.asarray(transient, v_in.dtype), jnp.asarray(0.0, v_in.dtype))
 
     def body(c):
         t_next, stats = c
         spiked = t_next <= t_end
-        stats = _stats_update(stats, spiked, t_next, transient)
-        return jnp.where(spiked, t_next + isi, t_next), stats
+        return jnp.where(spiked, t_next + isi, t_next), recorder.record(stats, spiked, t_next)
 
-    init = (first, _empty_stats(shape, v_in.dtype))
-    t_next, (count, t_first, t_last) = eqxi.while_loop(cond, body, init, max_steps=max_spikes, kind="checkpointed")
+    init = (first, recorder.init(shape, v_in.dtype))
+    t_next, stats = eqxi.while_loop(
+        lambda c: jnp.any(c[0] <= t_end), body, init, max_steps=max_spikes, kind="bounded"
+    )
     count = eqx.error_if(
-        count,
+        stats.count_after,
         jnp.any(t_next <= t_end),
         f"more than {max_spikes} spikes in the sweep; tau_ref is too small for the bound.",
     )
-    return rate_from_stats(count, t_first, t_last, t_end)
+    return rate_from_stats(count, stats.first_spike, stats.last_spike, t_end)
 
 
-def _lif_stepped_rates(neuron: LIF, v_in: Array, t_end: float, transient: float, dt: float) -> Array:
-    n_steps = int(round(t_end / dt))
-    _, count, t_first, t_last, _ = _lif_stats(
-        neuron, lambda t: v_in, jnp.asarray(0.0, v_in.dtype), n_steps, dt, transient, jnp.zeros_like(v_in), 0
-    )
-    return rate_from_stats(count, t_first, t_last, t_end)
-
-
-def _bin_stops(n_steps: int, steps_per_bin: int) -> np.ndarray:
-    return np.arange(0, n_steps + 1, steps_per_bin) if steps_per_bin else np.zeros(0, np.int64)
-
-
-def _add_to_bin(bins: Array, k: Array, spiked: Array) -> Array:
-    row = jax.lax.dynamic_index_in_dim(bins, k, 0, keepdims=False)
-    return jax.lax.dynamic_update_index_in_dim(bins, row + spiked.astype(bins.dtype), k, 0)
-
-
-def _lif_stats(neuron: LIF, drive_at, t0: Array, n_steps: int, dt: float, transient, v0: Array, steps_per_bin: int):
-    """Spike statistics of the encoded stepped LIF (``jaxneuro._lif_stepped``): total count,
-    (count, first, last) at or after ``transient``, and counts per bin of ``steps_per_bin``
-    steps (time-major; none when 0).  Memory O(batch x bins), never O(steps)."""
-    dtype = v0.dtype
-    dt_a = jnp.asarray(dt, dtype)
-    consts = _ls.encode_constants(neuron, dt_a)
-    s0 = _ls.encode_voltage(v0)
-    stops = _ls.stop_schedule(n_steps, _ls.block_steps(neuron, dt), _bin_stops(n_steps, steps_per_bin))
-    n_bins = n_steps // steps_per_bin if steps_per_bin else 0
-    starts = np.concatenate([[0], stops[:-1]])
-    bin_of_stop = jnp.asarray(starts // steps_per_bin if steps_per_bin else np.zeros_like(starts), jnp.int32)
-    bins = jnp.zeros((n_bins,) + s0.shape, jnp.int32)
-    total = jnp.zeros(s0.shape, jnp.int32)
-
-    def readout(carry, s, stop, t_stop):
-        total, stats, bins, i = carry
-        spiked, t_spike, s = _ls.read_spikes(consts, s, t_stop)
-        stats = _stats_update(stats, spiked, t_spike, transient)
-        if n_bins:
-            bins = _add_to_bin(bins, bin_of_stop[i], spiked)
-        return (total + spiked.astype(total.dtype), stats, bins, i + 1), s
-
-    carry = (total, _empty_stats(s0.shape, dtype), bins, jnp.asarray(0, jnp.int32))
-    _, (total, (count, t_first, t_last), bins, _) = _ls.run_blocked(
-        consts, drive_at, t0, dt_a, s0, stops, readout, carry
-    )
-    return total, count, t_first, t_last, bins
-
-
-def _hh_stats(
-    neuron: HodgkinHuxley, drive_at, t0: Array, n_steps: int, dt: float, transient, y0: Array, steps_per_bin: int
-):
-    """The same statistics for the stepped HH path (exponential midpoint), ``y0`` packing
-    ``(V, n, m, h)`` on axis 0; spikes are upward crossings of ``v_threshold``."""
-    dtype = y0.dtype
-    dt_a = jnp.asarray(dt, dtype)
-    n_bins = n_steps // steps_per_bin if steps_per_bin else 0
-    shape = y0.shape[1:]
-
-    def step(n, c):
-        y, total, stats, bins = c
-        t_n = t0 + n.astype(dtype) * dt_a
-        y_new = hh_exp_midpoint_update(neuron, y, drive_at(t_n + 0.5 * dt_a), dt_a)
-        spiked, t_spike = _hh_crossing(y[0], y_new[0], neuron.v_threshold, t_n, dt_a)
-        if n_bins:
-            bins = _add_to_bin(bins, n // steps_per_bin, spiked)
-        total = total + spiked.astype(total.dtype)
-        return y_new, total, _stats_update(stats, spiked, t_spike, transient), bins
-
-    init = (y0, jnp.zeros(shape, jnp.int32), _empty_stats(shape, dtype), jnp.zeros((n_bins,) + shape, jnp.int32))
-    _, total, (count, t_first, t_last), bins = jax.lax.fori_loop(0, n_steps, step, init)
-    return total, count, t_first, t_last, bins
-
-
-def _hh_stepped_rates(neuron: HodgkinHuxley, J: Array, t_end: float, transient: float, dt: float) -> Array:
-    n_steps = int(round(t_end / dt))
-    rest = neuron.initial_state()
-    y0 = jnp.stack([jnp.broadcast_to(jnp.asarray(x, J.dtype), J.shape) for x in (rest.v, rest.n, rest.m, rest.h)])
-    _, count, t_first, t_last, _ = _hh_stats(
-        neuron, lambda t: J, jnp.asarray(0.0, J.dtype), n_steps, dt, transient, y0, 0
-    )
-    return rate_from_stats(count, t_first, t_last, t_end, seconds_per_unit=1e-3)
-
-
-def _diffrax_rates(neuron, inputs: Array, t_end: float, transient: float, max_spikes: int) -> Array:
+def _solver_rates(solver: AbstractSpikingSolver, neuron, inputs: Array, t_end: float, transient: float) -> Array:
+    """Rates from a solver run with a statistics recorder: batch-native for the stepped LIF
+    (its readout schedule needs concrete parameters), ``vmap`` over the batch otherwise."""
     unit = type(neuron).seconds_per_time_unit
-    flat_in = inputs.reshape(-1)
-    flat_neuron = jax.tree.map(lambda a: jnp.broadcast_to(a, inputs.shape).reshape(-1), neuron)
+    dtype = inputs.dtype
+    span = Interval(jnp.asarray(0.0, dtype), jnp.asarray(t_end, dtype), 0.0, t_end)
+    recorder = SpikeStats(jnp.asarray(transient, dtype), span.t0)
 
     def one(nrn, x):
-        sim = simulate(
-            nrn, Constant(x), 0.0, t_end, ts=jnp.zeros((0,), x.dtype), method="diffrax", max_spikes=max_spikes
-        )
-        times = sim.spikes.times
-        after = jnp.isfinite(times) & (times >= transient)
-        count = jnp.sum(after)
-        t_first = jnp.min(jnp.where(after, times, jnp.inf))
-        t_last = jnp.max(jnp.where(after, times, -jnp.inf))
-        return rate_from_stats(count, t_first, t_last, t_end, seconds_per_unit=unit)
+        y0 = jax.tree.map(lambda a: jnp.broadcast_to(a, jnp.shape(x) + jnp.shape(a)[jnp.ndim(x) :]),
+                          nrn.initial_state())
+        _, _, st = solver.run(nrn, Constant(x), span, y0, recorder, np.zeros(0))
+        return rate_from_stats(st.count_after, st.first_spike, st.last_spike, t_end, seconds_per_unit=unit)
 
-    return jax.vmap(one)(flat_neuron, flat_in).reshape(inputs.shape)
+    if isinstance(solver, SteppedLIF):
+        return one(neuron, inputs)
+    flat = jax.tree.map(lambda a: jnp.broadcast_to(a, inputs.shape).reshape(-1), neuron)
+    return jax.vmap(one)(flat, inputs.reshape(-1)).reshape(inputs.shape)
 
 
 # ----------------------------------------------------------------------------- public
 @eqx.filter_jit
-def _tuning_jit(neuron, inputs, t_end, transient, method, dt, max_spikes):
-    if isinstance(neuron, LIF):
-        if method == "exact":
-            return _lif_exact_rates(neuron, inputs, t_end, transient, max_spikes)
-        if method == "stepped":
-            return _lif_stepped_rates(neuron, inputs, t_end, transient, dt)
-    elif method == "stepped":
-        return _hh_stepped_rates(neuron, inputs, t_end, transient, dt)
-    return _diffrax_rates(neuron, inputs, t_end, transient, max_spikes)
+def _tuning_jit(neuron, inputs, t_end, transient, solver, max_spikes):
+    if solver is None:
+        return _lif_exact_rates(neuron, inputs, t_end, transient, max_spikes)
+    return _solver_rates(solver, neuron, inputs, t_end, transient)
 
 
 def tuning_curve(
@@ -246,6 +135,7 @@ def tuning_curve(
     duration: float = 1.0,
     transient: float | None = None,
     method: Literal["auto", "exact", "stepped", "diffrax"] = "auto",
+    solver: AbstractSpikingSolver | None = None,
     dt: float | None = None,
     dtype: Any = None,
     mesh: Mesh | None = None,
@@ -258,16 +148,19 @@ def tuning_curve(
     broadcast against ``inputs`` (a sweep over parameters).
 
     Args:
-        neuron: ``LIF`` (inputs are normalised ``v_in``) or ``HodgkinHuxley`` (inputs in
-            uA/cm^2).
+        neuron: any ``AbstractNeuron``: ``LIF`` (inputs are normalised ``v_in``),
+            ``HodgkinHuxley`` (inputs in uA/cm^2), or one of your own (inputs in its
+            ``input_unit``).
         inputs: constant inputs, any shape.
         duration: simulated time per input, in s (> 0).
         transient: time discarded before measuring, in s, ``0 <= transient < duration``
             (default ``0.2 * duration``).
-        method: ``"auto"`` (LIF ``"exact"``, HH ``"stepped"``), ``"exact"`` (LIF only),
-            ``"stepped"`` or ``"diffrax"``.
+        method: ``"auto"`` (LIF ``"exact"``, otherwise ``"stepped"``), ``"exact"`` (LIF
+            only), ``"stepped"`` (the neuron's fixed-step solver: ``SteppedLIF``,
+            ``ExpMidpointHH``, ``RK4``) or ``"diffrax"``.
+        solver: a solver object instead of ``method`` (``jn.RK4(dt)``, ``jn.Diffrax(...)``).
         dt: step of the stepped path in the neuron's time unit (default: LIF 1e-4 s,
-            HH ``HH_TUNING_DT`` = 0.025 ms).
+            HH ``HH_TUNING_DT`` = 0.025 ms, other neurons their ``default_dt``).
         dtype: floating dtype of the computation (default float32, or float64 when
             ``jax_enable_x64`` is on); ``jnp.float64`` requires ``jax_enable_x64``.
         mesh: a 1-D ``jax.sharding.Mesh`` to split the (flattened) batch over, padded to a
@@ -281,13 +174,12 @@ def tuning_curve(
         ValueError: for NaN or infinite inputs, ``duration <= 0``, a transient outside
             ``[0, duration)``, ``dt <= 0``, an unknown method, float64 without x64, or a
             mesh that is not 1-D.
-        TypeError: for a neuron other than LIF or HodgkinHuxley, or a mesh that is not a
-            ``jax.sharding.Mesh``.
+        TypeError: for an object that is not an ``AbstractNeuron``, or a mesh that is not
+            a ``jax.sharding.Mesh``.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-    if not isinstance(neuron, (LIF, HodgkinHuxley)):
-        raise TypeError(f"neuron must be a LIF or HodgkinHuxley, got {type(neuron).__name__}.")
+    check_neuron(neuron)
     duration = _concrete_float("duration", duration)
     if not duration > 0:
         raise ValueError(f"duration must be in (0, inf) s; got duration = {duration:g}.")
@@ -318,28 +210,35 @@ def tuning_curve(
     neuron = neuron.checked()
 
     is_lif = isinstance(neuron, LIF)
-    if method == "auto":
-        method = "exact" if is_lif else "stepped"
-    if method == "exact" and not is_lif:
-        raise ValueError("method='exact' is for LIF neurons only; use 'stepped' or 'diffrax' for HodgkinHuxley.")
     unit = type(neuron).seconds_per_time_unit
     t_end, t_tr = duration / unit, transient / unit
-    if method == "stepped":
-        dt = (DEFAULT_DT[LIF] if is_lif else HH_TUNING_DT) if dt is None else _concrete_float("dt", dt)
+    if dt is not None:
+        dt = _concrete_float("dt", dt)
         if not dt > 0:
             raise ValueError(f"dt must be in (0, inf) {neuron.time_unit}; got dt = {dt:g}.")
-        if is_lif and is_concrete(neuron.tau_ref) and np.any(np.asarray(neuron.tau_ref) < dt):
-            raise ValueError(f"dt must be <= tau_ref for the stepped LIF path; got dt = {dt:g} s.")
+    if solver is None and method == "auto":
+        method = "exact" if is_lif else "stepped"
+    if solver is None and method == "exact":
+        if not is_lif:
+            raise ValueError(
+                f"method='exact' is for LIF neurons only; use 'stepped' or 'diffrax' for {type(neuron).__name__}."
+            )
+    else:
+        if solver is None and method == "stepped" and dt is None and isinstance(neuron, HodgkinHuxley):
+            dt = HH_TUNING_DT
+        solver = choose_solver(neuron, Constant(0.0), method, solver, dt=dt)
+        if isinstance(solver, (SteppedLIF,)) or hasattr(solver, "dt"):
+            check_step(neuron, solver.dt, method)
     # Static bound on spikes per input: one per refractory period when tau_ref is known at
     # trace time, else 1 kHz (exceeding it is an error, not a truncation).
     min_isi = float(np.min(np.asarray(neuron.tau_ref))) if is_lif and is_concrete(neuron.tau_ref) else 1e-3
     max_spikes = int(math.ceil(duration / min_isi)) + 2
     mesh = resolve_mesh(mesh)
     if mesh is None or inputs.size == 0:
-        return _tuning_jit(neuron, inputs, t_end, t_tr, method, dt, max_spikes)
+        return _tuning_jit(neuron, inputs, t_end, t_tr, solver, max_spikes)
     # Sharded: flatten the batch, give every parameter the batch shape, split it over devices.
     flat = jax.tree.map(lambda a: jnp.broadcast_to(a, batch).reshape(-1), (neuron, inputs))
-    rates = call_sharded(_tuning_jit, flat, mesh, (t_end, t_tr, method, dt, max_spikes))
+    rates = call_sharded(_tuning_jit, flat, mesh, (t_end, t_tr, solver, max_spikes))
     return rates.reshape(batch)
 
 
@@ -388,6 +287,7 @@ def spike_statistics(
     transient: ArrayLike | None = None,
     bin_width: float | None = None,
     y0: Any = None,
+    solver: AbstractSpikingSolver | None = None,
 ) -> SpikeStatistics:
     """Spike counts, the steady-state rate and binned counts of one neuron under ``drive``
     over ``[t0, t1]``, on the stepped path of ``simulate``, without storing spike times
@@ -429,43 +329,53 @@ def spike_statistics(
             transient outside ``[t0, t1)``, a bin width that is not a whole number of steps
             dividing the interval, or a neuron without a stepped path.
     """
-    if not isinstance(neuron, (LIF, HodgkinHuxley)):
-        raise TypeError(f"neuron must be a LIF or HodgkinHuxley, got {type(neuron).__name__}.")
+    neuron = check_neuron(neuron)
     drive = as_input(drive)
-    t0, t1, s0, s1 = _check_interval(t0, t1)
-    neuron = neuron.checked()
-    dt = _check_dt(neuron, s0, s1, dt)
-    n_steps = int(round((s1 - s0) / dt))
-    _grid_ts(t0, s0, s1, dt, np.zeros(0))  # (t1 - t0) / dt must be a whole number of steps
+    span = check_interval(t0, t1)
+    s0, s1 = span.s0, span.s1
+    if s0 is None or s1 is None:
+        raise ValueError("t0 and t1 must be concrete for spike_statistics (they set the number of steps).")
+    if solver is None:
+        solver = choose_solver(neuron, drive, "stepped", None, dt=dt)
+    else:
+        solver = choose_solver(neuron, drive, "auto", solver, dt=dt)
+    step = getattr(solver, "dt", None) if hasattr(solver, "dt") else None
+    fixed = hasattr(solver, "dt")
+    if fixed:
+        step = check_step(neuron, solver.dt, "stepped")
+        step_grid(span, step, np.zeros(0), "stepped")  # (t1 - t0) / dt must be a whole number of steps
     unit = neuron.time_unit
     if transient is None:
-        transient = t0
+        transient = span.t0
     elif is_concrete(transient):
         tr = float(np.asarray(transient))
         if not s0 <= tr < s1:
             raise ValueError(f"transient must be in [t0, t1) = [{s0:g}, {s1:g}) {unit}; got transient = {tr:g}.")
-    transient = jnp.asarray(transient, t0.dtype)
-    steps_per_bin = 0
+    transient = jnp.asarray(transient, span.t0.dtype)
+    n_bins, width = 0, 1.0
     if bin_width is not None:
         width = _concrete_float("bin_width", bin_width)
-        steps_per_bin = int(round(width / dt))
-        if steps_per_bin < 1 or abs(steps_per_bin * dt - width) > 1e-6 * dt or n_steps % steps_per_bin:
+        n_bins = int(round((s1 - s0) / width)) if width > 0 else 0
+        per_step = round(width / step) if fixed else 1
+        whole = (not fixed) or (per_step >= 1 and abs(per_step * step - width) <= 1e-6 * step)
+        if n_bins < 1 or abs(n_bins * width - (s1 - s0)) > 1e-6 * width or not whole:
+            grid = f"a whole number of steps (dt = {step:g} {unit}) " if fixed else ""
             raise ValueError(
-                f"bin_width must be a whole number of steps (dt = {dt:g} {unit}) dividing t1 - t0 = {s1 - s0:g} "
-                f"{unit}; got bin_width = {width:g}."
+                f"bin_width must be {grid}dividing t1 - t0 = {s1 - s0:g} {unit}; got bin_width = {width:g}."
             )
-    if y0 is None:
-        y0 = neuron.initial_state()
-    dtype = jnp.result_type(neuron.tau_m if isinstance(neuron, LIF) else neuron.C)
-    if isinstance(neuron, LIF):
-        v0 = jnp.asarray(y0, dtype)
-        out = _lif_stats(neuron, drive, t0.astype(dtype), n_steps, dt, transient, v0, steps_per_bin)
-    else:
-        y = jnp.stack([jnp.asarray(x, dtype) for x in (y0.v, y0.n, y0.m, y0.h)])
-        out = _hh_stats(neuron, drive, t0.astype(dtype), n_steps, dt, transient, y, steps_per_bin)
-    total, count, first, last, bins = out
+    y0 = initial_state(neuron, y0)
+    recorder = SpikeStats(transient, span.t0, width, n_bins)
+    _, _, st = solver.run(neuron, drive, span, y0, recorder, np.zeros(0))
     return SpikeStatistics(
-        total, count, first, last, jnp.moveaxis(bins, 0, -1), t0, t1, transient, type(neuron).seconds_per_time_unit
+        st.count,
+        st.count_after,
+        st.first_spike,
+        st.last_spike,
+        jnp.moveaxis(st.bins, 0, -1),
+        span.t0,
+        span.t1,
+        transient,
+        type(neuron).seconds_per_time_unit,
     )
 
 

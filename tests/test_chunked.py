@@ -136,7 +136,10 @@ def test_chunked_tuning_curve_hh_and_refusal_of_another_sweep(tmp_path):
     J = np.linspace(0.0, 40.0, 9)
     path = tmp_path / "hh.npy"
     rates = jn.chunked_tuning_curve(jn.HodgkinHuxley(), J, path, chunk_size=4, duration=0.1, progress=False)
-    np.testing.assert_array_equal(rates, jn.tuning_curve(jn.HodgkinHuxley(), J.astype(np.float32), duration=0.1))
+    # Equal up to one float32 rounding: XLA's CPU code for a lane in a vector (chunks of 4)
+    # and for the scalar tail of a batch (the 9th input of one call) rounds exp differently.
+    whole = jn.tuning_curve(jn.HodgkinHuxley(), J.astype(np.float32), duration=0.1)
+    np.testing.assert_allclose(rates, whole, rtol=2 * np.finfo(np.float32).eps, atol=0)
     with pytest.raises(ValueError, match=r"belongs to a different sweep \(it differs in \['fingerprint'\]\)"):
         jn.chunked_tuning_curve(jn.HodgkinHuxley(g_Na=100.0), J, path, chunk_size=4, duration=0.1, progress=False)
     with pytest.raises(ValueError, match=r"differs in \['inputs_sha256'\]"):

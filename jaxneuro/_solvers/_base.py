@@ -1,0 +1,153 @@
+"""The interface of every spiking solver, and the time interval they share.
+
+A spiking solver runs one neuron (or, for solvers that are batch-native, an elementwise batch)
+under a drive from ``t0`` to ``t1``, applying the neuron's spike condition, reset map and
+refractory period, and hands each spike to a recorder.  ``simulate``, ``spike_statistics`` and
+``tuning_curve`` choose a solver (the one passed, or the neuron's default) and a recorder; the
+solvers themselves know nothing of those functions.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PyTree
+
+from .._inputs import AbstractInput
+from .._neurons._base import AbstractNeuron
+from ._recorders import AbstractRecorder
+
+
+class Interval(eqx.Module):
+    """``[t0, t1]`` as arrays, with the Python floats when they are known at trace time."""
+
+    t0: Float[Array, ""]
+    t1: Float[Array, ""]
+    s0: float | None = eqx.field(static=True)
+    s1: float | None = eqx.field(static=True)
+
+
+class AbstractSpikingSolver(eqx.Module):
+    """Runs a neuron from ``t0`` to ``t1`` under a drive, recording spikes and the state.
+
+    A subclass implements ``run`` and, when it is specialised to some neurons or drives,
+    ``check`` (a ``ValueError`` that says why and what to use instead).
+    """
+
+    def check(self, neuron: AbstractNeuron, drive: AbstractInput) -> None:
+        """Raise ``ValueError`` when this solver cannot run ``neuron`` under ``drive``."""
+
+    @abc.abstractmethod
+    def run(
+        self,
+        neuron: AbstractNeuron,
+        drive: AbstractInput,
+        span: Interval,
+        y0: PyTree,
+        recorder: AbstractRecorder,
+        ts: Any,
+    ) -> tuple[Array, PyTree, PyTree]:
+        """Simulate; returns ``(ts, ys, recorder state)``: the times the state was saved at
+        (``ts`` as given, or the solver's default when ``None``; an empty array saves
+        nothing), the states there (leaves with a leading time axis) and the recorder's
+        final state."""
+
+
+MAX_RATE_HZ = 1000.0
+"""Default spike capacity is ``ceil(duration * MAX_RATE_HZ) + 1`` (override: ``max_spikes``)."""
+
+
+def default_capacity(neuron: AbstractNeuron, s0: float, s1: float) -> int:
+    """Spikes of a run of ``[s0, s1]`` (neuron's time unit) at ``MAX_RATE_HZ``, plus one."""
+    import math
+
+    return int(math.ceil((s1 - s0) * type(neuron).seconds_per_time_unit * MAX_RATE_HZ)) + 1
+
+
+def check_ts(span: Interval, ts: Any, default: int = 1001) -> Array:
+    """Validate requested save times (increasing, within ``[t0, t1]``); default ``default``
+    equally spaced times."""
+    t0, t1, s0, s1 = span.t0, span.t1, span.s0, span.s1
+    if ts is None:
+        return jnp.linspace(t0, t1, default)
+    concrete = not isinstance(ts, jax.core.Tracer)
+    host = np.asarray(ts) if concrete else None  # read before jnp.asarray: under jit that is a tracer
+    ts = jnp.asarray(host if concrete else ts, t0.dtype)
+    if ts.ndim != 1:
+        raise ValueError(f"ts must be a 1-D array of times, got shape {ts.shape}.")
+    if concrete and s0 is not None and s1 is not None and ts.shape[0] > 0:
+        a = host.astype(np.float64)
+        if np.any(np.diff(a) < 0):
+            raise ValueError("ts must be increasing.")
+        tol = 1e-6 * max(1.0, abs(s1))
+        if a[0] < s0 - tol or a[-1] > s1 + tol:
+            raise ValueError(f"ts must lie within [t0, t1] = [{s0:g}, {s1:g}]; got [{a[0]:g}, {a[-1]:g}].")
+    return jnp.clip(ts, t0, t1)
+
+
+def step_grid(span: Interval, dt: float, ts: Any, method: str) -> tuple[int, Array, np.ndarray]:
+    """For a fixed step ``dt``: the number of steps, the save times and their step indices.
+
+    ``t1 - t0`` must be a whole number of steps and ``ts`` (default: every step) must lie on
+    the grid ``t0 + k dt``.
+    """
+    s0, s1 = span.s0, span.s1
+    if s0 is None or s1 is None:
+        raise ValueError(f"t0 and t1 must be concrete for method={method!r} (they set the number of steps).")
+    length = s1 - s0
+    n_steps = int(round(length / dt))
+    if abs(n_steps * dt - length) > max(1e-4 * dt, 1e-6 * abs(length)):
+        raise ValueError(
+            f"(t1 - t0) / dt must be an integer number of steps; got (t1 - t0) = {length:g}, dt = {dt:g}."
+        )
+    if ts is None:
+        idx = np.arange(n_steps + 1)
+    else:
+        if isinstance(ts, jax.core.Tracer):
+            raise ValueError(
+                f"ts must be concrete for method={method!r} (it sets where the state is saved); inside jit, pass "
+                "a numpy array or a list rather than a jax array."
+            )
+        a = np.asarray(ts, dtype=np.float64)
+        if a.ndim != 1:
+            raise ValueError(f"ts must be a 1-D array of times, got shape {a.shape}.")
+        idx = np.rint((a - s0) / dt).astype(np.int64)
+        eps = np.finfo(np.asarray(ts).dtype).eps if np.issubdtype(np.asarray(ts).dtype, np.floating) else 0.0
+        tol = 1e-4 * dt + 4 * eps * np.abs(a)  # grid times given in float32 carry its rounding
+        if np.any(np.abs(s0 + idx * dt - a) > tol) or np.any(idx < 0) or np.any(idx > n_steps):
+            raise ValueError(
+                f"with method={method!r}, ts must lie on the step grid t0 + k dt (dt = {dt:g}) in [t0, t1]."
+            )
+        if np.any(np.diff(idx) < 0):
+            raise ValueError("ts must be increasing.")
+    ts_arr = span.t0 + jnp.asarray(idx, dtype=span.t0.dtype) * jnp.asarray(dt, span.t0.dtype)
+    return n_steps, ts_arr, idx
+
+
+def check_step(neuron: AbstractNeuron, dt: Any, method: str) -> float:
+    """``dt`` (default ``neuron.default_dt``) as a positive float, checked against the
+    refractory period (at most one spike per step)."""
+    from .._misc import is_concrete, static_float
+
+    if dt is None:
+        dt = type(neuron).default_dt
+    value = static_float(dt)
+    if value is None:
+        raise ValueError(f"dt must be a concrete number for method={method!r} (it sets the number of steps).")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"dt must be finite and in (0, inf) {neuron.time_unit}; got dt = {value:g}.")
+    tr = neuron.refractory_period()
+    if tr is not None and is_concrete(tr) and np.any((np.asarray(tr) < value) & (np.asarray(tr) > 0)):
+        raise ValueError(
+            f"dt must be <= tau_ref for a fixed-step solver (at most one spike per step); got dt = {value:g} "
+            f"{neuron.time_unit}, tau_ref = {np.min(np.asarray(tr)):g} {neuron.time_unit}."
+        )
+    return value
+
+
+__all__ = ["MAX_RATE_HZ", "AbstractSpikingSolver", "Interval", "check_step", "check_ts", "default_capacity", "step_grid"]

@@ -1,0 +1,210 @@
+"""The general spiking solver: diffrax with the spike condition as an event, for any neuron."""
+
+from __future__ import annotations
+
+import diffrax
+import equinox as eqx
+import equinox.internal as eqxi
+import jax
+import jax.numpy as jnp
+import optimistix as optx
+
+from .._misc import check_positive
+from ._base import AbstractSpikingSolver, Interval, check_ts, default_capacity
+from ._recorders import SpikeTimes
+
+
+class Diffrax(AbstractSpikingSolver):
+    """Adaptive Tsit5 (``diffrax.diffeqsolve``, PID control stepping onto the drive's
+    discontinuities) with each spike a ``diffrax.Event`` on the neuron's spike condition,
+    located by a root finder on the dense interpolant; then the reset map, and the refractory
+    period skipped with the state held.  A neuron without a reset is re-armed by a second
+    event, the condition falling ``rearm`` below zero.  Runs any ``AbstractNeuron``;
+    reverse-mode differentiable (checkpointed loops) and, through ``jax.jvp``, forward mode.
+
+    Attributes:
+        rtol, atol: step-size control tolerances (default 1e-6 in float32, 1e-9 in float64).
+        max_steps: step limit of each segment between spikes.
+        checkpoints: states stored by each loop for reverse mode (default ``None``: about
+            ``sqrt(2 max_steps)``, memory growing as the square root of the step budget).
+        mode: ``"reverse"`` (default: checkpointed loops, for ``jax.grad``) or
+            ``"forward"`` (plain loops and ``diffrax.ForwardMode``, for ``jax.jvp``,
+            ``jax.jacfwd`` and ``jax.hessian``).  JAX cannot differentiate one loop both ways,
+            so the mode is chosen here.
+
+    Example::
+
+        jn.simulate(jn.AdEx(), 500.0, 0.0, 300.0, solver=jn.Diffrax(rtol=1e-8))
+    """
+
+    rtol: float | None = eqx.field(static=True, default=None)
+    atol: float | None = eqx.field(static=True, default=None)
+    max_steps: int = eqx.field(static=True, default=1_000_000)
+    checkpoints: int | None = eqx.field(static=True, default=None)
+    mode: str = eqx.field(static=True, default="reverse")
+
+    def __check_init__(self):
+        if self.mode not in ("reverse", "forward"):
+            raise ValueError(f"mode must be 'reverse' or 'forward', got mode = {self.mode!r}.")
+        if self.mode == "forward" and self.checkpoints is not None:
+            raise ValueError("checkpoints apply to mode='reverse' only (reverse-mode memory).")
+        for name in ("rtol", "atol"):
+            if getattr(self, name) is not None:
+                check_positive(name, getattr(self, name))
+        if not isinstance(self.max_steps, int) or self.max_steps < 1:
+            raise ValueError(f"max_steps must be a positive int, got max_steps = {self.max_steps!r}.")
+        c = self.checkpoints
+        if c is not None and (not isinstance(c, int) or isinstance(c, bool) or c < 1):
+            raise ValueError(f"checkpoints must be a positive int or None, got checkpoints = {c!r}.")
+
+    def tolerances(self, dtype):
+        f64 = jnp.dtype(dtype) == jnp.float64
+        rtol = (1e-9 if f64 else 1e-6) if self.rtol is None else self.rtol
+        atol = (1e-9 if f64 else 1e-6) if self.atol is None else self.atol
+        # float32 root finding needs a looser tolerance than the step control (MEASURED.md).
+        return rtol, atol, max(rtol, 1e-10 if f64 else 1e-5)
+
+    def run(self, neuron, drive, span: Interval, y0, recorder, ts):
+        ts = check_ts(span, ts)
+        if isinstance(recorder, SpikeTimes):
+            max_spikes = recorder.capacity
+        elif span.s0 is not None and span.s1 is not None:
+            max_spikes = default_capacity(neuron, span.s0, span.s1)
+        else:
+            raise ValueError("t0 and t1 must be concrete to bound the number of spikes of a diffrax solve.")
+        return (ts, *_solve(self, neuron, drive, span.t0, span.t1, ts, y0, recorder, max_spikes))
+
+
+def _solve(solver: Diffrax, neuron, drive, t0, t1, ts, y0, recorder, max_spikes: int):
+    dtype = jnp.result_type(*jax.tree.leaves(y0))
+    rtol, atol, root_tol = solver.tolerances(dtype)
+    controller = diffrax.PIDController(rtol=rtol, atol=atol, jump_ts=drive.jump_ts())
+    # Event times: Newton on the dense interpolant, never finer than a few ulps of the largest
+    # time.  (Bisection is not usable under vmap: a lane without an event root-finds a stand-in
+    # whose root sits exactly on the bracket end, which optimistix's bracket check rejects.)
+    time_ulps = 8 * float(jnp.finfo(dtype).eps) * jnp.maximum(jnp.abs(t0), jnp.abs(t1))
+    root_finder = optx.Newton(rtol=root_tol, atol=jnp.maximum(root_tol, time_ulps))
+    term = diffrax.ODETerm(lambda t, y, args: neuron.vector_field(t, y, args[0]))
+    rearm = jnp.asarray(type(neuron).rearm, dtype)
+    tr = neuron.refractory_period()
+
+    def event_fn(t, y, args, **kwargs):
+        # args = (drive, armed): armed, an upward zero crossing of the spike condition;
+        # disarmed, its fall to -rearm.  Both rise through their root.
+        del t, kwargs
+        c = neuron.spike_condition(y)
+        return jnp.where(args[1], c, -(c + rearm))
+
+    event = diffrax.Event(event_fn, root_finder=root_finder, direction=True)
+    n_ts = ts.shape[0]
+
+    def segment(t_start, y_start, armed):
+        subs = [diffrax.SubSaveAt(t1=True)]
+        if n_ts:
+            subs.append(diffrax.SubSaveAt(ts=jnp.clip(ts, t_start, t1)))
+        return diffrax.diffeqsolve(
+            term,
+            diffrax.Tsit5(),
+            t_start,
+            t1,
+            None,
+            y_start,
+            args=(drive, armed),
+            saveat=diffrax.SaveAt(subs=subs),
+            stepsize_controller=controller,
+            event=event,
+            max_steps=solver.max_steps,
+            adjoint=(
+                diffrax.ForwardMode()
+                if solver.mode == "forward"
+                else diffrax.RecursiveCheckpointAdjoint(checkpoints=solver.checkpoints)
+            ),
+            throw=False,
+        )
+
+    def checked_end(sol):
+        # A threshold grazed tangentially makes the event root ill-conditioned and Newton may
+        # stop at its step limit: the crossing exists (a sign change was seen) and its time is
+        # kept.  Any other failure (step limit of the solve, non-finite state) is an error.
+        R = diffrax.RESULTS
+        ok = (
+            (sol.result == R.successful)
+            | (sol.result == R.event_occurred)
+            | (sol.result == R.nonlinear_max_steps_reached)
+            | (sol.result == R.nonlinear_divergence)
+        )
+        return eqx.error_if(
+            sol.ts[0][-1],
+            ~ok,
+            "the diffrax solve failed (max_steps reached or a non-finite state); raise max_steps or tighten rtol/atol.",
+        )
+
+    def body(c):
+        t, y, armed, rec, traj, bad = c
+        sol = segment(t, y, armed)
+        hit = sol.event_mask
+        t_end = jnp.clip(checked_end(sol), t, t1)
+        y_end = jax.tree.map(lambda a: a[-1], sol.ys[0])
+        if n_ts:
+            valid = (ts >= t) & (ts <= t_end)
+            traj = jax.tree.map(lambda o, n: jnp.where(_bcast(valid, o), n, o), traj, sol.ys[1])
+        spike = hit & armed
+        rec = recorder.record(rec, spike, t_end, None)
+        if neuron.resets or tr is not None:
+            y_reset = neuron.reset(y_end)
+            if neuron.resets:
+                bad = bad | (spike & (neuron.spike_condition(y_reset) >= 0))
+            t_resume = t_end if tr is None else jnp.minimum(t_end + tr, t1)
+            if n_ts and tr is not None:  # held at the reset state while refractory
+                held = spike & (ts >= t_end) & (ts < t_end + tr)
+                traj = jax.tree.map(lambda o, r: jnp.where(_bcast(held, o), r, o), traj, y_reset)
+            y_next = jax.tree.map(lambda r, e: jnp.where(spike, r, e), y_reset, y_end)
+            t_next = jnp.where(spike, t_resume, jnp.where(hit, t_end, t1))
+        else:
+            y_next, t_next = y_end, jnp.where(hit, t_end, t1)
+        armed = armed if neuron.resets else jnp.where(hit, ~armed, armed)
+        return t_next, y_next, armed, rec, traj, bad
+
+    def guarded(c):
+        # Under vmap every lane runs the body until the last lane finishes.  A finished lane
+        # (t == t1) solves a short dummy segment at the end of the interval, from its own final
+        # state, and keeps its old carry: cheap, and never a degenerate zero-length solve.
+        active = c[0] < t1
+        t_dummy = t1 - 1e-3 * (t1 - t0)
+        new = body((jnp.where(active, c[0], t_dummy), *c[1:]))
+        return jax.tree.map(lambda n, o: jnp.where(active, n, o), new, c)
+
+    shape = jnp.shape(neuron.spike_condition(y0))
+    traj0 = jax.tree.map(lambda a: jnp.zeros((n_ts,) + jnp.shape(a), dtype), y0)
+    armed0 = jnp.ones(shape, bool) if neuron.resets else neuron.spike_condition(y0) < 0
+    init = (t0, y0, armed0, recorder.init(shape, dtype), traj0, jnp.zeros(shape, bool))
+    # A spike buffer flags an overflow itself; any other recorder needs the loop to finish.
+    flags_overflow = isinstance(recorder, SpikeTimes)
+    max_loops = (1 if neuron.resets else 2) * (max_spikes + 1)
+    outer = None if solver.checkpoints is None else min(solver.checkpoints, max_loops)
+    if solver.mode == "forward":
+        t_last, _, _, rec, traj, bad = eqxi.while_loop(
+            lambda c: c[0] < t1, guarded, init, max_steps=max_loops, kind="lax"
+        )
+    else:
+        t_last, _, _, rec, traj, bad = eqxi.while_loop(
+            lambda c: c[0] < t1, guarded, init, max_steps=max_loops, kind="checkpointed", checkpoints=outer
+        )
+    if not flags_overflow:
+        rec = eqx.error_if(
+            rec, jnp.any(t_last < t1), f"more spikes than max_spikes={max_spikes} (at most 1 kHz by default)."
+        )
+    rec = eqx.error_if(
+        rec,
+        jnp.any(bad),
+        f"{type(neuron).__name__}.reset leaves the spike condition >= 0 (the neuron would fire again at once); "
+        "the reset must bring the state below threshold.",
+    )
+    return traj, rec
+
+
+def _bcast(mask, like):
+    return jnp.reshape(mask, mask.shape + (1,) * (jnp.ndim(like) - 1))
+
+
+__all__ = ["Diffrax"]

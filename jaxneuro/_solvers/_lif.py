@@ -1,0 +1,180 @@
+"""The two specialised LIF solvers: exact event-driven, and the exact stepped update."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import equinox.internal as eqxi
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _lif_stepped as _ls
+from .._inputs import AbstractInput
+from .._neurons._base import AbstractNeuron
+from .._neurons._lif import LIF, lif_subthreshold, lif_time_to_threshold
+from ._base import AbstractSpikingSolver, Interval, check_step, check_ts, default_capacity, step_grid
+from ._recorders import AbstractRecorder, SpikeStats, SpikeTimes
+
+
+def _require_lif(solver, neuron: AbstractNeuron) -> None:
+    if not isinstance(neuron, LIF):
+        raise ValueError(
+            f"{type(solver).__name__} is for LIF neurons, got {type(neuron).__name__}; use RK4 or Diffrax "
+            "(method='stepped' or 'diffrax')."
+        )
+
+
+class ExactLIF(AbstractSpikingSolver):
+    """Event-driven exact LIF under a piecewise-constant drive: between events the
+    sub-threshold solution is closed-form, so each iteration jumps to the next event (a spike,
+    the end of a refractory period, a drive switch).  Cost O(events), exact to rounding."""
+
+    def check(self, neuron, drive: AbstractInput) -> None:
+        _require_lif(self, neuron)
+        if not drive.is_piecewise_constant:
+            raise ValueError(
+                "method='exact' needs a piecewise-constant drive (Constant, Step, PiecewiseConstant); "
+                f"got {type(drive).__name__}. Use method='stepped' or 'diffrax'."
+            )
+
+    def run(self, neuron: LIF, drive, span: Interval, y0, recorder: AbstractRecorder, ts):
+        ts = check_ts(span, ts)
+        max_spikes = None
+        if not isinstance(recorder, SpikeTimes):
+            if span.s0 is None or span.s1 is None:
+                raise ValueError("t0 and t1 must be concrete to bound the number of spikes of an exact LIF run.")
+            max_spikes = default_capacity(neuron, span.s0, span.s1)
+        return (ts, *_exact(neuron, drive, span.t0, span.t1, ts, y0, recorder, max_spikes))
+
+
+def _exact(neuron: LIF, drive: AbstractInput, t0, t1, ts, v0, recorder, max_spikes: int):
+    switch_ts, levels = drive.pieces()
+    dtype = jnp.result_type(neuron.tau_m)
+    tau_m, tau_ref = neuron.tau_m, neuron.tau_ref
+    capacity = recorder.capacity if isinstance(recorder, SpikeTimes) else None
+    max_spikes = capacity or max_spikes
+    n_ts = ts.shape[0]
+    # Anchors (time, v, refractory-until) after every event rebuild the trajectory; only
+    # when states are saved, and then the spike buffer bounds their number.
+    n_anchor = 2 * capacity + switch_ts.shape[0] + 3 if (n_ts and capacity) else 1
+    anchors = (
+        jnp.full((n_anchor,), jnp.inf, dtype).at[0].set(t0),
+        jnp.zeros((n_anchor,), dtype).at[0].set(v0),
+        jnp.full((n_anchor,), -jnp.inf, dtype),
+    )
+    switch_padded = jnp.concatenate([switch_ts.astype(dtype), jnp.full((1,), jnp.inf, dtype)])
+
+    def level_at(t):
+        k = jnp.searchsorted(switch_ts, t, side="right")
+        return levels[k], switch_padded[k]
+
+    def body(c):
+        t, v, ref_end, k, rec, (a_t, a_v, a_r) = c
+        refractory = t < ref_end
+        v_in, t_switch = level_at(t)
+        t_spike = t + lif_time_to_threshold(v, v_in, tau_m)
+        spikes_first = (~refractory) & (t_spike <= jnp.minimum(t_switch, t1))
+        t_free = jnp.minimum(t_switch, t1)
+        t_next = jnp.where(refractory, jnp.minimum(ref_end, t1), jnp.where(spikes_first, t_spike, t_free))
+        v_free = lif_subthreshold(t_next - t, v, v_in, tau_m)
+        v_next = jnp.where(refractory | spikes_first, 0.0, v_free)
+        ref_next = jnp.where(spikes_first, t_spike + tau_ref, ref_end)
+        rec = recorder.record(rec, spikes_first, t_spike, None)
+        if n_anchor > 1:  # anchors run out only after the spike buffer has overflowed
+            k = jnp.minimum(k + 1, n_anchor - 1)
+            a_t, a_v, a_r = a_t.at[k].set(t_next), a_v.at[k].set(v_next), a_r.at[k].set(ref_next)
+        return t_next, v_next, ref_next, k, rec, (a_t, a_v, a_r)
+
+    init = (t0, jnp.asarray(v0, dtype), jnp.asarray(-jnp.inf, dtype), jnp.asarray(0), recorder.init((), dtype), anchors)
+    # A bounded loop (nested scans), so that forward and reverse mode both work: a spike and
+    # the end of its refractory period per spike, each switch, and the end.
+    bound = 2 * (max_spikes + 1) + switch_ts.shape[0] + 2
+    t_end, _, _, _, rec, (a_t, a_v, a_r) = eqxi.while_loop(
+        lambda c: c[0] < t1, body, init, max_steps=bound, kind="bounded"
+    )
+    if not isinstance(recorder, SpikeTimes):  # a spike buffer flags its own overflow
+        rec = eqx.error_if(rec, t_end < t1, f"more spikes than max_spikes={max_spikes} (at most 1 kHz by default).")
+    j = jnp.clip(jnp.searchsorted(a_t, ts, side="right") - 1, 0, n_anchor - 1)
+    ta, va, ra = a_t[j], a_v[j], a_r[j]
+    v_in_a = jax.vmap(lambda t: level_at(t)[0])(ta)
+    v_ts = jnp.where(ts < ra, 0.0, lif_subthreshold(ts - ta, va, v_in_a, tau_m))
+    return v_ts, rec
+
+
+def lif_stepped_update(tau_m, tau_ref, v, r, v_in, t_n, dt):
+    """One exact step of a LIF neuron over ``[t_n, t_n + dt]`` with constant drive ``v_in``.
+
+    ``r`` is the refractory time still to serve at ``t_n``.  Only ``dt - r`` of the step
+    is integrated, ``v(t) = v_in + (v - v_in) e^(-t/tau_m)`` exactly; a threshold crossing
+    is placed at ``tau_m log1p((1 - v)/(v_in - 1))`` after the active part starts.  Requires
+    ``dt <= tau_ref`` (one spike per step at most).  Shape-polymorphic (elementwise).
+
+    Returns:
+        ``(v_new, r_new, spiked, t_spike)``.
+    """
+    active = jnp.clip(dt - r, 0.0, dt)
+    t_start = t_n + (dt - active)
+    v_end = v_in + (v - v_in) * jnp.exp(-active / tau_m)
+    spiked = v_end >= 1.0
+    t_spike = t_start + lif_time_to_threshold(jnp.where(spiked, v, 0.0), jnp.where(spiked, v_in, 2.0), tau_m)
+    v_new = jnp.where(spiked, 0.0, v_end)
+    r_new = jnp.where(spiked, tau_ref - (t_n + dt - t_spike), jnp.maximum(r - dt, 0.0))
+    return v_new, r_new, spiked, t_spike
+
+
+class SteppedLIF(AbstractSpikingSolver):
+    """The exact stepped LIF: each step integrates the sub-threshold solution exactly with the
+    drive held at its mid-step value, places the threshold crossing inside the step in closed
+    form and carries the refractory period to the exact sub-step time.  Runs on the one-float
+    encoded state of ``jaxneuro._lif_stepped`` (one fused kernel per step; spikes read out
+    once per refractory period).  Requires ``dt <= tau_ref``."""
+
+    dt: float | None = None
+
+    def check(self, neuron, drive) -> None:
+        _require_lif(self, neuron)
+
+    def run(self, neuron: LIF, drive, span: Interval, y0, recorder: AbstractRecorder, ts):
+        dt = check_step(neuron, self.dt, "stepped")
+        n_steps, ts_arr, save_idx = step_grid(span, dt, ts, "stepped")
+        return (ts_arr, *stepped_lif_loop(neuron, drive, span.t0, dt, n_steps, save_idx, y0, recorder))
+
+
+def stepped_lif_loop(neuron: LIF, drive, t0, dt: float, n_steps: int, save_idx, v0, recorder: AbstractRecorder):
+    """The encoded stepped LIF loop (elementwise over the shape of ``v0``): states at the
+    steps ``save_idx`` and the recorder state."""
+    dtype = jnp.result_type(neuron.tau_m, v0)
+    dt_a = jnp.asarray(dt, dtype)
+    consts = _ls.encode_constants(neuron, dt_a)
+    s0 = _ls.encode_voltage(jnp.asarray(v0, dtype))
+    rows = np.unique(np.asarray(save_idx, np.int64))
+    spb = 0
+    if isinstance(recorder, SpikeStats) and recorder.n_bins:
+        spb = int(round(recorder.bin_width / dt))
+    bin_edges = np.arange(0, n_steps + 1, spb) if spb else np.zeros(0, np.int64)
+    stops = _ls.stop_schedule(n_steps, _ls.block_steps(neuron, dt), np.concatenate([rows, bin_edges]))
+    slot = np.full(stops.shape, len(rows), np.int64)  # the last row of the buffer is a dump
+    hit = np.isin(stops, rows)
+    slot[hit] = np.searchsorted(rows, stops[hit])
+    starts = np.concatenate([[0], stops[:-1]])
+    bin_of_stop = jnp.asarray(starts // spb if spb else np.zeros_like(starts), jnp.int32)
+    slots = jnp.asarray(slot, jnp.int32)
+    n_rows = len(rows)
+    buffer = jnp.broadcast_to(_ls.voltage(s0), (n_rows + 1,) + s0.shape).astype(dtype) if n_rows else None
+
+    def readout(carry, s, stop, t_stop):
+        rec, buffer, i = carry
+        spiked, t_spike, s = _ls.read_spikes(consts, s, t_stop)
+        rec = recorder.record(rec, spiked, t_spike, bin_of_stop[i] if spb else None)
+        if n_rows:
+            buffer = jax.lax.dynamic_update_index_in_dim(buffer, _ls.voltage(s), slots[i], 0)
+        return (rec, buffer, i + 1), s
+
+    carry = (recorder.init(s0.shape, dtype), buffer, jnp.asarray(0, jnp.int32))
+    _, (rec, buffer, _) = _ls.run_blocked(consts, drive, t0, dt_a, s0, stops, readout, carry)
+    if not n_rows:
+        return jnp.zeros((0,) + s0.shape, dtype), rec
+    return buffer[jnp.asarray(np.searchsorted(rows, save_idx), jnp.int32)], rec
+
+
+__all__ = ["ExactLIF", "SteppedLIF", "lif_stepped_update", "stepped_lif_loop"]
