@@ -37,15 +37,16 @@ class AdEx(AbstractNeuron):
     ``C dV/dt`` (pF mV/ms) and ``g (V - E)`` (nS mV) are both pA.  The defaults are the
     regular-spiking parameters of the paper (C = 281 pF, g_L = 30 nS, E_L = -70.6 mV,
     V_T = -50.4 mV, Delta_T = 2 mV, tau_w = 144 ms, a = 4 nS, b = 0.0805 nA = 80.5 pA,
-    V_r = E_L); the rheobase of a constant current is then about 0.6 nA.
+    V_r = E_L).  From rest, a constant current above about 0.58 nA gives one spike, and one
+    above about 0.63 nA tonic firing (at a low rate near that onset).
 
     Why ``V_peak = V_T + 5 Delta_T = -40.4 mV``: in the model a spike is the divergence of V
     (the exponential term runs away in finite time), so a simulation needs a finite cut-off.
-    At ``V_T + 5 Delta_T`` the exponential term is ``e^5 ~ 148`` times ``Delta_T``, ten times
-    the leak, and the time left until V would diverge is about ``tau_m e^-5 ~ 0.06 ms``
+    At ``V_T + 5 Delta_T`` the exponential current is ``e^5 ~ 148`` times ``g_L Delta_T``, ten
+    times the leak current, and the time left until V would diverge is about ``tau_m e^-5 ~ 0.06 ms``
     (``tau_m = C/g_L = 9.4 ms``): the cut-off hardly moves spike times, while the vector field
     stays moderate for fixed-step solvers.  Brian's example of this paper uses the same
-    cut-off; NEST's ``aeif`` models use ``V_T + 10 mV``, the same value for ``Delta_T = 2``.
+    cut-off.
 
     The exponent is capped a little above the peak (``capped_exp_term``, shared with ``EIF``)
     so that solver stages past the peak cannot overflow; below the peak the vector field is
