@@ -18,6 +18,7 @@ recorder.  The methods:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 import equinox as eqx
@@ -134,9 +135,25 @@ def _capacity(neuron: AbstractNeuron, span: Interval, max_spikes: int | None) ->
     return default_capacity(neuron, span.s0, span.s1)
 
 
+_CLASS_VARIABLES = ("time_unit", "seconds_per_time_unit", "input_unit", "default_dt", "rearm")
+
+
 def check_neuron(neuron: Any) -> AbstractNeuron:
+    """``neuron.checked()``, after checking that it is a neuron whose units and default step
+    are class variables (an annotation the dataclass machinery cannot read as ``ClassVar``,
+    for instance a string under ``from __future__ import annotations`` with ``ClassVar``
+    imported inside a function, would make them per-instance fields)."""
     if not isinstance(neuron, AbstractNeuron):
-        raise TypeError(f"neuron must be a jaxneuro.AbstractNeuron (LIF, HodgkinHuxley, ...), got {type(neuron).__name__}.")
+        raise TypeError(
+            f"neuron must be a jaxneuro.AbstractNeuron (LIF, HodgkinHuxley, ...), got {type(neuron).__name__}."
+        )
+    fields = {f.name for f in dataclasses.fields(neuron)} & set(_CLASS_VARIABLES)
+    if fields:
+        raise TypeError(
+            f"{type(neuron).__name__}: {', '.join(sorted(fields))} must be class variables, declared as "
+            "`name: ClassVar[type] = value` with ClassVar imported from typing at module level; "
+            "they were read as dataclass fields."
+        )
     return neuron.checked()
 
 

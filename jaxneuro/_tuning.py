@@ -18,11 +18,9 @@ the first and last spike times is differentiable (their times are, exactly).
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import equinox as eqx
-import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,10 +31,10 @@ from ._inputs import Constant, as_input
 from ._misc import check_finite, is_concrete
 from ._neurons._base import AbstractNeuron
 from ._neurons._hh import HodgkinHuxley
-from ._neurons._lif import LIF, lif_time_to_threshold
+from ._neurons._lif import LIF
 from ._sharding import call_sharded, resolve_mesh
-from ._simulate import METHODS, check_interval, check_neuron, choose_solver, initial_state, stepped_solver
-from ._solvers import AbstractSpikingSolver, Interval, SpikeStats, SteppedLIF
+from ._simulate import METHODS, check_interval, check_neuron, choose_solver, initial_state
+from ._solvers import AbstractFixedStepSolver, AbstractSpikingSolver, ExactLIF, Interval, SpikeStats, SteppedLIF
 from ._solvers._base import check_step, step_grid
 
 HH_TUNING_DT = 0.025
@@ -69,52 +67,23 @@ def rate_from_stats(
 
 
 # ----------------------------------------------------------------------------- kernels
-def _lif_exact_rates(neuron: LIF, v_in: Array, t_end: float, transient: float, max_spikes: int) -> Array:
-    """Event-driven LIF under constant input from ``v = 0`` at ``t = 0``: each iteration
-    jumps to the next spike, ``t_next = t_prev + tau_ref + tau_m log1p(1/(v_in - 1))``.
-
-    The loop is bounded by ``max_spikes`` iterations (nested scans), so it is differentiable
-    in forward and reverse mode; a run that would need more iterations is an error, never a
-    silently truncated count.
-    """
-    tau_m, tau_ref = neuron.tau_m, neuron.tau_ref
-    shape = v_in.shape
-    first = jnp.broadcast_to(lif_time_to_threshold(0.0, v_in, tau_m), shape)
-    isi = jnp.broadcast_to(tau_ref, shape) + first  # from reset, after the refractory period
-    recorder = SpikeStats(jnp.asarray(transient, v_in.dtype), jnp.asarray(0.0, v_in.dtype))
-
-    def body(c):
-        t_next, stats = c
-        spiked = t_next <= t_end
-        return jnp.where(spiked, t_next + isi, t_next), recorder.record(stats, spiked, t_next)
-
-    init = (first, recorder.init(shape, v_in.dtype))
-    t_next, stats = eqxi.while_loop(
-        lambda c: jnp.any(c[0] <= t_end), body, init, max_steps=max_spikes, kind="bounded"
-    )
-    count = eqx.error_if(
-        stats.count_after,
-        jnp.any(t_next <= t_end),
-        f"more than {max_spikes} spikes in the sweep; tau_ref is too small for the bound.",
-    )
-    return rate_from_stats(count, stats.first_spike, stats.last_spike, t_end)
-
-
 def _solver_rates(solver: AbstractSpikingSolver, neuron, inputs: Array, t_end: float, transient: float) -> Array:
-    """Rates from a solver run with a statistics recorder: batch-native for the stepped LIF
-    (its readout schedule needs concrete parameters), ``vmap`` over the batch otherwise."""
+    """Rates from a solver run with a statistics recorder: batch-native for the LIF solvers
+    (elementwise loops; the stepped readout schedule needs concrete parameters), ``vmap``
+    over the batch otherwise."""
     unit = type(neuron).seconds_per_time_unit
     dtype = inputs.dtype
     span = Interval(jnp.asarray(0.0, dtype), jnp.asarray(t_end, dtype), 0.0, t_end)
     recorder = SpikeStats(jnp.asarray(transient, dtype), span.t0)
 
     def one(nrn, x):
-        y0 = jax.tree.map(lambda a: jnp.broadcast_to(a, jnp.shape(x) + jnp.shape(a)[jnp.ndim(x) :]),
-                          nrn.initial_state())
+        y0 = jax.tree.map(
+            lambda a: jnp.broadcast_to(a, jnp.shape(x) + jnp.shape(a)[jnp.ndim(x) :]), nrn.initial_state()
+        )
         _, _, st = solver.run(nrn, Constant(x), span, y0, recorder, np.zeros(0))
         return rate_from_stats(st.count_after, st.first_spike, st.last_spike, t_end, seconds_per_unit=unit)
 
-    if isinstance(solver, SteppedLIF):
+    if isinstance(solver, (SteppedLIF, ExactLIF)):
         return one(neuron, inputs)
     flat = jax.tree.map(lambda a: jnp.broadcast_to(a, inputs.shape).reshape(-1), neuron)
     return jax.vmap(one)(flat, inputs.reshape(-1)).reshape(inputs.shape)
@@ -122,9 +91,7 @@ def _solver_rates(solver: AbstractSpikingSolver, neuron, inputs: Array, t_end: f
 
 # ----------------------------------------------------------------------------- public
 @eqx.filter_jit
-def _tuning_jit(neuron, inputs, t_end, transient, solver, max_spikes):
-    if solver is None:
-        return _lif_exact_rates(neuron, inputs, t_end, transient, max_spikes)
+def _tuning_jit(neuron, inputs, t_end, transient, solver):
     return _solver_rates(solver, neuron, inputs, t_end, transient)
 
 
@@ -216,29 +183,21 @@ def tuning_curve(
         dt = _concrete_float("dt", dt)
         if not dt > 0:
             raise ValueError(f"dt must be in (0, inf) {neuron.time_unit}; got dt = {dt:g}.")
-    if solver is None and method == "auto":
-        method = "exact" if is_lif else "stepped"
-    if solver is None and method == "exact":
-        if not is_lif:
-            raise ValueError(
-                f"method='exact' is for LIF neurons only; use 'stepped' or 'diffrax' for {type(neuron).__name__}."
-            )
-    else:
-        if solver is None and method == "stepped" and dt is None and isinstance(neuron, HodgkinHuxley):
-            dt = HH_TUNING_DT
-        solver = choose_solver(neuron, Constant(0.0), method, solver, dt=dt)
-        if isinstance(solver, (SteppedLIF,)) or hasattr(solver, "dt"):
-            check_step(neuron, solver.dt, method)
-    # Static bound on spikes per input: one per refractory period when tau_ref is known at
-    # trace time, else 1 kHz (exceeding it is an error, not a truncation).
-    min_isi = float(np.min(np.asarray(neuron.tau_ref))) if is_lif and is_concrete(neuron.tau_ref) else 1e-3
-    max_spikes = int(math.ceil(duration / min_isi)) + 2
+    if solver is None and method == "exact" and not is_lif:
+        raise ValueError(
+            f"method='exact' is for LIF neurons only; use 'stepped' or 'diffrax' for {type(neuron).__name__}."
+        )
+    if solver is None and method in ("auto", "stepped") and dt is None and isinstance(neuron, HodgkinHuxley):
+        dt = HH_TUNING_DT
+    solver = choose_solver(neuron, Constant(0.0), method, solver, dt=dt)
+    if isinstance(solver, AbstractFixedStepSolver | SteppedLIF):
+        check_step(neuron, solver.dt, "stepped")
     mesh = resolve_mesh(mesh)
     if mesh is None or inputs.size == 0:
-        return _tuning_jit(neuron, inputs, t_end, t_tr, solver, max_spikes)
+        return _tuning_jit(neuron, inputs, t_end, t_tr, solver)
     # Sharded: flatten the batch, give every parameter the batch shape, split it over devices.
     flat = jax.tree.map(lambda a: jnp.broadcast_to(a, batch).reshape(-1), (neuron, inputs))
-    rates = call_sharded(_tuning_jit, flat, mesh, (t_end, t_tr, solver, max_spikes))
+    rates = call_sharded(_tuning_jit, flat, mesh, (t_end, t_tr, solver))
     return rates.reshape(batch)
 
 

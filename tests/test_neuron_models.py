@@ -51,8 +51,8 @@ CASES = {
     "adex": (
         lambda: jn.AdEx(**ADEX_P),
         lambda t, y, I: ref.adex_rhs(t, y, I, ADEX_P),
-        # up to 5 Delta_T above the peak: the cap (10 Delta_T above) must not act there
-        lambda rng: [rng.uniform(-90, ADEX_P["V_peak"] + 5 * ADEX_P["Delta_T"]), rng.uniform(-100, 500)],
+        # up to 1.5 Delta_T above the peak: the cap (2 Delta_T above) must not act there
+        lambda rng: [rng.uniform(-90, ADEX_P["V_peak"] + 1.5 * ADEX_P["Delta_T"]), rng.uniform(-100, 500)],
         (-200.0, 1500.0),
     ),
     "qif": (
@@ -64,7 +64,7 @@ CASES = {
     "eif": (
         lambda: jn.EIF(**EIF_P),
         lambda t, y, I: ref.eif_rhs(t, y, I, EIF_P),
-        lambda rng: [rng.uniform(-90, EIF_P["V_peak"] + 5 * EIF_P["Delta_T"])],
+        lambda rng: [rng.uniform(-90, EIF_P["V_peak"] + 1.5 * EIF_P["Delta_T"])],
         (-10.0, 40.0),
     ),
 }
@@ -138,8 +138,8 @@ def test_exponential_term_is_capped_with_finite_value_and_gradient(neuron):
 
     E_L, V_T, Delta_T, V_peak = (float(x) for x in (neuron.E_L, neuron.V_T, neuron.Delta_T, neuron.V_peak))
     g, scale = (float(neuron.g_L), float(neuron.C)) if adex else (1.0, float(neuron.tau_m))
-    x_cap = (V_peak - V_T) / Delta_T + 10.0
-    for v in [V_peak, V_peak + 10.0 * Delta_T - 1e-2, V_peak + 10.0 * Delta_T + 1.0, 200.0, 1e4, 1e30]:
+    x_cap = (V_peak - V_T) / Delta_T + 2.0  # the documented cap, 2 Delta_T above the peak
+    for v in [V_peak, V_peak + 2.0 * Delta_T - 1e-2, V_peak + 2.0 * Delta_T + 1.0, 200.0, 1e4, 1e30]:
         value, grad = jax.value_and_grad(dvdt)(jnp.float32(v))
         assert np.isfinite(float(value)) and np.isfinite(float(grad))
         x = (v - V_T) / Delta_T

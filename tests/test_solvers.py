@@ -264,6 +264,30 @@ def test_missing_protocol_method_is_named():
     with pytest.raises(TypeError, match="spike_condition"):
         NoCondition()
 
+    class NoUnits(jn.AbstractNeuron):
+        time_unit: ClassVar[str] = "ms"
+
+        def vector_field(self, t, y, args):
+            return -y
+
+        def initial_state(self, drive=0.0):
+            return jnp.zeros(())
+
+        def spike_condition(self, y):
+            return y - 1.0
+
+    with pytest.raises(TypeError, match="abstract class attributes .*default_dt"):
+        NoUnits()
+
+
+def test_units_read_as_fields_are_refused():
+    # A string annotation the dataclass machinery cannot resolve to ClassVar makes a field.
+    class FieldUnits(AdaptiveLIF):
+        time_unit: "ClassVarNotImported[str]" = "ms"  # noqa: F821
+
+    with pytest.raises(TypeError, match=r"FieldUnits: time_unit must be class variables"):
+        jn.simulate(FieldUnits(), 1.5, 0.0, 10.0)
+
 
 class StuckReset(AdaptiveLIF):
     def reset(self, y):

@@ -44,8 +44,6 @@ neuron in 20 lines::
     jn.simulate(MyQIF(), 20.0, 0.0, 200.0, method="fixed_step")
 """
 
-from __future__ import annotations
-
 import abc
 from typing import Any, ClassVar
 
@@ -105,7 +103,7 @@ class AbstractNeuron(eqx.Module):
         ``time_unit``), or ``None`` for none."""
         return None
 
-    def checked(self) -> AbstractNeuron:
+    def checked(self) -> "AbstractNeuron":
         """This neuron with run-time checks (``eqx.error_if``) on traced parameter values.
         Default: no checks."""
         return self

@@ -58,6 +58,17 @@ class AbstractSpikingSolver(eqx.Module):
         final state."""
 
 
+def error_if_any(tree: PyTree, pred: Array, message: str) -> PyTree:
+    """``tree`` that raises ``message`` at run time when ``pred`` (any element) is true.
+
+    ``eqx.error_if`` on a scalar, tied to every array leaf by adding a zero of its dtype: the
+    check's conditional then touches no batched array, so a batch sharded over devices stays
+    sharded (``eqx.error_if`` on the batch itself makes XLA gather it onto one device).
+    """
+    flag = eqx.error_if(jnp.zeros((), jnp.int32), jnp.any(pred), message)
+    return jax.tree.map(lambda a: a + flag.astype(a.dtype) if eqx.is_array(a) and a.dtype != bool else a, tree)
+
+
 MAX_RATE_HZ = 1000.0
 """Default spike capacity is ``ceil(duration * MAX_RATE_HZ) + 1`` (override: ``max_spikes``)."""
 
@@ -102,9 +113,7 @@ def step_grid(span: Interval, dt: float, ts: Any, method: str) -> tuple[int, Arr
     length = s1 - s0
     n_steps = int(round(length / dt))
     if abs(n_steps * dt - length) > max(1e-4 * dt, 1e-6 * abs(length)):
-        raise ValueError(
-            f"(t1 - t0) / dt must be an integer number of steps; got (t1 - t0) = {length:g}, dt = {dt:g}."
-        )
+        raise ValueError(f"(t1 - t0) / dt must be an integer number of steps; got (t1 - t0) = {length:g}, dt = {dt:g}.")
     if ts is None:
         idx = np.arange(n_steps + 1)
     else:
@@ -150,4 +159,13 @@ def check_step(neuron: AbstractNeuron, dt: Any, method: str) -> float:
     return value
 
 
-__all__ = ["MAX_RATE_HZ", "AbstractSpikingSolver", "Interval", "check_step", "check_ts", "default_capacity", "step_grid"]
+__all__ = [
+    "MAX_RATE_HZ",
+    "error_if_any",
+    "AbstractSpikingSolver",
+    "Interval",
+    "check_step",
+    "check_ts",
+    "default_capacity",
+    "step_grid",
+]

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optimistix as optx
 
 from .._misc import check_positive
-from ._base import AbstractSpikingSolver, Interval, check_ts, default_capacity
+from ._base import AbstractSpikingSolver, Interval, check_ts, default_capacity, error_if_any
 from ._recorders import SpikeTimes
 
 
@@ -191,10 +191,10 @@ def _solve(solver: Diffrax, neuron, drive, t0, t1, ts, y0, recorder, max_spikes:
             lambda c: c[0] < t1, guarded, init, max_steps=max_loops, kind="checkpointed", checkpoints=outer
         )
     if not flags_overflow:
-        rec = eqx.error_if(
+        rec = error_if_any(
             rec, jnp.any(t_last < t1), f"more spikes than max_spikes={max_spikes} (at most 1 kHz by default)."
         )
-    rec = eqx.error_if(
+    rec = error_if_any(
         rec,
         jnp.any(bad),
         f"{type(neuron).__name__}.reset leaves the spike condition >= 0 (the neuron would fire again at once); "

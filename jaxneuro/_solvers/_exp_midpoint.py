@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array
@@ -44,7 +46,11 @@ def hh_exp_midpoint_update(neuron: HodgkinHuxley, y: HHState, J: Array, dt: Arra
 
 class ExpMidpointHH(AbstractFixedStepSolver):
     """Hodgkin-Huxley by the exponential midpoint step (``hh_exp_midpoint_update``, drive
-    sampled at mid-step), spikes placed inside the step on the Hermite interpolant of V."""
+    sampled at mid-step), second order; spikes placed inside the step on the quadratic
+    interpolant of V (its values at both ends and dV/dt at the end), so that spike times and
+    their derivatives converge at second order too."""
+
+    crossing_order: ClassVar[int] = 2
 
     def check(self, neuron: AbstractNeuron, drive: AbstractInput) -> None:
         if not isinstance(neuron, HodgkinHuxley):

@@ -20,20 +20,21 @@ population as one loop.
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from equinox.internal import unvmap_any
 from jaxtyping import Array, PyTree
 
 from .._inputs import AbstractInput
 from .._neurons._base import AbstractNeuron
-from ._base import AbstractSpikingSolver, Interval, check_step, step_grid
+from ._base import AbstractSpikingSolver, Interval, check_step, error_if_any, step_grid
 from ._recorders import AbstractRecorder, SpikeStats
 
-_NEWTON_ITERS = 4
+_NEWTON_ITERS = 2
 
 
 def _hermite(theta, h, y0, y1, f0, f1):
@@ -45,24 +46,48 @@ def _hermite(theta, h, y0, y1, f0, f1):
 
 def _crossing(c0, c1, d0, d1):
     """The root in [0, 1] of the cubic with values ``c0 < 0 <= c1`` and slopes ``d0, d1``
-    (per unit of ``theta``): Newton from the secant guess, kept inside the bracket."""
-    lo, hi = jnp.zeros_like(c0), jnp.ones_like(c0)
-    theta = jnp.clip(c0 / jnp.where(c0 < c1, c0 - c1, -1.0), 0.0, 1.0)
-    for _ in range(_NEWTON_ITERS):
+    (per unit of ``theta``): Newton from the secant guess inside a shrinking bracket, a
+    bisection wherever a Newton step would leave it.  A near-linear cubic (a smooth step)
+    converges to rounding in two or three iterations; any other stays bracketed, within
+    ``2^-_NEWTON_ITERS`` of a root at worst."""
+
+    def iterate(_, state):
+        theta, lo, hi = state
         t2, t3 = theta * theta, theta * theta * theta
         p = (2 * t3 - 3 * t2 + 1) * c0 + (t3 - 2 * t2 + theta) * d0 + (-2 * t3 + 3 * t2) * c1 + (t3 - t2) * d1
         dp = (6 * t2 - 6 * theta) * (c0 - c1) + (3 * t2 - 4 * theta + 1) * d0 + (3 * t2 - 2 * theta) * d1
         lo, hi = jnp.where(p < 0, theta, lo), jnp.where(p < 0, hi, theta)
-        step = theta - p / jnp.where(dp > 0, dp, 1.0)
-        inside = (dp > 0) & (step >= lo) & (step <= hi)
-        theta = jnp.where(inside, step, 0.5 * (lo + hi))
-    return theta
+        newton = theta - p / jnp.where(dp > 0, dp, 1.0)
+        inside = (dp > 0) & (newton >= lo) & (newton <= hi)
+        return jnp.where(inside, newton, 0.5 * (lo + hi)), lo, hi
+
+    theta = jnp.clip(c0 / jnp.where(c0 < c1, c0 - c1, -1.0), 0.0, 1.0)
+    state = (theta, jnp.zeros_like(c0), jnp.ones_like(c0))
+    return jax.lax.fori_loop(0, _NEWTON_ITERS, iterate, state, unroll=True)[0]
+
+
+def _crossing_quadratic(c0, c1, d1):
+    """The root in [0, 1] of the quadratic with values ``c0 < 0 <= c1`` and slope ``d1`` at
+    ``theta = 1``, in closed form (the secant where the quadratic has no root there)."""
+    a = c0 - c1 + d1  # p(theta) = c1 + d1 u + a u^2, u = theta - 1
+    disc = d1 * d1 - 4.0 * a * c1
+    ok = (disc >= 0) & (d1 > 0)
+    u = -2.0 * c1 / jnp.where(ok, d1 + jnp.sqrt(jnp.where(ok, disc, 0.0)), 1.0)
+    secant = c0 / jnp.where(c0 < c1, c0 - c1, -1.0)
+    return jnp.clip(jnp.where(ok, 1.0 + u, secant), 0.0, 1.0)
 
 
 class AbstractFixedStepSolver(AbstractSpikingSolver):
-    """A fixed step ``dt`` (default: the neuron's ``default_dt``) and an update rule."""
+    """A fixed step ``dt`` (default: the neuron's ``default_dt``) and an update rule.
+
+    ``crossing_order`` is the order of the interpolant the threshold crossing is placed on:
+    3 (cubic Hermite, from the condition and its slope at both ends of the step) or 2 (the
+    quadratic through both ends with the slope at the end, in closed form; enough for a
+    second-order scheme, and cheaper).
+    """
 
     dt: float | None = eqx.field(static=True, default=None)
+    crossing_order: ClassVar[int] = 3
 
     @abc.abstractmethod
     def update(self, neuron: AbstractNeuron, drive: AbstractInput, t: Array, y: PyTree, h: Array) -> PyTree:
@@ -72,7 +97,12 @@ class AbstractFixedStepSolver(AbstractSpikingSolver):
         method = type(self).__name__
         dt = check_step(neuron, self.dt, method)
         n_steps, ts_arr, save_idx = step_grid(span, dt, ts, method)
-        return (ts_arr, *fixed_step_loop(self.update, neuron, drive, span.t0, dt, n_steps, save_idx, y0, recorder))
+        return (
+            ts_arr,
+            *fixed_step_loop(
+                self.update, neuron, drive, span.t0, dt, n_steps, save_idx, y0, recorder, type(self).crossing_order
+            ),
+        )
 
 
 def _steps_per_bin(recorder: AbstractRecorder, dt: float) -> int:
@@ -83,8 +113,18 @@ def _steps_per_bin(recorder: AbstractRecorder, dt: float) -> int:
     return k if k >= 1 and abs(k * dt - recorder.bin_width) <= 1e-6 * dt else 0
 
 
-def fixed_step_loop(update, neuron: AbstractNeuron, drive, t0: Array, dt: float, n_steps: int, save_idx, y0,
-                    recorder: AbstractRecorder):
+def fixed_step_loop(
+    update,
+    neuron: AbstractNeuron,
+    drive,
+    t0: Array,
+    dt: float,
+    n_steps: int,
+    save_idx,
+    y0,
+    recorder: AbstractRecorder,
+    order: int = 3,
+):
     """The fixed-step loop (module docstring); returns ``(ys at save_idx, recorder state)``."""
     leaves = jax.tree.leaves(y0)
     dtype = jnp.result_type(*leaves)
@@ -116,23 +156,39 @@ def fixed_step_loop(update, neuron: AbstractNeuron, drive, t0: Array, dt: float,
         t_a = jnp.minimum(jnp.maximum(t_state, ref_end), t_e) if lagged else t_n
         h = t_e - t_a
         y1 = update(neuron, drive, t_a, y, h)
-        f0 = neuron.vector_field(t_a, y, drive)
-        f1 = neuron.vector_field(_before(t_e, t_a), y1, drive)
-        c0, c1 = cond(y), cond(y1)
+        c1 = cond(y1)
         spike = armed & (c1 >= 0)
-        theta = jnp.where(c0 >= 0, 0.0, _crossing(c0, c1, h * slope(y, f0), h * slope(y1, f1)))
-        t_spike = t_a + theta * h
-        rec = recorder.record(rec, spike, t_spike, n // spb if spb else None)
-        if lagged:
+
+        def crossing(operands):
+            # Only in steps where some neuron of the batch spikes (a conditional on the whole
+            # batch: under vmap too, through unvmap_any).
+            y, y1, t_state, ref_end, bad, rec = operands
+            f0 = neuron.vector_field(t_a, y, drive)
+            f1 = neuron.vector_field(_before(t_e, t_a), y1, drive)
+            c0 = cond(y)
+            if order == 3:
+                theta = _crossing(c0, c1, h * slope(y, f0), h * slope(y1, f1))
+            else:
+                theta = _crossing_quadratic(c0, c1, h * slope(y1, f1))
+            theta = jnp.where(c0 >= 0, 0.0, theta)
+            t_spike = t_a + theta * h
+            rec = recorder.record(rec, spike, t_spike, n // spb if spb else None)
+            if not lagged:
+                return y1, jnp.broadcast_to(t_e, jnp.shape(t_state)), ref_end, bad, rec
             y_reset = neuron.reset(_hermite(theta, h, y, y1, f0, f1))
             if neuron.resets:
                 bad = bad | (spike & (cond(y_reset) >= 0))
             y_new = jax.tree.map(lambda r, e: jnp.where(spike, r, e), y_reset, y1)
-            t_state = jnp.where(spike, t_spike, t_e)
             if tr is not None:
                 ref_end = jnp.where(spike, t_spike + tr, ref_end)
-        else:
-            y_new, t_state = y1, t_e
+            return y_new, jnp.where(spike, t_spike, t_e), ref_end, bad, rec
+
+        def quiet(operands):
+            _, y1, t_state, ref_end, bad, rec = operands
+            return y1, jnp.broadcast_to(t_e, jnp.shape(t_state)), ref_end, bad, rec
+
+        operands = (y, y1, t_state, ref_end, bad, rec)
+        y_new, t_state, ref_end, bad, rec = jax.lax.cond(unvmap_any(spike), crossing, quiet, operands)
         if not neuron.resets:
             armed = jnp.where(spike, False, armed | (c1 < -rearm))
         if n_save:
@@ -141,9 +197,7 @@ def fixed_step_loop(update, neuron: AbstractNeuron, drive, t0: Array, dt: float,
 
     buffer = None
     if n_save:
-        buffer = jax.tree.map(
-            lambda a: jnp.broadcast_to(jnp.asarray(a, dtype), (len(rows) + 1,) + jnp.shape(a)), y0
-        )
+        buffer = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a, dtype), (len(rows) + 1,) + jnp.shape(a)), y0)
     carry = (
         y0,
         jnp.broadcast_to(t0, shape),
@@ -155,7 +209,7 @@ def fixed_step_loop(update, neuron: AbstractNeuron, drive, t0: Array, dt: float,
     )
     xs = (jnp.arange(n_steps, dtype=jnp.int32), jnp.asarray(slot_of_step[1:], jnp.int32))
     (y, _, _, _, bad, rec, buffer), _ = jax.lax.scan(step, carry, xs)
-    rec = eqx.error_if(
+    rec = error_if_any(
         rec,
         jnp.any(bad),
         f"{type(neuron).__name__}.reset leaves the spike condition >= 0 (the neuron would fire again at once); "

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import equinox as eqx
+import math
+
 import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _lif_stepped as _ls
-from .._inputs import AbstractInput
+from .._inputs import AbstractInput, Constant
+from .._misc import is_concrete
 from .._neurons._base import AbstractNeuron
 from .._neurons._lif import LIF, lif_subthreshold, lif_time_to_threshold
-from ._base import AbstractSpikingSolver, Interval, check_step, check_ts, default_capacity, step_grid
+from ._base import AbstractSpikingSolver, Interval, check_step, check_ts, default_capacity, error_if_any, step_grid
 from ._recorders import AbstractRecorder, SpikeStats, SpikeTimes
 
 
@@ -39,12 +41,45 @@ class ExactLIF(AbstractSpikingSolver):
 
     def run(self, neuron: LIF, drive, span: Interval, y0, recorder: AbstractRecorder, ts):
         ts = check_ts(span, ts)
-        max_spikes = None
-        if not isinstance(recorder, SpikeTimes):
-            if span.s0 is None or span.s1 is None:
-                raise ValueError("t0 and t1 must be concrete to bound the number of spikes of an exact LIF run.")
-            max_spikes = default_capacity(neuron, span.s0, span.s1)
+        if isinstance(recorder, SpikeTimes):
+            max_spikes = recorder.capacity
+        elif span.s0 is not None and span.s1 is not None:
+            max_spikes = _spike_bound(neuron, span.s0, span.s1)
+        else:
+            raise ValueError("t0 and t1 must be concrete to bound the number of spikes of an exact LIF run.")
+        if isinstance(drive, Constant) and not ts.shape[0]:
+            return (
+                ts,
+                jnp.zeros((0,) + jnp.shape(y0), span.t0.dtype),
+                _periodic(neuron, drive.value, span.t0, span.t1, y0, recorder, max_spikes),
+            )
         return (ts, *_exact(neuron, drive, span.t0, span.t1, ts, y0, recorder, max_spikes))
+
+
+def _spike_bound(neuron: LIF, s0: float, s1: float) -> int:
+    """At most one spike per refractory period (when ``tau_ref`` is concrete), else 1 kHz."""
+    if is_concrete(neuron.tau_ref):
+        return int(math.ceil((s1 - s0) / float(np.min(np.asarray(neuron.tau_ref))))) + 2
+    return default_capacity(neuron, s0, s1)
+
+
+def _periodic(neuron: LIF, v_in, t0, t1, v0, recorder: AbstractRecorder, max_spikes: int):
+    """Constant drive, in closed form: the first spike ``tau_m log1p((1 - v0)/(v_in - 1))``
+    after ``t0``, then one every ``tau_ref + tau_m log1p(1/(v_in - 1))``, up to ``t1``; no loop,
+    so it is differentiable in both modes and costs O(1) per neuron.  Elementwise over the
+    broadcast shape of the drive, the parameters and ``v0``."""
+    tau_m, tau_ref = neuron.tau_m, neuron.tau_ref
+    shape = jnp.broadcast_shapes(jnp.shape(v_in), jnp.shape(tau_m), jnp.shape(tau_ref), jnp.shape(v0))
+    dtype = jnp.result_type(tau_m, v_in, v0)
+    first = jnp.broadcast_to(t0 + lif_time_to_threshold(v0, v_in, tau_m), shape).astype(dtype)
+    isi = jnp.broadcast_to(tau_ref + lif_time_to_threshold(0.0, v_in, tau_m), shape).astype(dtype)
+    fires = first <= t1
+    n = jnp.where(fires, jnp.floor((t1 - jnp.where(fires, first, t1)) / isi) + 1, 0.0)
+    n = jnp.minimum(n, max_spikes + 1).astype(jnp.int32)  # past the bound: flagged below
+    rec = recorder.record_train(recorder.init(shape, dtype), jnp.where(fires, first, t1), isi, n, max_spikes + 1)
+    if not isinstance(recorder, SpikeTimes):  # a spike buffer flags its own overflow
+        rec = error_if_any(rec, jnp.any(n > max_spikes), f"more spikes than the bound of {max_spikes} in the run.")
+    return rec
 
 
 def _exact(neuron: LIF, drive: AbstractInput, t0, t1, ts, v0, recorder, max_spikes: int):
@@ -93,7 +128,7 @@ def _exact(neuron: LIF, drive: AbstractInput, t0, t1, ts, v0, recorder, max_spik
         lambda c: c[0] < t1, body, init, max_steps=bound, kind="bounded"
     )
     if not isinstance(recorder, SpikeTimes):  # a spike buffer flags its own overflow
-        rec = eqx.error_if(rec, t_end < t1, f"more spikes than max_spikes={max_spikes} (at most 1 kHz by default).")
+        rec = error_if_any(rec, t_end < t1, f"more spikes than max_spikes={max_spikes} (at most 1 kHz by default).")
     j = jnp.clip(jnp.searchsorted(a_t, ts, side="right") - 1, 0, n_anchor - 1)
     ta, va, ra = a_t[j], a_v[j], a_r[j]
     v_in_a = jax.vmap(lambda t: level_at(t)[0])(ta)

@@ -32,9 +32,15 @@ class AbstractRecorder(eqx.Module):
     def record(self, state: PyTree, spiked: Array, t_spike: Array, bin: Array | None = None) -> PyTree:
         """The state after the spikes at ``t_spike`` where ``spiked``."""
 
-    def bins_per_step(self, t0: float, dt: float) -> int | None:
-        """Steps per bin when a fixed-step solver can hand ``bin`` to ``record`` (0: none)."""
-        return 0
+    def record_train(self, state: PyTree, first: Array, isi: Array, n: Array, max_spikes: int) -> PyTree:
+        """The state after a regular train: ``n`` spikes at ``first + k isi``, ``k < n`` (the
+        exact LIF under constant drive).  Default: one ``record`` per spike, in a loop bounded
+        by ``max_spikes``; the built-in recorders write it in closed form."""
+
+        def body(k, st):
+            return self.record(st, k < n, first + k.astype(first.dtype) * isi, None)
+
+        return jax.lax.fori_loop(0, max_spikes, body, state)
 
 
 def record_spike(times: Array, count: Array, spiked: Array, t_spike: Array) -> tuple[Array, Array]:
@@ -60,6 +66,14 @@ class SpikeTimes(AbstractRecorder):
     def record(self, state, spiked, t_spike, bin=None):
         return record_spike(*state, spiked, t_spike)
 
+    def record_train(self, state, first, isi, n, max_spikes):
+        times, count = state
+        k = jnp.arange(self.capacity)
+        slot = k - count[..., None]  # a train appended after the spikes already recorded
+        new = (slot >= 0) & (slot < n[..., None])
+        t = first[..., None] + jnp.maximum(slot, 0).astype(first.dtype) * isi[..., None]
+        return jnp.where(new, t, times), count + n.astype(count.dtype)
+
     @staticmethod
     def result(state) -> SpikeTrain:
         return SpikeTrain(*state)
@@ -73,7 +87,7 @@ class StatsState(eqx.Module):
     count_after: Int[Array, "*batch"]
     first_spike: Float[Array, "*batch"]
     last_spike: Float[Array, "*batch"]
-    bins: Int[Array, "bins *batch"]
+    bins: Int[Array, " bins *batch"]
 
 
 class SpikeStats(AbstractRecorder):
@@ -113,6 +127,29 @@ class SpikeStats(AbstractRecorder):
                 bins = jax.lax.dynamic_update_index_in_dim(bins, row + spiked.astype(bins.dtype), bin, 0)
         one = spiked.astype(jnp.int32)
         return StatsState(state.count + one, state.count_after + after.astype(jnp.int32), first, last, bins)
+
+    def record_train(self, state, first, isi, n, max_spikes):
+        def spikes_before(t):  # how many of the train fall before t
+            k = jnp.ceil((t - first) / jnp.where(jnp.isfinite(isi), isi, 1.0))
+            return jnp.clip(jnp.where(t > first, k, 0.0), 0, n).astype(jnp.int32)
+
+        skipped = spikes_before(self.transient)
+        after = n - skipped
+        t_first = first + skipped.astype(first.dtype) * isi
+        t_last = first + (n - 1).astype(first.dtype) * isi
+        none_before = state.count_after == 0
+        bins = state.bins
+        if self.n_bins:
+            edges = self.t0 + self.bin_width * jnp.arange(self.n_bins + 1, dtype=first.dtype)
+            below = jax.vmap(spikes_before)(edges.reshape((-1,) + (1,) * first.ndim))
+            bins = bins + (below[1:] - below[:-1])
+        return StatsState(
+            state.count + n.astype(jnp.int32),
+            state.count_after + after,
+            jnp.where(none_before & (after > 0), t_first, state.first_spike),
+            jnp.where(after > 0, t_last, state.last_spike),
+            bins,
+        )
 
 
 __all__ = ["AbstractRecorder", "SpikeTimes", "SpikeStats", "StatsState", "record_spike"]
