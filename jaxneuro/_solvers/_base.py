@@ -80,6 +80,18 @@ def default_capacity(neuron: AbstractNeuron, s0: float, s1: float) -> int:
     return int(math.ceil((s1 - s0) * type(neuron).seconds_per_time_unit * MAX_RATE_HZ)) + 1
 
 
+def spike_budget(recorder: AbstractRecorder, span: Interval, bound) -> int:
+    """The most spikes a run must make room for: a spike buffer's capacity (it flags an
+    overflow itself), else ``bound(s0, s1)`` of the concrete interval."""
+    from ._recorders import SpikeTimes
+
+    if isinstance(recorder, SpikeTimes):
+        return recorder.capacity
+    if span.s0 is None or span.s1 is None:
+        raise ValueError("t0 and t1 must be concrete to bound the number of spikes (the loops have a static size).")
+    return bound(span.s0, span.s1)
+
+
 def check_ts(span: Interval, ts: Any, default: int = 1001) -> Array:
     """Validate requested save times (increasing, within ``[t0, t1]``); default ``default``
     equally spaced times."""
@@ -162,6 +174,7 @@ def check_step(neuron: AbstractNeuron, dt: Any, method: str) -> float:
 __all__ = [
     "MAX_RATE_HZ",
     "error_if_any",
+    "spike_budget",
     "AbstractSpikingSolver",
     "Interval",
     "check_step",

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optimistix as optx
 
 from .._misc import check_positive
-from ._base import AbstractSpikingSolver, Interval, check_ts, default_capacity, error_if_any
+from ._base import AbstractSpikingSolver, Interval, check_ts, default_capacity, error_if_any, spike_budget
 from ._recorders import SpikeTimes
 
 
@@ -66,12 +66,7 @@ class Diffrax(AbstractSpikingSolver):
 
     def run(self, neuron, drive, span: Interval, y0, recorder, ts):
         ts = check_ts(span, ts)
-        if isinstance(recorder, SpikeTimes):
-            max_spikes = recorder.capacity
-        elif span.s0 is not None and span.s1 is not None:
-            max_spikes = default_capacity(neuron, span.s0, span.s1)
-        else:
-            raise ValueError("t0 and t1 must be concrete to bound the number of spikes of a diffrax solve.")
+        max_spikes = spike_budget(recorder, span, lambda s0, s1: default_capacity(neuron, s0, s1))
         return (ts, *_solve(self, neuron, drive, span.t0, span.t1, ts, y0, recorder, max_spikes))
 
 

@@ -14,7 +14,16 @@ from .._inputs import AbstractInput, Constant
 from .._misc import is_concrete
 from .._neurons._base import AbstractNeuron
 from .._neurons._lif import LIF, lif_subthreshold, lif_time_to_threshold
-from ._base import AbstractSpikingSolver, Interval, check_step, check_ts, default_capacity, error_if_any, step_grid
+from ._base import (
+    AbstractSpikingSolver,
+    Interval,
+    check_step,
+    check_ts,
+    default_capacity,
+    error_if_any,
+    spike_budget,
+    step_grid,
+)
 from ._recorders import AbstractRecorder, SpikeStats, SpikeTimes
 
 
@@ -41,12 +50,7 @@ class ExactLIF(AbstractSpikingSolver):
 
     def run(self, neuron: LIF, drive, span: Interval, y0, recorder: AbstractRecorder, ts):
         ts = check_ts(span, ts)
-        if isinstance(recorder, SpikeTimes):
-            max_spikes = recorder.capacity
-        elif span.s0 is not None and span.s1 is not None:
-            max_spikes = _spike_bound(neuron, span.s0, span.s1)
-        else:
-            raise ValueError("t0 and t1 must be concrete to bound the number of spikes of an exact LIF run.")
+        max_spikes = spike_budget(recorder, span, lambda s0, s1: _spike_bound(neuron, s0, s1))
         if isinstance(drive, Constant) and not ts.shape[0]:
             return (
                 ts,
