@@ -43,6 +43,7 @@ from ._solvers import (
     SteppedLIF,
 )
 from ._solvers._base import MAX_RATE_HZ, default_capacity
+from ._solvers._sensitivity import run_solver
 from ._spikes import SpikeTrain
 
 Method = Literal["auto", "diffrax", "exact", "stepped"]
@@ -252,7 +253,7 @@ def simulate(
     capacity = _capacity(neuron, span, max_spikes)
     y0 = initial_state(neuron, y0)
     recorder = SpikeTimes(capacity)
-    ts, ys, state = solver.run(neuron, drive, span, y0, recorder, ts)
+    ts, ys, state = run_solver(solver, neuron, drive, span, y0, recorder, ts)
     sim = Simulation(ts, ys, recorder.result(state))
     if on_overflow == "error":
         sim = eqx.error_if(

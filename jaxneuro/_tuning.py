@@ -36,6 +36,7 @@ from ._sharding import call_sharded, resolve_mesh
 from ._simulate import METHODS, check_interval, check_neuron, choose_solver, initial_state
 from ._solvers import AbstractFixedStepSolver, AbstractSpikingSolver, ExactLIF, Interval, SpikeStats, SteppedLIF
 from ._solvers._base import check_step, step_grid
+from ._solvers._sensitivity import forward_sensitivities, run_solver
 
 HH_TUNING_DT = 0.025
 """Default step (ms) of the stepped HH path in ``tuning_curve``.  The exponential midpoint
@@ -73,6 +74,7 @@ def _solver_rates(solver: AbstractSpikingSolver, neuron, inputs: Array, t_end: f
     over the batch otherwise."""
     unit = type(neuron).seconds_per_time_unit
     dtype = inputs.dtype
+    solver = solver.forward_mode()  # differentiated by forward sensitivities (below)
     span = Interval(jnp.asarray(0.0, dtype), jnp.asarray(t_end, dtype), 0.0, t_end)
     recorder = SpikeStats(jnp.asarray(transient, dtype), span.t0)
 
@@ -83,10 +85,15 @@ def _solver_rates(solver: AbstractSpikingSolver, neuron, inputs: Array, t_end: f
         _, _, st = solver.run(nrn, Constant(x), span, y0, recorder, np.zeros(0))
         return rate_from_stats(st.count_after, st.first_spike, st.last_spike, t_end, seconds_per_unit=unit)
 
-    if isinstance(solver, (SteppedLIF, ExactLIF)):
-        return one(neuron, inputs)
-    flat = jax.tree.map(lambda a: jnp.broadcast_to(a, inputs.shape).reshape(-1), neuron)
-    return jax.vmap(one)(flat, inputs.reshape(-1)).reshape(inputs.shape)
+    def batch(neuron, inputs):
+        if isinstance(solver, (SteppedLIF, ExactLIF)):
+            return one(neuron, inputs)
+        flat = jax.tree.map(lambda a: jnp.broadcast_to(a, inputs.shape).reshape(-1), neuron)
+        return jax.vmap(one)(flat, inputs.reshape(-1)).reshape(inputs.shape)
+
+    # Each rate depends on its own input and parameters only: derivatives by forward
+    # sensitivities, one direction per differentiated argument (``_sensitivity``).
+    return forward_sensitivities(batch, (neuron, inputs), batch_ndim=inputs.ndim)
 
 
 # ----------------------------------------------------------------------------- public
@@ -324,7 +331,7 @@ def spike_statistics(
             )
     y0 = initial_state(neuron, y0)
     recorder = SpikeStats(transient, span.t0, width, n_bins)
-    _, _, st = solver.run(neuron, drive, span, y0, recorder, np.zeros(0))
+    _, _, st = run_solver(solver, neuron, drive, span, y0, recorder, np.zeros(0))
     return SpikeStatistics(
         st.count,
         st.count_after,

@@ -42,6 +42,11 @@ class AbstractSpikingSolver(eqx.Module):
     def check(self, neuron: AbstractNeuron, drive: AbstractInput) -> None:
         """Raise ``ValueError`` when this solver cannot run ``neuron`` under ``drive``."""
 
+    def forward_mode(self) -> AbstractSpikingSolver:
+        """This solver set up for forward-mode differentiation (``jax.jvp``): itself, unless
+        its loop needs another form for it (``Diffrax``)."""
+        return self
+
     @abc.abstractmethod
     def run(
         self,

@@ -27,10 +27,13 @@ class Diffrax(AbstractSpikingSolver):
         max_steps: step limit of each segment between spikes.
         checkpoints: states stored by each loop for reverse mode (default ``None``: about
             ``sqrt(2 max_steps)``, memory growing as the square root of the step budget).
-        mode: ``"reverse"`` (default: checkpointed loops, for ``jax.grad``) or
-            ``"forward"`` (plain loops and ``diffrax.ForwardMode``, for ``jax.jvp``,
-            ``jax.jacfwd`` and ``jax.hessian``).  JAX cannot differentiate one loop both ways,
-            so the mode is chosen here.
+        mode: how ``run`` called directly differentiates its loop: ``"reverse"`` (default:
+            checkpointed loops, for ``jax.grad``) or ``"forward"`` (plain loops and
+            ``diffrax.ForwardMode``, for ``jax.jvp``).  JAX cannot differentiate one loop both
+            ways.  Through ``simulate``, ``tuning_curve`` and ``spike_statistics`` both modes
+            work with either: derivatives with respect to up to ``MAX_DIRECTIONS`` traced
+            scalars come from forward sensitivities (``forward_mode()``), transposed for
+            ``jax.grad``; beyond that the loop is differentiated in this ``mode``.
 
     Example::
 
@@ -56,6 +59,9 @@ class Diffrax(AbstractSpikingSolver):
         c = self.checkpoints
         if c is not None and (not isinstance(c, int) or isinstance(c, bool) or c < 1):
             raise ValueError(f"checkpoints must be a positive int or None, got checkpoints = {c!r}.")
+
+    def forward_mode(self) -> Diffrax:
+        return Diffrax(self.rtol, self.atol, self.max_steps, None, "forward")
 
     def tolerances(self, dtype):
         f64 = jnp.dtype(dtype) == jnp.float64
