@@ -181,7 +181,7 @@ def path_function(path: str, solver: Any = None, mode: str = "reverse"):
     elif path == "hh":
 
         def f(x, p):
-            return jn.tuning_curve(jn.HodgkinHuxley(g_Na=p), x, duration=HH_DURATION_S, mesh=one_device)
+            return jn.tuning_curve(jn.HodgkinHuxley(g_Na=p), x, duration=HH_DURATION_S * 1e3, mesh=one_device)  # ms
 
     elif path == "user":
         AdaptiveLIF = define_adaptive_lif()
@@ -363,6 +363,8 @@ def worker_command(args, spec: str) -> list[str]:
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", spec, "--seed", str(args.seed)]
     cmd += ["--repeats", str(args.repeats), "--budget", repr(args.budget), "--min-sample", repr(args.min_sample)]
     cmd += ["--quick"] * args.quick + ["--x64"] * args.x64
+    if args.cpu is not None:  # pinned from the start, so that XLA sizes its thread pool to it
+        cmd = ["taskset", "-c", args.cpu, *cmd]
     return cmd
 
 
@@ -458,6 +460,11 @@ def main(argv=None):
     parser.add_argument("--min-sample", type=float, default=0.1, help="a sample repeats calls to fill this many s")
     parser.add_argument("--x64", action="store_true", help="float64 instead of JAX's default float32")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--cpu",
+        default=None,
+        help="pin every worker to these cores (taskset list, e.g. 1): one core hands no small kernels between threads",
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # path:func or path:ref
     args = parser.parse_args(argv)
     if args.quick:
@@ -480,7 +487,7 @@ def main(argv=None):
         f"{platform.processor() or platform.machine()}; no peer library (Brian2 has no gradients)"
     )
     print(git_state())
-    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; workers pinned to cores: {args.cpu or 'no'}")
 
     header = (
         "path",

@@ -75,7 +75,7 @@ def worker_devices(args) -> dict:
     rows = {}
     work = {
         "lif": (jn.LIF(), 0.0, 5.0, dict(duration=1.0)),
-        "hh": (jn.HodgkinHuxley(), 0.0, 50.0, dict(duration=0.2)),
+        "hh": (jn.HodgkinHuxley(), 0.0, 50.0, dict(duration=200.0)),  # ms
     }
     for name, (neuron, lo, hi, kw) in work.items():
         for mode, n in (("strong", args.strong[name]), ("weak", args.weak[name] * d)):

@@ -424,9 +424,7 @@ def bench_hh(args, table: Table, brian2):
     log(f"{workload}: jaxneuro")
     results = {}
     for method, devices in device_variants(args.hh_methods):
-        kwargs = dict(
-            duration=duration_ms / 1000.0, transient=transient_ms / 1000.0, method=method, mesh=mesh_of(devices)
-        )
+        kwargs = dict(duration=duration_ms, transient=transient_ms, method=method, mesh=mesh_of(devices))
         timed = time_jax(lambda x, kw=kwargs: jaxneuro.tuning_curve(neuron, x, **kw), currents, repeats=args.repeats)
         rates = np.asarray(timed.out, np.float64)
         err = np.abs(rates[ref_idx] - ref_rates).max()

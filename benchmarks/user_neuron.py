@@ -205,7 +205,7 @@ def worker_jax(args) -> dict:
     neuron = AdEx()
     currents = jnp.asarray(make_currents(args.n, args.i_max, args.seed), jnp.float32)
     base = _rss_mib()
-    kwargs = dict(duration=DURATION_MS / 1e3, transient=TRANSIENT_MS / 1e3, method=args.method)
+    kwargs = dict(duration=DURATION_MS, transient=TRANSIENT_MS, method=args.method)
     if args.method == "stepped":
         kwargs["dt"] = args.dt
 

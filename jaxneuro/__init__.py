@@ -61,6 +61,7 @@ from ._solvers import (
     hh_exp_midpoint_update as hh_exp_midpoint_update,
     lif_stepped_update as lif_stepped_update,
 )
+from ._solvers._sensitivity import MAX_DIRECTIONS as MAX_DIRECTIONS, forward_sensitivities as forward_sensitivities
 from ._spikes import SpikeTrain as SpikeTrain
 from ._tuning import (
     SpikeStatistics as SpikeStatistics,

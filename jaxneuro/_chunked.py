@@ -34,7 +34,7 @@ from jax.sharding import Mesh
 from jaxtyping import ArrayLike, Float, PyTree
 
 from ._neurons._base import AbstractNeuron
-from ._tuning import tuning_curve
+from ._tuning import check_duration, tuning_curve
 
 MANIFEST_FORMAT = "jaxneuro-chunked-sweep/1"
 """``format`` entry of the manifest; a manifest of another format is never resumed."""
@@ -246,7 +246,7 @@ def chunked_tuning_curve(
     path: str | os.PathLike,
     *,
     chunk_size: int = 100_000,
-    duration: float = 1.0,
+    duration: float | None = None,
     transient: float | None = None,
     method: Literal["auto", "exact", "stepped", "diffrax"] = "auto",
     dt: float | None = None,
@@ -287,6 +287,7 @@ def chunked_tuning_curve(
     inputs = _open_inputs(inputs)
     if not isinstance(inputs, np.ndarray) or inputs.ndim != 1:
         raise ValueError(f"inputs must be 1-D; got shape {np.shape(inputs)}.")
+    duration, transient = check_duration(neuron, duration, transient)
     settings = dict(
         duration=duration,
         transient=transient,

@@ -7,7 +7,7 @@ vmapped, split across devices or cut into chunks.  Results are reshaped to the g
 ``rate[i_input, i_p, i_q]``.
 
     grid = jn.parameter_grid(jn.LIF(), v_in, tau_m=taus, tau_ref=refs)
-    rate = jn.tuning_grid(grid, duration=1.0)          # shape (len(v_in), len(taus), len(refs))
+    rate = jn.tuning_grid(grid, duration=1.0)          # s (LIF's unit); shape (len(v_in), len(taus), len(refs))
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def parameter_grid(
 def tuning_grid(
     grid: ParameterGrid,
     *,
-    duration: float = 1.0,
+    duration: float | None = None,
     transient: float | None = None,
     method: Literal["auto", "exact", "stepped", "diffrax"] = "auto",
     dt: float | None = None,

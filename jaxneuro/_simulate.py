@@ -218,7 +218,7 @@ def simulate(
             ``jn.ExactLIF()``, ``jn.SteppedLIF(dt)``, ``jn.ExpMidpointHH(dt)``, or your own
             ``AbstractSpikingSolver``).
         dt: step of the stepped path in the neuron's time unit (default the neuron's
-            ``default_dt``: LIF 1e-4 s, HH 0.01 ms); at most the refractory period, so that at
+            ``default_dt``: LIF 1e-4 s, HH 0.025 ms); at most the refractory period, so that at
             most one spike falls in a step.
         max_spikes: capacity of the spike buffer (default: enough for 1 kHz).
         rtol, atol: tolerances of the diffrax path (default 1e-6 in float32, 1e-9 in float64).

@@ -30,7 +30,6 @@ from jaxtyping import Array, ArrayLike, Float, Int
 from ._inputs import Constant, as_input
 from ._misc import check_finite, is_concrete
 from ._neurons._base import AbstractNeuron
-from ._neurons._hh import HodgkinHuxley
 from ._neurons._lif import LIF
 from ._sharding import call_sharded, resolve_mesh
 from ._simulate import METHODS, check_interval, check_neuron, choose_solver, initial_state
@@ -38,7 +37,9 @@ from ._solvers import AbstractFixedStepSolver, AbstractSpikingSolver, ExactLIF, 
 from ._solvers._base import check_step, step_grid
 from ._solvers._sensitivity import forward_sensitivities, run_solver
 
-HH_TUNING_DT = 0.025
+MIN_DURATION_S = 0.01
+"""The shortest ``duration`` of ``tuning_curve``, in seconds: a steady-state rate needs a
+transient and at least two spikes after it."""
 """Default step (ms) of the stepped HH path in ``tuning_curve``.  The exponential midpoint
 scheme is second order: against a tight scipy reference the rate error is below 0.1 Hz at
 this step over 0-50 uA/cm^2 (tests/test_tuning.py)."""
@@ -65,6 +66,25 @@ def rate_from_stats(
     isi = span / jnp.where(enough, count - 1, 1).astype(span.dtype)
     sustained = (t_end - t_last) <= 2.0 * isi
     return jnp.where(enough & sustained, 1.0 / (isi * seconds_per_unit), 0.0)
+
+
+def check_duration(neuron: AbstractNeuron, duration: Any, transient: Any) -> tuple[float, float]:
+    """``duration`` (default 1 s) and ``transient`` (default ``0.2 duration``), in the
+    neuron's time unit, checked: ``duration >= MIN_DURATION_S`` and ``0 <= transient < duration``."""
+    unit, per = type(neuron).time_unit, type(neuron).seconds_per_time_unit
+    duration = 1.0 / per if duration is None else _concrete_float("duration", duration)
+    if not duration * per >= MIN_DURATION_S:
+        hint = f"; for {duration:g} s pass duration={duration / per:g}" if per != 1.0 and duration > 0 else ""
+        raise ValueError(
+            f"duration must be in [{MIN_DURATION_S / per:g}, inf) {unit} (at least 10 ms, in the neuron's time unit, "
+            f"{unit} for {type(neuron).__name__}); got duration = {duration:g} {unit}{hint}."
+        )
+    transient = 0.2 * duration if transient is None else _concrete_float("transient", transient)
+    if not 0 <= transient < duration:
+        raise ValueError(
+            f"transient must be in [0, duration) = [0, {duration:g}) {unit}; got transient = {transient:g} {unit}."
+        )
+    return duration, transient
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -106,7 +126,7 @@ def tuning_curve(
     neuron: AbstractNeuron,
     inputs: Float[ArrayLike, "*batch"],
     *,
-    duration: float = 1.0,
+    duration: float | None = None,
     transient: float | None = None,
     method: Literal["auto", "exact", "stepped", "diffrax"] = "auto",
     solver: AbstractSpikingSolver | None = None,
@@ -117,24 +137,32 @@ def tuning_curve(
     """Steady-state firing rate (Hz) of ``neuron`` for each constant input, in one call.
 
     Each input is held constant from ``t = 0`` (LIF from ``v = 0``, HH from rest) for
-    ``duration`` seconds and the rate is the inverse mean inter-spike interval after
-    ``transient`` seconds (module docstring).  Neuron parameters may be arrays that
-    broadcast against ``inputs`` (a sweep over parameters).
+    ``duration`` and the rate is the inverse mean inter-spike interval after ``transient``
+    (module docstring).  Times are in the neuron's time unit, as everywhere in jaxneuro
+    (``neuron.time_unit``: s for LIF, ms for HH and the other built-ins); rates in Hz.
+    Neuron parameters may be arrays that broadcast against ``inputs`` (a sweep over
+    parameters).
+
+    Example::
+
+        jn.tuning_curve(jn.LIF(), jnp.linspace(0, 5, 1000))                    # 1 s each
+        jn.tuning_curve(jn.HodgkinHuxley(), jnp.linspace(0, 50, 1000), duration=500.0)  # ms
 
     Args:
         neuron: any ``AbstractNeuron``: ``LIF`` (inputs are normalised ``v_in``),
             ``HodgkinHuxley`` (inputs in uA/cm^2), or one of your own (inputs in its
             ``input_unit``).
         inputs: constant inputs, any shape.
-        duration: simulated time per input, in s (> 0).
-        transient: time discarded before measuring, in s, ``0 <= transient < duration``
-            (default ``0.2 * duration``).
+        duration: simulated time per input, in the neuron's time unit, at least
+            ``MIN_DURATION_S`` (10 ms; default 1 s: 1.0 for LIF, 1000.0 for HH).
+        transient: time discarded before measuring, in the neuron's time unit,
+            ``0 <= transient < duration`` (default ``0.2 * duration``).
         method: ``"auto"`` (LIF ``"exact"``, otherwise ``"stepped"``), ``"exact"`` (LIF
             only), ``"stepped"`` (the neuron's fixed-step solver: ``SteppedLIF``,
             ``ExpMidpointHH``, ``RK4``) or ``"diffrax"``.
         solver: a solver object instead of ``method`` (``jn.RK4(dt)``, ``jn.Diffrax(...)``).
-        dt: step of the stepped path in the neuron's time unit (default: LIF 1e-4 s,
-            HH ``HH_TUNING_DT`` = 0.025 ms, other neurons their ``default_dt``).
+        dt: step of the stepped path in the neuron's time unit (default the neuron's
+            ``default_dt``: LIF 1e-4 s, HH 0.025 ms, the other built-ins 0.01 ms).
         dtype: floating dtype of the computation (default float32, or float64 when
             ``jax_enable_x64`` is on); ``jnp.float64`` requires ``jax_enable_x64``.
         mesh: a 1-D ``jax.sharding.Mesh`` to split the (flattened) batch over, padded to a
@@ -154,12 +182,7 @@ def tuning_curve(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     check_neuron(neuron)
-    duration = _concrete_float("duration", duration)
-    if not duration > 0:
-        raise ValueError(f"duration must be in (0, inf) s; got duration = {duration:g}.")
-    transient = 0.2 * duration if transient is None else _concrete_float("transient", transient)
-    if not 0 <= transient < duration:
-        raise ValueError(f"transient must be in [0, duration) = [0, {duration:g}) s; got transient = {transient:g}.")
+    duration, transient = check_duration(neuron, duration, transient)
 
     dtype = _resolve_dtype(dtype)
     inputs = jnp.asarray(inputs, dtype)
@@ -184,8 +207,7 @@ def tuning_curve(
     neuron = neuron.checked()
 
     is_lif = isinstance(neuron, LIF)
-    unit = type(neuron).seconds_per_time_unit
-    t_end, t_tr = duration / unit, transient / unit
+    t_end, t_tr = duration, transient
     if dt is not None:
         dt = _concrete_float("dt", dt)
         if not dt > 0:
@@ -194,8 +216,6 @@ def tuning_curve(
         raise ValueError(
             f"method='exact' is for LIF neurons only; use 'stepped' or 'diffrax' for {type(neuron).__name__}."
         )
-    if solver is None and method in ("auto", "stepped") and dt is None and isinstance(neuron, HodgkinHuxley):
-        dt = HH_TUNING_DT
     solver = choose_solver(neuron, Constant(0.0), method, solver, dt=dt)
     if isinstance(solver, AbstractFixedStepSolver | SteppedLIF):
         check_step(neuron, solver.dt, "stepped")
@@ -281,7 +301,7 @@ def spike_statistics(
         neuron: ``LIF`` (time in s, drive normalised) or ``HodgkinHuxley`` (ms, uA/cm^2).
         drive: a number, a callable of ``t`` or an ``AbstractInput``.
         t0, t1: the interval (concrete, ``t1 > t0``), a whole number of steps.
-        dt: the step (default ``DEFAULT_DT``: LIF 1e-4 s, HH 0.01 ms); LIF needs ``dt <= tau_ref``.
+        dt: the step (default the neuron's ``default_dt``: LIF 1e-4 s, HH 0.025 ms); LIF needs ``dt <= tau_ref``.
         transient: spikes before it are left out of ``count_after``, ``first_spike``,
             ``last_spike`` and ``rate``; in ``[t0, t1)``, default ``t0``.
         bin_width: width of the bins of ``bins``, a whole number of steps dividing ``t1 - t0``.
@@ -365,4 +385,4 @@ def _resolve_dtype(dtype):
     return dtype
 
 
-__all__ = ["tuning_curve", "rate_from_stats", "spike_statistics", "SpikeStatistics", "HH_TUNING_DT"]
+__all__ = ["tuning_curve", "rate_from_stats", "spike_statistics", "SpikeStatistics", "MIN_DURATION_S"]

@@ -55,7 +55,9 @@ def run_tuning(args: argparse.Namespace) -> int:
     chunk = min(args.chunk or _DEFAULT_CHUNK[args.neuron], args.n)
     n_chunks = -(-args.n // chunk)
     padded = np.concatenate([inputs, np.full(n_chunks * chunk - args.n, inputs[-1])]).reshape(n_chunks, chunk)
-    kwargs = dict(duration=args.duration, transient=args.transient, method=args.method, dt=args.dt)
+    per = type(neuron).seconds_per_time_unit  # the command line is in seconds; the library in the neuron's unit
+    transient = None if args.transient is None else args.transient / per
+    kwargs = dict(duration=args.duration / per, transient=transient, method=args.method, dt=args.dt)
 
     def sweep(x):
         return jn.tuning_curve(neuron, jnp.asarray(x), **kwargs).block_until_ready()
@@ -80,9 +82,7 @@ def run_tuning(args: argparse.Namespace) -> int:
     compile_time = max(first - run / n_chunks, 0.0)
 
     csv = out / f"tuning_{args.neuron}.csv"
-    np.savetxt(
-        csv, np.column_stack([inputs, rates]), delimiter=",", header="input,rate_hz", comments="", fmt="%.9g"
-    )
+    np.savetxt(csv, np.column_stack([inputs, rates]), delimiter=",", header="input,rate_hz", comments="", fmt="%.9g")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,18 +114,15 @@ def run_tuning(args: argparse.Namespace) -> int:
     print(f"  compile     : {compile_time:.3f} s (first call minus one steady call)")
     print(f"  run         : {run:.3f} s ({args.n / run:,.0f} inputs/s)")
     if firing.any():
-        print(
-            f"  rates       : {rates.min():.2f} to {rates.max():.2f} Hz; firing from input {inputs[firing][0]:.4g}"
-        )
+        print(f"  rates       : {rates.min():.2f} to {rates.max():.2f} Hz; firing from input {inputs[firing][0]:.4g}")
     else:
         print("  rates       : no input fired")
     if args.neuron == "lif":
         ref = np.asarray(jn.lif_rate(inputs, args.tau_m, args.tau_ref))
         mask = inputs >= 1.05
         if mask.any():
-            print(
-                f"  vs analytic : max relative error {np.max(np.abs(rates[mask] - ref[mask]) / ref[mask]):.2e} (v_in >= 1.05)"
-            )
+            worst = np.max(np.abs(rates[mask] - ref[mask]) / ref[mask])
+            print(f"  vs analytic : max relative error {worst:.2e} (v_in >= 1.05)")
     print(f"  wrote       : {csv} and {png}")
     return 0
 

@@ -135,17 +135,17 @@ def test_pytree_inputs_rows_with_trailing_shape_and_npy_input(tmp_path):
 def test_chunked_tuning_curve_hh_and_refusal_of_another_sweep(tmp_path):
     J = np.linspace(0.0, 40.0, 9)
     path = tmp_path / "hh.npy"
-    rates = jn.chunked_tuning_curve(jn.HodgkinHuxley(), J, path, chunk_size=4, duration=0.1, progress=False)
+    rates = jn.chunked_tuning_curve(jn.HodgkinHuxley(), J, path, chunk_size=4, duration=100.0, progress=False)
     # Equal up to one float32 rounding: XLA's CPU code for a lane in a vector (chunks of 4)
     # and for the scalar tail of a batch (the 9th input of one call) rounds exp differently.
-    whole = jn.tuning_curve(jn.HodgkinHuxley(), J.astype(np.float32), duration=0.1)
+    whole = jn.tuning_curve(jn.HodgkinHuxley(), J.astype(np.float32), duration=100.0)
     np.testing.assert_allclose(rates, whole, rtol=2 * np.finfo(np.float32).eps, atol=0)
     with pytest.raises(ValueError, match=r"belongs to a different sweep \(it differs in \['fingerprint'\]\)"):
-        jn.chunked_tuning_curve(jn.HodgkinHuxley(g_Na=100.0), J, path, chunk_size=4, duration=0.1, progress=False)
+        jn.chunked_tuning_curve(jn.HodgkinHuxley(g_Na=100.0), J, path, chunk_size=4, duration=100.0, progress=False)
     with pytest.raises(ValueError, match=r"differs in \['inputs_sha256'\]"):
-        jn.chunked_tuning_curve(jn.HodgkinHuxley(), J + 1, path, chunk_size=4, duration=0.1, progress=False)
+        jn.chunked_tuning_curve(jn.HodgkinHuxley(), J + 1, path, chunk_size=4, duration=100.0, progress=False)
     with pytest.raises(ValueError, match=r"differs in \['chunk_size'\]"):
-        jn.chunked_tuning_curve(jn.HodgkinHuxley(), J, path, chunk_size=3, duration=0.1, progress=False)
+        jn.chunked_tuning_curve(jn.HodgkinHuxley(), J, path, chunk_size=3, duration=100.0, progress=False)
 
 
 def test_progress_bar(tmp_path):

@@ -30,7 +30,7 @@ def test_tuning_lif_end_to_end(tmp_path, capsys):
 def test_tuning_hh_end_to_end(tmp_path, capsys):
     assert main(["tuning", "--neuron", "hh", "--n", "8", "--out", str(tmp_path), "--duration", "0.3"]) == 0
     x, r = read_csv(tmp_path / "tuning_hh.csv")
-    np.testing.assert_allclose(r, np.asarray(jn.tuning_curve(jn.HodgkinHuxley(), x, duration=0.3)), rtol=1e-6)
+    np.testing.assert_allclose(r, np.asarray(jn.tuning_curve(jn.HodgkinHuxley(), x, duration=300.0)), rtol=1e-6)
     assert r[0] == 0 and r[-1] > 100  # 0 and 50 uA/cm^2
     assert (tmp_path / "tuning_hh.png").stat().st_size > 10_000
 

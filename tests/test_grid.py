@@ -50,10 +50,10 @@ def test_hh_f_i_surface_over_sodium_conductance():
     J = np.linspace(0.0, 30.0, 6)
     g_na = [100.0, 120.0]
     grid = jn.parameter_grid(jn.HodgkinHuxley(), J, g_Na=g_na)
-    rate = jn.tuning_grid(grid, duration=0.1)
+    rate = jn.tuning_grid(grid, duration=100.0)
     assert rate.shape == (6, 2)
     for j, g in enumerate(g_na):
-        direct = jn.tuning_curve(jn.HodgkinHuxley(g_Na=g), J.astype(np.float32), duration=0.1)
+        direct = jn.tuning_curve(jn.HodgkinHuxley(g_Na=g), J.astype(np.float32), duration=100.0)
         np.testing.assert_array_equal(rate[:, j], direct)
     assert np.all(np.asarray(rate[0]) == 0) and np.all(np.asarray(rate[-1]) > 50)  # rest, then firing
 

@@ -86,7 +86,7 @@ WORKER = SETUP + textwrap.dedent(
     out["lif_exact"] = jn.tuning_curve(jn.LIF(tau_m=TAUS), X, mesh=mesh)
     out["lif_stepped"] = jn.tuning_curve(jn.LIF(), X[:37], method="stepped", duration=0.5, mesh=mesh)
     out["lif_2d"] = jn.tuning_curve(jn.LIF(tau_m=TAU2), X2, mesh=mesh)
-    out["hh_stepped"] = jn.tuning_curve(jn.HodgkinHuxley(), J, duration=0.1, mesh=mesh)
+    out["hh_stepped"] = jn.tuning_curve(jn.HodgkinHuxley(), J, duration=100.0, mesh=mesh)
     out["lif_jit"] = jax.jit(lambda x: jn.tuning_curve(jn.LIF(), x, mesh=mesh))(X)
     out["lif_grad"] = jax.grad(lambda tau: jnp.sum(jn.tuning_curve(jn.LIF(tau_m=tau), X[500:537], mesh=mesh)))(
         TAUS[500:537]
@@ -175,7 +175,7 @@ def assert_identical(got, ref):
         ("lif_exact", lambda: jn.tuning_curve(jn.LIF(tau_m=TAUS), X)),
         ("lif_stepped", lambda: jn.tuning_curve(jn.LIF(), X[:37], method="stepped", duration=0.5)),
         ("lif_2d", lambda: jn.tuning_curve(jn.LIF(tau_m=TAU2), X2)),
-        ("hh_stepped", lambda: jn.tuning_curve(jn.HodgkinHuxley(), J, duration=0.1)),
+        ("hh_stepped", lambda: jn.tuning_curve(jn.HodgkinHuxley(), J, duration=100.0)),
         ("lif_even_default", lambda: jn.tuning_curve(jn.LIF(), X[:1000])),
         ("lif_jit", lambda: jax.jit(lambda x: jn.tuning_curve(jn.LIF(), x))(X)),
         (

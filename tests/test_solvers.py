@@ -155,7 +155,7 @@ def test_user_neuron_through_tuning_curve_and_spike_statistics(x64):
         after = times[times >= 100.0]
         ref.append(0.0 if after.size < 2 else (after.size - 1) / (after[-1] - after[0]) * 1e3)
     for method in ("stepped", "diffrax"):
-        rates = np.asarray(jn.tuning_curve(AdaptiveLIF(), currents, duration=0.5, transient=0.1, method=method))
+        rates = np.asarray(jn.tuning_curve(AdaptiveLIF(), currents, duration=500.0, transient=100.0, method=method))
         np.testing.assert_allclose(rates, ref, rtol=1e-6, atol=1e-9)
     stats = jax.vmap(lambda c: jn.spike_statistics(AdaptiveLIF(), c, 0.0, 500.0, transient=100.0, bin_width=50.0))(
         currents
@@ -238,7 +238,7 @@ def test_user_neuron_gradients_match_central_differences(x64, method):
 
 def test_hh_rate_gradient_matches_central_difference(x64):
     def rate(g_na):
-        return jn.tuning_curve(jn.HodgkinHuxley(g_Na=g_na), jnp.array([10.0]), duration=0.3, transient=0.05)[0]
+        return jn.tuning_curve(jn.HodgkinHuxley(g_Na=g_na), jnp.array([10.0]), duration=300.0, transient=50.0)[0]
 
     g = float(jax.grad(rate)(120.0))
     fd = (float(rate(120.0 + 1e-4)) - float(rate(120.0 - 1e-4))) / 2e-4

@@ -63,9 +63,7 @@ def test_jit_and_no_retrace_on_new_values(monkeypatch):
     a = jn.tuning_curve(jn.LIF(), jnp.linspace(1.1, 3, 64))
     b = jn.tuning_curve(jn.LIF(tau_m=0.03), jnp.linspace(2, 5, 64))
     assert len(calls) == 1
-    np.testing.assert_allclose(
-        np.asarray(b), np.asarray(jn.lif_rate(jnp.linspace(2, 5, 64), 0.03)), rtol=1e-4
-    )
+    np.testing.assert_allclose(np.asarray(b), np.asarray(jn.lif_rate(jnp.linspace(2, 5, 64), 0.03)), rtol=1e-4)
     # Inside a user's jit too.
     f = jax.jit(lambda x: jn.tuning_curve(jn.LIF(), x))
     np.testing.assert_allclose(np.asarray(f(jnp.linspace(1.1, 3, 64))), np.asarray(a), rtol=1e-6)
@@ -132,9 +130,7 @@ def test_hh_sweep_over_a_parameter():
     # Sodium conductance sweep broadcast against currents: a 2-D tuning surface.
     g = jnp.array([100.0, 120.0])[:, None]
     currents = [10.0, 30.0]
-    surf = np.asarray(
-        jn.tuning_curve(jn.HodgkinHuxley(g_Na=g), jnp.array(currents), duration=0.3, transient=0.1)
-    )
+    surf = np.asarray(jn.tuning_curve(jn.HodgkinHuxley(g_Na=g), jnp.array(currents), duration=300.0, transient=100.0))
     assert surf.shape == (2, 2)
     ref = [
         [rate_from_spike_times(hh_scipy(I, 300.0, g_na=gna)[1], 300.0, 100.0, 1e-3) for I in currents]
@@ -148,9 +144,10 @@ def test_hh_sweep_over_a_parameter():
     "kwargs, match",
     [
         (dict(inputs=jnp.array([1.0, jnp.nan])), r"inputs must be finite"),
-        (dict(duration=0.0), r"duration must be in \(0, inf\) s; got duration = 0"),
-        (dict(duration=-1.0), r"duration must be in \(0, inf\) s"),
-        (dict(transient=1.0), r"transient must be in \[0, duration\) = \[0, 1\) s; got transient = 1"),
+        (dict(duration=0.0), r"duration must be in \[0.01, inf\) s .*; got duration = 0 s"),
+        (dict(duration=-1.0), r"duration must be in \[0.01, inf\) s"),
+        (dict(duration=0.005), r"duration must be in \[0.01, inf\) s .*; got duration = 0.005 s"),
+        (dict(transient=1.0), r"transient must be in \[0, duration\) = \[0, 1\) s; got transient = 1 s"),
         (dict(transient=-0.1), r"transient must be in \[0, duration\)"),
         (dict(method="stepped", dt=0.0), r"dt must be in \(0, inf\) s; got dt = 0"),
         (dict(method="stepped", dt=0.01), r"dt must be <= tau_ref"),
@@ -177,6 +174,11 @@ def test_tuning_validation_model_specific():
         jn.tuning_curve(jn.HodgkinHuxley(), jnp.array([10.0]), dt=-0.01, method="stepped")
     with pytest.raises(Exception, match=r"inputs must be finite"):
         jax.jit(lambda x: jn.tuning_curve(jn.LIF(), x))(jnp.array([jnp.nan])).block_until_ready()
+    # Times are in the neuron's unit: 0.3 meant as seconds is 0.3 ms for HH, too short to say.
+    with pytest.raises(
+        ValueError, match=r"duration must be in \[10, inf\) ms .*HodgkinHuxley.*; for 0.3 s pass duration=300"
+    ):
+        jn.tuning_curve(jn.HodgkinHuxley(), jnp.array([10.0]), duration=0.3)
 
 
 def test_lif_diffrax_sweep_over_1000_inputs_matches_closed_form():

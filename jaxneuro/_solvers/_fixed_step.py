@@ -71,6 +71,14 @@ def _secant(c0, c1):
     return jnp.clip(c0 / jnp.where(c0 < c1, c0 - c1, -1.0), 0.0, 1.0)
 
 
+def _crossing_three_point(c_prev, c0, c1):
+    """The root in [0, 1] of the quadratic through ``(-1, c_prev)``, ``(0, c0 < 0)`` and
+    ``(1, c1 >= 0)`` (three equally spaced values of the condition), in closed form."""
+    a = 0.5 * (c1 + c_prev) - c0  # p(theta) = c0 + b theta + a theta^2
+    b = 0.5 * (c1 - c_prev)
+    return _crossing_quadratic(c0, c1, b + 2.0 * a)
+
+
 def _crossing_quadratic(c0, c1, d1):
     """The root in [0, 1] of the quadratic with values ``c0 < 0 <= c1`` and slope ``d1`` at
     ``theta = 1``, in closed form (the secant where the quadratic has no root there)."""
@@ -152,19 +160,21 @@ def fixed_step_loop(
     slot_of_step = np.full(n_steps + 1, len(rows), np.int64)
     slot_of_step[rows] = np.arange(len(rows))
 
-    def crossing(n, t_a, t_e, h, y, y1, c1, spike, t_state, ref_end, bad, rec):
+    def crossing(n, t_a, t_e, h, y, y1, c1, spike, t_state, ref_end, bad, rec, c_prev):
         c0 = cond(y)
         f0 = neuron.vector_field(t_a, y, drive)
         f1 = neuron.vector_field(_before(t_e, t_a), y1, drive)
         if order == 3:
             theta = _crossing(c0, c1, h * slope(y, f0), h * slope(y1, f1))
+        elif not lagged:  # equal steps: the quadratic through the last three values of c
+            theta = jnp.where(n > 0, _crossing_three_point(c_prev, c0, c1), _secant(c0, c1))
         else:
             theta = _crossing_quadratic(c0, c1, h * slope(y1, f1))
         theta = jnp.where(c0 >= 0, 0.0, theta)
         t_spike = t_a + theta * h
         rec = recorder.record(rec, spike, t_spike, n // spb if spb else None)
         if not lagged:
-            return y1, jnp.broadcast_to(t_e, jnp.shape(t_state)), ref_end, bad, rec
+            return y1, t_state, ref_end, bad, rec
         y_reset = neuron.reset(_hermite(theta, h, y, y1, f0, f1))
         if neuron.resets:
             bad = bad | (spike & (cond(y_reset) >= 0))
@@ -175,7 +185,7 @@ def fixed_step_loop(
 
     def step(carry, xs):
         n, slot = xs
-        y, t_state, ref_end, armed, bad, rec, buffer = carry
+        y, t_state, ref_end, armed, bad, rec, buffer, c_prev = carry
         t_n = t0 + n.astype(dtype) * dt_a
         t_e = t0 + (n + 1).astype(dtype) * dt_a
         t_a = jnp.minimum(jnp.maximum(t_state, ref_end), t_e) if lagged else t_n
@@ -183,42 +193,48 @@ def fixed_step_loop(
         y1 = update(neuron, drive, t_a, y, h)
         c1 = cond(y1)
         spike = armed & (c1 >= 0)
-        args = (n, t_a, t_e, h, y, y1, c1, spike, t_state, ref_end, bad, rec)
+        args = (n, t_a, t_e, h, y, y1, c1, spike, t_state, ref_end, bad, rec, c_prev)
         if order == 2:  # measured: the closed-form quadratic costs less than a conditional
             y_new, t_state, ref_end, bad, rec = crossing(*args)
         else:
             # The cubic only in steps where some neuron of the batch spikes (one conditional
             # for the whole batch, under vmap too, through unvmap_any).
             def quiet(*_):
-                return y1, jnp.broadcast_to(t_e, jnp.shape(t_state)), ref_end, bad, rec
+                return y1, (jnp.broadcast_to(t_e, jnp.shape(t_state)) if lagged else None), ref_end, bad, rec
 
             y_new, t_state, ref_end, bad, rec = jax.lax.cond(unvmap_any(spike), crossing, quiet, *args)
         if not neuron.resets:
             armed = jnp.where(spike, False, armed | (c1 < -rearm))
         if n_save:
             buffer = jax.tree.map(lambda b, v: jax.lax.dynamic_update_index_in_dim(b, v, slot, 0), buffer, y_new)
-        return (y_new, t_state, ref_end, armed, bad, rec, buffer), None
+        c_prev = cond(y) if order == 2 and not lagged else c_prev
+        return (y_new, t_state, ref_end, armed, bad, rec, buffer, c_prev), None
 
     buffer = None
     if n_save:
         buffer = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a, dtype), (len(rows) + 1,) + jnp.shape(a)), y0)
+    # Only what the neuron needs is carried (each carried array costs XLA a kernel per step):
+    # the time the state is at and the end of the refractory period when it can lag behind
+    # the grid, the reset check when it resets.
     carry = (
         y0,
-        jnp.broadcast_to(t0, shape),
-        jnp.full(shape, -jnp.inf, dtype),
+        jnp.broadcast_to(t0, shape) if lagged else None,
+        jnp.full(shape, -jnp.inf, dtype) if lagged else None,
         jnp.ones(shape, bool) if neuron.resets else cond(y0) < 0,
-        jnp.zeros(shape, bool),
+        jnp.zeros(shape, bool) if neuron.resets else None,
         recorder.init(shape, dtype),
         buffer,
+        jnp.zeros(shape, dtype) if order == 2 and not lagged else None,
     )
     xs = (jnp.arange(n_steps, dtype=jnp.int32), jnp.asarray(slot_of_step[1:], jnp.int32))
-    (y, _, _, _, bad, rec, buffer), _ = jax.lax.scan(step, carry, xs)
-    rec = error_if_any(
-        rec,
-        jnp.any(bad),
-        f"{type(neuron).__name__}.reset leaves the spike condition >= 0 (the neuron would fire again at once); "
-        "the reset must bring the state below threshold.",
-    )
+    (y, _, _, _, bad, rec, buffer, _), _ = jax.lax.scan(step, carry, xs)
+    if bad is not None:
+        rec = error_if_any(
+            rec,
+            jnp.any(bad),
+            f"{type(neuron).__name__}.reset leaves the spike condition >= 0 (the neuron would fire again at once); "
+            "the reset must bring the state below threshold.",
+        )
     if not n_save:
         return jax.tree.map(lambda a: jnp.zeros((0,) + jnp.shape(a), dtype), y0), rec
     pick = jnp.asarray(np.searchsorted(rows, save_idx), jnp.int32)

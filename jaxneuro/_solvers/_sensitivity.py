@@ -71,7 +71,7 @@ def forward_sensitivities(
 
     def rebuild(values):
         merged = list(leaves)
-        for i, v in zip(traced, values):
+        for i, v in zip(traced, values, strict=True):
             merged[i] = v
         return jax.tree.unflatten(treedef, merged)
 
@@ -82,7 +82,7 @@ def forward_sensitivities(
     if not values:
         return fn(*args)
     elementwise = [batch_ndim is not None and k < len(traced) for k in range(len(values))]
-    bound = sum(1 if e else int(np.size(v)) for e, v in zip(elementwise, values) if _inexact(v))
+    bound = sum(1 if e else int(np.size(v)) for e, v in zip(elementwise, values, strict=True) if _inexact(v))
     if bound > max_directions and not all(elementwise):
         return direct_fn(*args)
 
@@ -101,7 +101,7 @@ def forward_sensitivities(
 
         def along(*pvalues):
             merged = list(values)
-            for k, v in zip(perturbed, pvalues):
+            for k, v in zip(perturbed, pvalues, strict=True):
                 merged[k] = v
             return converted(*merged)
 
@@ -125,7 +125,7 @@ def forward_sensitivities(
             if not _inexact(o):
                 return _zero_tangent(o)
             total = jnp.zeros_like(jac[0])
-            for j, (k, t) in enumerate(zip(perturbed, ptangents)):
+            for j, (k, t) in enumerate(zip(perturbed, ptangents, strict=True)):
                 block = jac[offsets[j] : offsets[j + 1]]
                 if elementwise[k]:
                     total = total + block[0] * _align(t, jnp.ndim(o), batch_ndim).astype(jac.dtype)
