@@ -52,6 +52,7 @@ def main():
             def one(x):
                 drive = lambda t: x + 0.5 * jnp.sin(2 * jnp.pi * 5 * t)  # noqa: E731
                 return jn.simulate(jn.LIF(), drive, 0.0, 1.0, method="stepped", ts=np.array([1.0]), max_spikes=256)
+
             return jax.vmap(one)(o).spikes.count
 
         out, c, r = timed(jax.jit(pop), off, reps=3)

@@ -264,5 +264,6 @@ def main() -> None:
         "inside it; the README's recommendation for the CPU); 'XLA defaults': without it."
     )
 
+
 if __name__ == "__main__":
     main()

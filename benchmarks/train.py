@@ -36,10 +36,7 @@ def load_mnist(data_dir, npz=None):
         import numpy as np
 
         with np.load(npz) as f:
-            x, xt = (
-                f[k].reshape(len(f[k]), -1).astype(np.float32) / np.float32(255)
-                for k in ("x_train", "x_test")
-            )
+            x, xt = (f[k].reshape(len(f[k]), -1).astype(np.float32) / np.float32(255) for k in ("x_train", "x_test"))
             return None, x, f["y_train"].astype(np.int32), xt, f["y_test"].astype(np.int32)
     import jaxneuro.data as jd
 
@@ -210,9 +207,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch threads")
     parser.add_argument("--skip-torch", action="store_true")
-    parser.add_argument(
-        "--npz", default=None, help="read MNIST from an .npz (x_train, y_train, x_test, y_test)"
-    )
+    parser.add_argument("--npz", default=None, help="read MNIST from an .npz (x_train, y_train, x_test, y_test)")
     args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error(f"--epochs must be >= 2 (the first epoch compiles), got {args.epochs}")
@@ -231,13 +226,9 @@ def main(argv=None):
     # the JAX loops run interleaved, one epoch each per round, so that load from other
     # processes affects them alike; PyTorch and fit run after them
     runs = {
-        "hand-written scan (equinox/optax)": hand_written(
-            x, y, xt, yt, args.epochs, cfg.batch_size, scan=True
-        ),
+        "hand-written scan (equinox/optax)": hand_written(x, y, xt, yt, args.epochs, cfg.batch_size, scan=True),
         "jaxneuro epoch (scan)": jaxneuro_epoch(cfg, x, y, xt, yt),
-        "hand-written step (equinox/optax)": hand_written(
-            x, y, xt, yt, args.epochs, cfg.batch_size, scan=False
-        ),
+        "hand-written step (equinox/optax)": hand_written(x, y, xt, yt, args.epochs, cfg.batch_size, scan=False),
     }
     times = {name: [] for name in runs}
     for _ in range(args.epochs):

@@ -35,6 +35,7 @@ from ._neurons._lif import (
     lif_subthreshold as lif_subthreshold,
     lif_time_to_threshold as lif_time_to_threshold,
 )
+
 # [api:neuron-models]  built-in neurons beyond LIF and HH (one file each in _neurons/)
 from ._neurons._adex import AdEx as AdEx, AdExState as AdExState
 from ._neurons._eif import EIF as EIF, capped_exp_term as capped_exp_term
@@ -44,8 +45,10 @@ from ._neurons._izhikevich import (
     IzhikevichState as IzhikevichState,
 )
 from ._neurons._qif import QIF as QIF
+
 # [end:neuron-models]
 from ._simulate import Simulation as Simulation, simulate as simulate
+
 # [api:solvers]  spiking solvers behind one interface, and recorders
 from ._solvers import (
     RK4 as RK4,
@@ -108,6 +111,7 @@ from ._uat import (
     mlp_function as mlp_function,
     pieces_for_tolerance as pieces_for_tolerance,
 )
+
 # [api:synapses]  kernels, spike trains, filtering, networks
 from ._kernels import (
     FAST_SYNAPSE_TAU_S as FAST_SYNAPSE_TAU_S,
@@ -124,6 +128,7 @@ from ._network import (
     simulate_network as simulate_network,
 )
 from ._spikes import filter_spikes as filter_spikes
+
 # [api:scaling]  sharded sweeps, grids, chunked sweeps
 from ._chunked import chunked_map as chunked_map, chunked_tuning_curve as chunked_tuning_curve
 from ._grid import ParameterGrid as ParameterGrid, parameter_grid as parameter_grid, tuning_grid as tuning_grid

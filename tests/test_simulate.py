@@ -122,9 +122,7 @@ def test_vmap_over_inputs_and_parameters_without_retrace():
     c1 = rates(jnp.array([1.5, 2.0, 3.0]), jnp.array([0.02, 0.02, 0.01]))
     c2 = rates(jnp.array([1.2, 4.0, 0.5]), jnp.array([0.03, 0.01, 0.02]))
     assert len(traces) == 1
-    for v, t, c in zip(
-        [1.5, 2.0, 3.0, 1.2, 4.0, 0.5], [0.02, 0.02, 0.01, 0.03, 0.01, 0.02], [*c1, *c2], strict=True
-    ):
+    for v, t, c in zip([1.5, 2.0, 3.0, 1.2, 4.0, 0.5], [0.02, 0.02, 0.01, 0.03, 0.01, 0.02], [*c1, *c2], strict=True):
         expected = 0 if v <= 1 else len(analytic_train(v, 0.5, tau_m=t))
         assert int(c) == expected
 
@@ -132,11 +130,7 @@ def test_vmap_over_inputs_and_parameters_without_retrace():
 @pytest.mark.parametrize("method", ["stepped", "diffrax"])
 def test_vmap_hh(method):
     f = jax.vmap(
-        lambda J: (
-            jn.simulate(
-                jn.HodgkinHuxley(), J, 0.0, 50.0, method=method, ts=jnp.array([0.0, 50.0])
-            ).spikes.count
-        )
+        lambda J: jn.simulate(jn.HodgkinHuxley(), J, 0.0, 50.0, method=method, ts=jnp.array([0.0, 50.0])).spikes.count
     )
     counts = f(jnp.array([0.0, 10.0, 30.0]))
     assert int(counts[0]) == 0 and 0 < int(counts[1]) < int(counts[2])
@@ -144,9 +138,8 @@ def test_vmap_hh(method):
 
 def test_gradient_of_spike_time_through_diffrax(x64):
     def first_spike(v_in):
-        return jn.simulate(
-            jn.LIF(), v_in, 0.0, 0.1, method="diffrax", max_spikes=10, ts=jnp.array([0.0])
-        ).spikes.times[0]
+        sim = jn.simulate(jn.LIF(), v_in, 0.0, 0.1, method="diffrax", max_spikes=10, ts=jnp.array([0.0]))
+        return sim.spikes.times[0]
 
     v = 1.7
     g = jax.grad(first_spike)(v)
@@ -207,6 +200,4 @@ def test_simulate_validation_model_specific():
     with pytest.raises(Exception, match=r"tau_m must be finite and in \(0, inf\) s"):
         jax.jit(lambda t: jn.simulate(jn.LIF(tau_m=t), 1.5, 0.0, 0.1).spikes.count)(-0.02).block_until_ready()
     with pytest.raises(Exception, match=r"C must be finite and in \(0, inf\) uF/cm\^2"):
-        jax.jit(lambda c: jn.simulate(jn.HodgkinHuxley(C=c), 5.0, 0.0, 1.0).spikes.count)(
-            0.0
-        ).block_until_ready()
+        jax.jit(lambda c: jn.simulate(jn.HodgkinHuxley(C=c), 5.0, 0.0, 1.0).spikes.count)(0.0).block_until_ready()

@@ -60,9 +60,7 @@ def test_train_step_matches_hand_gradient_sgd():
     for _ in range(3):
         y = x @ W.T + b
         ref_loss = 0.5 * np.mean(np.sum((y - t) ** 2, axis=1))
-        model, opt_state, loss, _ = step(
-            model, opt_state, jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32)
-        )
+        model, opt_state, loss, _ = step(model, opt_state, jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32))
         np.testing.assert_allclose(float(loss), ref_loss, rtol=1e-5)
         W, b = W - lr * (y - t).T @ x / len(x), b - lr * np.mean(y - t, axis=0)
         np.testing.assert_allclose(np.asarray(model.layers[0].weight), W, rtol=1e-5, atol=1e-6)
@@ -223,9 +221,7 @@ def test_run_writes_metrics_plot_checkpoint(tmp_path):
     assert ["test_mse" in r for r in rows] == [False, True, False, True, False, True]
     # cosine schedule: lr at the last step of epoch e is the optax schedule at step 4e - 1
     sched = optax.cosine_decay_schedule(0.01, 24)
-    np.testing.assert_allclose(
-        [r["lr"] for r in rows], [float(sched(4 * e - 1)) for e in range(1, 7)], rtol=1e-6
-    )
+    np.testing.assert_allclose([r["lr"] for r in rows], [float(sched(4 * e - 1)) for e in range(1, 7)], rtol=1e-6)
     assert (tmp_path / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "config.json").read_text()) == cfg.to_dict()
     info = json.loads((tmp_path / "checkpoint.json").read_text())
@@ -247,9 +243,7 @@ def test_resume_is_bit_exact(tmp_path, scan_epoch):
     part = train.fit(cfg.replace(["stop_after_epochs=2"]), tmp_path / "part", stream=None, plot=False)
     assert not part.completed and int(part.state.epoch) == 2
     assert not (tmp_path / "part" / "summary.json").exists()
-    part = train.fit(
-        cfg.replace(["stop_after_epochs=4"]), tmp_path / "part", resume=True, stream=None, plot=False
-    )
+    part = train.fit(cfg.replace(["stop_after_epochs=4"]), tmp_path / "part", resume=True, stream=None, plot=False)
     assert int(part.state.epoch) == 4
     done = train.fit(cfg, tmp_path / "part", resume=True, stream=None, plot=False)
     assert done.completed and int(done.state.step) == int(full.state.step) == 24
@@ -392,9 +386,7 @@ def test_confusion_matrix_against_numpy():
     np.testing.assert_array_equal(np.asarray(cm), ref)
     with pytest.raises(ValueError, match=r"num_classes must be an integer >= 1, got num_classes = 0"):
         train.confusion_matrix(labels, preds, 0)
-    with pytest.raises(
-        ValueError, match=r"must be 1-D with the same shape, got shapes \(200,\) and \(199,\)"
-    ):
+    with pytest.raises(ValueError, match=r"must be 1-D with the same shape, got shapes \(200,\) and \(199,\)"):
         train.confusion_matrix(labels, preds[:-1], 4)
     with pytest.raises(ValueError, match=r"must be integer arrays"):
         train.confusion_matrix(labels.astype(float), preds, 4)
@@ -420,9 +412,7 @@ def test_plots(tmp_path):
     labels = [line.get_label() for line in axes[1].get_lines()]
     assert labels == ["train", "test", "test, lif"]
     np.testing.assert_array_equal(axes[1].get_lines()[0].get_ydata(), [50.0, 80.0])
-    with pytest.raises(
-        ValueError, match=r"metrics must be a non-empty list of dicts with 'epoch' and 'train_loss'"
-    ):
+    with pytest.raises(ValueError, match=r"metrics must be a non-empty list of dicts with 'epoch' and 'train_loss'"):
         jplot.plot_learning_curves([])
     ax = jplot.plot_confusion_matrix(np.eye(3) * 5)
     assert ax.get_xlabel() == "predicted class"
@@ -454,10 +444,7 @@ def test_cli_train_end_to_end(tmp_path, capsys):
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 4
     assert (out / "learning_curves.png").is_file() and (out / "summary.json").is_file()
     # bad input: exit status 2 and the reason on stderr
-    assert (
-        main(["train", str(CONFIGS / "xor.toml"), "--out", str(tmp_path / "x"), "optimizer.learnig_rate=1"])
-        == 2
-    )
+    assert main(["train", str(CONFIGS / "xor.toml"), "--out", str(tmp_path / "x"), "optimizer.learnig_rate=1"]) == 2
     assert "did you mean 'optimizer.learning_rate'" in capsys.readouterr().err
     mnist = [
         "train",
@@ -488,6 +475,4 @@ def test_package_cli_train(tmp_path):
     out = tmp_path / "xor"
     assert main(["train", str(CONFIGS / "xor.toml"), "--out", str(out), "--quiet", "seed=0"]) == 0
     assert json.loads((out / "summary.json").read_text())["test_accuracy"] == 1.0
-    assert (
-        main(["train", str(CONFIGS / "xor.toml"), "--out", str(out), "--quiet"]) == 2
-    )  # exists: needs --resume
+    assert main(["train", str(CONFIGS / "xor.toml"), "--out", str(out), "--quiet"]) == 2  # exists: needs --resume

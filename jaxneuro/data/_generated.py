@@ -73,9 +73,7 @@ def regression(
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got n = {n!r}.")
     if function not in REGRESSION_FUNCTIONS:
-        raise ValueError(
-            f"function must be one of {sorted(REGRESSION_FUNCTIONS)}, got function = {function!r}."
-        )
+        raise ValueError(f"function must be one of {sorted(REGRESSION_FUNCTIONS)}, got function = {function!r}.")
     check_range("noise", noise, lower=0.0)
     if key is None and (not grid or noise > 0):
         raise ValueError("key is required for random inputs (grid=False) or noise > 0, got key = None.")

@@ -59,9 +59,7 @@ def is_prepared(name: str, data_dir: str | os.PathLike | None = None) -> bool:
     """Whether some version of the tfds data set ``name`` is prepared under ``data_dir``."""
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     base = root / name
-    return base.is_dir() and (
-        any(base.glob("*/dataset_info.json")) or any(base.glob("*/*/dataset_info.json"))
-    )
+    return base.is_dir() and (any(base.glob("*/dataset_info.json")) or any(base.glob("*/*/dataset_info.json")))
 
 
 def data_source(name: str, split: str, *, data_dir: str | os.PathLike | None = None) -> Any:
@@ -139,9 +137,7 @@ def numpy_batches(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got batch_size = {batch_size!r}.")
-    if limit is not None and (
-        isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1
-    ):
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
         raise ValueError(f"limit must be None or an integer >= 1, got limit = {limit!r}.")
     source = data_source(name, split, data_dir=data_dir)
     n = len(source) if limit is None else min(limit, len(source))
@@ -191,8 +187,7 @@ def image_classification(
     arrays = load_arrays(name, split, data_dir=data_dir, limit=limit)
     if "image" not in arrays or "label" not in arrays:
         raise ValueError(
-            f"{name!r} must have 'image' and 'label' features for image classification, "
-            f"got features {sorted(arrays)}."
+            f"{name!r} must have 'image' and 'label' features for image classification, got features {sorted(arrays)}."
         )
     images = arrays["image"]
     x = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(255.0)

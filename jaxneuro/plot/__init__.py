@@ -2,9 +2,11 @@
 
 Each function takes arrays (or jaxneuro results) and an optional ``ax`` and returns the axes.
 """
+
 # Re-exports, one block per module (each module owns its block):
 # [plot:neurons]
 from ._neurons import plot_gates as plot_gates, plot_trace as plot_trace, plot_tuning_curve as plot_tuning_curve
+
 # [plot:synapses]
 from ._synapses import (
     plot_filtered_spikes as plot_filtered_spikes,
@@ -12,6 +14,7 @@ from ._synapses import (
     plot_psc_kernels as plot_psc_kernels,
     plot_raster as plot_raster,
 )
+
 # [plot:learning]
 from ._learning import (
     plot_confusion_matrix as plot_confusion_matrix,
@@ -23,5 +26,6 @@ from ._learning_models import (
     plot_uat_approximant as plot_uat_approximant,
     plot_uat_error as plot_uat_error,
 )
+
 # [plot:scaling]
 from ._scaling import plot_tuning_surface as plot_tuning_surface

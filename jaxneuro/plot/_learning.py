@@ -17,9 +17,7 @@ def _series(metrics: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np
     return np.asarray(e, float), np.asarray(v, float)
 
 
-def plot_learning_curves(
-    metrics: Sequence[dict[str, Any]], *, axes: Sequence[Any] | None = None
-) -> Sequence[Any]:
+def plot_learning_curves(metrics: Sequence[dict[str, Any]], *, axes: Sequence[Any] | None = None) -> Sequence[Any]:
     """Loss (left) and accuracy or MSE (right) against epoch, for training and test data.
 
     Args:
@@ -73,9 +71,7 @@ def plot_learning_curves(
     return axes
 
 
-def save_learning_curves(
-    metrics: Sequence[dict[str, Any]], path: str | os.PathLike, *, title: str = ""
-) -> None:
+def save_learning_curves(metrics: Sequence[dict[str, Any]], path: str | os.PathLike, *, title: str = "") -> None:
     """Write :func:`plot_learning_curves` to a PNG file (no pyplot, so no GUI backend)."""
     from matplotlib.figure import Figure
 

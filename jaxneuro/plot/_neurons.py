@@ -23,9 +23,7 @@ def plot_tuning_curve(inputs, rates, *, analytic=None, ax=None, xlabel="input", 
     ax = _axes(ax)
     inputs, rates = np.asarray(inputs), np.asarray(rates)
     if analytic is not None:
-        ax.plot(
-            np.asarray(analytic[0]), np.asarray(analytic[1]), "k-", lw=1.5, label="analytic G(v_in)", zorder=1
-        )
+        ax.plot(np.asarray(analytic[0]), np.asarray(analytic[1]), "k-", lw=1.5, label="analytic G(v_in)", zorder=1)
     step = max(1, len(inputs) // 400)  # keep the scatter readable for huge sweeps
     order = np.argsort(inputs)[::step]
     ax.plot(inputs[order], rates[order], "o", ms=3, alpha=0.7, label=label, zorder=2)
@@ -46,9 +44,7 @@ def plot_trace(ts, v, spike_times=None, *, ax=None, ylabel="v", threshold=None, 
         st = np.asarray(spike_times)
         st = st[np.isfinite(st)]
         top = np.nanmax(np.asarray(v)) if threshold is None else max(threshold, np.nanmax(np.asarray(v)))
-        ax.plot(
-            st, np.full_like(st, top * 1.05 if top > 0 else top + 5), "v", color="C3", ms=5, label="spikes"
-        )
+        ax.plot(st, np.full_like(st, top * 1.05 if top > 0 else top + 5), "v", color="C3", ms=5, label="spikes")
     ax.set_xlabel(f"time ({time_unit})")
     ax.set_ylabel(ylabel)
     ax.legend(loc="upper right") if (threshold is not None or spike_times is not None) else None

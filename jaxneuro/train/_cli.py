@@ -86,14 +86,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"jaxneuro train: error: {err}", file=sys.stderr)
         return 1
     final = result.final
-    shown = ", ".join(
-        f"{k} = {v:.6g}" for k, v in final.items() if k.startswith("test_") and isinstance(v, float)
-    )
-    status = (
-        "done"
-        if result.completed
-        else f"stopped after epoch {int(result.state.epoch)} (resume with --resume)"
-    )
+    shown = ", ".join(f"{k} = {v:.6g}" for k, v in final.items() if k.startswith("test_") and isinstance(v, float))
+    status = "done" if result.completed else f"stopped after epoch {int(result.state.epoch)} (resume with --resume)"
     print(f"{status}: {shown}; results in {out}")
     return 0
 

@@ -71,9 +71,7 @@ class DataConfig:
         for key in ("train_size", "test_size"):
             value = getattr(self, key)
             _require(value is None or value >= 1, f"data.{key}", value, "None or an integer >= 1")
-        _require(
-            math.isfinite(self.noise) and self.noise >= 0, "data.noise", self.noise, "a finite float >= 0"
-        )
+        _require(math.isfinite(self.noise) and self.noise >= 0, "data.noise", self.noise, "a finite float >= 0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,12 +87,10 @@ class ModelConfig:
     """
 
     hidden_sizes: tuple[int, ...]
-    activation: Literal[
-        "identity", "logistic", "tanh", "relu", "leaky_relu", "softmax", "lif", "soft_lif"
-    ] = "relu"
-    final_activation: Literal[
-        "identity", "logistic", "tanh", "relu", "leaky_relu", "softmax", "lif", "soft_lif"
-    ] = "identity"
+    activation: Literal["identity", "logistic", "tanh", "relu", "leaky_relu", "softmax", "lif", "soft_lif"] = "relu"
+    final_activation: Literal["identity", "logistic", "tanh", "relu", "leaky_relu", "softmax", "lif", "soft_lif"] = (
+        "identity"
+    )
     eval_activations: tuple[str, ...] = ()
 
     def __post_init__(self):
@@ -187,9 +183,7 @@ class Config:
         _require(0 <= self.seed < 2**32, "seed", self.seed, "an integer in [0, 2**32)")
         name, loss = self.data.name, self.loss
         if name == "regression" and loss != "mse":
-            raise ConfigError(
-                f"config key 'loss' must be 'mse' for data.name = 'regression', got loss = {loss!r}."
-            )
+            raise ConfigError(f"config key 'loss' must be 'mse' for data.name = 'regression', got loss = {loss!r}.")
         if name == "xor" and loss.startswith("categorical"):
             raise ConfigError(
                 "config key 'loss' must be 'mse', 'binary_cross_entropy' or "
@@ -317,8 +311,7 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str = "") -> Any:
         if key not in fields:
             valid = [prefix + name for name in fields]
             raise ConfigError(
-                f"unknown config key {prefix + key!r}{_suggest(prefix + key, valid)}; "
-                f"valid keys: {', '.join(valid)}."
+                f"unknown config key {prefix + key!r}{_suggest(prefix + key, valid)}; valid keys: {', '.join(valid)}."
             )
     kwargs = {}
     for name, field in fields.items():
@@ -335,9 +328,7 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str = "") -> Any:
                 hint = _suggest(value, typing.get_args(hints[name]))
             if dataclasses.is_dataclass(hints[name]):
                 raise ConfigError(f"config key {key!r} must be a table [{key}], got {key} = {value!r}.")
-            raise ConfigError(
-                f"config key {key!r} must be {_type_name(hints[name])}, got {key} = {value!r}{hint}."
-            )
+            raise ConfigError(f"config key {key!r} must be {_type_name(hints[name])}, got {key} = {value!r}{hint}.")
         kwargs[name] = out
     return cls(**kwargs)
 
@@ -354,9 +345,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError(
-            f"override {text!r} must look like section.field=value, e.g. optimizer.learning_rate=1e-3."
-        )
+        raise ConfigError(f"override {text!r} must look like section.field=value, e.g. optimizer.learning_rate=1e-3.")
     value = value.strip()
     if value.lower() in ("none", "null"):
         return key, None

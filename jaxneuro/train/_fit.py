@@ -200,9 +200,7 @@ def init_state(config: Config, data: Dataset) -> TrainState:
     """The state before the first epoch: initial model, optimiser state, shuffle key, zero counters."""
     init_key, shuffle_key, _ = _keys(config.seed)
     model = make_model(config, data.in_size, data.out_size, key=init_key)
-    opt_state = make_optimizer(config, int(data.x_train.shape[0])).init(
-        eqx.filter(model, eqx.is_inexact_array)
-    )
+    opt_state = make_optimizer(config, int(data.x_train.shape[0])).init(eqx.filter(model, eqx.is_inexact_array))
     return TrainState(model, opt_state, shuffle_key, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32))
 
 
@@ -264,9 +262,7 @@ def _check_resume_config(saved: dict[str, Any], config: Config) -> None:
 
     old = flat(config_from_dict(saved).to_dict())
     new = flat(config.to_dict())
-    changed = [
-        k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) and k not in RESUME_MAY_CHANGE
-    ]
+    changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) and k not in RESUME_MAY_CHANGE]
     if changed:
         diffs = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
         raise ConfigError(
@@ -365,9 +361,7 @@ def fit(
             key, sub = jax.random.split(state.key)
             model, opt_state = state.model, state.opt_state
             if config.scan_epoch:
-                model, opt_state, losses, scores = train_epoch(
-                    model, opt_state, sub, data.x_train, data.t_train
-                )
+                model, opt_state, losses, scores = train_epoch(model, opt_state, sub, data.x_train, data.t_train)
             else:
                 idx = epoch_batches(sub, n_train, batch)
                 losses, scores = [], []
@@ -384,8 +378,7 @@ def fit(
                 i = int(bad[0])
                 step = int(state.step) + i
                 where = (
-                    f"the last good checkpoint, {str(last_checkpoint)!r} "
-                    f"(after epoch {int(state.epoch)}), is kept"
+                    f"the last good checkpoint, {str(last_checkpoint)!r} (after epoch {int(state.epoch)}), is kept"
                     if last_checkpoint is not None
                     else "no checkpoint had been written yet"
                 )

@@ -31,9 +31,7 @@ def confusion_matrix(
             f"got shapes {labels.shape} and {predictions.shape}."
         )
     if not (jnp.issubdtype(labels.dtype, jnp.integer) and jnp.issubdtype(predictions.dtype, jnp.integer)):
-        raise ValueError(
-            f"labels and predictions must be integer arrays, got {labels.dtype} and {predictions.dtype}."
-        )
+        raise ValueError(f"labels and predictions must be integer arrays, got {labels.dtype} and {predictions.dtype}.")
     flat = labels * num_classes + predictions
     # out-of-range indices are dropped by the scatter's mode="drop"
     counts = jnp.zeros(num_classes * num_classes, jnp.int32).at[flat].add(1, mode="drop")
