@@ -108,8 +108,12 @@ def _solver_rates(solver: AbstractSpikingSolver, neuron, inputs: Array, t_end: f
     def batch(neuron, inputs):
         if isinstance(solver, (SteppedLIF, ExactLIF)):
             return one(neuron, inputs)
-        flat = jax.tree.map(lambda a: jnp.broadcast_to(a, inputs.shape).reshape(-1), neuron)
-        return jax.vmap(one)(flat, inputs.reshape(-1)).reshape(inputs.shape)
+        # Parameters that vary over the batch are mapped; scalar ones stay scalars (constants
+        # XLA folds into the step, not arrays read at every step).
+        varies = jax.tree.map(lambda a: eqx.is_array(a) and jnp.ndim(a) > 0, neuron)
+        flat = jax.tree.map(lambda a, v: jnp.broadcast_to(a, inputs.shape).reshape(-1) if v else a, neuron, varies)
+        axes = jax.tree.map(lambda v: 0 if v else None, varies)
+        return jax.vmap(one, in_axes=(axes, 0))(flat, inputs.reshape(-1)).reshape(inputs.shape)
 
     # Each rate depends on its own input and parameters only: derivatives by forward
     # sensitivities, one direction per differentiated argument (``_sensitivity``).

@@ -189,7 +189,7 @@ def fixed_step_loop(
         t_n = t0 + n.astype(dtype) * dt_a
         t_e = t0 + (n + 1).astype(dtype) * dt_a
         t_a = jnp.minimum(jnp.maximum(t_state, ref_end), t_e) if lagged else t_n
-        h = t_e - t_a
+        h = t_e - t_a if lagged else dt_a  # a constant step when the state never lags
         y1 = update(neuron, drive, t_a, y, h)
         c1 = cond(y1)
         spike = armed & (c1 >= 0)
