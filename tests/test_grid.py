@@ -54,10 +54,7 @@ def test_hh_f_i_surface_over_sodium_conductance():
     assert rate.shape == (6, 2)
     for j, g in enumerate(g_na):
         direct = jn.tuning_curve(jn.HodgkinHuxley(g_Na=g), J.astype(np.float32), duration=100.0)
-        # The same steps, up to float32 rounding: the grid maps g_Na as an array, the direct
-        # call has a scalar g_Na that XLA folds into the step (4,000 steps of relative
-        # rounding 6e-8 each bound the difference by 2.4e-4; measured 7e-7).
-        np.testing.assert_allclose(rate[:, j], direct, rtol=1e-5)
+        np.testing.assert_array_equal(rate[:, j], direct)
     assert np.all(np.asarray(rate[0]) == 0) and np.all(np.asarray(rate[-1]) > 50)  # rest, then firing
 
 

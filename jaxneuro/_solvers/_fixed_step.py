@@ -71,14 +71,6 @@ def _secant(c0, c1):
     return jnp.clip(c0 / jnp.where(c0 < c1, c0 - c1, -1.0), 0.0, 1.0)
 
 
-def _crossing_three_point(c_prev, c0, c1):
-    """The root in [0, 1] of the quadratic through ``(-1, c_prev)``, ``(0, c0 < 0)`` and
-    ``(1, c1 >= 0)`` (three equally spaced values of the condition), in closed form."""
-    a = 0.5 * (c1 + c_prev) - c0  # p(theta) = c0 + b theta + a theta^2
-    b = 0.5 * (c1 - c_prev)
-    return _crossing_quadratic(c0, c1, b + 2.0 * a)
-
-
 def _crossing_quadratic(c0, c1, d1):
     """The root in [0, 1] of the quadratic with values ``c0 < 0 <= c1`` and slope ``d1`` at
     ``theta = 1``, in closed form (the secant where the quadratic has no root there)."""
@@ -160,14 +152,12 @@ def fixed_step_loop(
     slot_of_step = np.full(n_steps + 1, len(rows), np.int64)
     slot_of_step[rows] = np.arange(len(rows))
 
-    def crossing(n, t_a, t_e, h, y, y1, c1, spike, t_state, ref_end, bad, rec, c_prev):
+    def crossing(n, t_a, t_e, h, y, y1, c1, spike, t_state, ref_end, bad, rec):
         c0 = cond(y)
         f0 = neuron.vector_field(t_a, y, drive)
         f1 = neuron.vector_field(_before(t_e, t_a), y1, drive)
         if order == 3:
             theta = _crossing(c0, c1, h * slope(y, f0), h * slope(y1, f1))
-        elif not lagged:  # equal steps: the quadratic through the last three values of c
-            theta = jnp.where(n > 0, _crossing_three_point(c_prev, c0, c1), _secant(c0, c1))
         else:
             theta = _crossing_quadratic(c0, c1, h * slope(y1, f1))
         theta = jnp.where(c0 >= 0, 0.0, theta)
@@ -185,7 +175,7 @@ def fixed_step_loop(
 
     def step(carry, xs):
         n, slot = xs
-        y, t_state, ref_end, armed, bad, rec, buffer, c_prev = carry
+        y, t_state, ref_end, armed, bad, rec, buffer = carry
         t_n = t0 + n.astype(dtype) * dt_a
         t_e = t0 + (n + 1).astype(dtype) * dt_a
         t_a = jnp.minimum(jnp.maximum(t_state, ref_end), t_e) if lagged else t_n
@@ -193,7 +183,7 @@ def fixed_step_loop(
         y1 = update(neuron, drive, t_a, y, h)
         c1 = cond(y1)
         spike = armed & (c1 >= 0)
-        args = (n, t_a, t_e, h, y, y1, c1, spike, t_state, ref_end, bad, rec, c_prev)
+        args = (n, t_a, t_e, h, y, y1, c1, spike, t_state, ref_end, bad, rec)
         if order == 2:  # measured: the closed-form quadratic costs less than a conditional
             y_new, t_state, ref_end, bad, rec = crossing(*args)
         else:
@@ -207,8 +197,7 @@ def fixed_step_loop(
             armed = jnp.where(spike, False, armed | (c1 < -rearm))
         if n_save:
             buffer = jax.tree.map(lambda b, v: jax.lax.dynamic_update_index_in_dim(b, v, slot, 0), buffer, y_new)
-        c_prev = cond(y) if order == 2 and not lagged else c_prev
-        return (y_new, t_state, ref_end, armed, bad, rec, buffer, c_prev), None
+        return (y_new, t_state, ref_end, armed, bad, rec, buffer), None
 
     buffer = None
     if n_save:
@@ -224,10 +213,9 @@ def fixed_step_loop(
         jnp.zeros(shape, bool) if neuron.resets else None,
         recorder.init(shape, dtype),
         buffer,
-        jnp.zeros(shape, dtype) if order == 2 and not lagged else None,
     )
     xs = (jnp.arange(n_steps, dtype=jnp.int32), jnp.asarray(slot_of_step[1:], jnp.int32))
-    (y, _, _, _, bad, rec, buffer, _), _ = jax.lax.scan(step, carry, xs)
+    (y, _, _, _, bad, rec, buffer), _ = jax.lax.scan(step, carry, xs)
     if bad is not None:
         rec = error_if_any(
             rec,
