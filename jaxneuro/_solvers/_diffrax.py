@@ -89,12 +89,21 @@ def _solve(solver: Diffrax, neuron, drive, t0, t1, ts, y0, recorder, max_spikes:
     rearm = jnp.asarray(type(neuron).rearm, dtype)
     tr = neuron.refractory_period()
 
+    # The root finder stops when its step in time is below the tolerance and the event
+    # function's value below the same number: a condition in mV (HH, AdEx) would be driven to
+    # 1e-5 mV, needing extra Newton iterations, and one in V to 1e-5 V.  So the condition is
+    # measured in units of its distance from threshold at the start (positive scaling moves
+    # no root, and at a root its derivatives scale with it, so spike times and their
+    # derivatives are unchanged).
+    c0 = jax.lax.stop_gradient(jnp.abs(neuron.spike_condition(y0)))
+    scale = 1.0 / jnp.where(c0 > 0, c0, 1.0)
+
     def event_fn(t, y, args, **kwargs):
-        # args = (drive, armed): armed, an upward zero crossing of the spike condition;
+        # args = (drive, armed, scale): armed, an upward zero crossing of the spike condition;
         # disarmed, its fall to -rearm.  Both rise through their root.
         del t, kwargs
         c = neuron.spike_condition(y)
-        return jnp.where(args[1], c, -(c + rearm))
+        return jnp.where(args[1], c, -(c + rearm)) * args[2]
 
     event = diffrax.Event(event_fn, root_finder=root_finder, direction=True)
     n_ts = ts.shape[0]
@@ -110,7 +119,7 @@ def _solve(solver: Diffrax, neuron, drive, t0, t1, ts, y0, recorder, max_spikes:
             t1,
             None,
             y_start,
-            args=(drive, armed),
+            args=(drive, armed, scale),
             saveat=diffrax.SaveAt(subs=subs),
             stepsize_controller=controller,
             event=event,
