@@ -21,9 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -36,6 +34,7 @@ from jax.sharding import Mesh
 from jaxtyping import ArrayLike, Float, PyTree
 
 from ._neurons._base import AbstractNeuron
+from ._progress import ProgressBar, progress_stream
 from ._tuning import check_duration, tuning_curve
 
 MANIFEST_FORMAT = "jaxneuro-chunked-sweep/1"
@@ -60,31 +59,6 @@ def _write_json_atomic(path: Path, data: dict) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-class _Progress:
-    """``[#####.....] 12/40 chunks  3.1 s  eta 7.2 s`` on ``stream``: updated in place on a
-    terminal, otherwise about 25 lines per sweep."""
-
-    def __init__(self, total: int, done: int, stream: IO[str] | None, width: int = 30):
-        self.total, self.start_done, self.stream, self.width = total, done, stream, width
-        self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
-        self.every = 1 if self.tty else max(1, total // 25)
-        self.t0 = time.perf_counter()
-
-    def update(self, done: int) -> None:
-        if self.stream is None or (not self.tty and done % self.every and done != self.total):
-            return
-        filled = int(self.width * done / self.total)
-        elapsed = time.perf_counter() - self.t0
-        fresh = done - self.start_done
-        eta = f"{elapsed / fresh * (self.total - done):.1f} s" if fresh else "?"
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} chunks  {elapsed:.1f} s  eta {eta}"
-        if self.tty:
-            self.stream.write("\r\x1b[K" + line + ("\n" if done == self.total else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
 
 
 def _open_npy(path: str | os.PathLike, mode: Literal["r", "r+"]) -> np.memmap:
@@ -170,7 +144,10 @@ def chunked_map(
         chunk_size: rows per call (> 0); it bounds memory on the device.
         fingerprint: text identifying ``fn`` and its settings; a manifest with another
             fingerprint (or other inputs) is refused rather than resumed.
-        progress: ``True`` for a progress bar on stderr, a text stream, or ``False``/``None``.
+        progress: ``True`` for a progress bar (tqdm) on stderr, a text stream, or
+            ``False``/``None`` for none.  A terminal shows the bar updated in place; any other
+            stream gets one line when the sweep ends; only process 0 of a multi-process job
+            shows it.
         on_chunk: called as ``on_chunk(i, n_chunks)`` after chunk ``i`` is safely on disk.
 
     Returns:
@@ -214,32 +191,31 @@ def chunked_map(
         out = _open_npy(path, "r+")
         header["output_shape"], header["output_dtype"] = manifest["output_shape"], manifest["output_dtype"]
 
-    stream = sys.stderr if progress is True else (progress or None)
-    bar = _Progress(n_chunks, len(done), stream)
-    bar.update(len(done))
-    for i in range(n_chunks):
-        if i in done:
-            continue
-        lo, hi = i * chunk_size, min(n, (i + 1) * chunk_size)
-        rows = np.asarray(fn(_chunk(inputs, lo, hi, chunk_size)))
-        if rows.ndim == 0 or rows.shape[0] != chunk_size:
-            raise ValueError(f"fn must return {chunk_size} rows (one per input row); got shape {rows.shape}.")
-        if out is None:  # the first chunk computed fixes the file's shape and dtype
-            path.parent.mkdir(parents=True, exist_ok=True)
-            out = np.lib.format.open_memmap(path, mode="w+", dtype=rows.dtype, shape=(n, *rows.shape[1:]))
-            header["output_shape"], header["output_dtype"] = list(out.shape), str(out.dtype)
-        if rows.shape[1:] != out.shape[1:] or rows.dtype != out.dtype:
-            raise ValueError(
-                f"fn returned rows of shape {rows.shape[1:]} and dtype {rows.dtype}; the file holds "
-                f"{out.shape[1:]} {out.dtype}."
-            )
-        out[lo:hi] = rows[: hi - lo]
-        out.flush()  # the rows are on disk before the manifest says so
-        done.add(i)
-        _write_json_atomic(mpath, {**header, "done": sorted(done)})
-        bar.update(len(done))
-        if on_chunk is not None:
-            on_chunk(i, n_chunks)
+    stream = progress_stream(progress)
+    with ProgressBar(total=n_chunks, initial=len(done), unit="chunk", desc="chunks", stream=stream) as bar:
+        for i in range(n_chunks):
+            if i in done:
+                continue
+            lo, hi = i * chunk_size, min(n, (i + 1) * chunk_size)
+            rows = np.asarray(fn(_chunk(inputs, lo, hi, chunk_size)))
+            if rows.ndim == 0 or rows.shape[0] != chunk_size:
+                raise ValueError(f"fn must return {chunk_size} rows (one per input row); got shape {rows.shape}.")
+            if out is None:  # the first chunk computed fixes the file's shape and dtype
+                path.parent.mkdir(parents=True, exist_ok=True)
+                out = np.lib.format.open_memmap(path, mode="w+", dtype=rows.dtype, shape=(n, *rows.shape[1:]))
+                header["output_shape"], header["output_dtype"] = list(out.shape), str(out.dtype)
+            if rows.shape[1:] != out.shape[1:] or rows.dtype != out.dtype:
+                raise ValueError(
+                    f"fn returned rows of shape {rows.shape[1:]} and dtype {rows.dtype}; the file holds "
+                    f"{out.shape[1:]} {out.dtype}."
+                )
+            out[lo:hi] = rows[: hi - lo]
+            out.flush()  # the rows are on disk before the manifest says so
+            done.add(i)
+            _write_json_atomic(mpath, {**header, "done": sorted(done)})
+            bar.update(1)
+            if on_chunk is not None:
+                on_chunk(i, n_chunks)
     del out
     return _open_npy(path, "r")
 

@@ -14,23 +14,10 @@ import time
 from pathlib import Path
 
 from . import __version__
+from ._progress import ProgressBar
 
 _DEFAULT_RANGE = {"lif": (0.0, 5.0), "hh": (0.0, 50.0)}
 _DEFAULT_CHUNK = {"lif": 10_000, "hh": 250}
-
-
-def _progress(done: int, total: int, start: float) -> None:
-    stream = sys.stderr
-    width = 30
-    filled = int(width * done / total)
-    elapsed = time.perf_counter() - start
-    eta = elapsed / done * (total - done) if done else float("nan")
-    stream.write(
-        f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks  {elapsed:6.1f} s  eta {eta:5.1f} s"
-    )
-    if done == total:
-        stream.write("\n")
-    stream.flush()
 
 
 def run_tuning(args: argparse.Namespace) -> int:
@@ -74,9 +61,10 @@ def run_tuning(args: argparse.Namespace) -> int:
     first = time.perf_counter() - t
     start = time.perf_counter()
     rates = []
-    for i, x in enumerate(padded):
-        rates.append(np.asarray(sweep(x)))
-        _progress(i + 1, n_chunks, start)
+    with ProgressBar(total=n_chunks, unit="chunk", desc="chunks", stream=sys.stderr) as bar:
+        for x in padded:
+            rates.append(np.asarray(sweep(x)))
+            bar.update(1)
     run = time.perf_counter() - start
     rates = np.concatenate(rates)[: args.n]
     compile_time = max(first - run / n_chunks, 0.0)

@@ -148,12 +148,44 @@ def test_chunked_tuning_curve_hh_and_refusal_of_another_sweep(tmp_path):
         jn.chunked_tuning_curve(jn.HodgkinHuxley(), J, path, chunk_size=3, duration=100.0, progress=False)
 
 
-def test_progress_bar(tmp_path):
-    stream = io.StringIO()
-    jn.chunked_map(lambda x: x + 1, np.zeros(50, np.float32), tmp_path / "p.npy", chunk_size=10, progress=stream)
-    lines = stream.getvalue().splitlines()
-    assert lines[0].startswith("[....") and "0/5 chunks" in lines[0]
-    assert lines[-1].startswith("[" + "#" * 30 + "]") and "5/5 chunks" in lines[-1]
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bar(tmp_path, monkeypatch):
+    def sweep(path, progress, **kwargs):
+        return jn.chunked_map(
+            lambda x: x + 1, np.zeros(50, np.float32), path, chunk_size=10, progress=progress, **kwargs
+        )
+
+    # not a terminal (a log file, a pipe): one line, written when the sweep ends
+    log = io.StringIO()
+    sweep(tmp_path / "a.npy", log)
+    assert log.getvalue().count("\n") == 1 and "\r" not in log.getvalue()
+    assert log.getvalue().startswith("chunks: 100%|##########| 5/5 [") and "chunk/s]" in log.getvalue()
+    # an interrupted sweep still ends its line; the resumed one counts on from the chunks done
+    log = io.StringIO()
+    with pytest.raises(Interrupt):
+        sweep(tmp_path / "b.npy", log, on_chunk=stop_after(2))
+    assert log.getvalue().startswith("chunks:  40%|####      | 2/5 [") and log.getvalue().count("\n") == 1
+    log = io.StringIO()
+    sweep(tmp_path / "b.npy", log)
+    assert log.getvalue().startswith("chunks: 100%|##########| 5/5 [") and log.getvalue().count("\n") == 1
+    # a terminal: tqdm's bar updated in place (carriage returns), from 0/5 to 5/5, then a newline
+    tty = Terminal()
+    sweep(tmp_path / "c.npy", tty)
+    shown = tty.getvalue()
+    assert shown.startswith("\rchunks:   0%|") and "0/5" in shown and shown.endswith("\n")
+    assert "5/5" in shown.split("\r")[-1] and shown.count("\n") == 1
+    # no display at all: progress=False, and processes other than 0 of a multi-process job
+    sweep(tmp_path / "d.npy", False)
+    monkeypatch.setattr(jax, "process_index", lambda *a: 1)
+    for stream in (io.StringIO(), Terminal()):
+        sweep(tmp_path / f"e{id(stream)}.npy", stream)
+        assert stream.getvalue() == ""
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The command line end to end in a temporary folder."""
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -24,7 +25,9 @@ def test_tuning_lif_end_to_end(tmp_path, capsys):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     out = capsys.readouterr()
     assert "compile" in out.out and "run" in out.out and "[0, 5]" in out.out
-    assert "3/3 chunks" in out.err  # progress indication
+    # progress: captured stderr is not a terminal, so one line when the sweep ends (tqdm)
+    assert out.err.count("\n") == 1 and "\r" not in out.err
+    assert re.fullmatch(r"chunks: 100%\|.{10}\| 3/3 \[.*chunk/s\]\n", out.err)  # the bar's characters: tqdm's
 
 
 def test_tuning_hh_end_to_end(tmp_path, capsys):

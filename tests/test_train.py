@@ -228,8 +228,10 @@ def test_run_writes_metrics_plot_checkpoint(tmp_path):
     assert info["epoch"] == 6 and info["step"] == 24
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["epoch"] == 6 and summary["test_mse"] == rows[-1]["test_mse"]
+    # progress on a stream that is not a terminal: one line at the end, with the last metrics
     text = stream.getvalue()
-    assert "epoch 6/6 [####################]" in text and "loss" in text and "mse" in text
+    assert text.count("\n") == 1 and text.startswith("epochs: 100%|##########| 6/6 [")
+    assert "epoch/s, loss " in text and "  mse " in text and "  test mse " in text
     state, _ = train.load_checkpoint(tmp_path, train.init_state(cfg, train.load_data(cfg)))
     assert_trees_identical(state.model, result.model)
     assert not list(tmp_path.glob("*.tmp"))
@@ -261,29 +263,24 @@ class _Crash(Exception):
     pass
 
 
-class _CrashingStream:
-    """A progress stream that raises while epoch ``at`` is reported: an injected interruption."""
+def test_resume_after_a_crash_between_checkpoints(tmp_path, monkeypatch):
+    # checkpoints every 2 epochs; the run dies after epoch 3 is trained and logged, while its
+    # metrics go to the progress bar (an injected interruption)
+    from jaxneuro.train import _fit
 
-    def __init__(self, at: int):
-        self.at = at
-
-    def isatty(self):
-        return False
-
-    def write(self, text):
-        if text.startswith(f"epoch {self.at}/"):
-            raise _Crash
-
-    def flush(self):
-        pass
-
-
-def test_resume_after_a_crash_between_checkpoints(tmp_path):
-    # checkpoints every 2 epochs; the run dies after epoch 3 is trained and logged
     cfg = small_regression(checkpoint_every=2)
     full = train.fit(cfg, tmp_path / "full", stream=None, plot=False)
-    with pytest.raises(_Crash):
-        train.fit(cfg, tmp_path / "crash", stream=_CrashingStream(3), plot=False)
+    shown = _fit.metrics_text
+
+    def crash_at_epoch_3(row):
+        if row["epoch"] == 3:
+            raise _Crash
+        return shown(row)
+
+    with monkeypatch.context() as m:
+        m.setattr(_fit, "metrics_text", crash_at_epoch_3)
+        with pytest.raises(_Crash):
+            train.fit(cfg, tmp_path / "crash", stream=None, plot=False)
     assert json.loads((tmp_path / "crash" / "checkpoint.json").read_text())["epoch"] == 2
     assert len((tmp_path / "crash" / "metrics.jsonl").read_text().splitlines()) == 3
     done = train.fit(cfg, tmp_path / "crash", resume=True, stream=None, plot=False)

@@ -38,7 +38,7 @@ import optax
 from .._sharding import data_parallel_mesh, replicate
 from ._checkpoint import TrainState, has_checkpoint, load_checkpoint, save_checkpoint
 from ._config import CLASSIFICATION_DATASETS, Config, ConfigError, config_from_dict
-from ._progress import ProgressBar
+from ._progress import epoch_bar, metrics_text
 from ._step import epoch_batches, make_evaluate, make_train_epoch, make_train_step
 
 METRICS_NAME = "metrics.jsonl"
@@ -287,7 +287,8 @@ def fit(
         out_dir: output folder (created); None trains in memory without writing files.
         resume: continue the run whose checkpoint is in ``out_dir`` (it must exist).
         data: the data set (default: :func:`load_data` of the config).
-        stream: where the progress bar goes (None: silent).
+        stream: where the progress bar (tqdm) goes (None: none): updated in place on a terminal,
+            one line at the end of the run on any other stream; shown by process 0 only.
         plot: write ``learning_curves.png`` at the end.
 
     Returns:
@@ -354,8 +355,7 @@ def fit(
 
     score_name = _score_name(config.task)
     stop = config.epochs if config.stop_after_epochs is None else min(config.epochs, config.stop_after_epochs)
-    bar = ProgressBar(config.epochs, stream)
-    try:
+    with epoch_bar(config.epochs, int(state.epoch), stream) as bar:
         for epoch in range(int(state.epoch) + 1, stop + 1):
             t0 = time.perf_counter()
             key, sub = jax.random.split(state.key)
@@ -412,10 +412,8 @@ def fit(
                     f.write(json.dumps(row) + "\n")
                 if epoch % config.checkpoint_every == 0 or epoch == stop:
                     last_checkpoint = save_checkpoint(out, state, {"config": config.to_dict()})
-            bar.update(epoch, row)
-    finally:
-        if bar.inplace and int(state.epoch) < config.epochs:
-            bar.close()
+            bar.set_postfix_str(metrics_text(row), refresh=False)
+            bar.update(1)
 
     completed = int(state.epoch) >= config.epochs
     result = TrainResult(state, metrics, out, completed)
