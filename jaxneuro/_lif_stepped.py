@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._misc import is_concrete
+from ._misc import error_if_any, is_concrete
 from ._neurons._lif import LIF
 
 MAX_REFRACTORY_RATIO = {np.dtype(np.float32): 40.0, np.dtype(np.float64): 340.0}
@@ -76,7 +76,7 @@ def encode_constants(neuron: LIF, dt: Array) -> EncodedLIF:
         if worst > limit:
             raise ValueError(f"{message}; got tau_ref / tau_m = {worst:g}.")
     else:
-        tau_m = eqx.error_if(tau_m, jnp.any(tau_ref / tau_m > limit), message + ".")
+        tau_m = error_if_any(tau_m, tau_ref / tau_m > limit, message + ".")  # a sharded batch stays sharded
     tau_m, tau_ref = tau_m.astype(dtype), tau_ref.astype(dtype)
     ratio = jnp.exp(tau_ref / tau_m)
     scale = jnp.exp2(jnp.ceil(jnp.log2(ratio)) + 1.0)
@@ -118,7 +118,7 @@ def read_spikes(c: EncodedLIF, s: Array, t_stop: Array) -> tuple[Array, Array, A
 
 def encode_voltage(v0: Array) -> Array:
     """The encoded state of a neuron at ``v0`` (below threshold, not refractory)."""
-    return eqx.error_if(v0, jnp.any(v0 >= 1.0), "y0 (v) must be below the threshold 1 (the LIF would fire at t0).")
+    return error_if_any(v0, v0 >= 1.0, "y0 (v) must be below the threshold 1 (the LIF would fire at t0).")
 
 
 def block_steps(neuron: LIF, dt: float) -> int:

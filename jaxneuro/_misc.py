@@ -3,8 +3,8 @@
 Validation follows three tiers (see STYLE.md): structure and shapes raise ``ValueError``
 at construction or trace time; value constraints on numbers that are concrete at trace
 time also raise ``ValueError`` immediately; values that are traced (inside ``jit`` or
-``vmap``) are checked at run time with ``eqx.error_if``.  Every message names the
-parameter, its value and the allowed range.
+``vmap``) are checked at run time with ``eqx.error_if`` (through :func:`error_if_any`).
+Every message names the parameter, its value and the allowed range.
 """
 
 from __future__ import annotations
@@ -15,6 +15,21 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+
+def error_if_any(value: Any, pred: Any, message: str) -> Any:
+    """``value``, raising ``message`` at run time when any element of ``pred`` is true.
+
+    ``eqx.error_if`` on a scalar one (of ``value``'s dtype and weak type) and ``value`` times
+    that one: the same value bit for bit (-0.0, NaN and infinities included), dtype and
+    derivatives.  The check's conditional then holds no batch-sized array, so a batch
+    sharded over devices stays sharded: ``eqx.error_if`` on the batch itself returns it from a
+    conditional that XLA places on one device, and XLA's SPMD partitioner warns "Involuntary
+    full rematerialization" and gathers the batch there.
+    """
+    value = jnp.asarray(value)
+    one = eqx.error_if(jnp.ones_like(value, shape=()), jnp.any(pred), message)
+    return value * one
 
 
 def default_float() -> Any:
@@ -124,10 +139,8 @@ def check_range(
             shown = arr[mask] if arr.ndim else arr
             raise ValueError(f"{name} must be finite and in {allowed}{suffix}; got {name} = {_fmt(shown)}.")
         return value
-    return eqx.error_if(
-        value,
-        jnp.any(bad(jnp, value)),
-        f"{name} must be finite and in {allowed}{suffix} (a traced value was outside it).",
+    return error_if_any(
+        value, bad(jnp, value), f"{name} must be finite and in {allowed}{suffix} (a traced value was outside it)."
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from ._progress import ProgressBar
+from ._quiet import quiet_third_party
 
 _DEFAULT_RANGE = {"lif": (0.0, 5.0), "hh": (0.0, 50.0)}
 _DEFAULT_CHUNK = {"lif": 10_000, "hh": 250}
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_third_party()  # the command line owns its process (``import jaxneuro`` changes no logging)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

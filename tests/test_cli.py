@@ -1,7 +1,10 @@
 """The command line end to end in a temporary folder."""
 
 import csv
+import logging
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -49,6 +52,37 @@ def test_tuning_hh_end_to_end(tmp_path, capsys):
 def test_tuning_bad_arguments(tmp_path, capsys, argv, match):
     assert main(argv + ["--out", str(tmp_path)]) == 2
     assert match in capsys.readouterr().err
+
+
+def test_only_the_command_line_filters_third_party_logging():
+    """``import jaxneuro`` leaves logging alone; the command line drops tensorflow-datasets'
+    OpenCV recommendation (absl logging) and nothing else."""
+    code = (
+        "import logging, absl.logging, jaxneuro, jaxneuro.train, jaxneuro.data, jaxneuro.cli; "
+        "print(len(logging.getLogger('absl').filters))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "0"
+
+    import absl.logging
+
+    from jaxneuro._quiet import quiet_third_party
+
+    quiet_third_party()
+    quiet_third_party()  # idempotent
+    logger = logging.getLogger("absl")
+    assert len(logger.filters) == 1
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        absl.logging.warning("OpenCV is not installed. We recommend using OpenCV because it is faster.")
+        absl.logging.warning("another warning")
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in records] == ["another warning"]
 
 
 def test_unknown_neuron_is_rejected(capsys):

@@ -155,6 +155,8 @@ def sharded(tmp_path_factory):
         timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
+    # run-time checks (eqx.error_if) on a sharded batch keep it sharded: no SPMD warning
+    assert "Involuntary full rematerialization" not in proc.stderr, proc.stderr[-4000:]
     with np.load(arrays) as z:
         out = {k: z[k] for k in z.files}
     return out, json.loads(facts.read_text())
@@ -384,6 +386,25 @@ def test_sharded_vmap_under_jit_and_grad():
     np.testing.assert_allclose(jax.jit(f)(v), jn.lif_rate(v), rtol=1e-6)
     g = jax.grad(lambda v: jnp.sum(f(v)))(v)
     np.testing.assert_allclose(g, jax.vmap(jax.grad(jn.lif_rate))(v), rtol=1e-6)
+
+
+def test_run_time_checks_return_the_value_bit_for_bit():
+    """``error_if_any`` (traced checks that keep a sharded batch sharded) returns its value
+    unchanged, with its dtype, weak type and derivative, and raises when the check fails."""
+    from jaxneuro._misc import error_if_any
+
+    def checked(x):
+        return error_if_any(x, x > 10, "x must be at most 10")
+
+    x = jnp.array([-0.0, 1.5, -jnp.inf, jnp.nan], jnp.float32)
+    y = jax.jit(checked)(x)
+    assert y.dtype == x.dtype
+    np.testing.assert_array_equal(np.asarray(y).view(np.uint32), np.asarray(x).view(np.uint32))
+    np.testing.assert_array_equal(jax.jit(checked)(jnp.arange(3)), [0, 1, 2])
+    assert jax.make_jaxpr(checked)(2.0).out_avals[0].weak_type
+    assert float(jax.grad(lambda v: 3.0 * checked(v))(2.0)) == 3.0
+    with pytest.raises(Exception, match="x must be at most 10"):
+        jax.block_until_ready(jax.jit(checked)(jnp.array([1.0, 11.0])))
 
 
 def test_sharding_validation():

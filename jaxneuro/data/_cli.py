@@ -34,8 +34,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``data prepare``; returns the exit status (2 for a bad source)."""
+    from .._progress import is_terminal
     from ._prepare import describe_source, prepare_mnist
+    from ._tfds import import_tfds
 
+    if not is_terminal(sys.stderr):
+        # tensorflow-datasets' own progress bars (tqdm) write an update a second into a log:
+        # off for this process when stderr is not a terminal (a command line owns its process;
+        # prepare_mnist, the library function, leaves tfds's settings alone).
+        import_tfds().disable_progress_bar()
     try:
         print(describe_source(args.source), flush=True)  # for a pickle: known checksum or not
         path = prepare_mnist(args.source, args.data_dir, overwrite=args.overwrite)
@@ -48,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry (``python -m jaxneuro.data ...``)."""
+    from .._quiet import quiet_third_party
+
+    quiet_third_party()  # the command line owns its process (``import jaxneuro`` changes no logging)
     parser = argparse.ArgumentParser(prog="python -m jaxneuro.data")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

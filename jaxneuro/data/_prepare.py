@@ -373,6 +373,15 @@ def prepare_mnist(
             for index in range(len(labels)):
                 yield index, {"image": _png(images[index]), "label": int(labels[index])}
 
+        # tfds prints "Downloading and preparing dataset ..." before and "Dataset mnist downloaded
+        # and prepared to ..." after; nothing is downloaded here, and the caller says where the
+        # data set went (``jaxneuro data prepare`` prints it).
+        def _log_download_bytes(self):
+            pass
+
+        def _log_download_done(self):
+            pass
+
     builder = _LocalMNIST(data_dir=os.fspath(root), file_format="array_record")
     mode = (
         tfds.download.GenerateMode.FORCE_REDOWNLOAD

@@ -94,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry (``python -m jaxneuro.train CONFIG ...``)."""
+    from .._quiet import quiet_third_party
+
+    quiet_third_party()  # the command line owns its process (``import jaxneuro`` changes no logging)
     parser = argparse.ArgumentParser(prog="python -m jaxneuro")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
