@@ -44,6 +44,7 @@ from ._neurons._izhikevich import (
     Izhikevich as Izhikevich,
     IzhikevichState as IzhikevichState,
 )
+from ._neurons._iaf import IntegrateAndFire as IntegrateAndFire
 from ._neurons._qif import QIF as QIF
 
 # [end:neuron-models]
@@ -56,8 +57,10 @@ from ._solvers import (
     AbstractRecorder as AbstractRecorder,
     AbstractSpikingSolver as AbstractSpikingSolver,
     Diffrax as Diffrax,
+    Euler as Euler,
     ExactLIF as ExactLIF,
     ExpMidpointHH as ExpMidpointHH,
+    ExponentialEuler as ExponentialEuler,
     SpikeStats as SpikeStats,
     SpikeTimes as SpikeTimes,
     SteppedLIF as SteppedLIF,
@@ -119,13 +122,37 @@ from ._kernels import (
     PSCKernel as PSCKernel,
     psc_kernel as psc_kernel,
 )
-from ._network import (
+from ._network._connectivity import (
+    AbstractConnectivity as AbstractConnectivity,
+    AllToAll as AllToAll,
+    FixedInDegree as FixedInDegree,
+    FixedOutDegree as FixedOutDegree,
+    FixedProbability as FixedProbability,
+    FromIndices as FromIndices,
+    OneToOne as OneToOne,
+)
+from ._network._lif_exact import (
     Connection as Connection,
     LIFNetwork as LIFNetwork,
     LIFPopulation as LIFPopulation,
     NetworkResult as NetworkResult,
     NetworkState as NetworkState,
-    simulate_network as simulate_network,
+    simulate_lif_network as simulate_lif_network,
+)
+from ._network._model import (
+    Network as Network,
+    PoissonInput as PoissonInput,
+    PoissonPopulation as PoissonPopulation,
+    Population as Population,
+    Projection as Projection,
+)
+from ._network._simulate import NetworkRun as NetworkRun, RunState as RunState, simulate_network as simulate_network
+from ._synapses import (
+    AbstractSynapse as AbstractSynapse,
+    DeltaSynapse as DeltaSynapse,
+    ExponentialConductance as ExponentialConductance,
+    ExponentialCurrent as ExponentialCurrent,
+    PSCSynapse as PSCSynapse,
 )
 from ._spikes import filter_spikes as filter_spikes
 

@@ -343,6 +343,7 @@ def test_time_varying_drive_array_and_callable(x64):
 
 
 # ============================================================================ noise
+@pytest.mark.slow  # 2,000 neurons for 3,000 steps, and 200 traced every step
 def test_noise_statistics_and_reproducibility():
     """With per-step white-noise currents sigma sqrt(tau_m/dt) z, the free membrane is an AR(1)
     process: stationary variance (1 - E)/(1 + E) sigma^2 tau_m / dt (-> sigma^2/2), lag-1
@@ -376,6 +377,7 @@ def test_noise_statistics_and_reproducibility():
     assert not np.allclose(np.asarray(other.final_state.v), np.asarray(res.final_state.v))
 
 
+@pytest.mark.slow  # 60 neurons in float64, four runs of up to 1,000 steps
 def test_split_runs_continue_exactly(x64):
     """A run split into several loops by tracing, or continued from ``final_state`` with
     ``t0``, gives the spikes of one run: the state, the refractory clocks and the drive of the
@@ -722,7 +724,7 @@ def test_candidate_bitmap_finds_every_one_once(n):
     """The two-level bitmap and its reader (the candidate pick of a step) against
     ``np.nonzero``: read in chunks of k, every 1 comes out exactly once, in the documented
     order (word by word, bit by bit within a word), under jit and vmap."""
-    from jaxneuro._network import _bitmap, _next_ones
+    from jaxneuro._network._bitmap import bitmap as _bitmap, next_ones as _next_ones
 
     rng = np.random.default_rng(n)
     masks = [np.zeros(n), np.ones(n), (rng.random(n) < 0.01), (rng.random(n) < 0.3)]

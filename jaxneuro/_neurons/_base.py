@@ -50,6 +50,7 @@ from typing import Any, ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, PyTree
 
 
@@ -107,6 +108,26 @@ class AbstractNeuron(eqx.Module):
         """This neuron with run-time checks (``eqx.error_if``) on traced parameter values.
         Default: no checks."""
         return self
+
+    def voltage(self, y: PyTree) -> Array:
+        """The membrane potential in state ``y`` (read by conductance synapses, ``g (E - v)``,
+        and moved by delta synapses).  Default: the state itself when it is one array, else its
+        field ``v``; override for other layouts."""
+        if isinstance(y, (jax.Array, np.ndarray)):
+            return y
+        if hasattr(y, "v"):
+            return y.v
+        raise TypeError(
+            f"{type(self).__name__}: the state {type(y).__name__} has no field 'v'; define "
+            "voltage(y) and with_voltage(y, v) to use this neuron with conductance or delta synapses."
+        )
+
+    def with_voltage(self, y: PyTree, v: Array) -> PyTree:
+        """The state ``y`` with its membrane potential replaced by ``v`` (see ``voltage``)."""
+        if isinstance(y, (jax.Array, np.ndarray)):
+            return v
+        self.voltage(y)  # the same error for a state without ``v``
+        return eqx.tree_at(lambda s: s.v, y, v)
 
     @property
     def resets(self) -> bool:

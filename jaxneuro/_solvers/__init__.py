@@ -3,6 +3,8 @@
 from ._base import AbstractSpikingSolver as AbstractSpikingSolver
 from ._base import Interval as Interval
 from ._diffrax import Diffrax as Diffrax
+from ._exp_euler import Euler as Euler
+from ._exp_euler import ExponentialEuler as ExponentialEuler
 from ._exp_midpoint import ExpMidpointHH as ExpMidpointHH
 from ._exp_midpoint import hh_exp_midpoint_update as hh_exp_midpoint_update
 from ._fixed_step import RK4 as RK4

@@ -14,13 +14,14 @@ from .._neurons._hh import HHState, HodgkinHuxley, alpha_h, alpha_m, alpha_n, be
 from ._fixed_step import AbstractFixedStepSolver
 
 
-def _coefficients(neuron: HodgkinHuxley, y: HHState, J: Array) -> tuple[HHState, HHState]:
-    """Each variable obeys ``dx/dt = (x_inf - x) rate_x``: the ``x_inf`` and rates at ``y``."""
+def _coefficients(neuron: HodgkinHuxley, y: HHState, J: Array, g_in=0.0) -> tuple[HHState, HHState]:
+    """Each variable obeys ``dx/dt = (x_inf - x) rate_x``: the ``x_inf`` and rates at ``y``
+    (input current ``J - g_in V``)."""
     V = y.v
     an, bn, am, bm, ah, bh = alpha_n(V), beta_n(V), alpha_m(V), beta_m(V), alpha_h(V), beta_h(V)
     gNa = neuron.g_Na * y.m**3 * y.h
     gK = neuron.g_K * y.n**4
-    G = gNa + gK + neuron.g_L
+    G = gNa + gK + neuron.g_L + g_in
     V_inf = (J + gNa * neuron.E_Na + gK * neuron.E_K + neuron.g_L * neuron.E_L) / G
     infs = HHState(V_inf, an / (an + bn), am / (am + bm), ah / (ah + bh))
     return infs, HHState(G / neuron.C, an + bn, am + bm, ah + bh)
@@ -30,17 +31,18 @@ def _relax(y: HHState, infs: HHState, rates: HHState, h) -> HHState:
     return jax.tree.map(lambda x, i, r: i + (x - i) * jnp.exp(-h * r), y, infs, rates)
 
 
-def hh_exp_midpoint_update(neuron: HodgkinHuxley, y: HHState, J: Array, dt: Array) -> HHState:
-    """One exponential-midpoint step of the HH equations from ``y`` with current ``J``.
+def hh_exp_midpoint_update(neuron: HodgkinHuxley, y: HHState, J: Array, dt: Array, g_in=0.0) -> HHState:
+    """One exponential-midpoint step of the HH equations from ``y`` with current
+    ``J - g_in V`` (``g_in`` a synaptic conductance, mS/cm^2, in the membrane's leak).
 
     Each variable obeys ``dx/dt = (x_inf - x)/tau_x`` with ``x_inf``, ``tau_x`` depending on
     the others; the step freezes those coefficients at the half step (reached by an
     exponential-Euler half step) and advances every variable by its exact exponential:
     second order in ``dt``, unconditionally stable for the stiff gates.
     """
-    infs, rates = _coefficients(neuron, y, J)
+    infs, rates = _coefficients(neuron, y, J, g_in)
     half = _relax(y, infs, rates, 0.5 * dt)
-    infs, rates = _coefficients(neuron, half, J)
+    infs, rates = _coefficients(neuron, half, J, g_in)
     return _relax(y, infs, rates, dt)
 
 
@@ -60,6 +62,9 @@ class ExpMidpointHH(AbstractFixedStepSolver):
 
     def update(self, neuron, drive, t, y, h):
         return hh_exp_midpoint_update(neuron, y, input_value(drive, t + 0.5 * h), h)
+
+    def update_with_input(self, neuron, t, y, h, a, g):
+        return hh_exp_midpoint_update(neuron, y, a, h, 0.0 if g is None else g)
 
 
 __all__ = ["ExpMidpointHH", "hh_exp_midpoint_update"]

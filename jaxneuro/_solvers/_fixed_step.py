@@ -81,6 +81,20 @@ def _crossing_quadratic(c0, c1, d1):
     return jnp.where(ok, jnp.clip(1.0 + u, 0.0, 1.0), _secant(c0, c1))
 
 
+class SynapticInput(eqx.Module):
+    """``neuron`` under the input current ``a - g v`` (``v = neuron.voltage(y)``), as the
+    ``neuron`` argument of a solver's ``update`` (only ``vector_field`` is read)."""
+
+    neuron: AbstractNeuron
+    a: Array
+    g: Array | None
+
+    def vector_field(self, t, y, args):
+        del args
+        current = self.a if self.g is None else self.a - self.g * self.neuron.voltage(y)
+        return self.neuron.vector_field(t, y, current)
+
+
 class AbstractFixedStepSolver(AbstractSpikingSolver):
     """A fixed step ``dt`` (default: the neuron's ``default_dt``) and an update rule.
 
@@ -96,6 +110,14 @@ class AbstractFixedStepSolver(AbstractSpikingSolver):
     @abc.abstractmethod
     def update(self, neuron: AbstractNeuron, drive: AbstractInput, t: Array, y: PyTree, h: Array) -> PyTree:
         """The state at ``t + h`` from ``y`` at ``t`` (``h`` may be 0: then ``y``)."""
+
+    def update_with_input(self, neuron: AbstractNeuron, t: Array, y: PyTree, h: Array, a: Array, g: Array | None):
+        """One step under the input current ``a - g v`` held over the step (``v`` the
+        membrane potential ``neuron.voltage(y)``; ``g`` is ``None`` for a current input):
+        how a network steps a population under its synapses.  Default: ``update`` on the
+        neuron with that input inside its vector field, so that an implicit-in-``v`` method
+        (``ExponentialEuler``) treats the conductance as part of the membrane's leak."""
+        return self.update(SynapticInput(neuron, a, g), None, t, y, h)
 
     def run(self, neuron, drive, span: Interval, y0, recorder: AbstractRecorder, ts):
         method = type(self).__name__

@@ -87,10 +87,11 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from ._kernels import FAST_SYNAPSE_TAU_S
-from ._misc import as_float_array, check_positive, default_float, is_concrete
-from ._neurons._lif import LIF
-from ._spikes import SpikeTrain, _check_overflow
+from .._kernels import FAST_SYNAPSE_TAU_S
+from .._misc import as_float_array, check_positive, default_float, is_concrete
+from .._neurons._lif import LIF
+from .._spikes import SpikeTrain, _check_overflow
+from ._bitmap import bitmap, next_ones
 
 _NEWTON_ITERS = 1  # Halley steps from a 2nd-order start on an interval <= dt, then a Newton step: to rounding (tests)
 _LARGE_N = 2048  # from this many neurons on, the default max_spikes_per_step is 16 (else 8)
@@ -578,63 +579,6 @@ def _normals(seeds: Array, steps: Int[Array, " L"], n: int, dtype, pairs: Array 
 
 
 # =============================================================================== simulation
-def _bitmap(m: Float[Array, " n"]) -> tuple[Array, Array, Array, Array]:
-    """The 1s of a 0/1 vector ``m`` as a two-level bitmap (``uint32``): with ``nb =
-    ceil(n/32)`` words, bit ``i`` of ``words[b]`` is set where ``m[b + i nb] = 1`` (packed down
-    the columns of ``m`` seen as ``(32, nb)``: a vertical, vectorised reduction), and bit
-    ``j`` of ``top[c]`` where ``words[32 c + j] != 0``.  With it the ones are found in time
-    proportional to their number, not to ``n``.  Returns the start state of ``_next_ones``,
-    ``(words, top, 0, 0)``."""
-    n = m.shape[0]
-    nb = -(-n // 32)
-    bits = jnp.pad((m != 0).astype(jnp.uint32), (0, 32 * nb - n)).reshape(32, nb)
-    words = jnp.sum(bits << jnp.arange(32, dtype=jnp.uint32)[:, None], axis=0, dtype=jnp.uint32)
-    nw = -(-nb // 32)
-    nonzero = jnp.pad((words != 0).astype(jnp.uint32), (0, 32 * nw - nb)).reshape(nw, 32)
-    top = jnp.sum(nonzero << jnp.arange(32, dtype=jnp.uint32), axis=1, dtype=jnp.uint32)
-    return words, top, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.uint32)
-
-
-def _low_bit(x: Array) -> tuple[Array, Array]:
-    """The lowest set bit of a nonzero ``uint32`` and its position (``int32``)."""
-    lb = x & (~x + jnp.uint32(1))
-    return lb, 31 - lax.clz(lb).astype(jnp.int32)
-
-
-def _next_ones(state: tuple[Array, Array, Array, Array], k: int) -> tuple[Int[Array, " k"], Array, tuple]:
-    """The positions of the next (up to) ``k`` ones of a ``_bitmap``, word by word and bit
-    by bit within a word (position ``b + i nb`` for bit ``i`` of word ``b``): a fixed order,
-    not an increasing one.
-
-    ``state = (words, top, w, x)``: the bitmap with the words already visited cleared from
-    ``top``, the word ``w`` being read and its bits ``x`` not yet taken (start: ``_bitmap``).
-    Returns the positions (padded with 0; all below ``n``: padding bits are never set), how
-    many were found and the state to continue from.  A loop over the ones found (a few per
-    time step), with no scatter or sort (``lax.top_k`` and scatters are calls XLA cannot
-    compile into a loop's kernel)."""
-    words, top, w, x = state
-
-    def body(c):
-        j, idx, top, w, x = c
-
-        def refill(top, w, x):
-            c2 = jnp.argmax(top != 0).astype(jnp.int32)
-            lb, pos = _low_bit(top[c2])
-            w = 32 * c2 + pos
-            return lax.dynamic_update_index_in_dim(top, top[c2] ^ lb, c2, 0), w, words[w]
-
-        top, w, x = lax.cond(x == 0, refill, lambda *a: a, top, w, x)
-        lb, pos = _low_bit(x)
-        return j + 1, lax.dynamic_update_index_in_dim(idx, w + pos * words.shape[0], j, 0), top, w, x ^ lb
-
-    def more(c):
-        j, _, top, _, x = c
-        return (j < k) & ((x != 0) | jnp.any(top != 0))
-
-    j, idx, top, w, x = lax.while_loop(more, body, (jnp.zeros((), jnp.int32), jnp.zeros(k, jnp.int32), top, w, x))
-    return idx, j, (words, top, w, x)
-
-
 def _sequential(pred: Array, fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)``, run as a conditional of its own (``pred`` must be True, and traced).
 
@@ -663,7 +607,7 @@ def _check_int(name: str, value: Any, low: int = 1) -> int:
     return int(value)
 
 
-def simulate_network(
+def simulate_lif_network(
     network: LIFNetwork,
     duration: float,
     *,
@@ -1235,7 +1179,7 @@ def simulate_network(
                 f"more than max_spikes_per_step = {K} spikes in one step; raise max_spikes_per_step "
                 "(a hard bound with differentiable=True).",
             )
-            idx = _next_ones(_bitmap(cand_f), K)[0]
+            idx = next_ones(bitmap(cand_f), K)[0]
             st = process(idx, total, st)
         else:
             # the first K candidates; then further chunks of up to K while any remain (rare).  A
@@ -1245,10 +1189,10 @@ def simulate_network(
             # (a chunk that picks K candidates may have left some: the loop runs again)
             def chunk(c):
                 state, _, st = c
-                idx, picked, state = _next_ones(state, K)
+                idx, picked, state = next_ones(state, K)
                 return state, picked >= K, process(idx, picked, st)
 
-            idx, picked, state = _next_ones(_bitmap(cand_f), K)
+            idx, picked, state = next_ones(bitmap(cand_f), K)
             st = process(idx, picked, st)
             st = lax.while_loop(lambda c: c[1], chunk, (state, picked >= K, st))[2]
         acc, yq_s, rel_s, counts, times = st
@@ -1356,5 +1300,5 @@ __all__ = [
     "LIFPopulation",
     "NetworkResult",
     "NetworkState",
-    "simulate_network",
+    "simulate_lif_network",
 ]

@@ -1,0 +1,1 @@
+"""Networks: the model (populations, projections, sources), connectivity, simulation."""

@@ -1,0 +1,462 @@
+"""Simulating a ``Network``: a clock-driven loop over steps of ``dt``, any neuron model.
+
+One step from ``t`` to ``t + dt``, written from the equations (the order is Brian2's:
+integrate, detect threshold crossings, propagate, reset):
+
+1. Input.  Each neuron of a population receives the current
+
+       I = drive(t) + sum_links a_l - (sum_links g_l) v,
+
+   where every incoming projection (and Poisson input) contributes through its synapse's
+   ``drive``: a current ``a`` (current synapses) or a conductance ``g`` and ``g E``
+   (conductance synapses), averaged over the step.
+2. Neurons.  The population's solver advances each neuron over the step with that input held
+   (``update_with_input``); a neuron in its refractory period is held instead.
+3. Spikes.  A neuron spikes when its ``spike_condition`` is >= 0 at the end of the step (and
+   it is not refractory, and, for a neuron without reset, its detector is armed).  The spike
+   time is placed inside the step by linear interpolation of the condition.  The neuron is
+   reset, and held for the steps that start less than ``tau_ref`` after its step's start
+   (Brian2's rule: the refractory period is counted in whole steps).
+4. Synapses.  Each synaptic state evolves freely over the step (``propagate``, exact).
+5. Propagation.  The spikes of each population are listed (``jnp.nonzero``) and read in
+   chunks of ``spikes_per_chunk`` (a loop that runs as often as needed, so no spike is ever
+   dropped): each source adds its weights at its targets into the delay buffer of the
+   projection, in the slot of step ``n + delay`` (a ring of ``max_delay/dt + 1`` rows).
+6. Arrivals.  The slot of step ``n`` is taken out of each buffer and handed to the synapse
+   (``receive``): ``s += w`` for current and conductance synapses, ``v += w`` for delta
+   synapses (not for refractory neurons).  Poisson inputs add ``w`` times a binomial count.
+
+So an event at step ``n`` with delay ``d`` steps changes the state at the end of step
+``n + d`` and acts on the neurons from step ``n + d + 1`` on (zero delay: the next step, as in
+Brian2).  Work per step: O(neurons) for the update, O(spikes x fan-out) for propagation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
+
+from .._misc import default_float, error_if_any, is_concrete, static_float
+from .._spikes import SpikeTrain, _check_overflow
+from ._bitmap import bitmap, has_more, next_ones
+from ._connectivity import DenseStorage
+from ._model import Network, PoissonPopulation, Population
+
+_DELAY_RTOL = 0.01  # a delay more than 1% of dt off a multiple of dt is an error
+DEFAULT_SPIKES_PER_CHUNK = 16
+MAX_NETWORK_RATE_HZ = 200.0
+"""Default spike-time capacity per neuron: ``ceil(duration * MAX_NETWORK_RATE_HZ) + 1`` (more
+is an error naming ``max_spikes``, never a silent loss)."""
+
+
+class RunState(eqx.Module):
+    """The state of a network simulation at a step boundary (continue a run from it).
+
+    Attributes:
+        y: each neuron population's state (``None`` for Poisson populations).
+        refractory: steps each neuron is still held (int), per population.
+        armed: for neurons without a reset, whether the spike detector is armed.
+        synapses: each projection's synaptic state (one per target neuron).
+        inputs: each Poisson input's synaptic state.
+        buffers: each projection's delay ring, ``(slots, n_post + 1)``.
+        step: steps taken since the start of the first run.
+    """
+
+    y: tuple[PyTree, ...]
+    refractory: tuple[Int[Array, " n"] | None, ...]
+    armed: tuple[Bool[Array, " n"] | None, ...]
+    synapses: tuple[PyTree, ...]
+    inputs: tuple[PyTree, ...]
+    buffers: tuple[Float[Array, "slots n1"], ...]
+    step: Int[Array, ""]
+
+
+class NetworkRun(eqx.Module):
+    """What ``simulate_network`` returns for a ``Network``.
+
+    Attributes:
+        spikes: one ``SpikeTrain`` per population (shape ``(size, capacity)``, times in the
+            network's time unit), or ``None`` per population with ``record_spikes=False``.
+        spike_count: spikes per neuron, per population (always kept).
+        ts: times of the voltage traces, shape ``(records,)``, or ``None``.
+        v: membrane potential traces per population, ``(records, size)``, or ``None``.
+        final_state: the ``RunState`` at the end (pass as ``state0`` to continue).
+        names: the population names.   duration: simulated time (time unit).
+        seconds_per_time_unit: for rates in Hz.
+    """
+
+    spikes: tuple[SpikeTrain | None, ...]
+    spike_count: tuple[Int[Array, " n"], ...]
+    ts: Float[Array, " records"] | None
+    v: tuple[Float[Array, "records n"], ...] | None
+    final_state: RunState
+    names: tuple[str, ...] = eqx.field(static=True)
+    duration: float = eqx.field(static=True)
+    seconds_per_time_unit: float = eqx.field(static=True)
+
+    def _index(self, name: str | int) -> int:
+        if isinstance(name, int):
+            return name
+        if name not in self.names:
+            raise ValueError(f"unknown population {name!r}; the populations are {list(self.names)}.")
+        return self.names.index(name)
+
+    def train(self, name: str | int) -> SpikeTrain:
+        """The ``SpikeTrain`` of a population (by name or index)."""
+        train = self.spikes[self._index(name)]
+        if train is None:
+            raise ValueError("spike times were not recorded (record_spikes=False); use spike_count.")
+        return train
+
+    def rates(self, name: str | int) -> Float[Array, " n"]:
+        """Mean firing rate of each neuron of a population over the run, in Hz."""
+        return self.spike_count[self._index(name)] / (self.duration * self.seconds_per_time_unit)
+
+
+# ================================================================================ helpers
+def _where(mask: Array, a: PyTree, b: PyTree) -> PyTree:
+    return jax.tree.map(lambda x, y: jnp.where(mask, x, y), a, b)
+
+
+def _add(a: Array | None, b: Array | None) -> Array | None:
+    return b if a is None else (a if b is None else a + b)
+
+
+def _broadcast_state(y: PyTree, n: int, dtype) -> PyTree:
+    return jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a, dtype), (n,)), y)
+
+
+def _delay_steps(link, dt: float) -> Any:
+    """The link's storage with delays in whole steps (int32), checked."""
+    st = link.storage
+    d = st.delay_steps
+    steps = jnp.round(d / dt)
+    off = jnp.abs(d - steps * dt) > _DELAY_RTOL * dt
+    short = (d > 0) & (steps < 1)
+    where = f"Projection {link.pre}->{link.post}: delay"
+    if is_concrete(d):
+        dn = np.asarray(d)
+        if np.any(np.asarray(short)):
+            raise ValueError(
+                f"{where} must be 0 or at least one step dt = {dt:g}; got {dn[np.asarray(short)].min():g}."
+            )
+        if np.any(np.asarray(off)):
+            raise ValueError(f"{where} must be a multiple of dt = {dt:g} (within 1%); got {dn[np.asarray(off)][0]:g}.")
+    else:
+        steps = error_if_any(steps, short | off, f"{where} must be 0 or a multiple of dt of at least one step.")
+    return eqx.tree_at(lambda s: s.delay_steps, st, steps.astype(jnp.int32))
+
+
+def _ring_slots(link, dt: float) -> int:
+    return int(round(link.max_delay / dt)) + 1
+
+
+def initial_run_state(network: Network, key: PRNGKeyArray | None, dt: float, dtype=None) -> RunState:
+    """The default initial state: neurons at ``initial_state`` (or ``v0``), synapses empty."""
+    dtype = dtype or default_float()
+    ys, refr, armed = [], [], []
+    keys = jax.random.split(key, len(network.populations)) if key is not None else [None] * len(network.populations)
+    for pop, k in zip(network.populations, keys, strict=True):
+        if isinstance(pop, PoissonPopulation):
+            ys.append(None), refr.append(None), armed.append(None)
+            continue
+        neuron = pop.neuron
+        y = _broadcast_state(neuron.initial_state(), pop.size, dtype)
+        if pop.v0 is not None:
+            if callable(pop.v0):
+                if k is None:
+                    raise ValueError(f"Population {pop.name!r}: v0 is drawn at random; pass key= to simulate_network.")
+                v = pop.v0(k, (pop.size,))
+            else:
+                v = pop.v0
+            y = neuron.with_voltage(y, jnp.broadcast_to(jnp.asarray(v, dtype), (pop.size,)))
+        ys.append(y)
+        refr.append(jnp.zeros((pop.size,), jnp.int32) if neuron.refractory_period() is not None else None)
+        armed.append(None if neuron.resets else neuron.spike_condition(y) < 0)
+    syn = tuple(link.synapse.init(network.populations[link.post].size, dtype) for link in network.links)
+    ins = tuple(inp.synapse.init(network.populations[t].size, dtype) for t, inp in network.inputs)
+    bufs = tuple(
+        jnp.zeros((_ring_slots(link, dt), network.populations[link.post].size + 1), dtype) for link in network.links
+    )
+    return RunState(tuple(ys), tuple(refr), tuple(armed), syn, ins, bufs, jnp.zeros((), jnp.int32))
+
+
+# ================================================================================ the step
+def _deliver(storage, buffer: Array, rows: Int[Array, " k"], n: Array) -> Array:
+    """Add the weights of sources ``rows`` into the delay ring at slot ``n + delay``."""
+    slots = buffer.shape[0]
+    tgt, w, d = storage.rows(rows)
+    w = jnp.broadcast_to(w, tgt.shape).astype(buffer.dtype)
+    if slots == 1:
+        return buffer.at[0, tgt].add(w, mode="drop")
+    slot = jnp.broadcast_to((n + d) % slots, tgt.shape)
+    return buffer.at[slot, tgt].add(w, mode="drop")
+
+
+def _population_update(pop: Population, y, refr, armed, a, g, t, dt, n_ref):
+    """Steps 2-3 for one population: the new state, spikes, spike times, counters."""
+    neuron = pop.neuron
+    y1 = pop.solver.update_with_input(neuron, t, y, dt, a, g)
+    held = refr > 0 if refr is not None else None
+    if held is not None:
+        y1 = _where(held, y, y1)
+    c0 = neuron.spike_condition(y)
+    c1 = neuron.spike_condition(y1)
+    spiked = c1 >= 0
+    if held is not None:
+        spiked = spiked & ~held
+    if armed is not None:
+        spiked = spiked & armed
+        armed = jnp.where(spiked, False, armed | (c1 < -type(neuron).rearm))
+    frac = jnp.where(c0 < 0, c0 / jnp.where(c0 < 0, c0 - c1, -1.0), 0.0)
+    t_spike = t + dt * jnp.clip(frac, 0.0, 1.0)
+    if neuron.resets:
+        y1 = _where(spiked, neuron.reset(y1), y1)
+    if refr is not None:
+        refr = jnp.where(spiked, jnp.maximum(n_ref - 1, 0), jnp.maximum(refr - 1, 0))
+    return y1, refr, armed, spiked, t_spike
+
+
+def for_each_spike(spiked: Bool[Array, " n"], k: int, body, carry):
+    """``carry = body(rows, carry)`` for the indices of the ones of ``spiked``, ``k`` at a
+    time (``rows`` padded with ``n``), as many times as needed: no spike is dropped."""
+    n = spiked.shape[0]
+    state = bitmap(spiked)
+
+    def go(c):
+        return c[0]
+
+    def chunk(c):
+        _, state, carry = c
+        rows, j, state = next_ones(state, k)
+        rows = jnp.where(jnp.arange(k) < j, rows, n)
+        return (j == k) & has_more(state), state, body(rows, carry)
+
+    return lax.while_loop(go, chunk, (has_more(state), state, carry))[2]
+
+
+def simulate_general_network(
+    network: Network,
+    duration: float,
+    *,
+    dt: float | None = None,
+    t0: float = 0.0,
+    key: PRNGKeyArray | None = None,
+    state0: RunState | None = None,
+    record_spikes: bool = True,
+    max_spikes: int | None = None,
+    trace_every: int | None = None,
+    spikes_per_chunk: int = DEFAULT_SPIKES_PER_CHUNK,
+    on_overflow: Literal["error", "flag"] = "error",
+) -> NetworkRun:
+    """``simulate_network`` for a ``Network`` (module docstring for the step)."""
+    pops = network.populations
+    unit, sec = network.time_unit
+    neuron_pops = [p for p in pops if isinstance(p, Population)]
+    if dt is None:
+        dt = min(type(p.neuron).default_dt for p in neuron_pops) if neuron_pops else 1e-4
+    dt_f, dur = static_float(dt), static_float(duration)
+    if dt_f is None or dur is None or not dt_f > 0 or not dur > 0:
+        raise ValueError(
+            f"dt and duration must be positive numbers known at trace time ({unit}); got {dt!r}, {duration!r}."
+        )
+    n_steps = int(round(dur / dt_f))
+    if abs(n_steps * dt_f - dur) > 1e-6 * dt_f or n_steps < 1:
+        raise ValueError(f"duration must be a positive multiple of dt = {dt_f:g} {unit}; got duration = {dur:g}.")
+    if trace_every is not None and (not isinstance(trace_every, int) or trace_every < 1 or n_steps % trace_every):
+        raise ValueError(f"trace_every must be an int >= 1 that divides the {n_steps} steps, got {trace_every!r}.")
+    if not isinstance(spikes_per_chunk, int) or spikes_per_chunk < 1:
+        raise ValueError(f"spikes_per_chunk must be an int >= 1, got {spikes_per_chunk!r}.")
+    if on_overflow not in ("error", "flag"):
+        raise ValueError(f"on_overflow must be 'error' or 'flag', got {on_overflow!r}.")
+    needs_key = any(isinstance(p, PoissonPopulation) for p in pops) or bool(network.inputs)
+    if key is None and (needs_key or (state0 is None and any(callable(p.v0) for p in neuron_pops))):
+        raise ValueError("this network draws random numbers (Poisson sources or a random v0): pass key=.")
+    dtype = default_float()
+    dt_s = dt_f * sec  # seconds, for rates
+    k_init, k_run = jax.random.split(key) if key is not None else (None, None)
+    state = initial_run_state(network, k_init, dt_f, dtype) if state0 is None else state0
+    storages = [_delay_steps(link, dt_f) for link in network.links]
+    for p in pops:
+        if isinstance(p, PoissonPopulation) and is_concrete(p.rate) and np.any(np.asarray(p.rate) * dt_s > 1):
+            raise ValueError(
+                f"PoissonPopulation {p.name!r}: rate x dt must be <= 1; got rate up to {np.max(p.rate):g} Hz."
+            )
+    n_refs = []
+    for p in pops:
+        tr = p.neuron.refractory_period() if isinstance(p, Population) else None
+        n_refs.append(None if tr is None else jnp.round(jnp.asarray(tr) / dt_f).astype(jnp.int32))
+    if max_spikes is None:
+        max_spikes = math.ceil(dur * sec * MAX_NETWORK_RATE_HZ) + 1
+    elif isinstance(max_spikes, bool) or not isinstance(max_spikes, int) or max_spikes < 1:
+        raise ValueError(f"max_spikes must be an int >= 1, got {max_spikes!r}.")
+    outgoing = [[i for i, link in enumerate(network.links) if link.pre == p] for p in range(len(pops))]
+    incoming = [[i for i, link in enumerate(network.links) if link.post == p] for p in range(len(pops))]
+    inputs_to = [[i for i, (t, _) in enumerate(network.inputs) if t == p] for p in range(len(pops))]
+    dt_a = jnp.asarray(dt_f, dtype)
+
+    def step(carry, _):
+        st, times, counts = carry
+        n = st.step
+        t = jnp.asarray(t0, dtype) + n.astype(dtype) * dt_a
+        kn = jax.random.fold_in(k_run, n) if k_run is not None else None
+        keys = jax.random.split(kn, len(pops) + len(network.inputs)) if kn is not None else None
+        ys, refr, armed = list(st.y), list(st.refractory), list(st.armed)
+        spiked, t_spk = [None] * len(pops), [None] * len(pops)
+        # 1-3: inputs, neurons, spikes
+        for p, pop in enumerate(pops):
+            if isinstance(pop, PoissonPopulation):
+                spiked[p] = jax.random.uniform(keys[p], (pop.size,), dtype) < pop.rate * dt_s
+                t_spk[p] = jnp.broadcast_to(t, (pop.size,))
+                continue
+            a = jnp.broadcast_to(pop.drive(t).astype(dtype), (pop.size,))
+            g = None
+            for i in incoming[p]:
+                a_l, g_l = network.links[i].synapse.drive(st.synapses[i], dt_a)
+                a, g = a + a_l, _add(g, g_l)
+            for j in inputs_to[p]:
+                a_l, g_l = network.inputs[j][1].synapse.drive(st.inputs[j], dt_a)
+                a, g = a + a_l, _add(g, g_l)
+            ys[p], refr[p], armed[p], spiked[p], t_spk[p] = _population_update(
+                pop, ys[p], refr[p], armed[p], a, g, t, dt_a, n_refs[p]
+            )
+        # 4: free evolution of the synapses
+        syns = [link.synapse.propagate(s, dt_a) for link, s in zip(network.links, st.synapses, strict=True)]
+        ins = [inp.synapse.propagate(s, dt_a) for (_, inp), s in zip(network.inputs, st.inputs, strict=True)]
+        # 5: propagation, and spike times into the buffers
+        bufs = list(st.buffers)
+        times, counts = list(times), list(counts)
+        for p, pop in enumerate(pops):
+            sparse = [i for i in outgoing[p] if not isinstance(storages[i], DenseStorage)]
+            for i in outgoing[p]:
+                if isinstance(storages[i], DenseStorage):
+                    x = spiked[p].astype(dtype) @ storages[i].matrix
+                    bufs[i] = bufs[i].at[(n + storages[i].delay_steps) % bufs[i].shape[0], :-1].add(x)
+            if sparse or times[p] is not None:
+
+                def body(rows, c, p=p, sparse=sparse, size=pop.size):
+                    bs, tm = c
+                    bs = tuple(_deliver(storages[i], b, rows, n) for i, b in zip(sparse, bs, strict=True))
+                    if tm is not None:
+                        safe = jnp.minimum(rows, size - 1)
+                        tm = tm.at[rows, counts[p][safe]].set(t_spk[p][safe], mode="drop")
+                    return bs, tm
+
+                carry_p = (tuple(bufs[i] for i in sparse), times[p])
+                sb, times[p] = for_each_spike(spiked[p], spikes_per_chunk, body, carry_p)
+                for i, b in zip(sparse, sb, strict=True):
+                    bufs[i] = b
+            counts[p] = counts[p] + spiked[p].astype(jnp.int32)
+        # 6: arrivals
+        kicks = [None] * len(pops)
+        for i, link in enumerate(network.links):
+            slot = n % bufs[i].shape[0]
+            x = bufs[i][slot, :-1]
+            bufs[i] = bufs[i].at[slot].set(0.0)
+            syns[i], kick = link.synapse.receive(syns[i], x)
+            kicks[link.post] = _add(kicks[link.post], kick)
+        for j, (tgt, inp) in enumerate(network.inputs):
+            events = jax.random.binomial(keys[len(pops) + j], inp.n, inp.rate * dt_s, (pops[tgt].size,), dtype)
+            ins[j], kick = inp.synapse.receive(ins[j], inp.weight * events)
+            kicks[tgt] = _add(kicks[tgt], kick)
+        for p, kick in enumerate(kicks):
+            if kick is None:
+                continue
+            neuron = pops[p].neuron
+            if refr[p] is not None:
+                kick = jnp.where(refr[p] > 0, 0.0, kick)
+            ys[p] = neuron.with_voltage(ys[p], neuron.voltage(ys[p]) + kick)
+        new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), n + 1)
+        return (new, tuple(times), tuple(counts)), None
+
+    times0 = tuple(jnp.full((p.size, max_spikes), jnp.inf, dtype) if record_spikes else None for p in pops)
+    counts0 = tuple(jnp.zeros((p.size,), jnp.int32) for p in pops)
+    carry = (state, times0, counts0)
+    ts = v = None
+    if trace_every is None:
+        carry, _ = lax.scan(step, carry, None, length=n_steps)
+    else:
+
+        def block(c, _):
+            vs = tuple(
+                None if isinstance(p, PoissonPopulation) else p.neuron.voltage(y)
+                for p, y in zip(pops, c[0].y, strict=True)
+            )
+            c, _ = lax.scan(step, c, None, length=trace_every)
+            return c, vs
+
+        carry, v = lax.scan(block, carry, None, length=n_steps // trace_every)
+        ts = jnp.asarray(t0, dtype) + dt_a * trace_every * jnp.arange(n_steps // trace_every, dtype=dtype)
+    state, times, counts = carry
+    trains = []
+    for p, (tm, c) in enumerate(zip(times, counts, strict=True)):
+        if tm is None:
+            trains.append(None)
+            continue
+        train = SpikeTrain(tm, c)
+        if on_overflow == "error":
+            train = _check_overflow(train, f"population {pops[p].name!r} (raise max_spikes)")
+        trains.append(train)
+    return NetworkRun(
+        tuple(trains),
+        counts,
+        ts,
+        v,
+        state,
+        tuple(p.name for p in pops),
+        float(dur),
+        float(sec),
+    )
+
+
+def simulate_network(network: Any, duration: float, **kwargs: Any) -> Any:
+    """Simulate a network for ``duration`` (in its time unit).
+
+    * A ``Network`` (populations of any neuron, projections with current, conductance, delta
+      or PSC synapses, delays, Poisson sources) runs clock-driven with steps of ``dt``
+      (module docstring of ``jaxneuro._network._simulate``) and returns a ``NetworkRun``.
+      Keywords: ``dt`` (default: the smallest ``default_dt`` of its neurons), ``t0``,
+      ``key`` (for Poisson sources and random initial voltages), ``state0`` (a ``RunState``
+      to continue from), ``record_spikes``, ``max_spikes`` (spike-time capacity per neuron;
+      default ``ceil(duration x 200 Hz) + 1``; more spikes are an error, never a silent loss), ``trace_every``
+      (record every population's membrane potential every this many steps),
+      ``spikes_per_chunk`` (how many spikes one pass of the propagation reads; a tuning knob,
+      never a limit), ``on_overflow``.
+    * A ``LIFNetwork`` (the notes' LIF networks with exponential synapses) runs with exact
+      spike times and is differentiable with respect to its weights:
+      ``simulate_lif_network``, whose docstring lists its keywords; returns a
+      ``NetworkResult``.
+
+    Example (Brette et al. 2007, CUBA; ``benchmarks/networks.py`` has all four models)::
+
+        cell = jn.IntegrateAndFire(tau_m=20.0, E_L=-49.0, V_th=-50.0, V_reset=-60.0, tau_ref=5.0)
+        v0 = lambda key, shape: jax.random.uniform(key, shape, minval=-60.0, maxval=-50.0)
+        exc = jn.Population(3200, cell, "exc", v0=v0)
+        inh = jn.Population(800, cell, "inh", v0=v0)
+        p = jn.FixedProbability(0.02)
+        net = jn.Network([exc, inh], [
+            jn.Projection("exc", "exc", jn.ExponentialCurrent(5.0), p, weight=1.62),
+            jn.Projection("exc", "inh", jn.ExponentialCurrent(5.0), p, weight=1.62),
+            jn.Projection("inh", "exc", jn.ExponentialCurrent(10.0), p, weight=-9.0),
+            jn.Projection("inh", "inh", jn.ExponentialCurrent(10.0), p, weight=-9.0),
+        ])
+        run = jn.simulate_network(net, 1000.0, dt=0.1, key=jax.random.key(0))
+        run.rates("exc").mean()   # Hz
+    """
+    from ._lif_exact import LIFNetwork, simulate_lif_network
+
+    if isinstance(network, Network):
+        return simulate_general_network(network, duration, **kwargs)
+    if isinstance(network, LIFNetwork):
+        return simulate_lif_network(network, duration, **kwargs)
+    raise ValueError(f"network must be a LIFNetwork or a jaxneuro.Network, got {type(network).__name__}.")
+
+
+__all__ = ["NetworkRun", "RunState", "initial_run_state", "simulate_general_network", "simulate_network"]
