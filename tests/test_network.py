@@ -724,7 +724,8 @@ def test_candidate_bitmap_finds_every_one_once(n):
     """The two-level bitmap and its reader (the candidate pick of a step) against
     ``np.nonzero``: read in chunks of k, every 1 comes out exactly once, in the documented
     order (word by word, bit by bit within a word), under jit and vmap."""
-    from jaxneuro._network._bitmap import bitmap as _bitmap, next_ones as _next_ones
+    from jaxneuro._network._bitmap import bitmap as _bitmap
+    from jaxneuro._network._bitmap import next_ones as _next_ones
 
     rng = np.random.default_rng(n)
     masks = [np.zeros(n), np.ones(n), (rng.random(n) < 0.01), (rng.random(n) < 0.3)]
