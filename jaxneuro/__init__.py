@@ -46,6 +46,7 @@ from ._neurons._izhikevich import (
 )
 from ._neurons._iaf import IntegrateAndFire as IntegrateAndFire
 from ._neurons._qif import QIF as QIF
+from ._neurons._traub_miles import TraubMiles as TraubMiles
 
 # [end:neuron-models]
 from ._simulate import Simulation as Simulation, simulate as simulate

@@ -78,6 +78,13 @@ class Population(eqx.Module):
             uniform between reset and threshold, as in Brette et al. 2007).
         solver: the fixed step the neurons take (default ``default_solver(neuron)``); its
             ``dt`` is ignored (the network's step is used).
+        y0: the whole initial state instead of the neuron's ``initial_state``: a PyTree of
+            arrays (scalars or ``(size,)``) or a callable ``y0(key, size)`` returning one
+            (``v0``, when given too, then replaces its membrane potential).
+        refractory_input: what a delta synapse's jump does to a refractory neuron: lost
+            (False, the default; NEST's ``iaf_psc_delta``) or added to its held potential
+            (True; Brian2's ``on_pre='v += w'``, where only a jump in the very step of a spike
+            is lost, overwritten by the reset).
     """
 
     size: int = eqx.field(static=True)
@@ -86,8 +93,10 @@ class Population(eqx.Module):
     drive: AbstractInput = eqx.field(default=0.0)
     v0: Any = eqx.field(default=None)
     solver: AbstractFixedStepSolver | None = eqx.field(default=None)
+    y0: Any = eqx.field(default=None)
+    refractory_input: bool = eqx.field(static=True, default=False)
 
-    def __init__(self, size, neuron, name="", *, drive=0.0, v0=None, solver=None):
+    def __init__(self, size, neuron, name="", *, drive=0.0, v0=None, solver=None, y0=None, refractory_input=False):
         self.size = _check_size("Population", size)
         if not isinstance(neuron, AbstractNeuron):
             raise ValueError(
@@ -119,6 +128,8 @@ class Population(eqx.Module):
             if is_concrete(v0):
                 check_range(f"Population {name!r}: v0", v0)
         self.v0 = v0
+        self.y0 = y0
+        self.refractory_input = bool(refractory_input)
         if solver is not None and not isinstance(solver, AbstractFixedStepSolver):
             raise ValueError(
                 f"Population {name!r}: solver must be a fixed-step solver (ExponentialEuler, RK4, Euler, "
@@ -195,6 +206,9 @@ class Projection(eqx.Module):
             ``dt``; one number, one per synapse, or a callable like ``weight``.  Rounded to
             the step (an error if it is more than 1% off a multiple of ``dt``).
         storage: ``"auto"``, ``"sparse"`` or ``"dense"`` (``_connectivity``).
+        s0: the initial synaptic state of each target (``None``: at rest), a number, a
+            ``(n_post,)`` array or a callable ``s0(key, shape)`` (Brette et al. 2007 start
+            COBA with random conductances).
     """
 
     pre: str = eqx.field(static=True)
@@ -204,6 +218,7 @@ class Projection(eqx.Module):
     weight: Any = 1.0
     delay: Any = 0.0
     storage: Literal["auto", "sparse", "dense"] = eqx.field(static=True, default="auto")
+    s0: Any = None
 
     def __check_init__(self):
         if not isinstance(self.connectivity, AbstractConnectivity):
@@ -225,7 +240,7 @@ class Link(eqx.Module):
     synapse: AbstractSynapse
     storage: Storage
     max_delay: float = eqx.field(static=True)
-    delay_is_step_multiple: bool = eqx.field(static=True, default=True)
+    s0: Any = None
 
 
 def _realise(proj: Projection, pre: int, post: int, n_pre: int, n_post: int, rng: np.random.Generator) -> Link:
@@ -245,7 +260,7 @@ def _realise(proj: Projection, pre: int, post: int, n_pre: int, n_post: int, rng
             n_post=n_post,
             n_pre=n_pre,
         )
-        return Link(pre, post, proj.synapse, storage, float(delay))
+        return Link(pre, post, proj.synapse, storage, float(delay), proj.s0)
     src, dst = conn.pairs(n_pre, n_post, pre == post, rng)
     weight = _check_weight(name, proj.synapse, per_synapse(proj.weight, f"{name}: weight", src.size, rng))
     delay = _check_delay(name, per_synapse(proj.delay, f"{name}: delay", src.size, rng))
@@ -264,7 +279,7 @@ def _realise(proj: Projection, pre: int, post: int, n_pre: int, n_post: int, rng
     else:
         targets, (w, d) = to_ell(src, dst, n_pre, n_post, weight, delay)
         storage = SparseStorage(jnp.asarray(targets), jnp.asarray(w, dtype), jnp.asarray(d, dtype), n_post)
-    return Link(pre, post, proj.synapse, storage, max_delay)
+    return Link(pre, post, proj.synapse, storage, max_delay, proj.s0)
 
 
 def _check_weight(name: str, synapse: AbstractSynapse, w: Any) -> Any:

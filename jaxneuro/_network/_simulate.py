@@ -162,25 +162,39 @@ def initial_run_state(network: Network, key: PRNGKeyArray | None, dt: float, dty
     """The default initial state: neurons at ``initial_state`` (or ``v0``), synapses empty."""
     dtype = dtype or default_float()
     ys, refr, armed = [], [], []
-    keys = jax.random.split(key, len(network.populations)) if key is not None else [None] * len(network.populations)
-    for pop, k in zip(network.populations, keys, strict=True):
+    n_keys = len(network.populations) + len(network.links)
+    keys = list(jax.random.split(key, n_keys)) if key is not None else [None] * n_keys
+
+    def draw(value, k, shape, what):
+        if not callable(value):
+            return value
+        if k is None:
+            raise ValueError(f"{what} is drawn at random; pass key= to simulate_network.")
+        return value(k, shape)
+
+    for pop, k in zip(network.populations, keys, strict=False):
         if isinstance(pop, PoissonPopulation):
             ys.append(None), refr.append(None), armed.append(None)
             continue
         neuron = pop.neuron
-        y = _broadcast_state(neuron.initial_state(), pop.size, dtype)
+        k_y, k_v = jax.random.split(k) if k is not None else (None, None)
+        y = neuron.initial_state() if pop.y0 is None else draw(pop.y0, k_y, pop.size, f"Population {pop.name!r}: y0")
+        y = _broadcast_state(y, pop.size, dtype)
         if pop.v0 is not None:
-            if callable(pop.v0):
-                if k is None:
-                    raise ValueError(f"Population {pop.name!r}: v0 is drawn at random; pass key= to simulate_network.")
-                v = pop.v0(k, (pop.size,))
-            else:
-                v = pop.v0
+            v = draw(pop.v0, k_v, (pop.size,), f"Population {pop.name!r}: v0")
             y = neuron.with_voltage(y, jnp.broadcast_to(jnp.asarray(v, dtype), (pop.size,)))
         ys.append(y)
         refr.append(jnp.zeros((pop.size,), jnp.int32) if neuron.refractory_period() is not None else None)
         armed.append(None if neuron.resets else neuron.spike_condition(y) < 0)
-    syn = tuple(link.synapse.init(network.populations[link.post].size, dtype) for link in network.links)
+    syn = []
+    for link, k in zip(network.links, keys[len(network.populations) :], strict=True):
+        n_post = network.populations[link.post].size
+        s = link.synapse.init(n_post, dtype)
+        if link.s0 is not None:
+            value = draw(link.s0, k, s.shape, f"Projection {link.pre}->{link.post}: s0")
+            s = jnp.broadcast_to(jnp.asarray(value, dtype), s.shape)
+        syn.append(s)
+    syn = tuple(syn)
     ins = tuple(inp.synapse.init(network.populations[t].size, dtype) for t, inp in network.inputs)
     bufs = tuple(
         jnp.zeros((_ring_slots(link, dt), network.populations[link.post].size + 1), dtype) for link in network.links
@@ -277,8 +291,8 @@ def simulate_general_network(
     if on_overflow not in ("error", "flag"):
         raise ValueError(f"on_overflow must be 'error' or 'flag', got {on_overflow!r}.")
     needs_key = any(isinstance(p, PoissonPopulation) for p in pops) or bool(network.inputs)
-    if key is None and (needs_key or (state0 is None and any(callable(p.v0) for p in neuron_pops))):
-        raise ValueError("this network draws random numbers (Poisson sources or a random v0): pass key=.")
+    if key is None and needs_key:
+        raise ValueError("this network draws random numbers (Poisson sources or inputs): pass key=.")
     dtype = default_float()
     dt_s = dt_f * sec  # seconds, for rates
     k_init, k_run = jax.random.split(key) if key is not None else (None, None)
@@ -370,7 +384,9 @@ def simulate_general_network(
             if kick is None:
                 continue
             neuron = pops[p].neuron
-            if refr[p] is not None:
+            if pops[p].refractory_input:  # Brian2: jumps kept, but the reset overwrites those of the spike step
+                kick = jnp.where(spiked[p], 0.0, kick)
+            elif refr[p] is not None:
                 kick = jnp.where(refr[p] > 0, 0.0, kick)
             ys[p] = neuron.with_voltage(ys[p], neuron.voltage(ys[p]) + kick)
         new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), n + 1)
