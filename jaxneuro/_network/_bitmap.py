@@ -72,10 +72,35 @@ def next_ones(state: tuple[Array, Array, Array, Array], k: int) -> tuple[Int[Arr
     return idx, j, (words, top, w, x)
 
 
+def for_each_one(m: Array, body, carry):
+    """``carry = body(i, carry)`` for every ``i`` with ``m[i] != 0`` (in ``next_ones``'s
+    order): one iteration of one loop per one, the next word found without a branch."""
+    words, top, w, x = bitmap(m)
+    nb = words.shape[0]
+
+    def step(c):
+        top, w, x, carry = c
+        empty = x == 0
+        c2 = jnp.argmax(top != 0).astype(jnp.int32)
+        lbt, post = low_bit(top[c2])
+        w_new = 32 * c2 + post
+        top = jnp.where(empty, lax.dynamic_update_index_in_dim(top, top[c2] ^ lbt, c2, 0), top)
+        w = jnp.where(empty, w_new, w)
+        x = jnp.where(empty, words[w_new], x)
+        lb, pos = low_bit(x)
+        return top, w, x ^ lb, body(w + pos * nb, carry)
+
+    def more(c):
+        top, _, x, _ = c
+        return (x != 0) | jnp.any(top != 0)
+
+    return lax.while_loop(more, step, (top, w, x, carry))[3]
+
+
 def has_more(state: tuple[Array, Array, Array, Array]) -> Array:
     """Whether ones remain to be read from a ``next_ones`` state."""
     _, top, _, x = state
     return (x != 0) | jnp.any(top != 0)
 
 
-__all__ = ["bitmap", "has_more", "low_bit", "next_ones"]
+__all__ = ["bitmap", "for_each_one", "has_more", "low_bit", "next_ones"]

@@ -45,7 +45,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from .._misc import default_float, error_if_any, is_concrete, static_float
 from .._spikes import SpikeTrain, _check_overflow
-from ._bitmap import bitmap, has_more, next_ones
+from ._bitmap import for_each_one
 from ._connectivity import DenseStorage
 from ._model import Network, PoissonPopulation, Population
 
@@ -238,24 +238,6 @@ def _population_update(pop: Population, y, refr, armed, a, g, t, dt, n_ref):
     return y1, refr, armed, spiked, t_spike
 
 
-def for_each_spike(spiked: Bool[Array, " n"], k: int, body, carry):
-    """``carry = body(rows, carry)`` for the indices of the ones of ``spiked``, ``k`` at a
-    time (``rows`` padded with ``n``), as many times as needed: no spike is dropped."""
-    n = spiked.shape[0]
-    state = bitmap(spiked)
-
-    def go(c):
-        return c[0]
-
-    def chunk(c):
-        _, state, carry = c
-        rows, j, state = next_ones(state, k)
-        rows = jnp.where(jnp.arange(k) < j, rows, n)
-        return (j == k) & has_more(state), state, body(rows, carry)
-
-    return lax.while_loop(go, chunk, (has_more(state), state, carry))[2]
-
-
 def simulate_general_network(
     network: Network,
     duration: float,
@@ -344,30 +326,45 @@ def simulate_general_network(
         # 4: free evolution of the synapses
         syns = [link.synapse.propagate(s, dt_a) for link, s in zip(network.links, st.synapses, strict=True)]
         ins = [inp.synapse.propagate(s, dt_a) for (_, inp), s in zip(network.inputs, st.inputs, strict=True)]
-        # 5: propagation, and spike times into the buffers
+        # 5: propagation, and spike times into the buffers: one loop over the spikes of every
+        # population (one iteration per spike; each reads its rows of the projections from it)
         bufs = list(st.buffers)
         times, counts = list(times), list(counts)
-        for p, pop in enumerate(pops):
-            sparse = [i for i in outgoing[p] if not isinstance(storages[i], DenseStorage)]
+        for p in range(len(pops)):
             for i in outgoing[p]:
                 if isinstance(storages[i], DenseStorage):
                     x = spiked[p].astype(dtype) @ storages[i].matrix
                     bufs[i] = bufs[i].at[(n + storages[i].delay_steps) % bufs[i].shape[0], :-1].add(x)
-            if sparse or times[p] is not None:
+        sparse = [i for i, s_ in enumerate(storages) if not isinstance(s_, DenseStorage)]
+        sources = [
+            p for p in range(len(pops)) if times[p] is not None or any(network.links[i].pre == p for i in sparse)
+        ]
+        if sources:
+            offsets = np.cumsum([0] + [pops[p].size for p in sources])
 
-                def body(rows, c, p=p, sparse=sparse, size=pop.size):
-                    bs, tm = c
-                    bs = tuple(_deliver(storages[i], b, rows, n) for i, b in zip(sparse, bs, strict=True))
-                    if tm is not None:
-                        safe = jnp.minimum(rows, size - 1)
-                        tm = tm.at[rows, counts[p][safe]].set(t_spk[p][safe], mode="drop")
-                    return bs, tm
+            def body(j, c):
+                bs, tms = list(c[0]), list(c[1])
+                for q, p in enumerate(sources):
+                    size = pops[p].size
+                    local = j - int(offsets[q])
+                    valid = (local >= 0) & (local < size) if len(sources) > 1 else True
+                    row = jnp.where(valid, local, size)
+                    for k, i in enumerate(sparse):
+                        if network.links[i].pre == p:
+                            bs[k] = _deliver(storages[i], bs[k], row[None], n)
+                    if tms[q] is not None:
+                        safe = jnp.clip(local, 0, size - 1)
+                        tms[q] = tms[q].at[row, counts[p][safe]].set(t_spk[p][safe], mode="drop")
+                return tuple(bs), tuple(tms)
 
-                carry_p = (tuple(bufs[i] for i in sparse), times[p])
-                sb, times[p] = for_each_spike(spiked[p], spikes_per_chunk, body, carry_p)
-                for i, b in zip(sparse, sb, strict=True):
-                    bufs[i] = b
-            counts[p] = counts[p] + spiked[p].astype(jnp.int32)
+            every = jnp.concatenate([spiked[p] for p in sources]) if len(sources) > 1 else spiked[sources[0]]
+            carry_s = (tuple(bufs[i] for i in sparse), tuple(times[p] for p in sources))
+            sb, st_times = for_each_one(every, body, carry_s)
+            for i, b in zip(sparse, sb, strict=True):
+                bufs[i] = b
+            for p, tm in zip(sources, st_times, strict=True):
+                times[p] = tm
+        counts = [c + s_.astype(jnp.int32) for c, s_ in zip(counts, spiked, strict=True)]
         # 6: arrivals
         kicks = [None] * len(pops)
         for i, link in enumerate(network.links):
