@@ -6,12 +6,14 @@ are linear in their input, so one state per target is exact) and the network's s
 for four things:
 
 * ``init(n, dtype)``: the state of ``n`` targets at rest;
-* ``propagate(state, h)``: the free evolution over a step of length ``h`` (exact);
+* ``coefficients(h)``: whatever ``propagate`` and ``drive`` need for a step of length ``h``
+  (decay factors: scalars, computed once before the time loop, not once per neuron and step);
+* ``propagate(state, c)``: the free evolution over the step (exact);
 * ``receive(state, x)``: the state after the summed weights ``x`` of the spikes arriving at
   each target, and a jump of the membrane potential (zero except for delta synapses);
-* ``drive(state, h)``: the input over the next step, as ``(a, g)`` meaning the input
+* ``drive(state, c)``: the input over the next step, as ``(a, g)`` meaning the input
   current ``a - g v`` (``v`` the membrane potential): ``g = 0`` for current synapses.
-  Values are averaged over the step of length ``h`` (exactly, for the exponential decays),
+  Values are averaged over the step (exactly, for the exponential decays),
   so that a neuron stepped with its input held over a step receives the right charge.
 
 The four types, with ``w`` a synaptic weight and spikes arriving at times ``t_k``:
@@ -61,9 +63,13 @@ class AbstractSynapse(eqx.Module):
     def init(self, n: int, dtype: Any) -> PyTree:
         """The synaptic state of ``n`` targets with no input."""
 
+    def coefficients(self, h: Array) -> PyTree:
+        """What ``propagate`` and ``drive`` need for steps of length ``h`` (default: ``h``)."""
+        return h
+
     @abc.abstractmethod
-    def propagate(self, state: PyTree, h: Array) -> PyTree:
-        """The state after a step of length ``h`` without arrivals (exact)."""
+    def propagate(self, state: PyTree, c: PyTree) -> PyTree:
+        """The state after a step without arrivals (exact); ``c = coefficients(h)``."""
 
     @abc.abstractmethod
     def receive(self, state: PyTree, x: Float[Array, " n"]) -> tuple[PyTree, Float[Array, " n"] | None]:
@@ -71,9 +77,9 @@ class AbstractSynapse(eqx.Module):
         membrane potential (``None`` for none)."""
 
     @abc.abstractmethod
-    def drive(self, state: PyTree, h: Array) -> tuple[Array, Array | None]:
+    def drive(self, state: PyTree, c: PyTree) -> tuple[Array, Array | None]:
         """``(a, g)``: the input over the next step is ``a - g v`` (``g`` ``None`` when the
-        input does not depend on ``v``)."""
+        input does not depend on ``v``); ``c = coefficients(h)``."""
 
     def check(self, name: str) -> None:
         """Raise ``ValueError`` naming ``name`` for invalid concrete parameters."""
@@ -99,14 +105,17 @@ class ExponentialCurrent(AbstractSynapse):
     def init(self, n, dtype):
         return jnp.zeros((n,), dtype)
 
-    def propagate(self, state, h):
-        return state * jnp.exp(-h / self.tau)
+    def coefficients(self, h):
+        return jnp.exp(-h / self.tau), step_mean(h / self.tau)
+
+    def propagate(self, state, c):
+        return state * c[0]
 
     def receive(self, state, x):
         return state + (x / self.tau if self.normalise else x), None
 
-    def drive(self, state, h):
-        return state * step_mean(h / self.tau), None
+    def drive(self, state, c):
+        return state * c[1], None
 
 
 class DeltaSynapse(AbstractSynapse):
@@ -119,13 +128,13 @@ class DeltaSynapse(AbstractSynapse):
     def init(self, n, dtype):
         return jnp.zeros((0,), dtype)
 
-    def propagate(self, state, h):
+    def propagate(self, state, c):
         return state
 
     def receive(self, state, x):
         return state, x
 
-    def drive(self, state, h):
+    def drive(self, state, c):
         return jnp.zeros((), state.dtype), None
 
 
@@ -150,14 +159,17 @@ class ExponentialConductance(AbstractSynapse):
     def init(self, n, dtype):
         return jnp.zeros((n,), dtype)
 
-    def propagate(self, state, h):
-        return state * jnp.exp(-h / self.tau)
+    def coefficients(self, h):
+        return jnp.exp(-h / self.tau), step_mean(h / self.tau)
+
+    def propagate(self, state, c):
+        return state * c[0]
 
     def receive(self, state, x):
         return state + x, None
 
-    def drive(self, state, h):
-        g = state * step_mean(h / self.tau)
+    def drive(self, state, c):
+        g = state * c[1]
         return g * self.E, g
 
 
@@ -190,20 +202,27 @@ class PSCSynapse(AbstractSynapse):
     def init(self, n, dtype):
         return jnp.zeros((self.order + 1, n), dtype)
 
-    def propagate(self, state, h):
+    def _propagator(self, h):
         # x_k(h) = e^(-h/tau) sum_{j<=k} x_j (h/tau)^(k-j) / (k-j)!
         x = h / self.tau
-        coef = jnp.stack([x**m / math.factorial(m) for m in range(self.order + 1)])
-        rows = [sum(coef[k - j] * state[j] for j in range(k + 1)) for k in range(self.order + 1)]
-        return jnp.stack(rows) * jnp.exp(-x)
+        return jnp.exp(-x) * jnp.stack([x**m / math.factorial(m) for m in range(self.order + 1)])
+
+    def coefficients(self, h):
+        return self._propagator(h), self._propagator(0.5 * h), step_mean(h / self.tau)
+
+    def _apply(self, coef, state):
+        return jnp.stack([sum(coef[k - j] * state[j] for j in range(k + 1)) for k in range(self.order + 1)])
+
+    def propagate(self, state, c):
+        return self._apply(c[0], state)
 
     def receive(self, state, x):
         return state.at[0].add(x / self.tau), None
 
-    def drive(self, state, h):
+    def drive(self, state, c):
         if self.order == 0:
-            return state[0] * step_mean(h / self.tau), None
-        return self.propagate(state, 0.5 * h)[-1], None
+            return state[0] * c[2], None
+        return self._apply(c[1], state)[-1], None
 
 
 def as_synapse(synapse: Any, name: str) -> AbstractSynapse:

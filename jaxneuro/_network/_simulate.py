@@ -297,6 +297,9 @@ def simulate_general_network(
     incoming = [[i for i, link in enumerate(network.links) if link.post == p] for p in range(len(pops))]
     inputs_to = [[i for i, (t, _) in enumerate(network.inputs) if t == p] for p in range(len(pops))]
     dt_a = jnp.asarray(dt_f, dtype)
+    # the synapses' decay factors, once (inside the loop XLA would evaluate them per element)
+    coef_links = [link.synapse.coefficients(dt_a) for link in network.links]
+    coef_inputs = [inp.synapse.coefficients(dt_a) for _, inp in network.inputs]
 
     def step(carry, _):
         st, times, counts = carry
@@ -315,17 +318,19 @@ def simulate_general_network(
             a = jnp.broadcast_to(pop.drive(t).astype(dtype), (pop.size,))
             g = None
             for i in incoming[p]:
-                a_l, g_l = network.links[i].synapse.drive(st.synapses[i], dt_a)
+                a_l, g_l = network.links[i].synapse.drive(st.synapses[i], coef_links[i])
                 a, g = a + a_l, _add(g, g_l)
             for j in inputs_to[p]:
-                a_l, g_l = network.inputs[j][1].synapse.drive(st.inputs[j], dt_a)
+                a_l, g_l = network.inputs[j][1].synapse.drive(st.inputs[j], coef_inputs[j])
                 a, g = a + a_l, _add(g, g_l)
             ys[p], refr[p], armed[p], spiked[p], t_spk[p] = _population_update(
                 pop, ys[p], refr[p], armed[p], a, g, t, dt_a, n_refs[p]
             )
         # 4: free evolution of the synapses
-        syns = [link.synapse.propagate(s, dt_a) for link, s in zip(network.links, st.synapses, strict=True)]
-        ins = [inp.synapse.propagate(s, dt_a) for (_, inp), s in zip(network.inputs, st.inputs, strict=True)]
+        syns = [link.synapse.propagate(s, c) for link, s, c in zip(network.links, st.synapses, coef_links, strict=True)]
+        ins = [
+            inp.synapse.propagate(s, c) for (_, inp), s, c in zip(network.inputs, st.inputs, coef_inputs, strict=True)
+        ]
         # 5: propagation, and spike times into the buffers: one loop over the spikes of every
         # population (one iteration per spike; each reads its rows of the projections from it)
         bufs = list(st.buffers)
@@ -368,9 +373,12 @@ def simulate_general_network(
         # 6: arrivals
         kicks = [None] * len(pops)
         for i, link in enumerate(network.links):
-            slot = n % bufs[i].shape[0]
-            x = bufs[i][slot, :-1]
-            bufs[i] = bufs[i].at[slot].set(0.0)
+            if bufs[i].shape[0] == 1:  # no delays: the whole buffer arrives
+                x, bufs[i] = bufs[i][0, :-1], jnp.zeros_like(bufs[i])
+            else:
+                slot = n % bufs[i].shape[0]
+                x = bufs[i][slot, :-1]
+                bufs[i] = bufs[i].at[slot].set(0.0)
             syns[i], kick = link.synapse.receive(syns[i], x)
             kicks[link.post] = _add(kicks[link.post], kick)
         for j, (tgt, inp) in enumerate(network.inputs):
