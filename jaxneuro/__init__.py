@@ -130,6 +130,7 @@ from ._network._connectivity import (
     FixedOutDegree as FixedOutDegree,
     FixedProbability as FixedProbability,
     FromIndices as FromIndices,
+    FromMatrix as FromMatrix,
     OneToOne as OneToOne,
 )
 from ._network._lif_exact import (

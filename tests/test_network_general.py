@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 
 import equinox as eqx
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -181,3 +183,239 @@ def test_spike_chunks_never_drop_spikes(x64):
         jn.simulate_network(jn.Network([src, dst], [proj]), 1.0, dt=0.1, trace_every=10).final_state.y[1][0]
     ) - float(free.final_state.y[1][0])
     np.testing.assert_allclose(dv, n * 0.01 * math.exp(-0.0), rtol=0.05)
+
+
+# ---------------------------------------------------------------------------------- connectivity
+def _pairs_of(net, k=0):
+    link = net.links[k]
+    tg = np.asarray(link.storage.targets)
+    pre, col = np.nonzero(tg < link.storage.n_post)
+    return pre, tg[pre, col]
+
+
+def _two(n_pre=300, n_post=200):
+    cell = jn.IntegrateAndFire()
+    return [jn.Population(n_pre, cell, "a"), jn.Population(n_post, cell, "b")]
+
+
+def test_fixed_probability_counts_and_autapses():
+    p = 0.05
+    net = jn.Network(_two(), [jn.Projection("a", "b", jn.DeltaSynapse(), jn.FixedProbability(p))], seed=3)
+    pre, post = _pairs_of(net)
+    mean, sd = p * 300 * 200, math.sqrt(p * (1 - p) * 300 * 200)
+    assert abs(pre.size - mean) < 5 * sd
+    assert len(set(zip(pre.tolist(), post.tolist(), strict=True))) == pre.size  # no multapses
+    # each pair independently: out-degrees are Binomial(200, p)
+    deg = np.bincount(pre, minlength=300)
+    assert abs(deg.var() - 200 * p * (1 - p)) < 0.3 * 200 * p * (1 - p)
+    same = jn.Network(
+        _two(), [jn.Projection("a", "a", jn.DeltaSynapse(), jn.FixedProbability(0.5, autapses=False), storage="sparse")]
+    )
+    pre, post = _pairs_of(same)
+    assert not np.any(pre == post)
+    # the same seed gives the same network, another seed another one
+    again = jn.Network(_two(), [jn.Projection("a", "b", jn.DeltaSynapse(), jn.FixedProbability(p))], seed=3)
+    other = jn.Network(_two(), [jn.Projection("a", "b", jn.DeltaSynapse(), jn.FixedProbability(p))], seed=4)
+    np.testing.assert_array_equal(net.links[0].storage.targets, again.links[0].storage.targets)
+    assert net.links[0].storage.targets.shape != other.links[0].storage.targets.shape or np.any(
+        net.links[0].storage.targets != other.links[0].storage.targets
+    )
+
+
+@pytest.mark.parametrize("autapses", [True, False])
+def test_fixed_in_and_out_degree_are_exact(autapses):
+    k = 7
+    pops = _two(50, 50)
+    net = jn.Network(
+        pops,
+        [
+            jn.Projection("a", "a", jn.DeltaSynapse(), jn.FixedInDegree(k, autapses=autapses), storage="sparse"),
+            jn.Projection("a", "a", jn.DeltaSynapse(), jn.FixedOutDegree(k, autapses=autapses), storage="sparse"),
+        ],
+    )
+    for link, axis in ((0, 1), (1, 0)):
+        pre, post = _pairs_of(net, link)
+        per = np.bincount(post if axis else pre, minlength=50)
+        np.testing.assert_array_equal(per, k)
+        assert len(set(zip(pre.tolist(), post.tolist(), strict=True))) == pre.size
+        if not autapses:
+            assert not np.any(pre == post)
+
+
+def test_from_matrix_and_dense_storage_give_the_same_spikes(x64):
+    rng = np.random.default_rng(0)
+    n = 60
+    w = np.where(rng.random((n, n)) < 0.2, rng.normal(0.5, 1.0, (n, n)), 0.0)
+    cell = jn.IntegrateAndFire(tau_m=20.0, E_L=-60.0, V_th=-50.0, V_reset=-60.0, tau_ref=2.0)
+    pop = jn.Population(n, cell, "p", drive=11.0, v0=rng.uniform(-60, -50, n))
+    runs = []
+    for storage in ("sparse", "dense"):
+        proj = jn.Projection("p", "p", jn.ExponentialCurrent(5.0), jn.FromMatrix(w), delay=0.5, storage=storage)
+        net = jn.Network([pop], [proj])
+        assert type(net.links[0].storage).__name__.lower().startswith(storage)
+        runs.append(jn.simulate_network(net, 100.0, dt=0.1))
+    np.testing.assert_array_equal(runs[0].spike_count[0], runs[1].spike_count[0])
+    np.testing.assert_allclose(runs[0].train(0).times, runs[1].train(0).times, atol=1e-9)
+    assert int(runs[0].spike_count[0].sum()) > 100
+    # and FromMatrix is FromIndices with the matrix's weights
+    pre, post = np.nonzero(w)
+    proj = jn.Projection(
+        "p", "p", jn.ExponentialCurrent(5.0), jn.FromIndices(pre, post), weight=w[pre, post], delay=0.5
+    )
+    run = jn.simulate_network(jn.Network([pop], [proj]), 100.0, dt=0.1)
+    np.testing.assert_allclose(run.train(0).times, runs[0].train(0).times, atol=1e-9)
+
+
+def test_procedural_out_degree_delivers_k_spikes_per_source(x64):
+    # every source fires once at the first step; each of its k hashed targets gets +w
+    n_src, n_dst, k, w = 30, 500, 20, 0.01
+    src = jn.Population(n_src, jn.IntegrateAndFire(tau_ref=100.0), "src", drive=100.0, v0=-50.0)
+    silent = jn.IntegrateAndFire(tau_m=1e9, E_L=0.0, V_th=1e6, V_reset=0.0)
+    dst = jn.Population(n_dst, silent, "dst", v0=0.0)
+    proj = jn.Projection("src", "dst", jn.DeltaSynapse(), jn.FixedOutDegree(k, procedural=True), weight=w)
+    net = jn.Network([src, dst], [proj], seed=1)
+    run = jn.simulate_network(net, 0.5, dt=0.1)
+    assert int(run.spike_count[0].sum()) == n_src
+    v = np.asarray(run.final_state.y[1])
+    np.testing.assert_allclose(v.sum(), n_src * k * w, rtol=1e-9)
+    hits = np.round(v / w).astype(int)
+    assert hits.max() < 10 and (hits > 0).sum() > 0.5 * min(n_dst, n_src * k)  # spread, not piled up
+    again = jn.simulate_network(jn.Network([src, dst], [proj], seed=1), 0.5, dt=0.1)
+    np.testing.assert_array_equal(np.asarray(again.final_state.y[1]), v)
+
+
+# ---------------------------------------------------------------------------------- sources
+def test_poisson_population_rate():
+    rate, n, T = 40.0, 2000, 500.0  # Hz, sources, ms
+    net = jn.Network([jn.PoissonPopulation(n, rate, "p"), jn.Population(1, jn.IntegrateAndFire(), "x")])
+    run = jn.simulate_network(net, T, dt=0.1, key=jax.random.key(0))
+    counts = np.asarray(run.spike_count[0])
+    mean = rate * T / 1000
+    assert abs(counts.mean() - mean) < 5 * math.sqrt(mean / n)
+    assert abs(counts.var() / mean - 1) < 0.15  # Poisson: Fano factor 1
+
+
+def test_poisson_input_binomial_counts():
+    # a membrane without leak or threshold integrates w x Binomial(n, rate dt) per step
+    n_in, rate, w, T, dt, size = 50, 20.0, 0.5, 200.0, 0.1, 3000
+    silent = jn.IntegrateAndFire(tau_m=1e12, E_L=0.0, V_th=1e9, V_reset=0.0)
+    net = jn.Network(
+        [jn.Population(size, silent, "x", v0=0.0)], inputs=[jn.PoissonInput("x", n_in, rate, w, jn.DeltaSynapse())]
+    )
+    run = jn.simulate_network(net, T, dt=dt, key=jax.random.key(1))
+    events = np.asarray(run.final_state.y[0]) / w
+    steps, p = int(T / dt), rate * dt * 1e-3
+    mean, var = steps * n_in * p, steps * n_in * p * (1 - p)
+    assert abs(events.mean() - mean) < 5 * math.sqrt(var / size)
+    assert abs(events.var() / var - 1) < 0.1
+
+
+# ---------------------------------------------------------------------------------- transformations
+def _small_net():
+    cell = jn.IntegrateAndFire(tau_m=20.0, E_L=-60.0, V_th=-50.0, V_reset=-60.0, tau_ref=2.0)
+    pops = [jn.Population(40, cell, "e", drive=10.5), jn.PoissonPopulation(20, 50.0, "in")]
+    projs = [
+        jn.Projection("in", "e", jn.ExponentialCurrent(5.0), jn.FixedProbability(0.3), weight=3.0),
+        jn.Projection("e", "e", jn.ExponentialCurrent(5.0), jn.FixedProbability(0.1), weight=1.0, delay=1.0),
+    ]
+    return jn.Network(pops, projs)
+
+
+def test_jit_does_not_retrace_and_vmap_over_trials_matches_single_runs():
+    net = _small_net()
+    traces = []
+
+    @eqx.filter_jit
+    def counts(net, key):
+        traces.append(1)
+        return jn.simulate_network(net, 50.0, dt=0.1, key=key).spike_count[0]
+
+    keys = jax.random.split(jax.random.key(0), 4)
+    single = [np.asarray(counts(net, k)) for k in keys]
+    assert len(traces) == 1  # one trace for every key
+    batched = eqx.filter_jit(eqx.filter_vmap(lambda k: jn.simulate_network(net, 50.0, dt=0.1, key=k).spike_count[0]))(
+        keys
+    )
+    np.testing.assert_array_equal(np.asarray(batched), np.stack(single))
+    assert len({s.sum() for s in single}) > 1  # the trials differ
+
+
+def test_jvp_of_the_membrane_with_respect_to_a_weight(x64):
+    # one input spike at t = 0 through a current synapse onto a silent membrane:
+    # v(T) = w tau_s/(tau_s - tau_m) (e^(-T/tau_s) - e^(-T/tau_m)) (+ grid effects), linear in w
+    src = jn.Population(1, jn.IntegrateAndFire(tau_ref=1e3), "s", drive=100.0, v0=-50.0)
+    silent = jn.IntegrateAndFire(tau_m=20.0, E_L=0.0, V_th=1e6, V_reset=0.0)
+    dst = jn.Population(1, silent, "d", v0=0.0)
+
+    def v_end(w):
+        proj = jn.Projection("s", "d", jn.ExponentialCurrent(5.0), jn.AllToAll(), weight=1.0, storage="sparse")
+        net = jn.Network([src, dst], [proj])
+        net = eqx.tree_at(lambda n: n.links[0].storage.weight, net, jnp.reshape(w, (1, 1)))
+        return jn.simulate_network(net, 30.0, dt=0.1).final_state.y[1][0]
+
+    v, dv = jax.jvp(v_end, (jnp.asarray(2.0),), (jnp.asarray(1.0),))
+    np.testing.assert_allclose(dv, v / 2.0, rtol=1e-9)  # linear in w
+    u = 30.0 - 0.1  # the spike arrives at the end of the first step
+    exact = 2.0 * 5.0 / (5.0 - 20.0) * (math.exp(-u / 5.0) - math.exp(-u / 20.0))
+    np.testing.assert_allclose(v, exact, rtol=1e-3)  # second order in dt (input averaged over each step)
+
+
+# ---------------------------------------------------------------------------------- bad input
+def test_bad_network_input_is_a_clear_error():
+    cell = jn.IntegrateAndFire()
+    pops = _two(10, 10)
+    syn = jn.ExponentialCurrent(5.0)
+    with pytest.raises(ValueError, match=r"delay must be 0 or at least one step dt = 0.1"):
+        jn.simulate_network(jn.Network(pops, [jn.Projection("a", "b", syn, jn.AllToAll(), delay=0.05)]), 1.0, dt=0.1)
+    with pytest.raises(ValueError, match=r"delay must be a multiple of dt"):
+        jn.simulate_network(jn.Network(pops, [jn.Projection("a", "b", syn, jn.AllToAll(), delay=0.25)]), 1.0, dt=0.1)
+    with pytest.raises(ValueError, match=r"delay must be 0 or at least one step dt, got a minimum of -1"):
+        jn.Network(pops, [jn.Projection("a", "b", syn, jn.AllToAll(), delay=-1.0)])
+    with pytest.raises(ValueError, match=r"conductance weights must be in \[0, inf\), got a minimum of -0.5"):
+        jn.Network(pops, [jn.Projection("a", "b", jn.ExponentialConductance(5.0, 0.0), jn.AllToAll(), weight=-0.5)])
+    with pytest.raises(ValueError, match=r"synapse.E must be finite"):
+        jn.Projection("a", "b", jn.ExponentialConductance(5.0, np.inf), jn.AllToAll())
+    with pytest.raises(ValueError, match=r"synapse.tau must be finite and in \(0, inf\)"):
+        jn.Projection("a", "b", jn.ExponentialCurrent(-1.0), jn.AllToAll())
+    with pytest.raises(ValueError, match=r"FromIndices: post indices must be in \[0, 9\], got \[10\]"):
+        jn.Network(pops, [jn.Projection("a", "b", syn, jn.FromIndices([0, 1], [3, 10]))])
+    with pytest.raises(ValueError, match=r"FromMatrix: the matrix must have shape \(n_pre, n_post\) = \(10, 10\), got"):
+        jn.Network(pops, [jn.Projection("a", "b", syn, jn.FromMatrix(np.ones((10, 9))))])
+    with pytest.raises(ValueError, match=r"p must be a number in \[0, 1\], got p = 1.5"):
+        jn.FixedProbability(1.5)
+    with pytest.raises(ValueError, match=r"FixedInDegree: k must be an int in \[0, 10\], got 11"):
+        jn.Network(pops, [jn.Projection("a", "b", syn, jn.FixedInDegree(11))])
+    with pytest.raises(ValueError, match=r"unknown population 'c'"):
+        jn.Network(pops, [jn.Projection("a", "c", syn, jn.AllToAll())])
+    with pytest.raises(ValueError, match=r"PoissonPopulation: rate must be finite and in \[0, inf\)"):
+        jn.PoissonPopulation(5, -1.0, "p")
+    with pytest.raises(ValueError, match=r"rate x dt must be <= 1"):
+        jn.simulate_network(
+            jn.Network([jn.PoissonPopulation(5, 2e4, "p"), pops[0]]), 1.0, dt=0.1, key=jax.random.key(0)
+        )
+    with pytest.raises(ValueError, match=r"pass key="):
+        jn.simulate_network(jn.Network([jn.PoissonPopulation(5, 20.0, "p"), pops[0]]), 1.0, dt=0.1)
+    with pytest.raises(ValueError, match=r"must be a positive multiple of dt = 0.1"):
+        jn.simulate_network(jn.Network(pops), 1.05, dt=0.1)
+    with pytest.raises(ValueError, match=r"every neuron parameter must be a scalar or have shape \(10,\)"):
+        jn.Population(10, jn.IntegrateAndFire(tau_m=np.ones(3)), "x")
+    del cell
+
+
+def test_spike_buffer_overflow_is_an_error_never_a_silent_loss():
+    cell = jn.IntegrateAndFire(tau_m=10.0, E_L=-60.0, V_th=-50.0, V_reset=-60.0, tau_ref=1.0)
+    net = jn.Network([jn.Population(3, cell, "p", drive=30.0)])
+    with pytest.raises(ValueError, match=r"raise max_spikes.*overflowed"):
+        jn.simulate_network(net, 100.0, dt=0.1, max_spikes=5)
+    run = jn.simulate_network(net, 100.0, dt=0.1, max_spikes=5, on_overflow="flag")
+    assert bool(run.train("p").overflow.all()) and int(run.spike_count[0][0]) > 5
+
+
+def test_traced_delay_is_checked_at_run_time():
+    pops = _two(5, 5)
+    net = jn.Network(pops, [jn.Projection("a", "b", jn.ExponentialCurrent(5.0), jn.FixedInDegree(2), delay=0.2)])
+    bad = eqx.tree_at(
+        lambda n: n.links[0].storage.delay_steps, net, jnp.full_like(net.links[0].storage.delay_steps, 0.05)
+    )
+    with pytest.raises(Exception, match=r"delay must be 0 or a multiple of dt"):
+        eqx.filter_jit(lambda n: jn.simulate_network(n, 1.0, dt=0.1).spike_count)(bad)

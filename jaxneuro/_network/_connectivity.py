@@ -25,7 +25,6 @@ dense for at most ``DENSE_MAX_PAIRS`` pairs with more than 10% connected, else s
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -192,6 +191,36 @@ class FromIndices(AbstractConnectivity):
         return self.pre.astype(np.int64), self.post.astype(np.int64)
 
 
+class FromMatrix(AbstractConnectivity):
+    """Synapses where a ``(n_pre, n_post)`` matrix is nonzero, weighted by its entries (a
+    numpy array or a ``scipy.sparse`` matrix; the projection's ``weight`` multiplies them).
+
+    Attributes:
+        matrix: shape ``(n_pre, n_post)``: ``matrix[j, i]`` is the weight from source ``j`` to
+            target ``i`` (the transpose of the notes' ``W``).
+    """
+
+    matrix: Any
+
+    def entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m = self.matrix
+        if hasattr(m, "tocoo"):
+            coo = m.tocoo()
+            return np.asarray(coo.row, np.int64), np.asarray(coo.col, np.int64), np.asarray(coo.data, np.float64)
+        m = np.asarray(m, np.float64)
+        pre, post = np.nonzero(m)
+        return pre.astype(np.int64), post.astype(np.int64), m[pre, post]
+
+    def pairs(self, n_pre, n_post, same, rng):
+        shape = tuple(np.shape(self.matrix)) if not hasattr(self.matrix, "tocoo") else tuple(self.matrix.shape)
+        if shape != (n_pre, n_post):
+            raise ValueError(
+                f"FromMatrix: the matrix must have shape (n_pre, n_post) = ({n_pre}, {n_post}), got shape {shape}."
+            )
+        pre, post, _ = self.entries()
+        return pre, post
+
+
 class AllToAll(AbstractConnectivity):
     """Every source to every target (``autapses=False`` drops i -> i within a population)."""
 
@@ -320,8 +349,6 @@ def to_ell(pre: np.ndarray, post: np.ndarray, n_pre: int, n_post: int, *values: 
     return targets, out
 
 
-Weight = float | Callable[[np.random.Generator, int], np.ndarray] | np.ndarray
-
 __all__ = [
     "DENSE_MAX_PAIRS",
     "AbstractConnectivity",
@@ -331,6 +358,7 @@ __all__ = [
     "FixedOutDegree",
     "FixedProbability",
     "FromIndices",
+    "FromMatrix",
     "OneToOne",
     "ProceduralStorage",
     "SparseStorage",

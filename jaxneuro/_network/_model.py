@@ -34,12 +34,13 @@ from .._neurons._hh import HodgkinHuxley
 from .._solvers._exp_euler import ExponentialEuler
 from .._solvers._exp_midpoint import ExpMidpointHH
 from .._solvers._fixed_step import AbstractFixedStepSolver
-from .._synapses import AbstractSynapse, as_synapse
+from .._synapses import AbstractSynapse, ExponentialConductance, as_synapse
 from ._connectivity import (
     DENSE_MAX_PAIRS,
     AbstractConnectivity,
     DenseStorage,
     FixedOutDegree,
+    FromMatrix,
     ProceduralStorage,
     SparseStorage,
     Storage,
@@ -262,7 +263,12 @@ def _realise(proj: Projection, pre: int, post: int, n_pre: int, n_post: int, rng
         )
         return Link(pre, post, proj.synapse, storage, float(delay), proj.s0)
     src, dst = conn.pairs(n_pre, n_post, pre == post, rng)
-    weight = _check_weight(name, proj.synapse, per_synapse(proj.weight, f"{name}: weight", src.size, rng))
+    weight = per_synapse(proj.weight, f"{name}: weight", src.size, rng)
+    if isinstance(conn, FromMatrix):
+        weight = weight * conn.entries()[2]
+        if not np.all(np.isfinite(weight)):
+            raise ValueError(f"{name}: the matrix's entries must be finite.")
+    weight = _check_weight(name, proj.synapse, weight)
     delay = _check_delay(name, per_synapse(proj.delay, f"{name}: delay", src.size, rng))
     max_delay = float(np.max(delay, initial=0.0))
     dense = proj.storage == "dense" or (
@@ -283,8 +289,6 @@ def _realise(proj: Projection, pre: int, post: int, n_pre: int, n_post: int, rng
 
 
 def _check_weight(name: str, synapse: AbstractSynapse, w: Any) -> Any:
-    from .._synapses import ExponentialConductance
-
     if isinstance(synapse, ExponentialConductance) and np.any(np.asarray(w) < 0):
         raise ValueError(f"{name}: conductance weights must be in [0, inf), got a minimum of {np.min(w):g}.")
     return w

@@ -137,20 +137,21 @@ def _delay_steps(link, dt: float) -> Any:
     """The link's storage with delays in whole steps (int32), checked."""
     st = link.storage
     d = st.delay_steps
-    steps = jnp.round(d / dt)
-    off = jnp.abs(d - steps * dt) > _DELAY_RTOL * dt
-    short = (d > 0) & (steps < 1)
     where = f"Projection {link.pre}->{link.post}: delay"
     if is_concrete(d):
-        dn = np.asarray(d)
-        if np.any(np.asarray(short)):
-            raise ValueError(
-                f"{where} must be 0 or at least one step dt = {dt:g}; got {dn[np.asarray(short)].min():g}."
-            )
-        if np.any(np.asarray(off)):
-            raise ValueError(f"{where} must be a multiple of dt = {dt:g} (within 1%); got {dn[np.asarray(off)][0]:g}.")
+        dn = np.asarray(d, np.float64)
+        steps_n = np.round(dn / dt)
+        short = (dn > 0) & (dn < dt * (1 - _DELAY_RTOL))
+        off = np.abs(dn - steps_n * dt) > _DELAY_RTOL * dt
+        if np.any(short):
+            raise ValueError(f"{where} must be 0 or at least one step dt = {dt:g}; got {dn[short].min():g}.")
+        if np.any(off):
+            raise ValueError(f"{where} must be a multiple of dt = {dt:g} (within 1%); got {dn[off].flat[0]:g}.")
+        steps = jnp.asarray(steps_n)
     else:
-        steps = error_if_any(steps, short | off, f"{where} must be 0 or a multiple of dt of at least one step.")
+        steps = jnp.round(d / dt)
+        bad = ((d > 0) & (d < dt * (1 - _DELAY_RTOL))) | (jnp.abs(d - steps * dt) > _DELAY_RTOL * dt)
+        steps = error_if_any(steps, bad, f"{where} must be 0 or a multiple of dt of at least one step.")
     return eqx.tree_at(lambda s: s.delay_steps, st, steps.astype(jnp.int32))
 
 
