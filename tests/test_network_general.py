@@ -162,14 +162,14 @@ def test_network_float32_close_to_reference():
     _assert_same_spikes(run, ref, 1e-3)
 
 
-def test_spike_chunks_never_drop_spikes(x64):
-    # 40 neurons fire in the same step; reading them 3 at a time must deliver all of them.
+def test_simultaneous_spikes_are_all_delivered(x64):
+    # 40 neurons fire in the same step: every one of them must be delivered.
     n = 40
     cell = jn.IntegrateAndFire(tau_m=10.0, E_L=-60.0, V_th=-50.0, V_reset=-60.0, tau_ref=50.0)
     src = jn.Population(n, cell, "src", drive=20.0, v0=-50.5)
     dst = jn.Population(1, jn.IntegrateAndFire(tau_m=10.0, tau_ref=0.0), "dst")
     proj = jn.Projection("src", "dst", jn.DeltaSynapse(), jn.AllToAll(), weight=0.01)
-    run = jn.simulate_network(jn.Network([src, dst], [proj]), 1.0, dt=0.1, spikes_per_chunk=3)
+    run = jn.simulate_network(jn.Network([src, dst], [proj]), 1.0, dt=0.1)
     assert int(run.spike_count[0].sum()) == n
     first = int(np.argmax(np.isfinite(np.asarray(run.train("src").times[:, 0]))))
     assert first == 0
@@ -419,3 +419,63 @@ def test_traced_delay_is_checked_at_run_time():
     )
     with pytest.raises(Exception, match=r"delay must be 0 or a multiple of dt"):
         eqx.filter_jit(lambda n: jn.simulate_network(n, 1.0, dt=0.1).spike_count)(bad)
+
+
+# ---------------------------------------------------------------------------------- devices
+SHARDED_WORKER = r"""
+import sys
+import jax
+jax.config.update("jax_enable_x64", True)
+import numpy as np, equinox as eqx, jaxneuro as jn
+assert len(jax.devices()) == 4, jax.devices()
+rng = np.random.default_rng(0)
+cell = jn.IntegrateAndFire(tau_m=20.0, E_L=-60.0, V_th=-50.0, V_reset=-60.0, tau_ref=2.0)
+pops = [jn.Population(64, cell, "e", drive=10.8, v0=rng.uniform(-60, -50, 64)),
+        jn.Population(16, cell, "i", drive=10.8, v0=rng.uniform(-60, -50, 16)),
+        jn.PoissonPopulation(32, 30.0, "ext")]
+projs = [jn.Projection("e", "e", jn.ExponentialCurrent(5.0), jn.FixedProbability(0.2), weight=1.5, delay=1.0),
+         jn.Projection("e", "i", jn.ExponentialConductance(5.0, 0.0), jn.FixedProbability(0.2), weight=0.05),
+         jn.Projection("i", "e", jn.DeltaSynapse(), jn.FixedProbability(0.3), weight=-2.0, delay=0.5),
+         jn.Projection("ext", "e", jn.ExponentialCurrent(5.0), jn.FixedInDegree(4), weight=2.0, storage="sparse")]
+net = jn.Network(pops, projs, seed=2)
+key = jax.random.key(3)
+one = eqx.filter_jit(lambda n, k: jn.simulate_network(n, 200.0, dt=0.1, key=k))(net, key)
+mesh = jn.batch_mesh()
+many = eqx.filter_jit(lambda n, k: jn.simulate_network(n, 200.0, dt=0.1, key=k, mesh=mesh))(net, key)
+out = {}
+for name in ("e", "i", "ext"):
+    out[f"one_{name}"] = np.asarray(one.train(name).times)
+    out[f"many_{name}"] = np.asarray(many.train(name).times)
+    out[f"count_{name}"] = np.asarray(one.spike_count[one.names.index(name)])
+y = many.final_state.y[0]
+out["sharded"] = np.asarray(len(y.sharding.device_set) if not y.sharding.is_fully_replicated else 1)
+np.savez(sys.argv[1], **out)
+"""
+
+
+@pytest.mark.slow
+def test_network_split_over_devices_gives_the_same_spikes(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script, out = tmp_path / "worker.py", tmp_path / "out.npz"
+    script.write_text(SHARDED_WORKER)
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run(
+        [sys.executable, str(script), str(out)],
+        cwd=Path(__file__).parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    with np.load(out) as z:
+        assert int(z["sharded"]) == 4  # the state really was split
+        for name in ("e", "i", "ext"):
+            # the same spikes; times equal up to the rounding of a differently partitioned sum
+            np.testing.assert_array_equal(np.isfinite(z[f"many_{name}"]), np.isfinite(z[f"one_{name}"]))
+            np.testing.assert_allclose(z[f"many_{name}"], z[f"one_{name}"], rtol=1e-12, atol=0)
+        assert z["count_e"].sum() > 50 and z["count_i"].sum() > 10

@@ -18,10 +18,11 @@ integrate, detect threshold crossings, propagate, reset):
    reset, and held for the steps that start less than ``tau_ref`` after its step's start
    (Brian2's rule: the refractory period is counted in whole steps).
 4. Synapses.  Each synaptic state evolves freely over the step (``propagate``, exact).
-5. Propagation.  The spikes of each population are listed (``jnp.nonzero``) and read in
-   chunks of ``spikes_per_chunk`` (a loop that runs as often as needed, so no spike is ever
-   dropped): each source adds its weights at its targets into the delay buffer of the
-   projection, in the slot of step ``n + delay`` (a ring of ``max_delay/dt + 1`` rows).
+5. Propagation.  One loop runs over the spikes of every population, one iteration per spike
+   (found through a bitmap, ``_bitmap.for_each_one``, in time proportional to their number;
+   no spike is ever dropped): each source adds its weights at its targets into the delay
+   buffer of each projection from it, in the slot of step ``n + delay`` (a ring of
+   ``max_delay/dt + 1`` rows).
 6. Arrivals.  The slot of step ``n`` is taken out of each buffer and handed to the synapse
    (``receive``): ``s += w`` for current and conductance synapses, ``v += w`` for delta
    synapses (not for refractory neurons).  Poisson inputs add ``w`` times a binomial count.
@@ -41,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from .._misc import default_float, error_if_any, is_concrete, static_float
@@ -50,7 +52,6 @@ from ._connectivity import DenseStorage
 from ._model import Network, PoissonPopulation, Population
 
 _DELAY_RTOL = 0.01  # a delay more than 1% of dt off a multiple of dt is an error
-DEFAULT_SPIKES_PER_CHUNK = 16
 MAX_NETWORK_RATE_HZ = 200.0
 """Default spike-time capacity per neuron: ``ceil(duration * MAX_NETWORK_RATE_HZ) + 1`` (more
 is an error naming ``max_spikes``, never a silent loss)."""
@@ -250,8 +251,8 @@ def simulate_general_network(
     record_spikes: bool = True,
     max_spikes: int | None = None,
     trace_every: int | None = None,
-    spikes_per_chunk: int = DEFAULT_SPIKES_PER_CHUNK,
     on_overflow: Literal["error", "flag"] = "error",
+    mesh: Mesh | None = None,
 ) -> NetworkRun:
     """``simulate_network`` for a ``Network`` (module docstring for the step)."""
     pops = network.populations
@@ -269,8 +270,8 @@ def simulate_general_network(
         raise ValueError(f"duration must be a positive multiple of dt = {dt_f:g} {unit}; got duration = {dur:g}.")
     if trace_every is not None and (not isinstance(trace_every, int) or trace_every < 1 or n_steps % trace_every):
         raise ValueError(f"trace_every must be an int >= 1 that divides the {n_steps} steps, got {trace_every!r}.")
-    if not isinstance(spikes_per_chunk, int) or spikes_per_chunk < 1:
-        raise ValueError(f"spikes_per_chunk must be an int >= 1, got {spikes_per_chunk!r}.")
+    if mesh is not None and (not isinstance(mesh, Mesh) or len(mesh.axis_names) != 1):
+        raise ValueError(f"mesh must be a 1-D jax.sharding.Mesh (e.g. jaxneuro.batch_mesh()), got {mesh!r}.")
     if on_overflow not in ("error", "flag"):
         raise ValueError(f"on_overflow must be 'error' or 'flag', got {on_overflow!r}.")
     needs_key = any(isinstance(p, PoissonPopulation) for p in pops) or bool(network.inputs)
@@ -396,11 +397,31 @@ def simulate_general_network(
                 kick = jnp.where(refr[p] > 0, 0.0, kick)
             ys[p] = neuron.with_voltage(ys[p], neuron.voltage(ys[p]) + kick)
         new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), n + 1)
-        return (new, tuple(times), tuple(counts)), None
+        return split((new, tuple(times), tuple(counts))), None
+
+    def split(tree):
+        """Neurons split across the mesh's devices: every array of the carry along its neuron
+        axis (the last, but the first for the spike-time buffers ``(n, capacity)``)."""
+        if mesh is None:
+            return tree
+        axis = mesh.axis_names[0]
+
+        def constrain(x, first=False):
+            if x is None or jnp.ndim(x) == 0:
+                return x
+            spec = (axis,) + (None,) * (x.ndim - 1) if first else (None,) * (x.ndim - 1) + (axis,)
+            return lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(*spec)))
+
+        st, tm, cn = tree
+        return (
+            jax.tree.map(constrain, st),
+            tuple(constrain(x, first=True) for x in tm),
+            jax.tree.map(constrain, cn),
+        )
 
     times0 = tuple(jnp.full((p.size, max_spikes), jnp.inf, dtype) if record_spikes else None for p in pops)
     counts0 = tuple(jnp.zeros((p.size,), jnp.int32) for p in pops)
-    carry = (state, times0, counts0)
+    carry = split((state, times0, counts0))
     ts = v = None
     if trace_every is None:
         carry, _ = lax.scan(step, carry, None, length=n_steps)
@@ -449,8 +470,9 @@ def simulate_network(network: Any, duration: float, **kwargs: Any) -> Any:
       to continue from), ``record_spikes``, ``max_spikes`` (spike-time capacity per neuron;
       default ``ceil(duration x 200 Hz) + 1``; more spikes are an error, never a silent loss), ``trace_every``
       (record every population's membrane potential every this many steps),
-      ``spikes_per_chunk`` (how many spikes one pass of the propagation reads; a tuning knob,
-      never a limit), ``on_overflow``.
+      ``on_overflow``, ``mesh`` (a 1-D ``jax.sharding.Mesh``: the neurons
+      are split across its devices, every state array along its neuron axis; the same spikes
+      as on one device).
     * A ``LIFNetwork`` (the notes' LIF networks with exponential synapses) runs with exact
       spike times and is differentiable with respect to its weights:
       ``simulate_lif_network``, whose docstring lists its keywords; returns a
