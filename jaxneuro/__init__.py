@@ -147,6 +147,7 @@ from ._network._model import (
     PoissonPopulation as PoissonPopulation,
     Population as Population,
     Projection as Projection,
+    SpikeSource as SpikeSource,
 )
 from ._network._simulate import NetworkRun as NetworkRun, RunState as RunState, simulate_network as simulate_network
 from ._synapses import (

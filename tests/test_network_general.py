@@ -479,3 +479,23 @@ def test_network_split_over_devices_gives_the_same_spikes(tmp_path):
             np.testing.assert_array_equal(np.isfinite(z[f"many_{name}"]), np.isfinite(z[f"one_{name}"]))
             np.testing.assert_allclose(z[f"many_{name}"], z[f"one_{name}"], rtol=1e-12, atol=0)
         assert z["count_e"].sum() > 50 and z["count_i"].sum() > 10
+
+
+def test_spike_source_emits_its_train(x64):
+    times = [[0.35, 2.0, 7.75, np.inf], [1.0, 1.15, 9.99, 12.0]]  # ms; 12.0 is after the run
+    train = jn.SpikeTrain.from_times(np.array(times))
+    silent = jn.IntegrateAndFire(tau_m=1e12, E_L=0.0, V_th=1e9, V_reset=0.0)
+    net = jn.Network(
+        [jn.SpikeSource(train, "in"), jn.Population(2, silent, "x", v0=0.0)],
+        [jn.Projection("in", "x", jn.DeltaSynapse(), jn.FromIndices([0, 1], [0, 1]), weight=[1.0, 10.0])],
+    )
+    run = jn.simulate_network(net, 10.0, dt=0.1)
+    got = run.train("in")
+    np.testing.assert_array_equal(np.asarray(got.count), [3, 3])
+    np.testing.assert_allclose(np.asarray(got.times)[:, :3], [[0.35, 2.0, 7.75], [1.0, 1.15, 9.99]], atol=1e-12)
+    np.testing.assert_allclose(np.asarray(run.final_state.y[1]), [3.0, 30.0])
+    # continuing from the final state emits the rest
+    more = jn.simulate_network(net, 5.0, dt=0.1, t0=10.0, state0=run.final_state)
+    np.testing.assert_array_equal(np.asarray(more.train("in").count), [0, 1])
+    with pytest.raises(ValueError, match=r"two spikes of one source within one step dt = 0.2"):
+        jn.simulate_network(net, 10.0, dt=0.2)

@@ -34,6 +34,7 @@ from .._neurons._hh import HodgkinHuxley
 from .._solvers._exp_euler import ExponentialEuler
 from .._solvers._exp_midpoint import ExpMidpointHH
 from .._solvers._fixed_step import AbstractFixedStepSolver
+from .._spikes import SpikeTrain
 from .._synapses import AbstractSynapse, ExponentialConductance, as_synapse
 from ._connectivity import (
     DENSE_MAX_PAIRS,
@@ -160,6 +161,29 @@ class PoissonPopulation(eqx.Module):
             )
         if is_concrete(self.rate):
             check_range("PoissonPopulation: rate", self.rate, lower=0.0, unit="Hz")
+
+
+class SpikeSource(eqx.Module):
+    """Neurons whose spikes are given: source ``i`` spikes at ``train.times[i, :count[i]]``
+    (the network's time unit), usable as the source of projections (Brian2's
+    ``SpikeGeneratorGroup``, NEST's ``spike_generator``).  A spike at time ``s`` is emitted in
+    the step ``[t, t + dt)`` that holds it, at its own time; a source emits at most one spike
+    per step (two spikes closer than ``dt`` are an error).
+
+    Attributes:
+        train: a ``SpikeTrain`` of shape ``(size, capacity)``.   name: label.
+    """
+
+    train: SpikeTrain
+    name: str = eqx.field(static=True, default="")
+
+    def __check_init__(self):
+        if not isinstance(self.train, SpikeTrain) or self.train.times.ndim != 2:
+            raise ValueError("SpikeSource: train must be a SpikeTrain of shape (size, capacity).")
+
+    @property
+    def size(self) -> int:
+        return self.train.times.shape[0]
 
 
 class PoissonInput(eqx.Module):
@@ -311,14 +335,14 @@ class Network(eqx.Module):
         seed: the seed the connectivity was drawn from.
     """
 
-    populations: tuple[Population | PoissonPopulation, ...]
+    populations: tuple[Population | PoissonPopulation | SpikeSource, ...]
     links: tuple[Link, ...]
     inputs: tuple[tuple[int, PoissonInput], ...]
     seed: int = eqx.field(static=True)
 
     def __init__(
         self,
-        populations: Sequence[Population | PoissonPopulation],
+        populations: Sequence[Population | PoissonPopulation | SpikeSource],
         projections: Sequence[Projection] = (),
         inputs: Sequence[PoissonInput] = (),
         *,
@@ -335,8 +359,10 @@ class Network(eqx.Module):
                 population, neurons with different time units, or invalid weights/delays.
         """
         pops = tuple(populations)
-        if not pops or not all(isinstance(p, (Population, PoissonPopulation)) for p in pops):
-            raise ValueError("Network: populations must be a non-empty sequence of Population / PoissonPopulation.")
+        if not pops or not all(isinstance(p, (Population, PoissonPopulation, SpikeSource)) for p in pops):
+            raise ValueError(
+                "Network: populations must be a non-empty sequence of Population, PoissonPopulation or SpikeSource."
+            )
         names = [p.name for p in pops]
         if any(not n for n in names) and len(pops) > 1:
             raise ValueError("Network: give every population a name when there are several.")
@@ -358,8 +384,10 @@ class Network(eqx.Module):
             if not isinstance(proj, Projection):
                 raise ValueError(f"Network: projections must be Projection objects, got {type(proj).__name__}.")
             pre, post = index(proj.pre, "a projection's pre"), index(proj.post, "a projection's post")
-            if isinstance(pops[post], PoissonPopulation):
-                raise ValueError(f"Network: {proj.post!r} is a PoissonPopulation and cannot receive a projection.")
+            if not isinstance(pops[post], Population):
+                raise ValueError(
+                    f"Network: {proj.post!r} is a source ({type(pops[post]).__name__}) and cannot receive a projection."
+                )
             rng = np.random.default_rng([int(seed), k])
             links.append(_realise(proj, pre, post, pops[pre].size, pops[post].size, rng))
         ins = []
@@ -367,8 +395,8 @@ class Network(eqx.Module):
             if not isinstance(inp, PoissonInput):
                 raise ValueError(f"Network: inputs must be PoissonInput objects, got {type(inp).__name__}.")
             target = index(inp.target, "a PoissonInput")
-            if isinstance(pops[target], PoissonPopulation):
-                raise ValueError(f"Network: {inp.target!r} is a PoissonPopulation and cannot receive a PoissonInput.")
+            if not isinstance(pops[target], Population):
+                raise ValueError(f"Network: {inp.target!r} is a source and cannot receive a PoissonInput.")
             ins.append((target, inp))
         self.populations = pops
         self.links = tuple(links)
@@ -414,5 +442,6 @@ __all__ = [
     "PoissonPopulation",
     "Population",
     "Projection",
+    "SpikeSource",
     "default_solver",
 ]

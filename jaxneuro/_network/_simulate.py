@@ -35,7 +35,7 @@ Brian2).  Work per step: O(neurons) for the update, O(spikes x fan-out) for prop
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import equinox as eqx
 import jax
@@ -49,7 +49,7 @@ from .._misc import default_float, error_if_any, is_concrete, static_float
 from .._spikes import SpikeTrain, _check_overflow
 from ._bitmap import for_each_one
 from ._connectivity import DenseStorage
-from ._model import Network, PoissonPopulation, Population
+from ._model import Network, PoissonPopulation, Population, SpikeSource
 
 _DELAY_RTOL = 0.01  # a delay more than 1% of dt off a multiple of dt is an error
 MAX_NETWORK_RATE_HZ = 200.0
@@ -160,8 +160,9 @@ def _ring_slots(link, dt: float) -> int:
     return int(round(link.max_delay / dt)) + 1
 
 
-def initial_run_state(network: Network, key: PRNGKeyArray | None, dt: float, dtype=None) -> RunState:
-    """The default initial state: neurons at ``initial_state`` (or ``v0``), synapses empty."""
+def initial_run_state(network: Network, key: PRNGKeyArray | None, dt: float, dtype=None, t0: Any = 0.0) -> RunState:
+    """The default initial state: neurons at ``initial_state`` (or ``y0``, ``v0``), synapses
+    empty (or ``s0``), spike-train sources at their first spike at or after ``t0``."""
     dtype = dtype or default_float()
     ys, refr, armed = [], [], []
     n_keys = len(network.populations) + len(network.links)
@@ -175,8 +176,11 @@ def initial_run_state(network: Network, key: PRNGKeyArray | None, dt: float, dty
         return value(k, shape)
 
     for pop, k in zip(network.populations, keys, strict=False):
-        if isinstance(pop, PoissonPopulation):
-            ys.append(None), refr.append(None), armed.append(None)
+        if not isinstance(pop, Population):
+            first = None
+            if isinstance(pop, SpikeSource):  # index of each source's next spike
+                first = jnp.sum(pop.train.mask & (pop.train.times < t0), axis=1).astype(jnp.int32)
+            ys.append(first), refr.append(None), armed.append(None)
             continue
         neuron = pop.neuron
         k_y, k_v = jax.random.split(k) if k is not None else (None, None)
@@ -240,6 +244,170 @@ def _population_update(pop: Population, y, refr, armed, a, g, t, dt, n_ref):
     return y1, refr, armed, spiked, t_spike
 
 
+class _Plan(NamedTuple):
+    """What every step of a run reads, fixed before the loop (the step's static structure and
+    the per-run constants)."""
+
+    network: Network
+    storages: list  # each projection's storage, delays in whole steps
+    coefficients: list  # each projection's synapse coefficients for dt
+    input_coefficients: list  # each Poisson input's
+    n_refs: list  # refractory steps per population (None: none)
+    incoming: list  # projections into each population
+    inputs_to: list  # Poisson inputs into each population
+    sources: list  # populations whose spikes the propagation loop reads
+    offsets: np.ndarray  # their offsets in the concatenated spike vector
+    sparse: list  # the projections delivered by that loop (not dense)
+    t0: Array
+    dt: Array
+    dt_seconds: float
+    dtype: Any
+    key: PRNGKeyArray | None
+
+
+def _sources_update(pop, y, t, dt, dt_s, key, dtype):
+    """Spikes of a Poisson population (independent draws) or a spike-train source (its next
+    spike if it falls in ``[t, t + dt)``); returns ``(y, spiked, spike times)``."""
+    if isinstance(pop, PoissonPopulation):
+        return y, jax.random.uniform(key, (pop.size,), dtype) < pop.rate * dt_s, jnp.broadcast_to(t, (pop.size,))
+    times, count = pop.train.times, jnp.minimum(pop.train.count, pop.train.capacity)
+    nxt = jnp.take_along_axis(times, jnp.minimum(y, pop.train.capacity - 1)[:, None], axis=1)[:, 0]
+    spiked = (y < count) & (nxt < t + dt)
+    return y + spiked.astype(y.dtype), spiked, nxt.astype(dtype)
+
+
+def _neurons(plan: _Plan, st: RunState, t: Array, keys) -> tuple[list, list, list, list, list]:
+    """Steps 1-3: each population's input, update and spikes."""
+    net = plan.network
+    ys, refr, armed = list(st.y), list(st.refractory), list(st.armed)
+    spiked, t_spk = [None] * len(ys), [None] * len(ys)
+    for p, pop in enumerate(net.populations):
+        if not isinstance(pop, Population):
+            key = keys[p] if keys is not None else None
+            ys[p], spiked[p], t_spk[p] = _sources_update(pop, ys[p], t, plan.dt, plan.dt_seconds, key, plan.dtype)
+            continue
+        a = jnp.broadcast_to(pop.drive(t).astype(plan.dtype), (pop.size,))
+        g = None
+        for i in plan.incoming[p]:
+            a_l, g_l = net.links[i].synapse.drive(st.synapses[i], plan.coefficients[i])
+            a, g = a + a_l, _add(g, g_l)
+        for j in plan.inputs_to[p]:
+            a_l, g_l = net.inputs[j][1].synapse.drive(st.inputs[j], plan.input_coefficients[j])
+            a, g = a + a_l, _add(g, g_l)
+        ys[p], refr[p], armed[p], spiked[p], t_spk[p] = _population_update(
+            pop, ys[p], refr[p], armed[p], a, g, t, plan.dt, plan.n_refs[p]
+        )
+    return ys, refr, armed, spiked, t_spk
+
+
+def _propagate(plan: _Plan, n: Array, spiked: list, t_spk: list, bufs: list, times: list, counts: list):
+    """Step 5: every spike's weights into the delay buffers, its time into the spike buffer."""
+    net, pops, storages = plan.network, plan.network.populations, plan.storages
+    for i, link in enumerate(net.links):
+        if isinstance(storages[i], DenseStorage):
+            x = spiked[link.pre].astype(plan.dtype) @ storages[i].matrix
+            bufs[i] = bufs[i].at[(n + storages[i].delay_steps) % bufs[i].shape[0], :-1].add(x)
+    if not plan.sources:
+        return bufs, times
+
+    def body(j, c):
+        bs, tms = list(c[0]), list(c[1])
+        for q, p in enumerate(plan.sources):
+            size = pops[p].size
+            local = j - int(plan.offsets[q])
+            valid = (local >= 0) & (local < size) if len(plan.sources) > 1 else True
+            row = jnp.where(valid, local, size)  # row ``size``: padding, its targets are sinks
+            for k, i in enumerate(plan.sparse):
+                if net.links[i].pre == p:
+                    bs[k] = _deliver(storages[i], bs[k], row[None], n)
+            if tms[q] is not None:
+                safe = jnp.clip(local, 0, size - 1)
+                tms[q] = tms[q].at[row, counts[p][safe]].set(t_spk[p][safe], mode="drop")
+        return tuple(bs), tuple(tms)
+
+    every = jnp.concatenate([spiked[p] for p in plan.sources]) if len(plan.sources) > 1 else spiked[plan.sources[0]]
+    carry = (tuple(bufs[i] for i in plan.sparse), tuple(times[p] for p in plan.sources))
+    new_bufs, new_times = for_each_one(every, body, carry)
+    for i, b in zip(plan.sparse, new_bufs, strict=True):
+        bufs[i] = b
+    for p, tm in zip(plan.sources, new_times, strict=True):
+        times[p] = tm
+    return bufs, times
+
+
+def _arrive(plan: _Plan, n, keys, syns, ins, bufs, ys, refr, spiked):
+    """Step 6: the buffers' slots of this step into the synapses; voltage jumps."""
+    net, pops = plan.network, plan.network.populations
+    kicks = [None] * len(pops)
+    for i, link in enumerate(net.links):
+        if bufs[i].shape[0] == 1:  # no delays: the whole buffer arrives
+            x, bufs[i] = bufs[i][0, :-1], jnp.zeros_like(bufs[i])
+        else:
+            slot = n % bufs[i].shape[0]
+            x = bufs[i][slot, :-1]
+            bufs[i] = bufs[i].at[slot].set(0.0)
+        syns[i], kick = link.synapse.receive(syns[i], x)
+        kicks[link.post] = _add(kicks[link.post], kick)
+    for j, (tgt, inp) in enumerate(net.inputs):
+        p_step = inp.rate * plan.dt_seconds
+        events = jax.random.binomial(keys[len(pops) + j], inp.n, p_step, (pops[tgt].size,), plan.dtype)
+        ins[j], kick = inp.synapse.receive(ins[j], inp.weight * events)
+        kicks[tgt] = _add(kicks[tgt], kick)
+    for p, kick in enumerate(kicks):
+        if kick is None:
+            continue
+        neuron = pops[p].neuron
+        if pops[p].refractory_input:  # Brian2: jumps kept, but the reset overwrites those of the spike step
+            kick = jnp.where(spiked[p], 0.0, kick)
+        elif refr[p] is not None:
+            kick = jnp.where(refr[p] > 0, 0.0, kick)
+        ys[p] = neuron.with_voltage(ys[p], neuron.voltage(ys[p]) + kick)
+    return syns, ins, bufs, ys
+
+
+def _step(plan: _Plan, carry):
+    """One step of ``dt`` (module docstring)."""
+    st, times, counts = carry
+    n = st.step
+    t = plan.t0 + n.astype(plan.dtype) * plan.dt
+    keys = None
+    if plan.key is not None:
+        keys = jax.random.split(jax.random.fold_in(plan.key, n), len(st.y) + len(plan.network.inputs))
+    ys, refr, armed, spiked, t_spk = _neurons(plan, st, t, keys)
+    syns = [
+        link.synapse.propagate(s, c)
+        for link, s, c in zip(plan.network.links, st.synapses, plan.coefficients, strict=True)
+    ]
+    ins = [
+        inp.synapse.propagate(s, c)
+        for (_, inp), s, c in zip(plan.network.inputs, st.inputs, plan.input_coefficients, strict=True)
+    ]
+    bufs, times = _propagate(plan, n, spiked, t_spk, list(st.buffers), list(times), counts)
+    counts = tuple(c + s.astype(jnp.int32) for c, s in zip(counts, spiked, strict=True))
+    syns, ins, bufs, ys = _arrive(plan, n, keys, syns, ins, bufs, ys, refr, spiked)
+    new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), n + 1)
+    return new, tuple(times), counts
+
+
+def _checked_sources(network: Network, dt: float, dt_s: float) -> None:
+    """Poisson rates and spike-train sources that a step of ``dt`` can represent."""
+    for p in network.populations:
+        if isinstance(p, PoissonPopulation) and is_concrete(p.rate) and np.any(np.asarray(p.rate) * dt_s > 1):
+            raise ValueError(
+                f"PoissonPopulation {p.name!r}: rate x dt must be <= 1; got rate up to {np.max(p.rate):g} Hz."
+            )
+        if isinstance(p, SpikeSource) and is_concrete(p.train.times):
+            _check_overflow(p.train, f"SpikeSource {p.name!r}")
+            times = np.asarray(p.train.times, np.float64)
+            gaps = np.diff(times, axis=1)
+            close = np.isfinite(gaps) & (gaps < dt * (1 - 1e-6))
+            if np.any(close):
+                raise ValueError(
+                    f"SpikeSource {p.name!r}: two spikes of one source within one step dt = {dt:g} "
+                    f"(smallest interval {gaps[close].min():g}); a source emits at most one spike per step."
+                )
+
+
 def simulate_general_network(
     network: Network,
     duration: float,
@@ -259,7 +427,7 @@ def simulate_general_network(
     unit, sec = network.time_unit
     neuron_pops = [p for p in pops if isinstance(p, Population)]
     if dt is None:
-        dt = min(type(p.neuron).default_dt for p in neuron_pops) if neuron_pops else 1e-4
+        dt = min(type(p.neuron).default_dt for p in neuron_pops) if neuron_pops else 0.1
     dt_f, dur = static_float(dt), static_float(duration)
     if dt_f is None or dur is None or not dt_f > 0 or not dur > 0:
         raise ValueError(
@@ -274,130 +442,43 @@ def simulate_general_network(
         raise ValueError(f"mesh must be a 1-D jax.sharding.Mesh (e.g. jaxneuro.batch_mesh()), got {mesh!r}.")
     if on_overflow not in ("error", "flag"):
         raise ValueError(f"on_overflow must be 'error' or 'flag', got {on_overflow!r}.")
-    needs_key = any(isinstance(p, PoissonPopulation) for p in pops) or bool(network.inputs)
-    if key is None and needs_key:
+    if key is None and (any(isinstance(p, PoissonPopulation) for p in pops) or network.inputs):
         raise ValueError("this network draws random numbers (Poisson sources or inputs): pass key=.")
-    dtype = default_float()
-    dt_s = dt_f * sec  # seconds, for rates
-    k_init, k_run = jax.random.split(key) if key is not None else (None, None)
-    state = initial_run_state(network, k_init, dt_f, dtype) if state0 is None else state0
-    storages = [_delay_steps(link, dt_f) for link in network.links]
-    for p in pops:
-        if isinstance(p, PoissonPopulation) and is_concrete(p.rate) and np.any(np.asarray(p.rate) * dt_s > 1):
-            raise ValueError(
-                f"PoissonPopulation {p.name!r}: rate x dt must be <= 1; got rate up to {np.max(p.rate):g} Hz."
-            )
-    n_refs = []
-    for p in pops:
-        tr = p.neuron.refractory_period() if isinstance(p, Population) else None
-        n_refs.append(None if tr is None else jnp.round(jnp.asarray(tr) / dt_f).astype(jnp.int32))
     if max_spikes is None:
         max_spikes = math.ceil(dur * sec * MAX_NETWORK_RATE_HZ) + 1
     elif isinstance(max_spikes, bool) or not isinstance(max_spikes, int) or max_spikes < 1:
         raise ValueError(f"max_spikes must be an int >= 1, got {max_spikes!r}.")
-    outgoing = [[i for i, link in enumerate(network.links) if link.pre == p] for p in range(len(pops))]
-    incoming = [[i for i, link in enumerate(network.links) if link.post == p] for p in range(len(pops))]
-    inputs_to = [[i for i, (t, _) in enumerate(network.inputs) if t == p] for p in range(len(pops))]
+    dtype = default_float()
+    dt_s = dt_f * sec  # seconds, for rates
+    _checked_sources(network, dt_f, dt_s)
+    k_init, k_run = jax.random.split(key) if key is not None else (None, None)
+    state = initial_run_state(network, k_init, dt_f, dtype, t0=t0) if state0 is None else state0
+    storages = [_delay_steps(link, dt_f) for link in network.links]
     dt_a = jnp.asarray(dt_f, dtype)
-    # the synapses' decay factors, once (inside the loop XLA would evaluate them per element)
-    coef_links = [link.synapse.coefficients(dt_a) for link in network.links]
-    coef_inputs = [inp.synapse.coefficients(dt_a) for _, inp in network.inputs]
-
-    def step(carry, _):
-        st, times, counts = carry
-        n = st.step
-        t = jnp.asarray(t0, dtype) + n.astype(dtype) * dt_a
-        kn = jax.random.fold_in(k_run, n) if k_run is not None else None
-        keys = jax.random.split(kn, len(pops) + len(network.inputs)) if kn is not None else None
-        ys, refr, armed = list(st.y), list(st.refractory), list(st.armed)
-        spiked, t_spk = [None] * len(pops), [None] * len(pops)
-        # 1-3: inputs, neurons, spikes
-        for p, pop in enumerate(pops):
-            if isinstance(pop, PoissonPopulation):
-                spiked[p] = jax.random.uniform(keys[p], (pop.size,), dtype) < pop.rate * dt_s
-                t_spk[p] = jnp.broadcast_to(t, (pop.size,))
-                continue
-            a = jnp.broadcast_to(pop.drive(t).astype(dtype), (pop.size,))
-            g = None
-            for i in incoming[p]:
-                a_l, g_l = network.links[i].synapse.drive(st.synapses[i], coef_links[i])
-                a, g = a + a_l, _add(g, g_l)
-            for j in inputs_to[p]:
-                a_l, g_l = network.inputs[j][1].synapse.drive(st.inputs[j], coef_inputs[j])
-                a, g = a + a_l, _add(g, g_l)
-            ys[p], refr[p], armed[p], spiked[p], t_spk[p] = _population_update(
-                pop, ys[p], refr[p], armed[p], a, g, t, dt_a, n_refs[p]
-            )
-        # 4: free evolution of the synapses
-        syns = [link.synapse.propagate(s, c) for link, s, c in zip(network.links, st.synapses, coef_links, strict=True)]
-        ins = [
-            inp.synapse.propagate(s, c) for (_, inp), s, c in zip(network.inputs, st.inputs, coef_inputs, strict=True)
-        ]
-        # 5: propagation, and spike times into the buffers: one loop over the spikes of every
-        # population (one iteration per spike; each reads its rows of the projections from it)
-        bufs = list(st.buffers)
-        times, counts = list(times), list(counts)
-        for p in range(len(pops)):
-            for i in outgoing[p]:
-                if isinstance(storages[i], DenseStorage):
-                    x = spiked[p].astype(dtype) @ storages[i].matrix
-                    bufs[i] = bufs[i].at[(n + storages[i].delay_steps) % bufs[i].shape[0], :-1].add(x)
-        sparse = [i for i, s_ in enumerate(storages) if not isinstance(s_, DenseStorage)]
-        sources = [
-            p for p in range(len(pops)) if times[p] is not None or any(network.links[i].pre == p for i in sparse)
-        ]
-        if sources:
-            offsets = np.cumsum([0] + [pops[p].size for p in sources])
-
-            def body(j, c):
-                bs, tms = list(c[0]), list(c[1])
-                for q, p in enumerate(sources):
-                    size = pops[p].size
-                    local = j - int(offsets[q])
-                    valid = (local >= 0) & (local < size) if len(sources) > 1 else True
-                    row = jnp.where(valid, local, size)
-                    for k, i in enumerate(sparse):
-                        if network.links[i].pre == p:
-                            bs[k] = _deliver(storages[i], bs[k], row[None], n)
-                    if tms[q] is not None:
-                        safe = jnp.clip(local, 0, size - 1)
-                        tms[q] = tms[q].at[row, counts[p][safe]].set(t_spk[p][safe], mode="drop")
-                return tuple(bs), tuple(tms)
-
-            every = jnp.concatenate([spiked[p] for p in sources]) if len(sources) > 1 else spiked[sources[0]]
-            carry_s = (tuple(bufs[i] for i in sparse), tuple(times[p] for p in sources))
-            sb, st_times = for_each_one(every, body, carry_s)
-            for i, b in zip(sparse, sb, strict=True):
-                bufs[i] = b
-            for p, tm in zip(sources, st_times, strict=True):
-                times[p] = tm
-        counts = [c + s_.astype(jnp.int32) for c, s_ in zip(counts, spiked, strict=True)]
-        # 6: arrivals
-        kicks = [None] * len(pops)
-        for i, link in enumerate(network.links):
-            if bufs[i].shape[0] == 1:  # no delays: the whole buffer arrives
-                x, bufs[i] = bufs[i][0, :-1], jnp.zeros_like(bufs[i])
-            else:
-                slot = n % bufs[i].shape[0]
-                x = bufs[i][slot, :-1]
-                bufs[i] = bufs[i].at[slot].set(0.0)
-            syns[i], kick = link.synapse.receive(syns[i], x)
-            kicks[link.post] = _add(kicks[link.post], kick)
-        for j, (tgt, inp) in enumerate(network.inputs):
-            events = jax.random.binomial(keys[len(pops) + j], inp.n, inp.rate * dt_s, (pops[tgt].size,), dtype)
-            ins[j], kick = inp.synapse.receive(ins[j], inp.weight * events)
-            kicks[tgt] = _add(kicks[tgt], kick)
-        for p, kick in enumerate(kicks):
-            if kick is None:
-                continue
-            neuron = pops[p].neuron
-            if pops[p].refractory_input:  # Brian2: jumps kept, but the reset overwrites those of the spike step
-                kick = jnp.where(spiked[p], 0.0, kick)
-            elif refr[p] is not None:
-                kick = jnp.where(refr[p] > 0, 0.0, kick)
-            ys[p] = neuron.with_voltage(ys[p], neuron.voltage(ys[p]) + kick)
-        new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), n + 1)
-        return split((new, tuple(times), tuple(counts))), None
+    n_refs = []
+    for p in pops:
+        tr = p.neuron.refractory_period() if isinstance(p, Population) else None
+        n_refs.append(None if tr is None else jnp.round(jnp.asarray(tr) / dt_f).astype(jnp.int32))
+    sparse = [i for i, s_ in enumerate(storages) if not isinstance(s_, DenseStorage)]
+    sources = [p for p in range(len(pops)) if record_spikes or any(network.links[i].pre == p for i in sparse)]
+    plan = _Plan(
+        network=network,
+        storages=storages,
+        # the synapses' decay factors, once (inside the loop XLA would evaluate them per element)
+        coefficients=[link.synapse.coefficients(dt_a) for link in network.links],
+        input_coefficients=[inp.synapse.coefficients(dt_a) for _, inp in network.inputs],
+        n_refs=n_refs,
+        incoming=[[i for i, link in enumerate(network.links) if link.post == p] for p in range(len(pops))],
+        inputs_to=[[i for i, (t, _) in enumerate(network.inputs) if t == p] for p in range(len(pops))],
+        sources=sources,
+        offsets=np.cumsum([0] + [pops[p].size for p in sources]),
+        sparse=sparse,
+        t0=jnp.asarray(t0, dtype),
+        dt=dt_a,
+        dt_seconds=dt_s,
+        dtype=dtype,
+        key=k_run,
+    )
 
     def split(tree):
         """Neurons split across the mesh's devices: every array of the carry along its neuron
@@ -413,11 +494,10 @@ def simulate_general_network(
             return lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(*spec)))
 
         st, tm, cn = tree
-        return (
-            jax.tree.map(constrain, st),
-            tuple(constrain(x, first=True) for x in tm),
-            jax.tree.map(constrain, cn),
-        )
+        return jax.tree.map(constrain, st), tuple(constrain(x, first=True) for x in tm), jax.tree.map(constrain, cn)
+
+    def step(carry, _):
+        return split(_step(plan, carry)), None
 
     times0 = tuple(jnp.full((p.size, max_spikes), jnp.inf, dtype) if record_spikes else None for p in pops)
     counts0 = tuple(jnp.zeros((p.size,), jnp.int32) for p in pops)
@@ -429,8 +509,7 @@ def simulate_general_network(
 
         def block(c, _):
             vs = tuple(
-                None if isinstance(p, PoissonPopulation) else p.neuron.voltage(y)
-                for p, y in zip(pops, c[0].y, strict=True)
+                p.neuron.voltage(y) if isinstance(p, Population) else None for p, y in zip(pops, c[0].y, strict=True)
             )
             c, _ = lax.scan(step, c, None, length=trace_every)
             return c, vs
