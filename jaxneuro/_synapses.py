@@ -84,6 +84,12 @@ class AbstractSynapse(eqx.Module):
     def check(self, name: str) -> None:
         """Raise ``ValueError`` naming ``name`` for invalid concrete parameters."""
 
+    def direct_jump(self) -> Array | float | None:
+        """``c`` when ``receive(state, x)`` only adds ``c x`` to the state (to its first row,
+        for a state of several rows) and moves no potential; ``None`` otherwise.  A network then
+        adds arriving spikes straight into the state, with no buffer in between."""
+        return None
+
 
 class ExponentialCurrent(AbstractSynapse):
     """Exponentially decaying current: ``tau ds/dt = -s``, ``s += w`` per spike (``w / tau``
@@ -113,6 +119,9 @@ class ExponentialCurrent(AbstractSynapse):
 
     def receive(self, state, x):
         return state + (x / self.tau if self.normalise else x), None
+
+    def direct_jump(self):
+        return 1.0 / self.tau if self.normalise else 1.0
 
     def drive(self, state, c):
         return state * c[1], None
@@ -168,6 +177,9 @@ class ExponentialConductance(AbstractSynapse):
     def receive(self, state, x):
         return state + x, None
 
+    def direct_jump(self):
+        return 1.0
+
     def drive(self, state, c):
         g = state * c[1]
         return g * self.E, g
@@ -218,6 +230,9 @@ class PSCSynapse(AbstractSynapse):
 
     def receive(self, state, x):
         return state.at[0].add(x / self.tau), None
+
+    def direct_jump(self):
+        return 1.0 / self.tau
 
     def drive(self, state, c):
         if self.order == 0:

@@ -89,7 +89,7 @@ def _pairs(rng, n_pre, n_post, p, w, delays):
     return out
 
 
-def _build(kinds, seed=0, dt=0.1):
+def _build(kinds, seed=0, dt=0.1, delays=True):
     """A two-population network of integrate-and-fire neurons with the given synapse kinds
     (exc -> *, inh -> *), random pairs, weights and delays; returns (Network, ref args)."""
     rng = np.random.default_rng(seed)
@@ -112,7 +112,8 @@ def _build(kinds, seed=0, dt=0.1):
                 syn, w = jn.ExponentialConductance(5.0 if a == 0 else 10.0, 0.0 if a == 0 else -80.0), 0.1
             else:
                 syn, w = jn.DeltaSynapse(), (1.0 if a == 0 else -3.0)
-            pairs = _pairs(rng, sizes[a], sizes[b], 0.2, w, [0.0, dt, 1.5, 2.0 if kind != "delta" else 1.5])
+            choices = [0.0, dt, 1.5, 2.0 if kind != "delta" else 1.5] if delays else [0.0]
+            pairs = _pairs(rng, sizes[a], sizes[b], 0.2, w, choices)
             pre_i = np.array([p[0] for p in pairs])
             post_i = np.array([p[1] for p in pairs])
             ws = np.array([p[2] for p in pairs])
@@ -142,11 +143,12 @@ def _assert_same_spikes(run, ref, tol):
             np.testing.assert_allclose(times[i, : len(s)], s, atol=tol, rtol=0)
 
 
+@pytest.mark.parametrize("delays", [True, False], ids=["delays", "no-delays"])
 @pytest.mark.parametrize(
     "kinds", [("current", "current"), ("conductance", "conductance"), ("delta", "delta"), ("current", "delta")]
 )
-def test_network_matches_reference_spike_for_spike(x64, kinds):
-    net, (pops_ref, projs_ref) = _build(kinds)
+def test_network_matches_reference_spike_for_spike(x64, kinds, delays):
+    net, (pops_ref, projs_ref) = _build(kinds, delays=delays)
     T, dt = 150.0, 0.1
     run = eqx.filter_jit(lambda net: jn.simulate_network(net, T, dt=dt))(net)
     ref = reference_run(pops_ref, projs_ref, T, dt)

@@ -203,17 +203,25 @@ def initial_run_state(network: Network, key: PRNGKeyArray | None, dt: float, dty
     syn = tuple(syn)
     ins = tuple(inp.synapse.init(network.populations[t].size, dtype) for t, inp in network.inputs)
     bufs = tuple(
-        jnp.zeros((_ring_slots(link, dt), network.populations[link.post].size + 1), dtype) for link in network.links
+        jnp.zeros((0, 0), dtype)
+        if _ring_slots(link, dt) == 1 and link.synapse.direct_jump() is not None
+        else jnp.zeros((_ring_slots(link, dt), network.populations[link.post].size + 1), dtype)
+        for link in network.links
     )
     return RunState(tuple(ys), tuple(refr), tuple(armed), syn, ins, bufs, jnp.zeros((), jnp.int32))
 
 
 # ================================================================================ the step
-def _deliver(storage, buffer: Array, rows: Int[Array, " k"], n: Array) -> Array:
-    """Add the weights of sources ``rows`` into the delay ring at slot ``n + delay``."""
-    slots = buffer.shape[0]
+def _deliver(storage, buffer: Array, rows: Int[Array, " k"], n: Array, scale: Any = None) -> Array:
+    """Add the weights of sources ``rows`` into the delay ring at slot ``n + delay``, or, with a
+    ``scale`` (a synapse's ``direct_jump``), ``scale x`` the weights straight into the synaptic
+    state (its first row)."""
     tgt, w, d = storage.rows(rows)
     w = jnp.broadcast_to(w, tgt.shape).astype(buffer.dtype)
+    if scale is not None:
+        w = w * scale
+        return buffer.at[tgt].add(w, mode="drop") if buffer.ndim == 1 else buffer.at[0, tgt].add(w, mode="drop")
+    slots = buffer.shape[0]
     if slots == 1:
         return buffer.at[0, tgt].add(w, mode="drop")
     slot = jnp.broadcast_to((n + d) % slots, tgt.shape)
@@ -258,6 +266,7 @@ class _Plan(NamedTuple):
     sources: list  # populations whose spikes the propagation loop reads
     offsets: np.ndarray  # their offsets in the concatenated spike vector
     sparse: list  # the projections delivered by that loop (not dense)
+    direct: list  # per projection: its synapse's direct_jump when it has no delay, else None
     t0: Array
     dt: Array
     dt_seconds: float
@@ -300,39 +309,51 @@ def _neurons(plan: _Plan, st: RunState, t: Array, keys) -> tuple[list, list, lis
     return ys, refr, armed, spiked, t_spk
 
 
-def _propagate(plan: _Plan, n: Array, spiked: list, t_spk: list, bufs: list, times: list, counts: list):
-    """Step 5: every spike's weights into the delay buffers, its time into the spike buffer."""
+def _propagate(plan: _Plan, n: Array, spiked: list, t_spk: list, syns: list, bufs: list, times: list, counts: list):
+    """Step 5: every spike's weights into the delay buffers (or, for a projection without
+    delay whose synapse only adds its input, straight into its state), its time into the spike
+    buffer."""
     net, pops, storages = plan.network, plan.network.populations, plan.storages
+    # where each projection's arrivals go: its synaptic state or its delay ring
+    dest = [syns[i] if plan.direct[i] is not None else bufs[i] for i in range(len(net.links))]
     for i, link in enumerate(net.links):
         if isinstance(storages[i], DenseStorage):
             x = spiked[link.pre].astype(plan.dtype) @ storages[i].matrix
-            bufs[i] = bufs[i].at[(n + storages[i].delay_steps) % bufs[i].shape[0], :-1].add(x)
-    if not plan.sources:
-        return bufs, times
+            if plan.direct[i] is not None:
+                x = x * plan.direct[i]
+                dest[i] = dest[i] + x if dest[i].ndim == 1 else dest[i].at[0].add(x)
+            else:
+                dest[i] = dest[i].at[(n + storages[i].delay_steps) % dest[i].shape[0], :-1].add(x)
+    if plan.sources:
 
-    def body(j, c):
-        bs, tms = list(c[0]), list(c[1])
-        for q, p in enumerate(plan.sources):
-            size = pops[p].size
-            local = j - int(plan.offsets[q])
-            valid = (local >= 0) & (local < size) if len(plan.sources) > 1 else True
-            row = jnp.where(valid, local, size)  # row ``size``: padding, its targets are sinks
-            for k, i in enumerate(plan.sparse):
-                if net.links[i].pre == p:
-                    bs[k] = _deliver(storages[i], bs[k], row[None], n)
-            if tms[q] is not None:
-                safe = jnp.clip(local, 0, size - 1)
-                tms[q] = tms[q].at[row, counts[p][safe]].set(t_spk[p][safe], mode="drop")
-        return tuple(bs), tuple(tms)
+        def body(j, c):
+            ds, tms = list(c[0]), list(c[1])
+            for q, p in enumerate(plan.sources):
+                size = pops[p].size
+                local = j - int(plan.offsets[q])
+                valid = (local >= 0) & (local < size) if len(plan.sources) > 1 else True
+                row = jnp.where(valid, local, size)  # row ``size``: padding, its targets are sinks
+                for k, i in enumerate(plan.sparse):
+                    if net.links[i].pre == p:
+                        ds[k] = _deliver(storages[i], ds[k], row[None], n, plan.direct[i])
+                if tms[q] is not None:
+                    safe = jnp.clip(local, 0, size - 1)
+                    tms[q] = tms[q].at[row, counts[p][safe]].set(t_spk[p][safe], mode="drop")
+            return tuple(ds), tuple(tms)
 
-    every = jnp.concatenate([spiked[p] for p in plan.sources]) if len(plan.sources) > 1 else spiked[plan.sources[0]]
-    carry = (tuple(bufs[i] for i in plan.sparse), tuple(times[p] for p in plan.sources))
-    new_bufs, new_times = for_each_one(every, body, carry)
-    for i, b in zip(plan.sparse, new_bufs, strict=True):
-        bufs[i] = b
-    for p, tm in zip(plan.sources, new_times, strict=True):
-        times[p] = tm
-    return bufs, times
+        every = jnp.concatenate([spiked[p] for p in plan.sources]) if len(plan.sources) > 1 else spiked[plan.sources[0]]
+        carry = (tuple(dest[i] for i in plan.sparse), tuple(times[p] for p in plan.sources))
+        new_dest, new_times = for_each_one(every, body, carry)
+        for i, d in zip(plan.sparse, new_dest, strict=True):
+            dest[i] = d
+        for p, tm in zip(plan.sources, new_times, strict=True):
+            times[p] = tm
+    for i in range(len(net.links)):
+        if plan.direct[i] is not None:
+            syns[i] = dest[i]
+        else:
+            bufs[i] = dest[i]
+    return syns, bufs, times
 
 
 def _arrive(plan: _Plan, n, keys, syns, ins, bufs, ys, refr, spiked):
@@ -340,6 +361,8 @@ def _arrive(plan: _Plan, n, keys, syns, ins, bufs, ys, refr, spiked):
     net, pops = plan.network, plan.network.populations
     kicks = [None] * len(pops)
     for i, link in enumerate(net.links):
+        if plan.direct[i] is not None:  # delivered into the state already
+            continue
         if bufs[i].shape[0] == 1:  # no delays: the whole buffer arrives
             x, bufs[i] = bufs[i][0, :-1], jnp.zeros_like(bufs[i])
         else:
@@ -382,7 +405,7 @@ def _step(plan: _Plan, carry):
         inp.synapse.propagate(s, c)
         for (_, inp), s, c in zip(plan.network.inputs, st.inputs, plan.input_coefficients, strict=True)
     ]
-    bufs, times = _propagate(plan, n, spiked, t_spk, list(st.buffers), list(times), counts)
+    syns, bufs, times = _propagate(plan, n, spiked, t_spk, syns, list(st.buffers), list(times), counts)
     counts = tuple(c + s.astype(jnp.int32) for c, s in zip(counts, spiked, strict=True))
     syns, ins, bufs, ys = _arrive(plan, n, keys, syns, ins, bufs, ys, refr, spiked)
     new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), n + 1)
@@ -454,6 +477,7 @@ def simulate_general_network(
     k_init, k_run = jax.random.split(key) if key is not None else (None, None)
     state = initial_run_state(network, k_init, dt_f, dtype, t0=t0) if state0 is None else state0
     storages = [_delay_steps(link, dt_f) for link in network.links]
+    direct = [link.synapse.direct_jump() if _ring_slots(link, dt_f) == 1 else None for link in network.links]
     dt_a = jnp.asarray(dt_f, dtype)
     n_refs = []
     for p in pops:
@@ -473,6 +497,7 @@ def simulate_general_network(
         sources=sources,
         offsets=np.cumsum([0] + [pops[p].size for p in sources]),
         sparse=sparse,
+        direct=direct,
         t0=jnp.asarray(t0, dtype),
         dt=dt_a,
         dt_seconds=dt_s,
