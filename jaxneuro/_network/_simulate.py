@@ -52,7 +52,7 @@ from ._connectivity import DenseStorage
 from ._model import Network, PoissonPopulation, Population, SpikeSource
 
 _DELAY_RTOL = 0.01  # a delay more than 1% of dt off a multiple of dt is an error
-MAX_NETWORK_RATE_HZ = 200.0
+MAX_NETWORK_RATE_HZ = 500.0
 """Default spike-time capacity per neuron: ``ceil(duration * MAX_NETWORK_RATE_HZ) + 1`` (more
 is an error naming ``max_spikes``, never a silent loss)."""
 
@@ -572,7 +572,7 @@ def simulate_network(network: Any, duration: float, **kwargs: Any) -> Any:
       Keywords: ``dt`` (default: the smallest ``default_dt`` of its neurons), ``t0``,
       ``key`` (for Poisson sources and random initial voltages), ``state0`` (a ``RunState``
       to continue from), ``record_spikes``, ``max_spikes`` (spike-time capacity per neuron;
-      default ``ceil(duration x 200 Hz) + 1``; more spikes are an error, never a silent loss), ``trace_every``
+      default ``ceil(duration x 500 Hz) + 1``; more spikes are an error, never a silent loss), ``trace_every``
       (record every population's membrane potential every this many steps),
       ``on_overflow``, ``mesh`` (a 1-D ``jax.sharding.Mesh``: the neurons
       are split across its devices, every state array along its neuron axis; the same spikes
