@@ -501,3 +501,26 @@ def test_spike_source_emits_its_train(x64):
     np.testing.assert_array_equal(np.asarray(more.train("in").count), [0, 1])
     with pytest.raises(ValueError, match=r"two spikes of one source within one step dt = 0.2"):
         jn.simulate_network(net, 10.0, dt=0.2)
+
+
+@pytest.mark.parametrize("n, p", [(400, 0.005), (10, 0.5), (3, 0.9), (5, 1.0), (20, 0.0), (2000, 0.03)])
+def test_binomial_counts_follow_the_binomial_distribution(n, p):
+    from scipy import stats
+
+    from jaxneuro._network._binomial import binomial_counts
+
+    size = 100_000
+    x = np.asarray(binomial_counts(jax.random.key(0), n, p, (size,), jnp.float32)).astype(int)
+    assert x.min() >= 0 and x.max() <= n
+    expected = stats.binom.pmf(np.arange(n + 1), n, p) * size
+    observed = np.bincount(x, minlength=n + 1)
+    keep = expected > 5
+    if keep.sum() < 2:  # degenerate: every draw the same
+        np.testing.assert_array_equal(x, round(n * p))
+        return
+    # pool the tails into the kept cells' neighbours: a chi-square test at the 1e-4 level
+    chi2 = ((observed[keep] - expected[keep]) ** 2 / expected[keep]).sum()
+    assert chi2 < stats.chi2.ppf(1 - 1e-4, keep.sum() - 1), (chi2, keep.sum())
+    # traced p (the mean unknown at trace time) takes the loop from k = 0: the same draws
+    y = jax.jit(lambda q: binomial_counts(jax.random.key(0), n, q, (size,), jnp.float32))(jnp.float32(p))
+    np.testing.assert_array_equal(np.asarray(y).astype(int), x)

@@ -47,6 +47,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from .._misc import default_float, error_if_any, is_concrete, static_float
 from .._spikes import SpikeTrain, _check_overflow
+from ._binomial import binomial_counts
 from ._bitmap import for_each_one
 from ._connectivity import DenseStorage
 from ._model import Network, PoissonPopulation, Population, SpikeSource
@@ -373,7 +374,7 @@ def _arrive(plan: _Plan, n, keys, syns, ins, bufs, ys, refr, spiked):
         kicks[link.post] = _add(kicks[link.post], kick)
     for j, (tgt, inp) in enumerate(net.inputs):
         p_step = inp.rate * plan.dt_seconds
-        events = jax.random.binomial(keys[len(pops) + j], inp.n, p_step, (pops[tgt].size,), plan.dtype)
+        events = binomial_counts(keys[len(pops) + j], inp.n, p_step, (pops[tgt].size,), plan.dtype)
         ins[j], kick = inp.synapse.receive(ins[j], inp.weight * events)
         kicks[tgt] = _add(kicks[tgt], kick)
     for p, kick in enumerate(kicks):
