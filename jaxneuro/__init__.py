@@ -149,6 +149,13 @@ from ._network._model import (
     Projection as Projection,
     SpikeSource as SpikeSource,
 )
+from ._network._standard import (
+    BRUNEL_REGIMES as BRUNEL_REGIMES,
+    brunel_network as brunel_network,
+    coba_network as coba_network,
+    cobahh_network as cobahh_network,
+    cuba_network as cuba_network,
+)
 from ._network._simulate import NetworkRun as NetworkRun, RunState as RunState, simulate_network as simulate_network
 from ._synapses import (
     AbstractSynapse as AbstractSynapse,
