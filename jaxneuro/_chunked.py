@@ -5,10 +5,15 @@ PyTree of arrays with a common leading size ``n``, e.g. a memory-mapped ``.npy``
 ``ceil(n / c)`` chunks of exactly ``c`` rows, the last one padded with copies of its last
 row, so a jitted ``fn`` compiles once.  Each result goes straight into a memory-mapped
 ``.npy`` file at ``path`` and its chunk number into a small JSON manifest next to it
-(``path + ".manifest.json"``), written atomically (temporary file, ``fsync``,
-``os.replace``) only after the rows have been flushed.  After an interruption the same call
-resumes: chunks listed in the manifest are not recomputed, and the final file is byte for
-byte the one an uninterrupted run writes.  Every ``.npy`` (inputs, output) is opened with
+(``path + ".manifest.json"``) with the SHA-256 of its rows, written atomically (temporary
+file, ``fsync``, ``os.replace``) only after the rows have been flushed.  After an
+interruption the same call resumes: chunks listed in the manifest are not recomputed, and
+the final file is byte for byte the one an uninterrupted run writes.  On resume the output
+file is checked against the manifest: a file cut short or changed after a chunk was
+written (its size or a chunk's checksum differs) has those chunks recomputed, with a
+:class:`SweepIntegrityWarning` naming the file and the chunks; a manifest that is not valid
+JSON, or an output file whose ``.npy`` header cannot be read, is a ValueError naming the
+file.  Every ``.npy`` (inputs, output) is opened with
 ``np.load(..., allow_pickle=False)`` and the manifest is JSON, so no file a sweep reads can
 run code: an object array or a pickle in their place is refused with a ValueError.
 
@@ -22,6 +27,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -37,8 +43,15 @@ from ._neurons._base import AbstractNeuron
 from ._progress import ProgressBar, progress_stream
 from ._tuning import check_duration, tuning_curve
 
-MANIFEST_FORMAT = "jaxneuro-chunked-sweep/1"
-"""``format`` entry of the manifest; a manifest of another format is never resumed."""
+MANIFEST_FORMAT = "jaxneuro-chunked-sweep/2"
+"""``format`` entry of the manifest; a manifest of another format is never resumed (except
+``/1``, the same without checksums, resumed when the output file has its full size)."""
+
+_FORMAT_1 = "jaxneuro-chunked-sweep/1"
+
+
+class SweepIntegrityWarning(UserWarning):
+    """A resumed sweep found chunks whose rows on disk do not match the manifest; they are recomputed."""
 
 
 def manifest_path(path: str | os.PathLike) -> Path:
@@ -116,6 +129,83 @@ def _chunk(tree: PyTree[np.ndarray], lo: int, hi: int, size: int) -> PyTree[np.n
     return jax.tree.map(cut, tree)
 
 
+def _digest(rows: np.ndarray) -> str:
+    """SHA-256 of rows as stored in the file (C order, the file's dtype)."""
+    return hashlib.sha256(np.ascontiguousarray(rows).tobytes()).hexdigest()
+
+
+def _read_manifest(mpath: Path, path: Path, n_chunks: int) -> dict:
+    """The manifest, checked to be what :func:`chunked_map` writes; anything else names the file."""
+    restart = f"delete {str(mpath)!r} and {str(path)!r} to start the sweep afresh"
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"the sweep manifest {str(mpath)!r} is corrupt (not valid JSON: {err}); {restart}.") from err
+    ok = isinstance(manifest, dict) and isinstance(manifest.get("done"), list)
+    if ok:
+        done = manifest["done"]
+        ok = all(type(i) is int and 0 <= i < n_chunks for i in done) and len(set(done)) == len(done)
+        shape, dtype = manifest.get("output_shape"), manifest.get("output_dtype")
+        ok = ok and isinstance(shape, list) and all(type(k) is int and k >= 0 for k in shape)
+        ok = ok and isinstance(dtype, str)
+        if ok and manifest.get("format") == MANIFEST_FORMAT:
+            sums = manifest.get("sha256")
+            ok = isinstance(sums, dict) and set(sums) == {str(i) for i in done}
+            ok = ok and all(isinstance(v, str) and len(v) == 64 for v in sums.values())
+    if not ok:
+        raise ValueError(
+            f"the sweep manifest {str(mpath)!r} is corrupt (it lacks or garbles 'done', 'sha256', 'output_shape' or "
+            f"'output_dtype'); {restart}."
+        )
+    return manifest
+
+
+def _open_output(path: Path, mpath: Path, shape: tuple[int, ...], dtype: str, legacy: bool) -> np.memmap:
+    """Open the output of a sweep being resumed, read-write, after checking its header and size.
+
+    A file of the wrong size is cut or zero-extended to the size its header declares (its
+    chunks are then checked against their checksums); never silently by ``np.load``.
+    """
+    restart = f"delete {str(path)!r} and {str(mpath)!r} to start the sweep afresh"
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            file_shape, fortran, file_dtype = read(f)
+            offset = f.tell()
+    except (ValueError, OSError, SyntaxError) as err:
+        raise ValueError(
+            f"the sweep output {str(path)!r} is not a plain .npy array that can be memory-mapped (jaxneuro never "
+            f"unpickles): its header is corrupt or not a .npy header ({err}); {restart}."
+        ) from err
+    if file_dtype.hasobject:
+        raise ValueError(
+            f"the sweep output {str(path)!r} is not a plain .npy array that can be memory-mapped (jaxneuro never "
+            f"unpickles): it holds {file_dtype} objects; {restart}."
+        )
+    if file_shape != shape or str(file_dtype) != dtype or fortran:
+        raise ValueError(
+            f"the sweep output {str(path)!r} holds {file_shape} {file_dtype} but its manifest {str(mpath)!r} "
+            f"records {shape} {dtype}; {restart}."
+        )
+    expected = offset + int(np.prod(shape)) * np.dtype(dtype).itemsize
+    actual = os.path.getsize(path)
+    if actual != expected:
+        if legacy:
+            raise ValueError(
+                f"the sweep output {str(path)!r} has {actual} bytes where its header declares {expected}, and its "
+                f"manifest (format {_FORMAT_1!r}) has no checksums to tell which chunks survived; {restart}."
+            )
+        warnings.warn(
+            f"{str(path)!r} has {actual} bytes where its header declares {expected} (cut short or extended after "
+            "its chunks were written); chunks that no longer match their checksum are recomputed.",
+            SweepIntegrityWarning,
+            stacklevel=3,
+        )
+        os.truncate(path, expected)
+    return _open_npy(path, "r+")
+
+
 def chunked_map(
     fn: Callable[[PyTree[np.ndarray]], ArrayLike],
     inputs: PyTree[ArrayLike] | str | os.PathLike,
@@ -156,7 +246,12 @@ def chunked_map(
     Raises:
         ValueError: for ``chunk_size < 1``, inputs without a common leading axis, an existing
             manifest from a different sweep, or ``fn`` returning the wrong number of rows, or
-            rows of another shape or dtype than the file already holds.
+            rows of another shape or dtype than the file already holds; a corrupt manifest or
+            output header (naming the file); ``path`` existing without a manifest.
+
+    Warns:
+        SweepIntegrityWarning: on resume, chunks whose rows on disk do not match their
+            checksum (a file cut short or changed); they are recomputed.
     """
     if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int, got chunk_size = {chunk_size!r}.")
@@ -178,18 +273,42 @@ def chunked_map(
     }
 
     done: set[int] = set()
+    sums: dict[str, str] = {}
     out = None
+    if path.exists() and not mpath.exists():
+        raise ValueError(
+            f"{str(path)!r} exists but has no manifest {str(mpath)!r}, so it is not a sweep to resume (a sweep keeps "
+            "its manifest, also when finished); delete it or choose another path."
+        )
     if mpath.exists() and path.exists():
-        manifest = json.loads(mpath.read_text())
-        mismatch = sorted(k for k in header if manifest.get(k) != header[k])
-        if mismatch:
+        manifest = _read_manifest(mpath, path, n_chunks)
+        legacy = manifest.get("format") == _FORMAT_1
+        mismatch = sorted(k for k in header if k != "format" and manifest.get(k) != header[k])
+        if mismatch or manifest.get("format") not in (MANIFEST_FORMAT, _FORMAT_1):
+            mismatch = mismatch or ["format"]
             raise ValueError(
                 f"{mpath} belongs to a different sweep (it differs in {mismatch}); use another path or delete "
                 f"{path} and its manifest to start afresh."
             )
         done = set(manifest["done"])
-        out = _open_npy(path, "r+")
         header["output_shape"], header["output_dtype"] = manifest["output_shape"], manifest["output_dtype"]
+        out = _open_output(path, mpath, tuple(manifest["output_shape"]), manifest["output_dtype"], legacy)
+        if legacy:  # no checksums were written: take the rows as they are (the file has its full size)
+            sums = {str(i): _digest(out[i * chunk_size : min(n, (i + 1) * chunk_size)]) for i in done}
+        else:
+            sums = manifest["sha256"]
+            bad = [
+                i for i in sorted(done) if _digest(out[i * chunk_size : min(n, (i + 1) * chunk_size)]) != sums[str(i)]
+            ]
+            if bad:
+                warnings.warn(
+                    f"{str(path)!r}: the rows of chunk(s) {bad} do not match their SHA-256 in {str(mpath)!r} (the file "
+                    "was cut short or changed after they were written); recomputing them.",
+                    SweepIntegrityWarning,
+                    stacklevel=2,
+                )
+                done -= set(bad)
+                sums = {k: v for k, v in sums.items() if int(k) in done}
 
     stream = progress_stream(progress)
     with ProgressBar(total=n_chunks, initial=len(done), unit="chunk", desc="chunks", stream=stream) as bar:
@@ -212,7 +331,8 @@ def chunked_map(
             out[lo:hi] = rows[: hi - lo]
             out.flush()  # the rows are on disk before the manifest says so
             done.add(i)
-            _write_json_atomic(mpath, {**header, "done": sorted(done)})
+            sums[str(i)] = _digest(rows[: hi - lo])
+            _write_json_atomic(mpath, {**header, "done": sorted(done), "sha256": sums})
             bar.update(1)
             if on_chunk is not None:
                 on_chunk(i, n_chunks)
@@ -302,4 +422,4 @@ def chunked_tuning_curve(
     )
 
 
-__all__ = ["MANIFEST_FORMAT", "chunked_map", "chunked_tuning_curve", "manifest_path"]
+__all__ = ["MANIFEST_FORMAT", "SweepIntegrityWarning", "chunked_map", "chunked_tuning_curve", "manifest_path"]
