@@ -81,9 +81,10 @@ def worker_jax(n: int, repeats: int, loop_kernels: bool = True) -> dict:
     import numpy as np
 
     import jaxneuro as jn
+    import jaxneuro.experimental as jx
 
     if loop_kernels:  # first, before JAX compiles anything (XLA reads its options once)
-        jn.enable_cpu_loop_kernels()
+        jx.enable_cpu_loop_kernels()
 
     w, v0 = make_network(n)
     base = _rss_mib()
@@ -260,7 +261,8 @@ def main() -> None:
                 f"{float(np.corrcoef(cd, np.asarray(b['counts']))[0, 1]):.3f} | {d['peak_rss_mib']:.0f} |"
             )
     print(
-        "\njaxneuro: jn.enable_cpu_loop_kernels() first (XLA compiles each loop as one kernel, no launches "
+        "\njaxneuro: jaxneuro.experimental.enable_cpu_loop_kernels() first (XLA compiles each loop as one kernel, "
+        "no launches "
         "inside it; the README's recommendation for the CPU); 'XLA defaults': without it."
     )
 

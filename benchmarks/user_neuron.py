@@ -195,9 +195,10 @@ def define_adex():
 
 def worker_jax(args) -> dict:
     import jaxneuro as jn
+    import jaxneuro.experimental as jx
 
     if args.loop_kernels == "on":  # first, before JAX compiles anything (XLA reads its options once)
-        jn.enable_cpu_loop_kernels()
+        jx.enable_cpu_loop_kernels()
     import jax
     import jax.numpy as jnp
 
@@ -231,7 +232,7 @@ def worker_jax(args) -> dict:
         "base_rss_mib": base,
         "load": os.getloadavg()[0],
         "versions": f"jax {jax.__version__}, {len(jax.devices())} {jax.devices()[0].platform} device(s), "
-        f"loop kernels {'on' if jn.cpu_loop_kernels_enabled() else 'off'}",
+        f"loop kernels {'on' if jx.cpu_loop_kernels_enabled() else 'off'}",
         **({"steps": round(DURATION_MS / args.dt)} if args.method == "stepped" else {}),
     }
 
@@ -430,7 +431,7 @@ def main(argv=None):
         "--loop-kernels",
         choices=["off", "on", "both"],
         default="both",
-        help="jaxneuro rows with XLA's default options (off), with jn.enable_cpu_loop_kernels() (on), or both",
+        help="jaxneuro rows with XLA's default options (off), with jx.enable_cpu_loop_kernels() (on), or both",
     )
     parser.add_argument(
         "--host-devices",

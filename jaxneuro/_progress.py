@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from typing import IO, Any
 
-import jax
 from tqdm import tqdm
 
 
@@ -34,6 +33,8 @@ class ProgressBar(tqdm):
 
     def __init__(self, *args: Any, stream: IO[str] | None, **kwargs: Any):
         self._final_line = stream is not None and not is_terminal(stream)
+        import jax  # here, not at import: the command line's --help does not wait for JAX
+
         disable = stream is None or jax.process_index() != 0
         if self._final_line:
             # never displayed while running (delay and mininterval infinite); the overall rate

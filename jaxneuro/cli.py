@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from . import __version__
-from ._progress import ProgressBar
 from ._quiet import quiet_third_party
 
 _DEFAULT_RANGE = {"lif": (0.0, 5.0), "hh": (0.0, 50.0)}
@@ -62,6 +61,8 @@ def run_tuning(args: argparse.Namespace) -> int:
     first = time.perf_counter() - t
     start = time.perf_counter()
     rates = []
+    from ._progress import ProgressBar
+
     with ProgressBar(total=n_chunks, unit="chunk", desc="chunks", stream=sys.stderr) as bar:
         for x in padded:
             rates.append(np.asarray(sweep(x)))

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import jaxneuro as jn
+import jaxneuro.experimental as jx
 from jaxneuro._xla_flags import LOOP_KERNEL_OPTION, LOOP_KERNEL_THRESHOLD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,30 +35,45 @@ EXTRA = "--xla_backend_extra_options="
     ],
 )
 def test_flags_are_merged_into_existing_ones(before, after):
-    assert jn.cpu_loop_kernel_flags(before) == after
+    assert jx.cpu_loop_kernel_flags(before) == after
 
 
 def test_enabling_after_jax_compiled_raises_and_restores_the_environment(monkeypatch):
     jax.block_until_ready(jnp.arange(3.0) + 1.0)  # XLA has read its options in this process
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")
-    if jn.cpu_loop_kernels_enabled():  # the test run was started with the option: a no-op
-        assert jn.enable_cpu_loop_kernels() is True
+    if jx.cpu_loop_kernels_enabled():  # the test run was started with the option: a no-op
+        assert jx.enable_cpu_loop_kernels() is True
         return
     with pytest.raises(RuntimeError, match="before any JAX computation"):
-        jn.enable_cpu_loop_kernels()
+        jx.enable_cpu_loop_kernels()
     assert os.environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
-    assert jn.enable_cpu_loop_kernels(strict=False) is False
+    assert jx.enable_cpu_loop_kernels(strict=False) is False
     assert os.environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
+
+
+def test_enabling_in_a_fresh_process_takes_effect():
+    """The default run's check that the option reaches XLA (the slow tests below compare
+    whole simulations compiled both ways)."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    script = (
+        "import jaxneuro.experimental as jx; assert jx.enable_cpu_loop_kernels() is True; "
+        "print(jx.cpu_loop_kernels_enabled())"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "True"
 
 
 _SCRIPT = """
 import sys
 import jaxneuro as jn
+import jaxneuro.experimental as jx
 if sys.argv[1] == "on":
-    assert jn.enable_cpu_loop_kernels() is True
+    assert jx.enable_cpu_loop_kernels() is True
 import jax, jax.numpy as jnp, numpy as np
 jax.config.update("jax_enable_x64", True)
-print("ENABLED", jn.cpu_loop_kernels_enabled())
+print("ENABLED", jx.cpu_loop_kernels_enabled())
 rng = np.random.default_rng(3)
 N = 60
 W = np.where(rng.random((N, N)) < 0.1, rng.normal(0, 1, (N, N)) * 0.002, 0.0)
@@ -104,6 +119,7 @@ def _run(tmp_path, mode):
     return proc.stdout, np.load(out)
 
 
+@pytest.mark.slow  # two fresh processes compile and run a noisy network (about 30 s on one core)
 def test_loop_kernels_give_the_same_spikes(tmp_path):
     """Two populations, noise, recurrent and feed-forward weights, traces, trials under vmap
     and a reverse-mode gradient (``differentiable=True``): the same spike counts, and times,
@@ -129,7 +145,7 @@ def test_network_reference_tests_pass_with_loop_kernels():
     """The network tests against the independent event-driven reference (two and 100 neurons,
     populations, a peak inside a step, an input pushing over threshold, a refractory end
     inside a step, many spikes in one step), in a process compiled with the option."""
-    env = {**os.environ, "XLA_FLAGS": jn.cpu_loop_kernel_flags("--xla_cpu_multi_thread_eigen=true")}
+    env = {**os.environ, "XLA_FLAGS": jx.cpu_loop_kernel_flags("--xla_cpu_multi_thread_eigen=true")}
     selection = "reference or populations or peaking or pushing or refractory_period or many_spikes"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_network.py", "-k", selection],

