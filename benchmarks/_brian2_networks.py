@@ -25,8 +25,10 @@ recorded at time ``t`` (the start of the step, although the crossing happened du
 (4) synaptic propagation (``on_pre`` of spikes emitted ``delay`` earlier; with no delay, spikes of
 this step) and ``PoissonInput``; (5) reset. So a neuron that spiked at step ``k`` (time ``t_k``) is
 refractory in steps ``k+1 .. k+R-1`` with ``R = round(refractory/dt)`` and may spike again at step
-``k+R`` at the earliest (ISI >= refractory). Synaptic ``on_pre`` writes are applied during the
-refractory period too (``(unless refractory)`` only freezes the differential equation).
+``k+R`` at the earliest (ISI >= refractory). Writes to a variable flagged ``(unless refractory)`` (``on_pre='v += J'``,
+``PoissonInput``) are ignored while the neuron is refractory, the step of its spike included
+(measured: a neuron that spikes at step 0 with a 2 ms refractory period keeps v at the reset
+value through step 19).
 
 Connectivity is Brian2's ``connect(p=...)``: every (pre, post) pair independently with probability
 ``p``, autapses (i == j) included.
@@ -442,8 +444,9 @@ def brunel(
         dv/dt = -v / tau : volt  (unless refractory)
 
     integrated with ``method='exact'`` (v <- v exp(-dt / tau)); threshold ``v > theta``, reset
-    ``v = V_r``, refractory tau_rp (the leak is frozen, but synaptic and Poisson jumps still add to v
-    during the refractory period, as in Brian2; the threshold is disabled then).
+    ``v = V_r``, refractory tau_rp (the leak is frozen and synaptic and Poisson jumps arriving then
+    are ignored, as Brian2 does for a variable flagged ``(unless refractory)``; the threshold is
+    disabled then).
 
     Defaults are the example's: N_E = 10000, N_I = round(0.25 N_E) = 2500, epsilon = 0.1,
     C_E = epsilon N_E = 1000, tau = 20 ms, theta = 20 mV, V_r = 10 mV, tau_rp = 2 ms, J = 0.1 mV,

@@ -35,7 +35,7 @@ def reference_run(pops, projs, T, dt):
     spikes = [[[] for _ in range(p["n"])] for p in pops]
     for n in range(steps):
         t = n * dt
-        fired = []
+        fired, held_now = [], []
         for a, p in enumerate(pops):
             cur = np.full(p["n"], p["drive"], float)
             g = np.zeros(p["n"])
@@ -53,6 +53,7 @@ def reference_run(pops, projs, T, dt):
             v_inf = (p["E_L"] + cur) / (1 + g)
             v1 = v_inf + (v[a] - v_inf) * np.exp(-(1 + g) * dt / p["tau_m"])
             held = refr[a] > 0
+            held_now.append(held)
             v1 = np.where(held, v[a], v1)
             c0, c1 = v[a] - p["V_th"], v1 - p["V_th"]
             spk = (c1 >= 0) & ~held
@@ -74,7 +75,8 @@ def reference_run(pops, projs, T, dt):
             ring[k][n % L[k]] = 0.0
             if q["kind"] == "delta":
                 post = q["post"]
-                v[post] = v[post] + np.where(refr[post] > 0, 0.0, x)
+                # lost in the step of a spike and in the steps a neuron is held (Brian2's rule)
+                v[post] = v[post] + np.where(fired[post] | held_now[post], 0.0, x)
             else:
                 syn[k] = syn[k] + x
     return spikes
@@ -483,6 +485,31 @@ def test_network_split_over_devices_gives_the_same_spikes(tmp_path):
         assert z["count_e"].sum() > 50 and z["count_i"].sum() > 10
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_delta_jumps_during_refractoriness(x64, keep):
+    # Brian2 2.9 (on_pre 'v += J' onto a variable flagged "unless refractory"): a neuron that
+    # spikes at step 0 (tau_ref 2 ms) ignores jumps at 0, 0.5, 1.0, 1.85 and 1.9 ms and feels
+    # the one at 2.5 ms; NEST's refractory_input=True keeps those of the held steps for later
+    times = jn.SpikeTrain.from_times(np.array([[0.0, 0.5, 1.0, 1.85, 1.9, 2.5]]))
+    cell = jn.IntegrateAndFire(tau_m=20.0, E_L=0.0, V_th=20.0, V_reset=10.0, tau_ref=2.0)
+    target = jn.Population(1, cell, "x", v0=25.0, refractory_input=keep)
+    proj = jn.Projection("in", "x", jn.DeltaSynapse(), jn.AllToAll(), weight=1.0, storage="sparse")
+    net = jn.Network([jn.SpikeSource(times, "in"), target], [proj])
+    run = jn.simulate_network(net, 2.6, dt=0.1, trace_every=1)
+    v = np.asarray(run.v[1][:, 0])  # at the start of each step
+    assert int(run.spike_count[1][0]) == 1
+    # v at the start of steps 1-20: held at the reset; with keep, the jumps of 0.5, 1.0, 1.85 and
+    # 1.9 ms (not the spike step's) add at the end of steps 5, 10, 18 and 19
+    want = np.full(20, 10.0)
+    if keep:
+        for step in (5, 10, 18, 19):
+            want[step:] += 1.0
+    np.testing.assert_allclose(v[1:21], want)  # held until the step starting at 2.0 ms
+    held = want[-1]
+    expected = held * math.exp(-0.6 / 20.0) + 1.0  # free from 2.0 ms, the 2.5 ms jump at its step's end
+    np.testing.assert_allclose(float(run.final_state.y[1][0]), expected, rtol=1e-12)
+
+
 def test_spike_source_emits_its_train(x64):
     times = [[0.35, 2.0, 7.75, np.inf], [1.0, 1.15, 9.99, 12.0]]  # ms; 12.0 is after the run
     train = jn.SpikeTrain.from_times(np.array(times))
@@ -499,7 +526,7 @@ def test_spike_source_emits_its_train(x64):
     # continuing from the final state emits the rest
     more = jn.simulate_network(net, 5.0, dt=0.1, t0=10.0, state0=run.final_state)
     np.testing.assert_array_equal(np.asarray(more.train("in").count), [0, 1])
-    with pytest.raises(ValueError, match=r"two spikes of one source within one step dt = 0.2"):
+    with pytest.raises(ValueError, match=r"source 1 has two spikes \(1 and 1.15\) in one step of dt = 0.2"):
         jn.simulate_network(net, 10.0, dt=0.2)
 
 

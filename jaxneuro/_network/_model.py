@@ -83,10 +83,12 @@ class Population(eqx.Module):
         y0: the whole initial state instead of the neuron's ``initial_state``: a PyTree of
             arrays (scalars or ``(size,)``) or a callable ``y0(key, size)`` returning one
             (``v0``, when given too, then replaces its membrane potential).
-        refractory_input: what a delta synapse's jump does to a refractory neuron: lost
-            (False, the default; NEST's ``iaf_psc_delta``) or added to its held potential
-            (True; Brian2's ``on_pre='v += w'``, where only a jump in the very step of a spike
-            is lost, overwritten by the reset).
+        refractory_input: what a delta synapse's jump does to a neuron that is refractory in
+            the step it arrives (the step of its spike included, whose reset overwrites it):
+            lost (False, the default: Brian2's rule for ``v += w`` on a variable flagged
+            ``(unless refractory)``, and NEST's ``iaf_psc_delta`` default) or added to the held
+            potential, to act when the neuron is released (True: NEST's
+            ``refractory_input=True``; the jump of the spike step is still lost).
     """
 
     size: int = eqx.field(static=True)

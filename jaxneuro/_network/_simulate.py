@@ -53,9 +53,11 @@ from ._connectivity import DenseStorage
 from ._model import Network, PoissonPopulation, Population, SpikeSource
 
 _DELAY_RTOL = 0.01  # a delay more than 1% of dt off a multiple of dt is an error
+_GRID_TOL = 1e-4  # a given spike time within 1e-4 dt below a grid time belongs to the step starting there
 MAX_NETWORK_RATE_HZ = 500.0
-"""Default spike-time capacity per neuron: ``ceil(duration * MAX_NETWORK_RATE_HZ) + 1`` (more
-is an error naming ``max_spikes``, never a silent loss)."""
+"""Default spike-time capacity per neuron: ``ceil(duration * MAX_NETWORK_RATE_HZ) + 1``, and at
+least 64 (or one per step, if fewer) for short runs; more is an error naming ``max_spikes``, never a
+silent loss."""
 
 
 class RunState(eqx.Module):
@@ -275,14 +277,15 @@ class _Plan(NamedTuple):
     key: PRNGKeyArray | None
 
 
-def _sources_update(pop, y, t, dt, dt_s, key, dtype):
+def _sources_update(pop, y, t, dt, dt_s, key, dtype, n=None, t0=None):
     """Spikes of a Poisson population (independent draws) or a spike-train source (its next
-    spike if it falls in ``[t, t + dt)``); returns ``(y, spiked, spike times)``."""
+    spike if it falls in step ``n``, ``[t, t + dt)``; a time within ``_GRID_TOL dt`` below a grid
+    time counts as on it, whatever the rounding of ``t``); returns ``(y, spiked, spike times)``."""
     if isinstance(pop, PoissonPopulation):
         return y, jax.random.uniform(key, (pop.size,), dtype) < pop.rate * dt_s, jnp.broadcast_to(t, (pop.size,))
     times, count = pop.train.times, jnp.minimum(pop.train.count, pop.train.capacity)
     nxt = jnp.take_along_axis(times, jnp.minimum(y, pop.train.capacity - 1)[:, None], axis=1)[:, 0]
-    spiked = (y < count) & (nxt < t + dt)
+    spiked = (y < count) & (jnp.floor((nxt - t0) / dt + _GRID_TOL) <= n)
     return y + spiked.astype(y.dtype), spiked, nxt.astype(dtype)
 
 
@@ -294,7 +297,9 @@ def _neurons(plan: _Plan, st: RunState, t: Array, keys) -> tuple[list, list, lis
     for p, pop in enumerate(net.populations):
         if not isinstance(pop, Population):
             key = keys[p] if keys is not None else None
-            ys[p], spiked[p], t_spk[p] = _sources_update(pop, ys[p], t, plan.dt, plan.dt_seconds, key, plan.dtype)
+            ys[p], spiked[p], t_spk[p] = _sources_update(
+                pop, ys[p], t, plan.dt, plan.dt_seconds, key, plan.dtype, st.step, plan.t0
+            )
             continue
         a = jnp.broadcast_to(pop.drive(t).astype(plan.dtype), (pop.size,))
         g = None
@@ -357,7 +362,7 @@ def _propagate(plan: _Plan, n: Array, spiked: list, t_spk: list, syns: list, buf
     return syns, bufs, times
 
 
-def _arrive(plan: _Plan, n, keys, syns, ins, bufs, ys, refr, spiked):
+def _arrive(plan: _Plan, n, keys, syns, ins, bufs, ys, held, spiked):
     """Step 6: the buffers' slots of this step into the synapses; voltage jumps."""
     net, pops = plan.network, plan.network.populations
     kicks = [None] * len(pops)
@@ -381,10 +386,12 @@ def _arrive(plan: _Plan, n, keys, syns, ins, bufs, ys, refr, spiked):
         if kick is None:
             continue
         neuron = pops[p].neuron
-        if pops[p].refractory_input:  # Brian2: jumps kept, but the reset overwrites those of the spike step
-            kick = jnp.where(spiked[p], 0.0, kick)
-        elif refr[p] is not None:
-            kick = jnp.where(refr[p] > 0, 0.0, kick)
+        # a jump is lost in the step of a spike (the reset overwrites it) and, unless the
+        # population keeps them for later, in every step the neuron is held
+        lost = spiked[p] if pops[p].neuron.resets else jnp.zeros_like(spiked[p])
+        if held[p] is not None and not pops[p].refractory_input:
+            lost = lost | held[p]
+        kick = jnp.where(lost, 0.0, kick)
         ys[p] = neuron.with_voltage(ys[p], neuron.voltage(ys[p]) + kick)
     return syns, ins, bufs, ys
 
@@ -408,27 +415,29 @@ def _step(plan: _Plan, carry):
     ]
     syns, bufs, times = _propagate(plan, n, spiked, t_spk, syns, list(st.buffers), list(times), counts)
     counts = tuple(c + s.astype(jnp.int32) for c, s in zip(counts, spiked, strict=True))
-    syns, ins, bufs, ys = _arrive(plan, n, keys, syns, ins, bufs, ys, refr, spiked)
+    held = [None if r is None else r > 0 for r in st.refractory]  # held during this step
+    syns, ins, bufs, ys = _arrive(plan, n, keys, syns, ins, bufs, ys, held, spiked)
     new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), n + 1)
     return new, tuple(times), counts
 
 
-def _checked_sources(network: Network, dt: float, dt_s: float) -> None:
+def _checked_sources(network: Network, dt: float, dt_s: float, t0: Any) -> None:
     """Poisson rates and spike-train sources that a step of ``dt`` can represent."""
     for p in network.populations:
         if isinstance(p, PoissonPopulation) and is_concrete(p.rate) and np.any(np.asarray(p.rate) * dt_s > 1):
             raise ValueError(
                 f"PoissonPopulation {p.name!r}: rate x dt must be <= 1; got rate up to {np.max(p.rate):g} Hz."
             )
-        if isinstance(p, SpikeSource) and is_concrete(p.train.times):
+        if isinstance(p, SpikeSource) and is_concrete(p.train.times) and is_concrete(t0):
             _check_overflow(p.train, f"SpikeSource {p.name!r}")
-            times = np.asarray(p.train.times, np.float64)
-            gaps = np.diff(times, axis=1)
-            close = np.isfinite(gaps) & (gaps < dt * (1 - 1e-6))
-            if np.any(close):
+            steps = np.floor((np.asarray(p.train.times, np.float64) - float(t0)) / dt + _GRID_TOL)
+            same = np.isfinite(steps[:, 1:]) & (steps[:, 1:] == steps[:, :-1])
+            if np.any(same):
+                row, col = np.argwhere(same)[0]
+                times = np.asarray(p.train.times)[row, col : col + 2]
                 raise ValueError(
-                    f"SpikeSource {p.name!r}: two spikes of one source within one step dt = {dt:g} "
-                    f"(smallest interval {gaps[close].min():g}); a source emits at most one spike per step."
+                    f"SpikeSource {p.name!r}: source {row} has two spikes ({times[0]:g} and {times[1]:g}) in one "
+                    f"step of dt = {dt:g}; a source emits at most one spike per step (use a smaller dt)."
                 )
 
 
@@ -469,12 +478,12 @@ def simulate_general_network(
     if key is None and (any(isinstance(p, PoissonPopulation) for p in pops) or network.inputs):
         raise ValueError("this network draws random numbers (Poisson sources or inputs): pass key=.")
     if max_spikes is None:
-        max_spikes = math.ceil(dur * sec * MAX_NETWORK_RATE_HZ) + 1
+        max_spikes = max(math.ceil(dur * sec * MAX_NETWORK_RATE_HZ) + 1, min(n_steps, 64))
     elif isinstance(max_spikes, bool) or not isinstance(max_spikes, int) or max_spikes < 1:
         raise ValueError(f"max_spikes must be an int >= 1, got {max_spikes!r}.")
     dtype = default_float()
     dt_s = dt_f * sec  # seconds, for rates
-    _checked_sources(network, dt_f, dt_s)
+    _checked_sources(network, dt_f, dt_s, t0)
     k_init, k_run = jax.random.split(key) if key is not None else (None, None)
     state = initial_run_state(network, k_init, dt_f, dtype, t0=t0) if state0 is None else state0
     storages = [_delay_steps(link, dt_f) for link in network.links]
@@ -573,7 +582,8 @@ def simulate_network(network: Any, duration: float, **kwargs: Any) -> Any:
       Keywords: ``dt`` (default: the smallest ``default_dt`` of its neurons), ``t0``,
       ``key`` (for Poisson sources and random initial voltages), ``state0`` (a ``RunState``
       to continue from), ``record_spikes``, ``max_spikes`` (spike-time capacity per neuron;
-      default ``ceil(duration x 500 Hz) + 1``; more spikes are an error, never a silent loss), ``trace_every``
+      default ``ceil(duration x 500 Hz) + 1``, at least 64 or one per step; more spikes are an
+      error, never a silent loss), ``trace_every``
       (record every population's membrane potential every this many steps),
       ``on_overflow``, ``mesh`` (a 1-D ``jax.sharding.Mesh``: the neurons
       are split across its devices, every state array along its neuron axis; the same spikes

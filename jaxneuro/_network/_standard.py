@@ -147,7 +147,7 @@ def brunel_network(
     """Brunel (2000) model A, as Brian2's ``examples/frompapers/Brunel_2000.py``.
 
         tau dv/dt = -v, at v = theta: v <- V_r, refractory tau_rp (v held; jumps arriving
-        meanwhile still add to it, as Brian2's ``on_pre='v += J'``);
+        meanwhile are lost, as in Brian2 and NEST);
         tau 20 ms, theta 20 mV, V_r 10 mV, tau_rp 2 ms; recurrent delta synapses with delay D:
         +J from each excitatory source, -g J from each inhibitory one, each pair connected with
         probability c_e / n_e; external input: c_e Poisson sources per neuron at
@@ -165,8 +165,8 @@ def brunel_network(
     nu_thr_hz = theta / (J * c_e * tau) * 1000.0
     cell = IntegrateAndFire(tau_m=tau, E_L=0.0, V_th=theta, V_reset=10.0, tau_ref=2.0)
     pops = [
-        Population(n_e, cell, "exc", v0=0.0, refractory_input=True),
-        Population(n_i, cell, "inh", v0=0.0, refractory_input=True),
+        Population(n_e, cell, "exc", v0=0.0),
+        Population(n_i, cell, "inh", v0=0.0),
     ]
     rule = FixedProbability(c_e / n_e)
     projs = [
