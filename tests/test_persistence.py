@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,3 +244,249 @@ def test_sweep_killed_at_random_times_resumes_bit_identical(tmp_path):
     assert kills >= 1
     assert path.read_bytes() == reference.read_bytes()
     assert json.loads(manifest_path(path).read_text())["done"] == list(range(95))
+
+
+# --- training runs -------------------------------------------------------------------------
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def _xor(**overrides):
+    from jaxneuro.train import load_config
+
+    base = {"epochs": 12, "checkpoint_every": 3, "eval_every": 2}
+    return load_config(CONFIGS / "xor.toml", {**base, **overrides})
+
+
+def _rows(folder):
+    """The metrics log without the wall-clock epoch_time (the one field that may differ)."""
+    lines = (Path(folder) / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "epoch_time"} for line in lines]
+
+
+@pytest.fixture(scope="module")
+def xor_reference(tmp_path_factory):
+    from jaxneuro import train
+
+    folder = tmp_path_factory.mktemp("xor") / "full"
+    train.fit(_xor(), folder, stream=None, plot=False)
+    return folder
+
+
+def _assert_same_run(folder, reference):
+    assert (Path(folder) / "checkpoint.eqx").read_bytes() == (Path(reference) / "checkpoint.eqx").read_bytes()
+    assert _rows(folder) == _rows(reference)
+    assert [r["epoch"] for r in _rows(folder)] == list(range(1, 13))  # no row lost or doubled
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_training_interrupted_at_random_epochs_resumes_bit_identical(tmp_path, xor_reference, monkeypatch, seed):
+    # an exception injected right after a random epoch's row is logged (before its checkpoint,
+    # if it has one), twice; the log then holds rows the checkpoint has not trained
+    from jaxneuro import train
+    from jaxneuro.train import _fit
+
+    rng = random.Random(seed)
+    folder = tmp_path / "run"
+    append = _fit._append_metrics
+    for k in sorted(rng.sample(range(1, 12), 2)):
+
+        def crash(path, row, *, sync, k=k):
+            append(path, row, sync=sync)
+            if row["epoch"] == k:
+                raise _Stop
+
+        with monkeypatch.context() as m:
+            m.setattr(_fit, "_append_metrics", crash)
+            with pytest.raises(_Stop):
+                train.fit(_xor(), folder, resume=train.has_checkpoint(folder), stream=None, plot=False)
+    result = train.fit(_xor(), folder, resume=train.has_checkpoint(folder), stream=None, plot=False)
+    _assert_same_run(folder, xor_reference)
+    assert [r["epoch"] for r in result.metrics] == list(range(1, 13))
+
+
+def test_a_row_torn_by_a_kill_is_dropped_on_resume(tmp_path, xor_reference, monkeypatch):
+    from jaxneuro import train
+    from jaxneuro.train import _fit
+
+    folder = tmp_path / "run"
+    append = _fit._append_metrics
+
+    def torn(path, row, *, sync):
+        if row["epoch"] == 8:
+            with open(path, "a") as f:
+                f.write(json.dumps(row)[:17])  # killed in the middle of the write
+            raise _Stop
+        append(path, row, sync=sync)
+
+    with monkeypatch.context() as m:
+        m.setattr(_fit, "_append_metrics", torn)
+        with pytest.raises(_Stop):
+            train.fit(_xor(), folder, stream=None, plot=False)
+    assert (folder / "metrics.jsonl").read_text().endswith('{"epoch": 8, "ste')
+    train.fit(_xor(), folder, resume=True, stream=None, plot=False)
+    _assert_same_run(folder, xor_reference)
+
+
+def test_a_log_with_duplicated_epochs_is_rewritten_once_per_epoch(tmp_path, xor_reference):
+    # what an older jaxneuro left after a kill and --resume: the epochs after the checkpoint twice
+    from jaxneuro import train
+
+    folder = tmp_path / "run"
+    train.fit(_xor(stop_after_epochs=6), folder, stream=None, plot=False)
+    lines = (folder / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (folder / "metrics.jsonl").write_text("".join(lines + lines[3:]))  # epochs 1..6, 4..6
+    result = train.fit(_xor(), folder, resume=True, stream=None, plot=False)
+    _assert_same_run(folder, xor_reference)
+    assert len(result.metrics) == 12
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (lambda lines: lines[:2] + ["{garbage\n"] + lines[3:], r"metrics\.jsonl' line 3 is not a metrics row"),
+        (lambda lines: lines[:2] + ['{"no_epoch": 1}\n'] + lines[3:], r"metrics\.jsonl' line 3 is not a metrics row"),
+        (lambda lines: lines[:2] + lines[4:], r"metrics\.jsonl' lacks the rows of epoch\(s\) 3, 4 of the 6"),
+        (lambda lines: [], r"metrics\.jsonl' lacks the rows of epoch\(s\) 1, 2, 3, 4, 5, 6 of the 6"),
+    ],
+)
+def test_a_damaged_log_is_named_on_resume(tmp_path, damage, match):
+    from jaxneuro import train
+
+    folder = tmp_path / "run"
+    train.fit(_xor(stop_after_epochs=6), folder, stream=None, plot=False)
+    log = folder / "metrics.jsonl"
+    log.write_text("".join(damage(log.read_text().splitlines(keepends=True))))
+    before = log.read_bytes()
+    with pytest.raises(ValueError, match=match):
+        train.fit(_xor(), folder, resume=True, stream=None, plot=False)
+    assert log.read_bytes() == before  # nothing rewritten
+
+
+def _checkpointed(tmp_path):
+    from jaxneuro import train
+
+    folder = tmp_path / "run"
+    cfg = _xor(epochs=3)
+    train.fit(cfg, folder, stream=None, plot=False)
+    return folder, train.init_state(cfg, train.load_data(cfg))
+
+
+def test_checkpoint_changed_in_place_is_corrupt(tmp_path):
+    # before: a checkpoint overwritten in place at the same length loaded without a word
+    from jaxneuro import train
+
+    folder, like = _checkpointed(tmp_path)
+    path = folder / "checkpoint.eqx"
+    data = bytearray(path.read_bytes())
+    data[200] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"checkpoint\.eqx' is corrupt: the SHA-256 of its contents does not match"):
+        train.load_checkpoint(folder, like)
+
+
+@pytest.mark.parametrize("keep_sidecar", [True, False])
+def test_truncated_checkpoint_is_named_truncated(tmp_path, keep_sidecar):
+    # before: "does not match the model and optimiser of this config"
+    from jaxneuro import train
+
+    folder, like = _checkpointed(tmp_path)
+    path = folder / "checkpoint.eqx"
+    size = path.stat().st_size
+    os.truncate(path, size // 2)
+    if keep_sidecar:
+        match = rf"checkpoint\.eqx' is truncated: it holds {size // 2} bytes where checkpoint\.json records {size}"
+    else:
+        (folder / "checkpoint.json").unlink()
+        match = r"checkpoint\.eqx' cannot be read: it carries no checksum .* may be truncated or corrupt"
+    with pytest.raises(ValueError, match=match):
+        train.load_checkpoint(folder, like)
+    with pytest.raises(ValueError, match=match):
+        train.fit(_xor(epochs=3), folder, resume=True, stream=None, plot=False)
+
+
+def test_checkpoint_of_another_model_still_says_so(tmp_path):
+    from jaxneuro import train
+
+    folder, _ = _checkpointed(tmp_path)
+    cfg = _xor(**{"model.hidden_sizes": [3]})
+    with pytest.raises(ValueError, match=r"does not match the model and optimiser of this config"):
+        train.load_checkpoint(folder, train.init_state(cfg, train.load_data(cfg)))
+
+
+def test_checkpoint_without_a_trailer_still_loads(tmp_path):
+    # a checkpoint written before the checksum: the leaves alone, a sidecar without size and SHA-256
+    import equinox as eqx
+
+    from jaxneuro import train
+
+    folder, like = _checkpointed(tmp_path)
+    state, info = train.load_checkpoint(folder, like)
+    with open(folder / "checkpoint.eqx", "wb") as f:
+        eqx.tree_serialise_leaves(f, state)
+    (folder / "checkpoint.json").write_text(json.dumps({k: v for k, v in info.items() if k not in ("bytes", "sha256")}))
+    old, _ = train.load_checkpoint(folder, like)
+    assert int(old.epoch) == 3
+    assert jax_leaves_equal(old, state)
+
+
+def jax_leaves_equal(a, b):
+    import jax
+
+    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in pairs)
+
+
+@pytest.mark.parametrize("name", ["checkpoint.json", "config.json"])
+def test_a_corrupt_json_file_of_a_run_is_named(tmp_path, name):
+    from jaxneuro import train
+
+    folder, _ = _checkpointed(tmp_path)
+    (folder / name).write_text('{"epoch": 3, "st')
+    with pytest.raises(ValueError, match=re.escape(name) + r"' is corrupt \(not valid JSON"):
+        train.fit(_xor(epochs=3), folder, resume=True, stream=None, plot=False)
+
+
+def test_every_file_of_a_run_is_written_atomically(tmp_path, monkeypatch):
+    # each whole-file write goes through atomic_write (temporary file, fsync, rename)
+    from jaxneuro import train
+    from jaxneuro.train import _checkpoint
+
+    written = []
+    real = _checkpoint.atomic_write
+
+    def spy(path, write):
+        written.append(Path(path).name)
+        return real(path, write)
+
+    monkeypatch.setattr(_checkpoint, "atomic_write", spy)
+    monkeypatch.setattr("jaxneuro.train._fit.atomic_write", spy)
+    train.fit(_xor(epochs=3), tmp_path / "run", stream=None, plot=False)
+    assert set(written) == {"config.json", "metrics.jsonl", "checkpoint.eqx", "checkpoint.json", "summary.json"}
+    assert not [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]
+
+
+_TRAIN = [sys.executable, "-m", "jaxneuro.train", str(CONFIGS / "xor.toml"), "--quiet", "epochs=400"]
+_TRAIN += ["checkpoint_every=7", "eval_every=5"]
+
+
+@pytest.mark.slow
+def test_training_killed_at_random_times_resumes_bit_identical(tmp_path):
+    from jaxneuro import train
+
+    reference = tmp_path / "reference"
+    subprocess.run([*_TRAIN, "--out", str(reference)], check=True, capture_output=True, timeout=300)
+    folder = tmp_path / "run"
+    log = folder / "metrics.jsonl"
+    rng = random.Random(16)
+    kills = 0
+    for _ in range(4):
+        resume = ["--resume"] if train.has_checkpoint(folder) else []
+        started = lambda: log.is_file() and log.stat().st_size > 0
+        kills += _run_killed([*_TRAIN, "--out", str(folder), *resume], started, rng, 0.6)
+    resume = ["--resume"] if train.has_checkpoint(folder) else []
+    subprocess.run([*_TRAIN, "--out", str(folder), *resume], check=True, capture_output=True, timeout=300)
+    assert kills >= 1
+    assert (folder / "checkpoint.eqx").read_bytes() == (reference / "checkpoint.eqx").read_bytes()
+    assert _rows(folder) == _rows(reference)
+    assert [r["epoch"] for r in _rows(folder)] == list(range(1, 401))

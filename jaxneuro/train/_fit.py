@@ -7,9 +7,15 @@ Files written into ``out_dir`` (when given):
   ``train_accuracy`` or ``train_mse``, ``lr``, ``epoch_time`` in s, and on evaluation epochs
   ``test_loss``, ``test_accuracy`` or ``test_mse``, and ``test_accuracy_<activation>`` for
   each of ``model.eval_activations``);
-* ``checkpoint.eqx`` and ``checkpoint.json``: the latest checkpoint (atomic);
+* ``checkpoint.eqx`` and ``checkpoint.json``: the latest checkpoint (atomic, with a SHA-256);
 * ``learning_curves.png``: loss and accuracy (or MSE) against epoch;
 * ``summary.json``: the final metrics, written when the run completes.
+
+Every file but ``metrics.jsonl`` is written whole to a temporary file, ``fsync``-ed and
+renamed; ``metrics.jsonl`` gets one line per epoch, ``fsync``-ed before each checkpoint.
+On ``--resume`` the log is rewritten to hold exactly the epochs up to the checkpoint's (the
+rows of later epochs, which are trained again, are dropped; a row torn by a kill is
+dropped; a missing or unreadable row is an error naming the file and the line).
 
 Determinism: the initial weights, the data (for generated sets) and the minibatch order
 all come from ``PRNGKey(config.seed)``; the key for the next epoch is part of the
@@ -36,7 +42,7 @@ import numpy as np
 import optax
 
 from .._sharding import data_parallel_mesh, replicate
-from ._checkpoint import TrainState, has_checkpoint, load_checkpoint, save_checkpoint
+from ._checkpoint import TrainState, atomic_write, has_checkpoint, load_checkpoint, save_checkpoint
 from ._config import CLASSIFICATION_DATASETS, Config, ConfigError, config_from_dict
 from ._progress import epoch_bar, metrics_text
 from ._step import epoch_batches, make_evaluate, make_train_epoch, make_train_step
@@ -238,16 +244,70 @@ def _score_name(task: str) -> str:
 
 
 def _read_metrics(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in rows if r["epoch"] <= up_to_epoch]
+    """The rows of epochs 1 .. ``up_to_epoch`` of a run's log, one per epoch.
+
+    Rows of later epochs (logged after the checkpoint, trained again on resume) are dropped,
+    and so is a last line torn by a kill; of several rows for one epoch (a log written by an
+    older jaxneuro, which appended on resume) the last is kept.
+
+    Raises:
+        ValueError: a line before the last is not a JSON object with an integer ``epoch``,
+            or the rows of some epochs up to ``up_to_epoch`` are missing (named).
+    """
+    text = path.read_text(errors="replace") if path.is_file() else ""
+    lines = text.split("\n")
+    rows: dict[int, dict[str, Any]] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not (isinstance(row, dict) and type(row.get("epoch")) is int):
+                raise ValueError("not a JSON object with an integer 'epoch'")
+        except ValueError as err:
+            if number == len(lines):  # no newline after it: a row torn by a kill, never trained past
+                continue
+            raise ValueError(
+                f"{str(path)!r} line {number} is not a metrics row ({err}): the log is corrupt; fix or remove that "
+                "line to resume."
+            ) from None
+        if row["epoch"] <= up_to_epoch:
+            rows[row["epoch"]] = row
+    missing = [e for e in range(1, up_to_epoch + 1) if e not in rows]
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        raise ValueError(
+            f"{str(path)!r} lacks the rows of epoch(s) {shown} of the {up_to_epoch} the checkpoint has trained: the "
+            "log was cut short or edited; restore it to resume, or start a new run."
+        )
+    return [rows[e] for e in range(1, up_to_epoch + 1)]
 
 
 def _write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    os.replace(tmp, path)
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    atomic_write(path, lambda f: f.write(data))
+
+
+def _append_metrics(path: Path, row: dict[str, Any], *, sync: bool) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+        if sync:  # before a checkpoint: the log holds every epoch the checkpoint has trained
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _write_json(path: Path, data: Any) -> None:
+    text = (json.dumps(data, indent=2) + "\n").encode()
+    atomic_write(path, lambda f: f.write(text))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"--resume: {str(path)!r} is missing; it is written when a run starts.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{str(path)!r} is corrupt (not valid JSON: {err}).") from err
 
 
 def _check_resume_config(saved: dict[str, Any], config: Config) -> None:
@@ -316,7 +376,7 @@ def fit(
                 "another --out folder."
             )
         if resume:
-            _check_resume_config(json.loads((out / CONFIG_NAME).read_text()), config)
+            _check_resume_config(_read_json(out / CONFIG_NAME), config)
 
     data = load_data(config) if data is None else data
     # Data parallelism over every device of every process (jax.distributed): data and
@@ -346,8 +406,9 @@ def fit(
         if resume:
             state, _ = load_checkpoint(out, state)
             metrics = _read_metrics(out / METRICS_NAME, int(state.epoch))
+            _write_metrics(out / METRICS_NAME, metrics)  # the epochs after the checkpoint are trained again
         else:
-            (out / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+            _write_json(out / CONFIG_NAME, config.to_dict())
             _write_metrics(out / METRICS_NAME, [])
     if mesh is not None:
         state = replicate(state, mesh)
@@ -408,9 +469,9 @@ def fit(
                     row[f"test_{score_name}_{act}"] = float(s)
             metrics.append(row)
             if out is not None:
-                with open(out / METRICS_NAME, "a") as f:
-                    f.write(json.dumps(row) + "\n")
-                if epoch % config.checkpoint_every == 0 or epoch == stop:
+                checkpoint = epoch % config.checkpoint_every == 0 or epoch == stop
+                _append_metrics(out / METRICS_NAME, row, sync=checkpoint)
+                if checkpoint:
                     last_checkpoint = save_checkpoint(out, state, {"config": config.to_dict()})
             bar.set_postfix_str(metrics_text(row), refresh=False)
             bar.update(1)
@@ -421,8 +482,10 @@ def fit(
         if plot and metrics:
             from ..plot._learning import save_learning_curves
 
-            save_learning_curves(metrics, out / PLOT_NAME, title=f"{config.data.name}: {config.loss}")
+            tmp = out / f".{PLOT_NAME}.tmp.png"  # matplotlib takes the format from the suffix
+            save_learning_curves(metrics, tmp, title=f"{config.data.name}: {config.loss}")
+            os.replace(tmp, out / PLOT_NAME)
         if completed:
             summary = {k: v for k, v in result.final.items() if not (isinstance(v, float) and math.isnan(v))}
-            (out / SUMMARY_NAME).write_text(json.dumps(summary, indent=2) + "\n")
+            _write_json(out / SUMMARY_NAME, summary)
     return result
