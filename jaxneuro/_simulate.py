@@ -27,8 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
-from ._inputs import AbstractInput, as_input
-from ._misc import as_float_array, static_float
+from ._inputs import AbstractInput, Constant, as_input
+from ._misc import as_float_array, is_concrete, static_float
 from ._neurons._base import AbstractNeuron
 from ._neurons._hh import HodgkinHuxley
 from ._neurons._lif import LIF
@@ -126,6 +126,46 @@ def check_interval(t0: Any, t1: Any) -> Interval:
     return Interval(t0, t1, s0, s1)
 
 
+UNIT_GUARD_MIN_S = 0.002
+"""``simulate`` refuses a span shorter than this many seconds (unless ``check_units=False``):
+in a model that counts time in ms, ``t1 = 1.0`` meant as one second is one millisecond."""
+UNIT_GUARD_MAX_S = 3600.0
+"""... and a span longer than an hour: in a model that counts time in s, ``t1 = 200`` meant as
+milliseconds is over three minutes."""
+UNIT_GUARD_MIN_DRIVE = 1e-6
+"""... and a nonzero constant drive smaller than this in magnitude: every built-in model's input
+unit puts a useful drive near 0.1-1000 (normalised v_in, uA/cm^2, mV, pA), so 1e-9 is a current
+given in amperes."""
+
+
+def _check_units(neuron: AbstractNeuron, span: Interval, drive: AbstractInput) -> None:
+    """The unit guard of ``simulate`` (module constants ``UNIT_GUARD_*``): a ``ValueError`` that
+    names the unit the model expects when the span or a constant drive looks like another
+    unit.  Only concrete values are checked."""
+    name, unit, per = type(neuron).__name__, type(neuron).time_unit, type(neuron).seconds_per_time_unit
+    off = "; pass check_units=False if this is meant"
+    if span.s0 is not None and span.s1 is not None:
+        seconds = (span.s1 - span.s0) * per
+        if seconds < UNIT_GUARD_MIN_S:
+            hint = f" (in {unit}, 1 s is t1 - t0 = {1.0 / per:g})" if per != 1.0 else ""
+            raise ValueError(
+                f"{name} works in {unit}: t1 - t0 = {span.s1 - span.s0:g} {unit} is shorter than "
+                f"{UNIT_GUARD_MIN_S * 1e3:g} ms and looks like another unit{hint}{off}."
+            )
+        if seconds > UNIT_GUARD_MAX_S:
+            raise ValueError(
+                f"{name} works in {unit}: t1 - t0 = {span.s1 - span.s0:g} {unit} is over an hour and looks "
+                f"like milliseconds given to a model in seconds{off}."
+            )
+    if isinstance(drive, Constant) and is_concrete(drive.value):
+        value = np.abs(np.asarray(drive.value, np.float64))
+        if np.any((value > 0) & (value < UNIT_GUARD_MIN_DRIVE)):
+            raise ValueError(
+                f"{name} takes its input in {type(neuron).input_unit}: a constant drive of "
+                f"{float(np.max(value[value > 0])):g} looks like SI units (amperes or volts){off}."
+            )
+
+
 def _capacity(neuron: AbstractNeuron, span: Interval, max_spikes: int | None) -> int:
     if max_spikes is not None:
         if not isinstance(max_spikes, (int, np.integer)) or max_spikes < 1:
@@ -190,6 +230,7 @@ def simulate(
     on_overflow: Literal["error", "flag"] = "error",
     max_steps: int = 1_000_000,
     checkpoints: int | None = None,
+    check_units: bool = True,
 ) -> Simulation:
     """Simulate one neuron under ``drive`` over ``[t0, t1]`` (batch with ``jax.vmap``).
 
@@ -231,6 +272,9 @@ def simulate(
             rest being recomputed.  Default ``None``: about ``sqrt(2 max_steps)``, so memory
             grows as the square root of the step budget; ``checkpoints = max_steps`` stores
             every step (no recomputation, memory linear in the number of steps).
+        check_units: refuse a span or a constant drive that looks like the wrong unit (a
+            span under 2 ms or over an hour, a nonzero drive under 1e-6 in magnitude), with a
+            message naming the model's unit; ``False`` runs it anyway.
 
     Returns:
         A ``Simulation`` with ``ts``, ``ys`` and ``spikes``.
@@ -250,6 +294,8 @@ def simulate(
     options = dict(rtol=rtol, atol=atol, max_steps=max_steps, checkpoints=checkpoints)
     solver = choose_solver(neuron, drive, method, solver, dt=dt, diffrax_options=options)
     span = check_interval(t0, t1)
+    if check_units:
+        _check_units(neuron, span, drive)
     capacity = _capacity(neuron, span, max_spikes)
     y0 = initial_state(neuron, y0)
     recorder = SpikeTimes(capacity)
