@@ -101,6 +101,14 @@ from ._losses import (
     mse as mse,
 )
 from ._neurons._soft_lif import soft_lif_rate as soft_lif_rate
+from ._fitting import (
+    FICurveTarget as FICurveTarget,
+    FitResult as FitResult,
+    SpikeTimesTarget as SpikeTimesTarget,
+    default_optimizer as default_optimizer,
+    fit_neuron as fit_neuron,
+    free_parameter_names as free_parameter_names,
+)
 from ._uat import (
     StepApproximant as StepApproximant,
     certified_error_bound as certified_error_bound,

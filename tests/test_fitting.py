@@ -67,6 +67,7 @@ def test_lif_spike_times_recover_tau_m_tau_ref():
     assert max(err.values()) < 0.01, err
 
 
+@pytest.mark.slow  # 20-50 s on one core (L-BFGS's line search compiles)
 def test_lif_float64(x64):
     true = jn.LIF(tau_m=0.03, tau_ref=0.004)
     fit = fit_neuron(jn.LIF(tau_m=0.02, tau_ref=0.002), _lif_target(true), LIF_FREE, optimizer=optax.lbfgs(), steps=30)
@@ -97,6 +98,7 @@ def test_hh_fi_curve_recovers_g_na_g_k():
     assert max(err.values()) < 0.02, err
 
 
+@pytest.mark.slow  # 20-50 s on one core (L-BFGS's line search compiles)
 def test_hh_fi_curve_recovers_g_k_short():
     true = jn.HodgkinHuxley(g_K=33.0)
     x = jnp.asarray([20.0])
@@ -150,6 +152,7 @@ def test_adex_spike_times_recover_a_b_tau_w():
     assert max(err.values()) < 0.05, err
 
 
+@pytest.mark.slow  # 20-50 s on one core (L-BFGS's line search compiles)
 def test_adex_spike_times_recover_b_short():
     true = jn.AdEx()
     fit = fit_neuron(
