@@ -69,7 +69,10 @@ class RunState(eqx.Module):
         armed: for neurons without a reset, whether the spike detector is armed.
         synapses: each projection's synaptic state (one per target neuron).
         inputs: each Poisson input's synaptic state.
-        buffers: each projection's delay ring, ``(slots, n_post + 1)``.
+        buffers: each projection's arrivals: a delay ring ``(slots, n_post + 1)`` for
+            per-synapse delays, one slot otherwise (empty when delivered into the state).
+        history: each population's recent spikes, ``(slots, size)`` booleans, read by its
+            projections with one delay (``None`` when it has none).
         step: steps taken since the start of the first run.
     """
 
@@ -79,6 +82,7 @@ class RunState(eqx.Module):
     synapses: tuple[PyTree, ...]
     inputs: tuple[PyTree, ...]
     buffers: tuple[Float[Array, "slots n1"], ...]
+    history: tuple[Bool[Array, "slots n"] | None, ...]
     step: Int[Array, ""]
 
 
@@ -159,8 +163,22 @@ def _delay_steps(link, dt: float) -> Any:
     return eqx.tree_at(lambda s: s.delay_steps, st, steps.astype(jnp.int32))
 
 
+def _one_delay(link) -> bool:
+    """Whether all synapses of a projection share one delay (then it is read from the source's
+    spike history at arrival, and its buffer has one slot)."""
+    return jnp.ndim(link.storage.delay_steps) == 0
+
+
 def _ring_slots(link, dt: float) -> int:
-    return int(round(link.max_delay / dt)) + 1
+    return 1 if _one_delay(link) else int(round(link.max_delay / dt)) + 1
+
+
+def _history_slots(network: Network, p: int, dt: float) -> int:
+    """Rows of population ``p``'s spike history: its longest single delay in steps, plus one
+    (0: no projection from it has a delay of its own)."""
+    steps = [int(round(link.max_delay / dt)) for link in network.links if link.pre == p and _one_delay(link)]
+    longest = max(steps, default=0)
+    return longest + 1 if longest > 0 else 0
 
 
 def initial_run_state(network: Network, key: PRNGKeyArray | None, dt: float, dtype=None, t0: Any = 0.0) -> RunState:
@@ -211,7 +229,11 @@ def initial_run_state(network: Network, key: PRNGKeyArray | None, dt: float, dty
         else jnp.zeros((_ring_slots(link, dt), network.populations[link.post].size + 1), dtype)
         for link in network.links
     )
-    return RunState(tuple(ys), tuple(refr), tuple(armed), syn, ins, bufs, jnp.zeros((), jnp.int32))
+    history = tuple(
+        jnp.zeros((k, pop.size), bool) if (k := _history_slots(network, p, dt)) else None
+        for p, pop in enumerate(network.populations)
+    )
+    return RunState(tuple(ys), tuple(refr), tuple(armed), syn, ins, bufs, history, jnp.zeros((), jnp.int32))
 
 
 # ================================================================================ the step
@@ -269,7 +291,8 @@ class _Plan(NamedTuple):
     sources: list  # populations whose spikes the propagation loop reads
     offsets: np.ndarray  # their offsets in the concatenated spike vector
     sparse: list  # the projections delivered by that loop (not dense)
-    direct: list  # per projection: its synapse's direct_jump when it has no delay, else None
+    direct: list  # per projection: its synapse's direct_jump when it has no ring, else None
+    delayed: list  # (population, delay in ms, projections): read from the spike history at arrival
     t0: Array
     dt: Array
     dt_seconds: float
@@ -315,15 +338,18 @@ def _neurons(plan: _Plan, st: RunState, t: Array, keys) -> tuple[list, list, lis
     return ys, refr, armed, spiked, t_spk
 
 
-def _propagate(plan: _Plan, n: Array, spiked: list, t_spk: list, syns: list, bufs: list, times: list, counts: list):
+def _propagate(
+    plan: _Plan, n: Array, spiked: list, t_spk: list, syns: list, bufs: list, times: list, counts: list, history: list
+):
     """Step 5: every spike's weights into the delay buffers (or, for a projection without
     delay whose synapse only adds its input, straight into its state), its time into the spike
     buffer."""
     net, pops, storages = plan.network, plan.network.populations, plan.storages
     # where each projection's arrivals go: its synaptic state or its delay ring
     dest = [syns[i] if plan.direct[i] is not None else bufs[i] for i in range(len(net.links))]
+    now = [i for i, link in enumerate(net.links) if not any(i in g[2] for g in plan.delayed)]
     for i, link in enumerate(net.links):
-        if isinstance(storages[i], DenseStorage):
+        if isinstance(storages[i], DenseStorage) and i in now:
             x = spiked[link.pre].astype(plan.dtype) @ storages[i].matrix
             if plan.direct[i] is not None:
                 x = x * plan.direct[i]
@@ -340,7 +366,7 @@ def _propagate(plan: _Plan, n: Array, spiked: list, t_spk: list, syns: list, buf
                 valid = (local >= 0) & (local < size) if len(plan.sources) > 1 else True
                 row = jnp.where(valid, local, size)  # row ``size``: padding, its targets are sinks
                 for k, i in enumerate(plan.sparse):
-                    if net.links[i].pre == p:
+                    if net.links[i].pre == p and i in now:
                         ds[k] = _deliver(storages[i], ds[k], row[None], n, plan.direct[i])
                 if tms[q] is not None:
                     safe = jnp.clip(local, 0, size - 1)
@@ -354,12 +380,39 @@ def _propagate(plan: _Plan, n: Array, spiked: list, t_spk: list, syns: list, buf
             dest[i] = d
         for p, tm in zip(plan.sources, new_times, strict=True):
             times[p] = tm
+    # projections with one delay: the spikes of step n - delay, read back from the history
+    for p, _, group in plan.delayed:
+        slots = history[p].shape[0]
+        steps = storages[group[0]].delay_steps
+        then = lax.dynamic_index_in_dim(history[p], (n - steps) % slots, 0, keepdims=False)
+        for i in group:
+            if isinstance(storages[i], DenseStorage):
+                x = then.astype(plan.dtype) @ storages[i].matrix
+                if plan.direct[i] is not None:
+                    x = x * plan.direct[i]
+                    dest[i] = dest[i] + x if dest[i].ndim == 1 else dest[i].at[0].add(x)
+                else:
+                    dest[i] = dest[i].at[0, :-1].add(x)
+        sparse_group = [i for i in group if not isinstance(storages[i], DenseStorage)]
+        if sparse_group:
+
+            def body_then(j, ds, group=sparse_group):
+                return tuple(
+                    _deliver(storages[i], d, j[None], n, plan.direct[i]) for i, d in zip(group, ds, strict=True)
+                )
+
+            out = for_each_one(then, body_then, tuple(dest[i] for i in sparse_group))
+            for i, d in zip(sparse_group, out, strict=True):
+                dest[i] = d
+    for p in range(len(pops)):
+        if history[p] is not None:
+            history[p] = lax.dynamic_update_index_in_dim(history[p], spiked[p], n % history[p].shape[0], 0)
     for i in range(len(net.links)):
         if plan.direct[i] is not None:
             syns[i] = dest[i]
         else:
             bufs[i] = dest[i]
-    return syns, bufs, times
+    return syns, bufs, times, history
 
 
 def _arrive(plan: _Plan, n, keys, syns, ins, bufs, ys, held, spiked):
@@ -413,11 +466,13 @@ def _step(plan: _Plan, carry):
         inp.synapse.propagate(s, c)
         for (_, inp), s, c in zip(plan.network.inputs, st.inputs, plan.input_coefficients, strict=True)
     ]
-    syns, bufs, times = _propagate(plan, n, spiked, t_spk, syns, list(st.buffers), list(times), counts)
+    syns, bufs, times, history = _propagate(
+        plan, n, spiked, t_spk, syns, list(st.buffers), list(times), counts, list(st.history)
+    )
     counts = tuple(c + s.astype(jnp.int32) for c, s in zip(counts, spiked, strict=True))
     held = [None if r is None else r > 0 for r in st.refractory]  # held during this step
     syns, ins, bufs, ys = _arrive(plan, n, keys, syns, ins, bufs, ys, held, spiked)
-    new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), n + 1)
+    new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), tuple(history), n + 1)
     return new, tuple(times), counts
 
 
@@ -488,13 +543,23 @@ def simulate_general_network(
     state = initial_run_state(network, k_init, dt_f, dtype, t0=t0) if state0 is None else state0
     storages = [_delay_steps(link, dt_f) for link in network.links]
     direct = [link.synapse.direct_jump() if _ring_slots(link, dt_f) == 1 else None for link in network.links]
+    groups: dict = {}
+    for i, link in enumerate(network.links):
+        if _one_delay(link) and link.max_delay > 0:
+            groups.setdefault((link.pre, link.max_delay), []).append(i)
+    delayed = [(p, d, g) for (p, d), g in groups.items()]
     dt_a = jnp.asarray(dt_f, dtype)
     n_refs = []
     for p in pops:
         tr = p.neuron.refractory_period() if isinstance(p, Population) else None
         n_refs.append(None if tr is None else jnp.round(jnp.asarray(tr) / dt_f).astype(jnp.int32))
     sparse = [i for i, s_ in enumerate(storages) if not isinstance(s_, DenseStorage)]
-    sources = [p for p in range(len(pops)) if record_spikes or any(network.links[i].pre == p for i in sparse)]
+    later = {i for _, _, g in delayed for i in g}
+    sources = [
+        p
+        for p in range(len(pops))
+        if record_spikes or any(network.links[i].pre == p and i not in later for i in sparse)
+    ]
     plan = _Plan(
         network=network,
         storages=storages,
@@ -508,6 +573,7 @@ def simulate_general_network(
         offsets=np.cumsum([0] + [pops[p].size for p in sources]),
         sparse=sparse,
         direct=direct,
+        delayed=delayed,
         t0=jnp.asarray(t0, dtype),
         dt=dt_a,
         dt_seconds=dt_s,
