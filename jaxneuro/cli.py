@@ -3,12 +3,20 @@
 ``jaxneuro tuning --neuron lif|hh --n N --out DIR`` is the main job: a tuning-curve sweep
 written as CSV and PNG with a short summary.  ``train`` and ``data`` come from
 ``jaxneuro.train`` and ``jaxneuro.data`` (each module registers its own subcommand).
+
+Bad input never ends in a Python traceback: every option is checked when it is parsed
+(its type and range), and what only the run can find out (a value the library refuses, a
+sweep too large for memory or for int32 step counts) is reported as one line naming the
+option and what is allowed, with exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -18,6 +26,71 @@ from ._quiet import quiet_third_party
 
 _DEFAULT_RANGE = {"lif": (0.0, 5.0), "hh": (0.0, 50.0)}
 _DEFAULT_CHUNK = {"lif": 10_000, "hh": 250}
+_DEFAULT_TAU = {"tau_m": 0.02, "tau_ref": 0.002}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line, ``PROG: error: MESSAGE``, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def int_at_least(low: int):
+    """An argparse ``type``: an integer >= ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    return parse
+
+
+def finite_float(text: str) -> float:
+    """An argparse ``type``: a finite float (the library checks the range, naming it)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def check_out_folder(prog: str, out: Path) -> str | None:
+    """Why ``out`` cannot be used as an output folder (created if missing), or None."""
+    if out.exists() and not out.is_dir():
+        return f"{prog}: error: argument --out: {str(out)!r} is a file; --out must name a folder (created if missing)"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        return f"{prog}: error: argument --out: cannot create the folder {str(out)!r}: {err.strerror or err}"
+    if not os.access(out, os.W_OK):
+        return f"{prog}: error: argument --out: the folder {str(out)!r} is not writable"
+    return None
+
+
+# the library checks the ranges (and names its parameters); the command line names its options
+_OPTION_OF = {
+    "duration": "--duration",
+    "transient": "--transient",
+    "dt": "--dt",
+    "tau_m": "--tau-m",
+    "tau_ref": "--tau-ref",
+    "inputs": "--min/--max",
+    "method": "--method",
+}
+
+
+def _name_option(message: str) -> str:
+    match = re.match(r"(\w+)\b", message)
+    option = _OPTION_OF.get(match.group(1)) if match else None
+    return f"argument {option}: {message}" if option else message
 
 
 def run_tuning(args: argparse.Namespace) -> int:
@@ -27,18 +100,33 @@ def run_tuning(args: argparse.Namespace) -> int:
 
     import jaxneuro as jn
 
+    prog = "jaxneuro tuning"
     if args.float64:
         jax.config.update("jax_enable_x64", True)
     lo, hi = _DEFAULT_RANGE[args.neuron]
     lo = lo if args.min is None else args.min
     hi = hi if args.max is None else args.max
     if not hi > lo:
-        raise SystemExit(f"error: --max must be greater than --min; got min = {lo}, max = {hi}.")
-    if args.n < 1:
-        raise SystemExit(f"error: --n must be a positive integer; got {args.n}.")
-    neuron = jn.LIF(tau_m=args.tau_m, tau_ref=args.tau_ref) if args.neuron == "lif" else jn.HodgkinHuxley()
+        print(
+            f"{prog}: error: argument --max: must be greater than --min; got --min {lo:g}, --max {hi:g}",
+            file=sys.stderr,
+        )
+        return 2
+    given = [f"--{k.replace('_', '-')}" for k in _DEFAULT_TAU if getattr(args, k) is not None]
+    if args.neuron != "lif" and given:
+        print(
+            f"{prog}: error: argument {given[0]}: applies to --neuron lif only, got --neuron {args.neuron}",
+            file=sys.stderr,
+        )
+        return 2
+    tau = {k: _DEFAULT_TAU[k] if getattr(args, k) is None else getattr(args, k) for k in _DEFAULT_TAU}
+    neuron = jn.LIF(**tau) if args.neuron == "lif" else jn.HodgkinHuxley()
     unit = "v_in (normalised)" if args.neuron == "lif" else "J (uA/cm^2)"
-    inputs = np.linspace(lo, hi, args.n)
+    try:
+        inputs = np.linspace(lo, hi, args.n)
+    except MemoryError:
+        print(f"{prog}: error: argument --n: {args.n} inputs do not fit in memory; use a smaller --n", file=sys.stderr)
+        return 2
     chunk = min(args.chunk or _DEFAULT_CHUNK[args.neuron], args.n)
     n_chunks = -(-args.n // chunk)
     padded = np.concatenate([inputs, np.full(n_chunks * chunk - args.n, inputs[-1])]).reshape(n_chunks, chunk)
@@ -50,14 +138,29 @@ def run_tuning(args: argparse.Namespace) -> int:
         return jn.tuning_curve(neuron, jnp.asarray(x), **kwargs).block_until_ready()
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    problem = check_out_folder(prog, out)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     print(
         f"jaxneuro {__version__}: {args.neuron.upper()} tuning curve, {args.n} inputs {unit} in [{lo:g}, {hi:g}], "
         f"{args.duration:g} s each, {n_chunks} chunk(s) of {chunk}",
         flush=True,
     )
     t = time.perf_counter()
-    sweep(padded[0])
+    try:
+        sweep(padded[0])
+    except (OverflowError, MemoryError) as err:
+        dt = "(default)" if args.dt is None else f"{args.dt:g}"
+        why = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
+        # more steps (duration / dt) or spikes (duration / tau_ref) than int32 counts or memory holds
+        print(
+            f"{prog}: error: argument --duration: {args.duration:g} s is too long a run for this neuron with --dt {dt} "
+            f"and --chunk {chunk} ({why}); use a shorter "
+            "--duration, a larger --dt or a smaller --chunk",
+            file=sys.stderr,
+        )
+        return 2
     first = time.perf_counter() - t
     start = time.perf_counter()
     rates = []
@@ -84,7 +187,7 @@ def run_tuning(args: argparse.Namespace) -> int:
     analytic = None
     if args.neuron == "lif":
         xs = np.linspace(lo, hi, 2000)
-        analytic = (xs, np.asarray(jn.lif_rate(xs, args.tau_m, args.tau_ref)))
+        analytic = (xs, np.asarray(jn.lif_rate(xs, tau["tau_m"], tau["tau_ref"])))
     plot_tuning_curve(
         inputs,
         rates,
@@ -108,7 +211,7 @@ def run_tuning(args: argparse.Namespace) -> int:
     else:
         print("  rates       : no input fired")
     if args.neuron == "lif":
-        ref = np.asarray(jn.lif_rate(inputs, args.tau_m, args.tau_ref))
+        ref = np.asarray(jn.lif_rate(inputs, tau["tau_m"], tau["tau_ref"]))
         mask = inputs >= 1.05
         if mask.any():
             worst = np.max(np.abs(rates[mask] - ref[mask]) / ref[mask])
@@ -124,28 +227,28 @@ def _register_tuning(subparsers) -> None:
         description="Steady-state firing rate against constant input for N inputs in one jitted call.",
     )
     p.add_argument("--neuron", choices=["lif", "hh"], default="lif")
-    p.add_argument("--n", type=int, default=10_000, help="number of inputs (default 10000)")
-    p.add_argument("--out", default="out", help="output folder (default ./out)")
-    p.add_argument("--min", type=float, default=None, help="smallest input (LIF default 0, HH default 0)")
-    p.add_argument("--max", type=float, default=None, help="largest input (LIF default 5, HH default 50)")
-    p.add_argument("--duration", type=float, default=1.0, help="simulated seconds per input (default 1)")
+    p.add_argument("--n", type=int_at_least(1), default=10_000, help="number of inputs (default 10000)")
+    p.add_argument("--out", default="out", help="output folder, created if missing (default ./out)")
+    p.add_argument("--min", type=finite_float, default=None, help="smallest input (LIF default 0, HH default 0)")
+    p.add_argument("--max", type=finite_float, default=None, help="largest input (LIF default 5, HH default 50)")
+    p.add_argument("--duration", type=finite_float, default=1.0, help="simulated seconds per input (default 1)")
     p.add_argument(
         "--transient",
-        type=float,
+        type=finite_float,
         default=None,
         help="seconds discarded before measuring (default 0.2 x duration)",
     )
     p.add_argument("--method", choices=["auto", "exact", "stepped", "diffrax"], default="auto")
-    p.add_argument("--dt", type=float, default=None, help="step of the stepped path (neuron's time unit)")
-    p.add_argument("--tau-m", type=float, default=0.02, help="LIF membrane time constant in s")
-    p.add_argument("--tau-ref", type=float, default=0.002, help="LIF refractory period in s")
-    p.add_argument("--chunk", type=int, default=None, help="inputs per jitted call (progress granularity)")
+    p.add_argument("--dt", type=finite_float, default=None, help="step of the stepped path (neuron's time unit)")
+    p.add_argument("--tau-m", type=finite_float, default=None, help="LIF membrane time constant in s (default 0.02)")
+    p.add_argument("--tau-ref", type=finite_float, default=None, help="LIF refractory period in s (default 0.002)")
+    p.add_argument("--chunk", type=int_at_least(1), default=None, help="inputs per jitted call (progress granularity)")
     p.add_argument("--float64", action="store_true", help="compute in float64")
     p.set_defaults(func=run_tuning)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxneuro", description="Neuron models and neural learning in JAX.")
+    parser = OneLineParser(prog="jaxneuro", description="Neuron models and neural learning in JAX.")
     parser.add_argument("--version", action="version", version=f"jaxneuro {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _register_tuning(subparsers)
@@ -166,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except ValueError as e:  # a value the library refuses: its message names the parameter and the range
+        print(f"jaxneuro {args.command}: error: {_name_option(str(e))}", file=sys.stderr)
         return 2
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from ..cli import OneLineParser
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -43,11 +46,25 @@ def run(args: argparse.Namespace) -> int:
         # off for this process when stderr is not a terminal (a command line owns its process;
         # prepare_mnist, the library function, leaves tfds's settings alone).
         import_tfds().disable_progress_bar()
+    if args.data_dir is not None and Path(args.data_dir).expanduser().exists():
+        if not Path(args.data_dir).expanduser().is_dir():
+            print(
+                f"jaxneuro data prepare: error: argument --data-dir: {args.data_dir!r} is a file; it must name a "
+                "folder (created if missing)",
+                file=sys.stderr,
+            )
+            return 2
     try:
         print(describe_source(args.source), flush=True)  # for a pickle: known checksum or not
         path = prepare_mnist(args.source, args.data_dir, overwrite=args.overwrite)
     except (OSError, ValueError) as err:  # missing, unreadable, damaged or refused (UnsafePickleError)
-        print(f"jaxneuro data prepare: error: {err}", file=sys.stderr)
+        option = "--source"
+        where = getattr(err, "filename", None)
+        if where is not None and args.data_dir is not None:
+            data_dir = Path(args.data_dir).expanduser().resolve()
+            if data_dir == Path(where).resolve() or data_dir in Path(where).resolve().parents:
+                option = "--data-dir"
+        print(f"jaxneuro data prepare: error: argument {option}: {err}", file=sys.stderr)
         return 2
     print(f"prepared {args.name} in {path}")
     return 0
@@ -58,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     from .._quiet import quiet_third_party
 
     quiet_third_party()  # the command line owns its process (``import jaxneuro`` changes no logging)
-    parser = argparse.ArgumentParser(prog="python -m jaxneuro.data")
+    parser = OneLineParser(prog="python -m jaxneuro.data")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return args.func(args)
