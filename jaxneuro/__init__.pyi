@@ -172,7 +172,11 @@ from ._synapses import (
 from ._spikes import filter_spikes as filter_spikes
 
 # [api:scaling]  sharded sweeps, grids, chunked sweeps
-from ._chunked import chunked_map as chunked_map, chunked_tuning_curve as chunked_tuning_curve
+from ._chunked import (
+    SweepIntegrityWarning as SweepIntegrityWarning,
+    chunked_map as chunked_map,
+    chunked_tuning_curve as chunked_tuning_curve,
+)
 from ._grid import ParameterGrid as ParameterGrid, parameter_grid as parameter_grid, tuning_grid as tuning_grid
 from ._sharding import (
     batch_mesh as batch_mesh,
