@@ -8,41 +8,41 @@ The notes' full model, for every neuron ``i`` (normalised units: threshold 1, re
 at ``v_i = 1`` a refractory period ``tau_ref`` starts, a spike is sent and ``v_i`` resets to
 0; a spike from neuron ``j`` raises ``s_i`` by ``w_ij / tau_s``, so that its total charge
 ``int s dt`` is ``w_ij`` (weights are charges: normalised input x seconds).  ``J_i`` is the
-external drive: a bias current, a constant or time-varying current, white noise, and input
-spike trains through their own weights.  Time is in seconds.
+external drive: a bias current, a constant or time-varying current, white noise (counter-based
+normals, ``_noise``), and input spike trains through their own weights.  Time is in seconds.
 
 How it is simulated (``simulate_network``): time advances in steps of ``dt``; the drive is
-held constant within a step.  Between events the sub-threshold state has a closed form,
+held constant within a step.  Between events the sub-threshold state has a closed form
+(``_lif_closed_form``, accurate at and near ``tau_s = tau_m``),
 
-    v(u) = J + (v_0 - J) e^(-u/tau_m) + s_0 K(u),   K(u) = (u/tau_m) e^(-u/tau_m) (e^(a u) - 1)/(a u),
+    v(u) = J + (v_0 - J) e^(-u/tau_m) + s_0 K(u),   K(u) = tau_s/(tau_s - tau_m) (e^(-u/tau_s) - e^(-u/tau_m)).
 
-with ``a = 1/tau_m - 1/tau_s``: the same as ``tau_s/(tau_s - tau_m) (e^(-u/tau_s) -
-e^(-u/tau_m))``, which cancels catastrophically near ``tau_s = tau_m``; ``(e^(a u) - 1)/(a u)``
-is evaluated by its series there (``_decays``), so the result is accurate at and near
-``tau_s = tau_m``.  In each step:
+In each step:
 
 1. every neuron is advanced exactly over the step (its refractory period ending at its exact
    time inside the step).  ``v(u)`` has at most one extremum in a step, so a neuron crosses
    threshold iff ``v`` is above 1 at the end of the step or at an interior maximum (the
    voltage can rise above threshold and fall back within one step; a cheap bound selects
-   the few neurons for which the maximum is located by Newton's method).  This pass over
-   all neurons has no exponentials: the refractory clock is kept in steps (it drops by
-   exactly 1 per step), so the offset of a neuron's release inside its step is known when
-   it spikes, and the decays over the rest of that step are computed then, once per spike;
+   the few neurons for which the maximum is located by Newton's method, ``interior_max``).
+   This pass over all neurons has no exponentials: the refractory clock is kept in steps (it
+   drops by exactly 1 per step), so the offset of a neuron's release inside its step is
+   known when it spikes, and the decays over the rest of that step are computed then, once
+   per spike;
 2. the crossing time of each spiking neuron is found by safeguarded Halley steps on the
-   closed form (to rounding), the neuron resets and its refractory period starts there;
+   closed form (to rounding, ``threshold_time``), the neuron resets and its refractory
+   period starts there;
 3. each spike is delivered at its exact time: ``s_i`` of every target gains
    ``w_ij/tau_s e^(-(t_end - t_spike)/tau_s)`` and ``v_i`` the exact response to that jump up
    to the end of the step (zero for targets that are refractory or fire in the step, and
    started at the end of the refractory period for targets released within it).
 
 Propagation is event-driven: the neurons that may fire in a step are packed into a
-two-level bitmap (one bit per neuron, one per nonzero word) and read out a few at a time
-(in chunks of ``max_spikes_per_step``, repeated while more remain, so nothing is ever
-dropped); only their rows of the weight matrix are read (a few rows per kernel), so a step
-costs O(N + spikes x N) rather than the O(N^2) of a dense ``W @ spikes`` (MEASURED.md: the
-dense product is what makes a JAX network slower than Brian2 on the CPU).  The weights are
-stored transposed (``Connection.weight_t``), so a spike reads one contiguous row.
+two-level bitmap (``_bitmap``: one bit per neuron, one per nonzero word) and read out a few
+at a time (in chunks of ``max_spikes_per_step``, repeated while more remain, so nothing is
+ever dropped); only their rows of the weight matrix are read (a few rows per kernel), so a
+step costs O(N + spikes x N) rather than the O(N^2) of a dense ``W @ spikes`` (MEASURED.md:
+the dense product is what makes a JAX network slower than Brian2 on the CPU).  The weights
+are stored transposed (``Connection.weight_t``), so a spike reads one contiguous row.
 
 Speed on the CPU (benchmarks/network.py) is set by two things.  With XLA's default
 options a step is some 60 small kernels, and each launch costs about 0.1 us, more than the
@@ -92,8 +92,9 @@ from .._misc import as_float_array, check_positive, default_float, is_concrete
 from .._neurons._lif import LIF
 from .._spikes import SpikeTrain, _check_overflow
 from ._bitmap import bitmap, next_ones
+from ._lif_closed_form import exps, interior_max, k_from, kresp, threshold_time
+from ._noise import normal_seeds, normals
 
-_NEWTON_ITERS = 1  # Halley steps from a 2nd-order start on an interval <= dt, then a Newton step: to rounding (tests)
 _LARGE_N = 2048  # from this many neurons on, the default max_spikes_per_step is 16 (else 8)
 
 
@@ -388,196 +389,6 @@ class NetworkResult(eqx.Module):
         return self.spike_count / self.duration
 
 
-# =============================================================================== closed forms
-_PHI1_SERIES = 0.1  # below this |a u|, (e^(a u) - 1)/(a u) from its Taylor series
-
-
-def _phi1(x: Array) -> Array:
-    """``(e^x - 1)/x`` (the reciprocal of ``jaxneuro._misc.exprel``) for ``|x| <= 0.1``: the
-    Taylor series ``sum_k x^k / (k+1)!`` to ``k = 10`` (truncation below 1e-17), exact at
-    ``x = 0``, polynomial (no division, no branch) and so cheap and smooth."""
-    out = jnp.ones_like(x) / 39916800.0  # 1/11!
-    for k in range(10, 0, -1):
-        out = out * x + 1.0 / math.factorial(k)
-    return out
-
-
-def _decays(u: Array, inv_tm: Array, a: Array) -> tuple[Array, Array, Array]:
-    """For a time ``u``: ``e^(-u/tau_m)``, ``e^(-u/tau_s)`` and ``K(u) = (u/tau_m) e^(-u/tau_m)
-    (e^(a u) - 1)/(a u)``, the voltage at ``u`` after ``s(0) = 1`` from ``v(0) = 0`` with no
-    drive (``a = 1/tau_m - 1/tau_s``; ``K = tau_s/(tau_s - tau_m) (e^(-u/tau_s) -
-    e^(-u/tau_m))``).  That difference form cancels catastrophically near ``tau_s = tau_m``;
-    for ``|a u| <= 0.1`` the series of ``(e^x - 1)/x`` is used instead (relative error below
-    1e-15 on either side, and exact at ``tau_s = tau_m``).  Two exponentials (one XLA kernel)
-    and a polynomial: cheaper than ``expm1`` and a division, which matters in the step."""
-    em, es = _exps(-u * inv_tm, -u * (inv_tm - a))
-    return em, es, _k_from(u, em, es, inv_tm, a)
-
-
-def _exps(*xs: Array) -> list[Array]:
-    """``e^x`` of each argument (broadcast together), computed by one XLA kernel: on the CPU a
-    kernel costs some 0.1-0.3 us to launch, more than the exponentials of a few spikes."""
-    xs = jnp.broadcast_arrays(*xs)
-    return list(jnp.exp(jnp.stack(xs)))
-
-
-def _k_from(u: Array, em: Array, es: Array, inv_tm: Array, a: Array) -> Array:
-    """``K(u)`` of ``_decays`` from ``em = e^(-u/tau_m)`` and ``es = e^(-u/tau_s)``."""
-    x = a * u
-    small = jnp.abs(x) <= _PHI1_SERIES
-    a_safe = jnp.where(a == 0, 1.0, a)
-    k_diff = (es - em) / a_safe * inv_tm
-    k_series = u * inv_tm * em * _phi1(jnp.clip(x, -_PHI1_SERIES, _PHI1_SERIES))
-    return jnp.where(small, k_series, k_diff)
-
-
-def _kresp(u: Array, inv_tm: Array, a: Array) -> Array:
-    """``K(u)`` of ``_decays``."""
-    return _decays(u, inv_tm, a)[2]
-
-
-def _free(u, vb, sb, J, inv_tm, inv_ts, a):
-    """State ``u`` after a base point ``(vb, sb)`` of free evolution under drive ``J``:
-    returns ``(v, s, dv/du)``."""
-    em, es, k = _decays(u, inv_tm, a)
-    v = J + (vb - J) * em + sb * k
-    s = sb * es
-    return v, s, (s + J - v) * inv_tm
-
-
-def _threshold_time(lo, hi, vb, sb, J, inv_tm, inv_ts, a):
-    """The ``u`` in ``[lo, hi]`` where ``v(u) = 1`` (``v`` from ``(vb, sb)`` at ``u = 0`` under
-    drive ``J``; ``0`` is ``lo`` or ``hi``), for ``v`` rising through 1 once in the interval;
-    ``lo`` itself when already ``v(lo) >= 1`` (no bracket).
-
-    Start: the root of the second-order Taylor polynomial of ``v`` at ``u = 0`` (error
-    O(h^3) on an interval of length ``h <= dt``); then safeguarded Halley steps (third order,
-    ``v''`` from the ODE at no extra exponential; bisection whenever a step leaves the
-    bracket).  The iterations are not traced for gradients; a last Newton step is, so that
-    the gradient is the implicit one, ``du = -dv / v'``.  Each step evaluates the closed
-    form (two exponentials): on the CPU each is a few kernel launches, so their number is
-    kept to what the tests show converges to rounding."""
-    sg = lax.stop_gradient
-    args = tuple(sg(x) for x in (vb, sb, J, inv_tm, inv_ts, a))
-    vb_, sb_, J_, itm, its, _ = args
-    lo, hi = sg(lo), sg(hi)
-    lo0 = lo
-    f0 = vb_ - 1.0
-    d1 = (sb_ + J_ - vb_) * itm  # v'(0)
-    d2 = (-sb_ * its - d1) * itm  # v''(0)
-    den = d1 + jnp.sqrt(jnp.maximum(d1 * d1 - 2.0 * d2 * f0, 0.0))
-    ok = den > 0
-    u = jnp.where(ok, -2.0 * f0 / jnp.where(ok, den, 1.0), 0.5 * (lo + hi))
-    u = jnp.clip(u, lo, hi)
-    for it in range(_NEWTON_ITERS):
-        if it == 0:  # v at lo (is there a bracket?) with the first iterate: one set of exponentials
-            v2, s2, dv2 = _free(jnp.stack([lo0, u]), *args)
-            bracket = (v2[0] < 1.0) | (lo0 == 0.0)
-            v, s_u, dv = v2[1], s2[1], dv2[1]
-        else:
-            v, s_u, dv = _free(u, *args)
-        f = v - 1.0
-        lo = jnp.where(f < 0, u, lo)
-        hi = jnp.where(f >= 0, u, hi)
-        # Halley's step (third order; v'' from the ODE, tau_m v'' = -s/tau_s - v', at no cost)
-        d2v = (-s_u * its - dv) * itm
-        den = 2.0 * dv * dv - f * d2v
-        ok = (dv > 0) & (den > 0)
-        un = u - 2.0 * f * dv / jnp.where(ok, den, 1.0)
-        u = jnp.where(ok & (un >= lo) & (un <= hi), un, 0.5 * (lo + hi))
-    u = sg(jnp.where(bracket, u, lo))
-    v, _, dv = _free(u, vb, sb, J, inv_tm, inv_ts, a)
-    ok = bracket & (dv > 0)
-    return u - jnp.where(ok, (v - 1.0) / jnp.where(ok, dv, 1.0), 0.0)
-
-
-def _interior_max(h, vb, sb, J, inv_tm, inv_ts, a):
-    """Where ``v`` peaks inside ``(0, h)`` (given ``v'(0) > 0 > v'(h)``) and the peak value.
-
-    ``g = tau_m v' = s + J - v`` has one zero there: Newton on ``g`` (``g' = -s/tau_s -
-    g/tau_m``) from the zero of its linear interpolation between the ends.  The peak value
-    is insensitive to the error of its location (``v' = 0`` there)."""
-    g0 = sb + J - vb
-    _, _, d1 = _free(h, vb, sb, J, inv_tm, inv_ts, a)
-    g1 = d1 / inv_tm
-    den = g0 - g1
-    u = h * jnp.clip(g0 / jnp.where(den > 0, den, 1.0), 0.0, 1.0)
-    for _ in range(2):
-        v, s, dv = _free(u, vb, sb, J, inv_tm, inv_ts, a)
-        g = dv / inv_tm
-        gp = -s * inv_ts - g * inv_tm
-        u = jnp.clip(u - g / jnp.where(gp < 0, gp, -1.0), 0.0, h)
-    return u, _free(u, vb, sb, J, inv_tm, inv_ts, a)[0]
-
-
-# =============================================================================== noise
-def _hash32(x: Array) -> Array:
-    """A 32-bit integer hash with full avalanche (``lowbias32``, C. Wellons, "Hash function
-    prospector", 2018): the core of a counter-based generator, cheap and vectorised."""
-    x = x ^ (x >> 16)
-    x = x * jnp.uint32(0x7FEB352D)
-    x = x ^ (x >> 15)
-    x = x * jnp.uint32(0x846CA68B)
-    return x ^ (x >> 16)
-
-
-def _sincos_quarter(theta: Array, dtype) -> tuple[Array, Array]:
-    """``(cos theta, sin theta)`` for ``|theta| <= pi/4`` from their Taylor polynomials,
-    truncated where the next term is below the rounding of ``dtype`` (float32: to
-    ``theta^9`` and ``theta^8``, error below 3e-8; float64: to ``theta^17`` and ``theta^18``,
-    below 1e-17).  XLA's general ``sin``/``cos`` are several times slower on the CPU."""
-    n_sin, n_cos = (5, 5) if jnp.dtype(dtype).itemsize <= 4 else (9, 10)
-    t2 = theta * theta
-    s = jnp.zeros_like(theta)
-    for k in range(n_sin - 1, -1, -1):  # sum_k (-1)^k th^(2k+1) / (2k+1)!
-        s = s * t2 + (-1.0) ** k / math.factorial(2 * k + 1)
-    c = jnp.zeros_like(theta)
-    for k in range(n_cos - 1, -1, -1):  # sum_k (-1)^k th^(2k) / (2k)!
-        c = c * t2 + (-1.0) ** k / math.factorial(2 * k)
-    return c, s * theta
-
-
-def _normal_seeds(key_bits: Array, n: int) -> Array:
-    """Per pair of neurons, two hashed counters (shape ``(2, ceil(n/2))``) from the 2 words of
-    ``key_bits``: hashing the neuron index first keeps the streams of different time steps
-    from overlapping as shifted copies (as plain counters ``index + step offset`` would)."""
-    i = jnp.arange((n + 1) // 2, dtype=jnp.uint32)
-    ha = _hash32(i ^ key_bits[1])
-    return jnp.stack([ha, _hash32(ha ^ jnp.uint32(0x5BD1E995))])
-
-
-def _normals(seeds: Array, steps: Int[Array, " L"], n: int, dtype, pairs: Array | None = None) -> Float[Array, "L n"]:
-    """Standard normal numbers for ``n`` neurons at each of the time steps ``steps``.
-
-    Box-Muller on a pair of 32-bit hashes per pair of neurons and step (``lowbias32``, C.
-    Wellons, "Hash function prospector", 2018, of a per-neuron hashed counter plus a
-    per-step hashed offset): ``u1`` from 24 bits gives the radius ``sqrt(-2 log u1)``; the
-    other word gives an angle ``theta`` uniform in ``[-pi/4, pi/4)`` (24 bits) and three bits
-    that swap and negate ``(cos theta, sin theta)``: the 8 symmetries of the square map that
-    quarter onto the whole circle, so the angle is uniform.  Neuron ``p`` of the first half
-    gets ``r cos``, neuron ``p`` of the second half ``r sin``.  Independent across steps and
-    neurons, reproducible from the key, the same whatever block of steps they are drawn in.
-    The 24-bit uniforms cut the tails at 5.9 standard deviations (probability 4e-9).  About
-    1 ns per number on one CPU core, against some 15 ns for ``jax.random.normal``.
-    """
-    if pairs is None:
-        pairs = _normal_seeds(seeds, n)
-    base = _hash32(steps.astype(jnp.uint32) * jnp.uint32(0x9E3779B9) + seeds[0])[:, None]
-    a = _hash32(pairs[0][None, :] + base)
-    b = _hash32(pairs[1][None, :] + (base ^ jnp.uint32(0x27D4EB2F)))
-    u1 = ((a >> 8).astype(jnp.int32).astype(dtype) + 0.5) * 2.0**-24  # in (0, 1)
-    theta = ((b & jnp.uint32(0xFFFFFF)).astype(jnp.int32).astype(dtype) * 2.0**-24 - 0.5) * (0.5 * np.pi)
-    r = jnp.sqrt(-2.0 * jnp.log(u1))
-    c, s = _sincos_quarter(theta, dtype)
-    swap = (b >> 31) == 1
-    x = jnp.where(swap, s, c) * r
-    y = jnp.where(swap, c, s) * r
-    x = jnp.where(((b >> 30) & 1) == 1, -x, x)
-    y = jnp.where(((b >> 29) & 1) == 1, -y, y)
-    x, y = lax.optimization_barrier((x, y))  # once per pair, not once per output element
-    return jnp.concatenate([x, y], axis=1)[:, :n]
-
-
 # =============================================================================== simulation
 def _sequential(pred: Array, fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)``, run as a conditional of its own (``pred`` must be True, and traced).
@@ -750,7 +561,7 @@ def simulate_lif_network(
     dt_a = jnp.asarray(dt, dtype)
     em_dt = jnp.exp(-dt_a * inv_tm)
     es_dt = jnp.exp(-dt_a * inv_ts)
-    k_dt = _kresp(dt_a, inv_tm, a_n)
+    k_dt = kresp(dt_a, inv_tm, a_n)
     offs = network.offsets
     pinfo = [
         _Pop(offs[k], sizes[k], 1.0 / tau_m_p[k], 1.0 / tau_s_p[k], 1.0 / tau_m_p[k] - 1.0 / tau_s_p[k])
@@ -771,7 +582,7 @@ def simulate_lif_network(
     else:
         has_noise = any(x is None or x > 0 for x in concrete_noise)
     seeds = jax.random.bits(key, (2,), dtype=jnp.uint32) if has_noise else jnp.zeros((2,), jnp.uint32)
-    pairs = _normal_seeds(seeds, N) if has_noise else None
+    pairs = normal_seeds(seeds, N) if has_noise else None
 
     # ------------------------------------------------------------------ weights and inputs
     WT = network.outgoing_weights().astype(dtype)  # row j: weights out of neuron j
@@ -851,7 +662,7 @@ def simulate_lif_network(
             jnp.zeros(N, dtype),
             jnp.full(N, -2.0 * dt, dtype),
             drive_at(
-                jnp.asarray(0), _normals(seeds, jnp.zeros((1,), jnp.int32), N, dtype, pairs)[0] if has_noise else None
+                jnp.asarray(0), normals(seeds, jnp.zeros((1,), jnp.int32), N, dtype, pairs)[0] if has_noise else None
             ),
         )
     else:
@@ -908,7 +719,7 @@ def simulate_lif_network(
         p0 = pinfo[0]
         c_itm, c_its, c_a = p0.inv_tm, p0.inv_ts, p0.a
         c_em, c_es = jnp.exp(-dt_a * p0.inv_tm), jnp.exp(-dt_a * p0.inv_ts)
-        c_k = _kresp(dt_a, p0.inv_tm, p0.a)
+        c_k = kresp(dt_a, p0.inv_tm, p0.a)
         consts = None if jnp.ndim(tr_p[0]) == 0 else tau_ref[None]  # (1, N), gathered per spiker
     else:
         c_itm, c_its, c_a, c_em, c_es, c_k = inv_tm, inv_ts, a_n, em_dt, es_dt, k_dt
@@ -921,8 +732,8 @@ def simulate_lif_network(
         ``e^(-(dt - y_r)/tau_m)``, ``e^(-y_r/tau_s) K(dt - y_r)`` and ``e^(-y_r/tau_s)``."""
         y_r = (yq - jnp.floor(yq)) * dt_a
         u = dt_a - y_r
-        em_r, es_r, er = _exps(-u * i_tm, -u * i_ts, -y_r * i_ts)
-        return em_r, er * _k_from(u, em_r, es_r, i_tm, a), er
+        em_r, es_r, er = exps(-u * i_tm, -u * i_ts, -y_r * i_ts)
+        return em_r, er * k_from(u, em_r, es_r, i_tm, a), er
 
     def coefficients(z, extra=()):
         """Per receiving population, for spikes at offsets ``z`` (from the step start): the jump
@@ -932,11 +743,11 @@ def simulate_lif_network(
         exponents, whose exponentials are computed by the same kernel and returned after."""
         u = dt_a - z
         args = [x for p in pinfo for x in (-u * p.inv_tm, -u * p.inv_ts, z * p.inv_ts)]
-        ex = _exps(*args, *extra)
+        ex = exps(*args, *extra)
         out = []
         for k, p in enumerate(pinfo):
             em, es, ez = ex[3 * k : 3 * k + 3]
-            out.append((es * p.inv_ts, _k_from(u, em, es, p.inv_tm, p.a) * p.inv_ts, ez * p.inv_ts))
+            out.append((es * p.inv_ts, k_from(u, em, es, p.inv_tm, p.a) * p.inv_ts, ez * p.inv_ts))
         return out, ex[3 * n_pop :]
 
     def deliver(acc, js, zs, coef, yq, hy):
@@ -1083,7 +894,7 @@ def simulate_lif_network(
                 # (from the gathered values, so that the free part is not materialised as
                 # operands of the conditional: that costs a kernel per array)
                 _, _, h, vfs, sfs, _ = free_part(v_k, s_k, yq_k, J_k, rel_k, em_c, k_c)
-                return _interior_max(h, vfs, sfs, J_k, i_tm, i_ts, a_k)
+                return interior_max(h, vfs, sfs, J_k, i_tm, i_ts, a_k)
 
             u_pk, v_pk = lax.cond(
                 jnp.max(maybe_k.astype(dtype)) > 0,
@@ -1105,7 +916,7 @@ def simulate_lif_network(
             # the step with last step's drive (late crossings)
             lo = jnp.where(late_k, jnp.maximum(-dt_a, y_k), 0.0)
             hi = jnp.where(late_k, 0.0, jnp.where(end_k, h_k, u_pk))
-            z = jnp.where(late_k, 0.0, fs_k) + _threshold_time(
+            z = jnp.where(late_k, 0.0, fs_k) + threshold_time(
                 lo,
                 hi,
                 jnp.where(late_k, v_k, vfs_k),
@@ -1121,7 +932,7 @@ def simulate_lif_network(
             y_r = (yq_new - jnp.floor(yq_new)) * dt_a
             u_r = dt_a - y_r
             coef, (em_r, es_r, er) = coefficients(z, (-u_r * i_tm, -u_r * i_ts, -y_r * i_ts))
-            hr = er * _k_from(u_r, em_r, es_r, i_tm, a_k)
+            hr = er * k_from(u_r, em_r, es_r, i_tm, a_k)
             coef = jnp.stack([jnp.where(fires, c, 0.0) for cp in coef for c in cp])
             return z, coef, t_n + z, yq_new, jnp.stack([em_r, hr, er]), fires, cnt_k.astype(jnp.int32)
 
@@ -1239,7 +1050,7 @@ def simulate_lif_network(
 
             def block(c, _):
                 c, n0 = c
-                noise = _normals(seeds, n0 - 1 + jnp.arange(L + 1), N, dtype, pairs)  # steps n0 - 1 ...
+                noise = normals(seeds, n0 - 1 + jnp.arange(L + 1), N, dtype, pairs)  # steps n0 - 1 ...
 
                 def body(c2, k):
                     c2, n = c2
@@ -1248,7 +1059,7 @@ def simulate_lif_network(
                 return (lax.scan(body, (c, n0), jnp.arange(L))[0][0], n0 + L), None
 
             carry = lax.scan(block, (carry, n_start), None, length=count // L)[0][0]
-            last = drive_at(n_end - 1, _normals(seeds, (n_end - 1)[None], N, dtype, pairs)[0])
+            last = drive_at(n_end - 1, normals(seeds, (n_end - 1)[None], N, dtype, pairs)[0])
         # the drive of the last step, for a crossing timed backwards in the next run
         (v, s, yq, _, rel), rest = carry
         return (v, s, yq, jnp.broadcast_to(last, (N,)).astype(dtype), rel), rest
