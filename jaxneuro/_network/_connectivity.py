@@ -32,6 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from ._noise import hash32
+
 DENSE_MAX_PAIRS = 1 << 16  # "auto" storage: dense only for projections this small (and >10% connected)
 _MAX_REDRAWS = 64  # rounds of redrawing duplicate partners (each removes most of them)
 
@@ -270,14 +272,6 @@ class SparseStorage(eqx.Module):
         return tgt, w, d
 
 
-def _hash32(x: Array) -> Array:
-    """A 32-bit integer mixer (the murmur3 finaliser): uniform bits from consecutive keys."""
-    x = x.astype(jnp.uint32)
-    x = (x ^ (x >> 16)) * jnp.uint32(0x85EBCA6B)
-    x = (x ^ (x >> 13)) * jnp.uint32(0xC2B2AE35)
-    return x ^ (x >> 16)
-
-
 class ProceduralStorage(eqx.Module):
     """``k`` targets per source hashed from (seed, source, slot) when the source spikes."""
 
@@ -290,8 +284,8 @@ class ProceduralStorage(eqx.Module):
 
     def rows(self, src):
         valid = src < self.n_pre
-        key = _hash32(jnp.uint32(self.seed) + _hash32(src.astype(jnp.uint32)))
-        bits = _hash32(key[:, None] ^ _hash32(jnp.arange(self.k, dtype=jnp.uint32) + jnp.uint32(0x9E3779B9))[None])
+        key = hash32(jnp.uint32(self.seed) + hash32(src.astype(jnp.uint32)))
+        bits = hash32(key[:, None] ^ hash32(jnp.arange(self.k, dtype=jnp.uint32) + jnp.uint32(0x9E3779B9))[None])
         tgt = (bits % jnp.uint32(self.n_post)).astype(jnp.int32)  # modulo bias < n_post / 2^32
         return jnp.where(valid[:, None], tgt, self.n_post), self.weight, self.delay_steps
 
