@@ -48,7 +48,7 @@ Speed on the CPU (benchmarks/network.py) is set by two things.  With XLA's defau
 options a step is some 60 small kernels, and each launch costs about 0.1 us, more than the
 work of most of them.  The step is therefore written with nothing that XLA cannot compile
 into the kernel of a loop (no ``lax.top_k``, no scatter: the bitmap above, and
-dynamic-update-slices for the writes), so that after ``jaxneuro.enable_cpu_loop_kernels()``
+dynamic-update-slices for the writes), so that after ``jaxneuro.experimental.enable_cpu_loop_kernels()``
 XLA compiles the whole time loop as one kernel, with no launches inside it: twice as fast
 at N = 1000.  Without it the code still keeps the kernels few (the work on the picked
 neurons runs as one short conditional program; exponentials of a stage are one kernel).
@@ -442,7 +442,7 @@ def simulate_lif_network(
     Everything is one ``lax.scan`` over steps; wrap the call in ``jax.jit`` (``duration``,
     ``dt`` and the recording options are static) and ``jax.vmap`` it over keys (trials),
     drives or stacked networks (parameter sets).  On the CPU, call
-    ``jaxneuro.enable_cpu_loop_kernels()`` before any JAX computation: XLA then compiles the
+    ``jaxneuro.experimental.enable_cpu_loop_kernels()`` before any JAX computation: XLA then compiles the
     time loop as one kernel (measured: 2x faster at N = 1000, 1.2x at N = 4000; the same
     spikes).  With XLA's default options a step is some 60 small kernels, and on a busy or
     2-core machine XLA's thread pool costs more than it gains for them: pinning the process
