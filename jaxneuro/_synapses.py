@@ -91,18 +91,11 @@ class AbstractSynapse(eqx.Module):
         return None
 
 
-class ExponentialCurrent(AbstractSynapse):
-    """Exponentially decaying current: ``tau ds/dt = -s``, ``s += w`` per spike (``w / tau``
-    with ``normalise=True``), input ``s``.
+class AbstractExponentialSynapse(AbstractSynapse):
+    """A state ``x`` per target decaying as ``tau dx/dt = -x`` (exactly over each step; its
+    mean over the step held as the input), with the time constant ``tau``."""
 
-    Attributes:
-        tau: decay time constant (the network's time unit, > 0).
-        normalise: if True, a weight is the charge ``int s dt`` of one spike's current (the
-            notes' convention, ch. 1.6), so the jump is ``w / tau``.
-    """
-
-    tau: Float[Array, ""] = eqx.field(converter=as_float_array)
-    normalise: bool = eqx.field(static=True, default=False)
+    tau: eqx.AbstractVar[Float[Array, ""]]
 
     def check(self, name):
         if is_concrete(self.tau):
@@ -116,6 +109,20 @@ class ExponentialCurrent(AbstractSynapse):
 
     def propagate(self, state, c):
         return state * c[0]
+
+
+class ExponentialCurrent(AbstractExponentialSynapse):
+    """Exponentially decaying current: ``tau ds/dt = -s``, ``s += w`` per spike (``w / tau``
+    with ``normalise=True``), input ``s``.
+
+    Attributes:
+        tau: decay time constant (the network's time unit, > 0).
+        normalise: if True, a weight is the charge ``int s dt`` of one spike's current (the
+            notes' convention, ch. 1.6), so the jump is ``w / tau``.
+    """
+
+    tau: Float[Array, ""] = eqx.field(converter=as_float_array)
+    normalise: bool = eqx.field(static=True, default=False)
 
     def receive(self, state, x):
         return state + (x / self.tau if self.normalise else x), None
@@ -147,7 +154,7 @@ class DeltaSynapse(AbstractSynapse):
         return jnp.zeros((), state.dtype), None
 
 
-class ExponentialConductance(AbstractSynapse):
+class ExponentialConductance(AbstractExponentialSynapse):
     """Exponentially decaying conductance: ``tau dg/dt = -g``, ``g += w`` per spike, input
     current ``g (E - v)``.
 
@@ -160,19 +167,9 @@ class ExponentialConductance(AbstractSynapse):
     E: Float[Array, ""] = eqx.field(converter=as_float_array)
 
     def check(self, name):
-        if is_concrete(self.tau):
-            check_positive(f"{name}.tau", self.tau)
+        super().check(name)
         if is_concrete(self.E):
             check_finite(f"{name}.E", self.E)
-
-    def init(self, n, dtype):
-        return jnp.zeros((n,), dtype)
-
-    def coefficients(self, h):
-        return jnp.exp(-h / self.tau), step_mean(h / self.tau)
-
-    def propagate(self, state, c):
-        return state * c[0]
 
     def receive(self, state, x):
         return state + x, None
