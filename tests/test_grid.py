@@ -46,6 +46,7 @@ def test_lif_tuning_grid_equals_direct_calls_and_the_closed_form():
     assert np.all(np.asarray(rate)[V <= 1.0] == 0)
 
 
+@pytest.mark.slow  # twelve 100 ms HH runs, twice (the LIF grids above and below stay in the default run)
 def test_hh_f_i_surface_over_sodium_conductance():
     J = np.linspace(0.0, 30.0, 6)
     g_na = [100.0, 120.0]

@@ -156,6 +156,7 @@ def test_stepped_tuning_curve_matches_lif_rate_and_exact_path():
     np.testing.assert_allclose(stepped[away], exact[away], rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.slow  # 200 ms of HH at dt = 0.01 ms, twice (the LIF case above stays in the default run)
 def test_spike_statistics_hh_equal_the_simulated_spike_train():
     drive = jn.Step(20.0, 12.0)
     stats = jn.spike_statistics(jn.HodgkinHuxley(), drive, 0.0, 200.0, dt=0.01, transient=50.0, bin_width=10.0)

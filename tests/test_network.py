@@ -171,6 +171,7 @@ def test_single_neuron_fires_at_lif_rate(x64, J):
     assert len(t) == 1 + int((T - first) * rate) >= 7
 
 
+@pytest.mark.slow  # float32 networks stay: tests/test_network_general.py::test_network_float32_close_to_reference
 def test_single_neuron_float32_rate():
     res = simulate_network(LIFNetwork.from_weights(np.zeros((3, 3)), bias=[1.2, 2.0, 0.9]), 0.5)
     assert res.spikes.times.dtype == jnp.float32
@@ -406,6 +407,8 @@ def test_split_runs_continue_exactly(x64):
 
 
 # ============================================================================ transformations
+@pytest.mark.slow  # eleven noisy runs, four compilations (jit and vmap over trials stay in the default run:
+# tests/test_network_general.py::test_jit_does_not_retrace_and_vmap_over_trials_matches_single_runs)
 def test_jit_vmap_over_trials_and_parameter_sets_no_retrace():
     rng = np.random.default_rng(0)
     N = 20
@@ -439,6 +442,8 @@ def test_jit_vmap_over_trials_and_parameter_sets_no_retrace():
     assert float(out.spike_count[2].mean()) > float(out.spike_count[0].mean())
 
 
+@pytest.mark.slow  # reverse mode through 3,000 steps and six central-difference runs (forward mode through a
+# network stays in the default run: tests/test_network_general.py::test_jvp_of_the_membrane_with_respect_to_a_weight)
 def test_gradient_of_filtered_output_wrt_weights(x64):
     """A smooth readout (the output neuron's spike train filtered with a PSC kernel) has finite
     gradients with respect to the weights; reverse mode (differentiable=True) matches central
@@ -477,6 +482,7 @@ def test_gradient_of_filtered_output_wrt_weights(x64):
 
 
 # ============================================================================ recording
+@pytest.mark.slow  # five runs and two more compilations (traces stay in the default run: test_plots_draw_the_data)
 def test_traces_and_memory_without_recording():
     net = LIFNetwork.from_weights(np.zeros((5, 5)), bias=[0.5, 1.2, 1.5, 2.0, 0.0])
     res = simulate_network(net, 0.1, trace_every=10)
@@ -692,6 +698,7 @@ def test_connection_weights_dense_and_augmented_form():
         jn.Dense.from_weights(np.zeros(4))
 
 
+@pytest.mark.slow  # a comparison with jn.Dense over many runs (test_connection_weights_dense_and_augmented_form stays)
 def test_network_weights_act_like_the_dense_layer(x64):
     """Averaged over time, the synaptic input of a feed-forward connection is W x with x the
     pre-synaptic rates (each spike delivers the charge w): the mean of s over [0, T] is

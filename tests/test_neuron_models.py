@@ -385,7 +385,9 @@ def simulate_cases(model: str, **kwargs):
     return [spike_times(spikes, i) for i in range(len(rows))], refs
 
 
-@pytest.mark.parametrize("model", list(SIM_CASES))
+# float64 diffrax at tight tolerances against the reference of every case: the QIF (fastest) runs by
+# default, the others with -m slow
+@pytest.mark.parametrize("model", [m if m == "qif" else pytest.param(m, marks=pytest.mark.slow) for m in SIM_CASES])
 def test_diffrax_spike_times_match_reference(model, x64):
     got, refs = simulate_cases(model, method="diffrax")
     for g, r in zip(got, refs, strict=True):
@@ -396,7 +398,9 @@ def test_diffrax_spike_times_match_reference(model, x64):
         assert np.all(np.abs(g - r) <= tol), np.max(np.abs(g - r) / tol)
 
 
-@pytest.mark.parametrize("model", list(SIM_CASES))
+# a convergence study per model (several float64 RK4 runs): the QIF runs by default, the others with -m slow
+# (tests/test_solvers.py::test_rk4_spike_times_converge_at_fourth_order stays too)
+@pytest.mark.parametrize("model", [m if m == "qif" else pytest.param(m, marks=pytest.mark.slow) for m in SIM_CASES])
 def test_rk4_spike_times_converge_at_fourth_order(model, x64):
     # Two steps in the asymptotic range (below a tenth of the fastest time scale at the
     # spike, which is how long V would take from V_peak to diverge: EIF/AdEx tau_m e^-5 ~ 0.06
@@ -441,7 +445,8 @@ def test_adex_tonic_firing_with_adaptation():
     assert len(spike_times(jn.simulate(jn.AdEx(), 500.0, 0.0, 500.0).spikes)) == 0  # below rheobase
 
 
-@pytest.mark.parametrize("method", ["stepped", "diffrax"])
+# 1 s diffrax sweeps: slow (the QIF's diffrax spike times against its reference stay in the default run)
+@pytest.mark.parametrize("method", ["stepped", pytest.param("diffrax", marks=pytest.mark.slow)])
 @pytest.mark.parametrize(
     "neuron, inputs, period",
     [

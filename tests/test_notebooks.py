@@ -49,7 +49,15 @@ def test_notebooks_exist():
     assert NOTEBOOKS, f"no notebooks found in {NOTEBOOK_DIR}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+# The default run executes the first notebook (the runner, the kernel and the small sizes work);
+# the others (10-30 s each on one core) run with -m slow.
+FAST_NOTEBOOKS = {"01_hodgkin_huxley"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, id=p.stem, marks=() if p.stem in FAST_NOTEBOOKS else pytest.mark.slow) for p in NOTEBOOKS],
+)
 def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch):
     nb = nbformat.read(path, as_version=4)
     first_code = next((c for c in nb.cells if c.cell_type == "code"), None)

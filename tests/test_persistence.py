@@ -279,7 +279,8 @@ def _assert_same_run(folder, reference):
     assert [r["epoch"] for r in _rows(folder)] == list(range(1, 13))  # no row lost or doubled
 
 
-@pytest.mark.parametrize("seed", range(3))
+# seed 0 by default, seeds 1 and 2 (other random epochs) with -m slow
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
 def test_training_interrupted_at_random_epochs_resumes_bit_identical(tmp_path, xor_reference, monkeypatch, seed):
     # an exception injected right after a random epoch's row is logged (before its checkpoint,
     # if it has one), twice; the log then holds rows the checkpoint has not trained

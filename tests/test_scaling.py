@@ -139,6 +139,11 @@ WORKER = SETUP + textwrap.dedent(
 )
 
 
+# The 4-device worker (a fresh process compiling every sharded sweep, a sharded training run and
+# a float64 sweep: about 25 s on one core) and the one-device references its tests compute run
+# with -m slow; the sharding code on this process's one device stays in the default run
+# (test_pad_batch_repeats_the_last_row_and_sharded_call_cuts_it, test_one_device_runs_unsharded,
+# test_sharded_vmap_under_jit_and_grad, test_run_time_checks_return_the_value_bit_for_bit).
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory):
     """Run the 4-device worker once; its arrays (npz) and facts (json)."""
@@ -186,6 +191,7 @@ def assert_identical(got, ref):
         ),
     ],
 )
+@pytest.mark.slow  # the 4-device worker (sharded fixture)
 def test_sharded_tuning_curve_equals_one_device(sharded, key, reference):
     out, info = sharded
     assert info["mesh_size"] == 4
@@ -198,10 +204,12 @@ def test_sharded_tuning_curve_equals_one_device(sharded, key, reference):
         np.testing.assert_allclose(out[key], ref, rtol=2e-3, atol=1e-2)
 
 
+@pytest.mark.slow  # the 4-device worker (sharded fixture)
 def test_sharded_float64_sweep_equals_one_device(sharded, x64):
     assert_identical(sharded[0]["lif_exact_f64"], jn.tuning_curve(jn.LIF(tau_m=TAUS), X, dtype=jnp.float64))
 
 
+@pytest.mark.slow  # the 4-device worker (sharded fixture)
 def test_default_mesh_splits_the_batch_over_all_local_devices(sharded):
     _, info = sharded
     assert info["even_devices"] == 4
@@ -220,6 +228,7 @@ def assert_equal_to_rounding(got, ref, atol):
 
 
 @pytest.mark.parametrize("name, fn", [("sim_stepped", sim_stepped), ("sim_exact", sim_exact)])
+@pytest.mark.slow  # the 4-device worker (sharded fixture)
 def test_sharded_vmap_of_simulate_equals_vmap(sharded, name, fn):
     out, _ = sharded
     ref = eqx.filter_vmap(fn)(stacked_lif(TAU_SIM), V_SIM)
@@ -231,6 +240,7 @@ def test_sharded_vmap_of_simulate_equals_vmap(sharded, name, fn):
         assert_equal_to_rounding(out[name + "_spikes"], ref.spikes.times, atol=1e-7)
 
 
+@pytest.mark.slow  # the 4-device worker (sharded fixture)
 def test_sharded_grid_equals_one_device(sharded):
     out, _ = sharded
     grid = jn.parameter_grid(jn.LIF(), X[::100], tau_m=[0.01, 0.02, 0.03], tau_ref=[0.001, 0.004])
@@ -239,6 +249,7 @@ def test_sharded_grid_equals_one_device(sharded):
     assert_equal_to_rounding(out["grid_map"], ref_map, atol=2e-5)
 
 
+@pytest.mark.slow  # the 4-device worker (sharded fixture)
 def test_shard_batch_needs_a_multiple_of_the_device_count(sharded):
     assert "multiple of the 4 devices" in sharded[1]["shard_error"]
 
@@ -246,6 +257,7 @@ def test_shard_batch_needs_a_multiple_of_the_device_count(sharded):
 # --- data-parallel training -----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the 4-device worker (sharded fixture)
 def test_data_parallel_training_matches_one_device(sharded):
     _, info = sharded
     assert info["params_replicated"] is True  # a full copy of the parameters on each device
@@ -262,6 +274,7 @@ def test_data_parallel_training_matches_one_device(sharded):
         assert ref_losses[-1][0] < 0.75 * ref_losses[0][0]  # it does learn
 
 
+@pytest.mark.slow  # the 4-device worker (sharded fixture)
 def test_data_parallel_epoch_sums_gradients_across_devices(sharded):
     _, info = sharded
     assert info["hlo_sharded"] is True

@@ -73,6 +73,7 @@ def test_closed_over_tracers_are_differentiated(x64):
     assert g != 0.0 and g == pytest.approx(fd, rel=1e-5)
 
 
+@pytest.mark.slow  # reverse mode through a whole loop and diffrax's checkpointed adjoint: about 25 s on one core
 def test_many_parameters_differentiate_the_loop_directly(x64):
     """A drive of 40 values (more than MAX_DIRECTIONS traced scalars): JAX's own reverse mode
     through the loop (stepped LIF) and diffrax's checkpointed adjoint, both against central

@@ -19,7 +19,8 @@ def analytic_train(v_in, t_end, tau_m=0.02, tau_ref=0.002):
     return first + isi * np.arange(int((t_end - first) // isi) + 1)
 
 
-@pytest.mark.parametrize("method", ["exact", "stepped", "diffrax"])
+# diffrax on the LIF stays in the default run through test_gradient_of_spike_time_through_diffrax
+@pytest.mark.parametrize("method", ["exact", "stepped", pytest.param("diffrax", marks=pytest.mark.slow)])
 def test_lif_constant_drive_spike_times_are_exact(method):
     sim = jn.simulate(jn.LIF(), 1.5, 0.0, 0.3, method=method)
     ref = analytic_train(1.5, 0.3)
@@ -130,7 +131,9 @@ def test_vmap_over_inputs_and_parameters_without_retrace():
         assert int(c) == expected
 
 
-@pytest.mark.parametrize("method", ["stepped", pytest.param("diffrax", marks=pytest.mark.slow)])
+# HH under vmap stays in the default run: tests/test_transformations.py::test_jit_and_vmap_without_retrace
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["stepped", "diffrax"])
 def test_vmap_hh(method):
     f = jax.vmap(
         lambda J: jn.simulate(jn.HodgkinHuxley(), J, 0.0, 50.0, method=method, ts=jnp.array([0.0, 50.0])).spikes.count

@@ -147,6 +147,8 @@ def test_rk4_spike_times_converge_at_fourth_order(x64):
     assert np.all(orders > 3.5), (errs, orders)
 
 
+@pytest.mark.slow  # 500 ms references and float64 runs, stepped and diffrax (the user neuron's tuning_curve and
+# spike_statistics cells of tests/test_transformations.py::test_jit_and_vmap_without_retrace stay in the default run)
 def test_user_neuron_through_tuning_curve_and_spike_statistics(x64):
     currents = jnp.array([0.5, 1.2, 2.0, 4.0])
     ref = []
@@ -179,6 +181,7 @@ def test_lif_solvers_agree_with_diffrax(x64):
     np.testing.assert_allclose(rk4, dif, atol=1e-9)
 
 
+@pytest.mark.slow  # HH in float64: diffrax at tight tolerances against the fixed-step solvers (the LIF case stays)
 def test_hh_solvers_agree_with_diffrax(x64):
     dif = spikes_of(jn.simulate(jn.HodgkinHuxley(), 10.0, 0.0, 100.0, solver=jn.Diffrax(rtol=1e-10, atol=1e-10)))
     mid = spikes_of(jn.simulate(jn.HodgkinHuxley(), 10.0, 0.0, 100.0, solver=jn.ExpMidpointHH(0.01)))
@@ -196,7 +199,12 @@ FORWARD = jn.Diffrax(rtol=1e-10, atol=1e-12, mode="forward")
 
 @pytest.mark.parametrize(
     "solver",
-    [jn.Diffrax(rtol=1e-10, atol=1e-12), jn.RK4(1e-4), jn.SteppedLIF(1e-4), jn.ExactLIF()],
+    [
+        pytest.param(jn.Diffrax(rtol=1e-10, atol=1e-12), marks=pytest.mark.slow),  # diffrax at tight tolerances
+        pytest.param(jn.RK4(1e-4), marks=pytest.mark.slow),  # RK4 derivatives: tests/test_transformations.py
+        jn.SteppedLIF(1e-4),
+        jn.ExactLIF(),
+    ],
     ids=lambda s: type(s).__name__,
 )
 def test_lif_spike_time_derivatives_match_closed_form(x64, solver):
@@ -215,6 +223,10 @@ def test_lif_spike_time_derivatives_match_closed_form(x64, solver):
     np.testing.assert_allclose(float(tangent), dv_ref, rtol=1e-6)
 
 
+# grad, jvp and four more float64 runs of the user neuron per method (diffrax at rtol 1e-10: about 20 s
+# on one core, stepped about 8 s): slow; the user neuron's gradients stay in the default run through
+# the "simulate user RK4" cell of tests/test_transformations.py::test_grad_and_jvp_match_central_differences
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["stepped", "diffrax"])
 def test_user_neuron_gradients_match_central_differences(x64, method):
     def last_spike(d, amplitude, forward=False):
@@ -236,6 +248,8 @@ def test_user_neuron_gradients_match_central_differences(x64, method):
     np.testing.assert_allclose(float(tangent), float(fd[0]), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # 300 ms HH in float64 under grad, jvp and two more runs (the "simulate HH stepped" gradient
+# cell of tests/test_transformations.py stays in the default run)
 def test_hh_rate_gradient_matches_central_difference(x64):
     def rate(g_na):
         return jn.tuning_curve(jn.HodgkinHuxley(g_Na=g_na), jnp.array([10.0]), duration=300.0, transient=50.0)[0]

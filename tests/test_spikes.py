@@ -180,6 +180,7 @@ def test_grid_convolution_equals_exact_for_spikes_on_the_grid(x64, n):
     np.testing.assert_allclose(casc, ref, rtol=1e-10, atol=1e-9)
 
 
+@pytest.mark.slow  # a discretisation-error study down to dt = 0.25 ms (grid = exact on the grid stays, above)
 @pytest.mark.parametrize("n", [1, 2])
 def test_grid_and_exact_agree_to_discretisation_error(x64, n):
     """Off-grid spikes move to their bin start (by less than dt): for a continuous kernel the

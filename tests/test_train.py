@@ -239,7 +239,9 @@ def test_run_writes_metrics_plot_checkpoint(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-@pytest.mark.parametrize("scan_epoch", [True, False])
+# three training runs per mode: the per-batch mode by default, the scanned epoch with -m slow (resuming
+# stays in the default run in tests/test_persistence.py too)
+@pytest.mark.parametrize("scan_epoch", [pytest.param(True, marks=pytest.mark.slow), False])
 def test_resume_is_bit_exact(tmp_path, scan_epoch):
     cfg = small_regression(scan_epoch=scan_epoch, optimizer={"learning_rate": 0.01, "schedule": "cosine"})
     full = train.fit(cfg, tmp_path / "full", stream=None, plot=False)

@@ -59,7 +59,18 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", list(CASES))
+# The diffrax cells compile diffrax's adaptive loop and event root finder under jit, vmap, grad and
+# jvp (7-14 s each on one core): they run with -m slow; diffrax derivatives stay in the default
+# run through tests/test_simulate.py::test_gradient_of_spike_time_through_diffrax.
+NAMES = [pytest.param(n, marks=pytest.mark.slow) if "diffrax" in n else n for n in CASES]
+# The derivatives of the HH and user-neuron rates (tuning_curve, spike_statistics: 100-200 ms runs
+# under grad, jvp and two more calls, 5-7 s each on one core) also run with -m slow; the simulate
+# cells of both neurons stay in the default run, and so do all their jit and vmap cells.
+SLOW_GRADS = {f"{fn} {neuron}" for fn in ("tuning_curve", "spike_statistics") for neuron in ("HH stepped", "user RK4")}
+GRAD_NAMES = [pytest.param(n, marks=pytest.mark.slow) if "diffrax" in n or n in SLOW_GRADS else n for n in CASES]
+
+
+@pytest.mark.parametrize("name", GRAD_NAMES)
 def test_grad_and_jvp_match_central_differences(name, x64):
     f, x, forward = CASES[name]
     forward = forward or f
@@ -72,7 +83,7 @@ def test_grad_and_jvp_match_central_differences(name, x64):
     assert float(t) == pytest.approx(fd, rel=1e-5, abs=1e-9)
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", NAMES)
 def test_jit_and_vmap_without_retrace(name):
     f, x, _ = CASES[name]
     traces = []

@@ -93,12 +93,17 @@ def hh_reference():
     return np.array([hh_scipy_rate(I) for I in HH_CURRENTS])
 
 
+# The scipy reference of the HH rate (six currents, 1 s each at tight tolerances) takes about
+# 14 s on one core: the three tests that use it are slow; HH sweeps stay in the default run
+# (test_hh_sweep_over_a_parameter, tests/test_chunked.py, tests/test_cli.py).
+@pytest.mark.slow
 def test_hh_matches_scipy_within_half_a_hertz(hh_reference):
     rates = np.asarray(jn.tuning_curve(jn.HodgkinHuxley(), jnp.array(HH_CURRENTS)))
     assert rates[0] == 0 and rates[1] == 0 and np.all(rates[2:] > 50)
     np.testing.assert_allclose(rates, hh_reference, atol=0.5)
 
 
+@pytest.mark.slow  # the scipy reference (above)
 def test_hh_rate_converges_at_second_order(hh_reference, x64):
     # The step is second order: half the step is four times closer.  In float64, since at
     # dt = 0.0125 ms float32 rounding of the state (about 0.01 Hz) is as large as the error.
@@ -108,6 +113,7 @@ def test_hh_rate_converges_at_second_order(hh_reference, x64):
     assert np.max(np.abs(fine - hh_reference[2:])) < 0.3 * np.max(np.abs(coarse - hh_reference[2:]))
 
 
+@pytest.mark.slow  # the scipy reference (above)
 def test_hh_diffrax_path_matches_scipy(hh_reference):
     rates = np.asarray(jn.tuning_curve(jn.HodgkinHuxley(), jnp.array(HH_CURRENTS[2:4]), method="diffrax"))
     np.testing.assert_allclose(rates, hh_reference[2:4], atol=0.05)
@@ -181,6 +187,7 @@ def test_tuning_validation_model_specific():
         jn.tuning_curve(jn.HodgkinHuxley(), jnp.array([10.0]), duration=0.3)
 
 
+@pytest.mark.slow  # 1000 adaptive diffrax runs; the diffrax sweep stays in test_lif_other_paths_match_closed_form
 def test_lif_diffrax_sweep_over_1000_inputs_matches_closed_form():
     v = jnp.linspace(0.0, 5.0, 1000)
     rates = np.asarray(jn.tuning_curve(jn.LIF(), v, method="diffrax"))

@@ -104,7 +104,8 @@ def test_notes_literal_edges_lose_half_of_f_at_zero(x64):
     assert abs(float(jn.constructive_approximant(f, 32)(jnp.array(0.0))) - 1.0) < 1e-12
 
 
-@pytest.mark.parametrize("name", ["sin", "kink", "zigzag"])
+# the sine by default, the kink and the zigzag with -m slow
+@pytest.mark.parametrize("name", ["sin"] + [pytest.param(n, marks=pytest.mark.slow) for n in ("kink", "zigzag")])
 def test_error_falls_like_one_over_n(name, x64):
     f, L, M = TARGETS[name]
     ns = np.array([8, 16, 32, 64, 128])
@@ -209,6 +210,7 @@ def test_trained_network_beats_the_construction_at_equal_size():
     assert constructive > 0.7 and trained < 0.05 and trained < constructive / 10
 
 
+@pytest.mark.slow  # a table: constructions and trained networks for several sizes on a 2001-point grid
 def test_error_versus_pieces_table():
     f, L, M = TARGETS["kink"]
     r = jn.error_versus_pieces(f, [3, 6], lipschitz=L, sup_norm=M, key=jr.key(0), steps=20, n_grid=2001)
