@@ -33,7 +33,7 @@ from ._misc import as_float_array, check_positive, default_float, is_concrete
 FilterMethod = Literal["auto", "exact", "convolve", "cascade"]
 
 
-def _check_overflow(train: "SpikeTrain", what: str) -> "SpikeTrain":
+def check_overflow(train: "SpikeTrain", what: str) -> "SpikeTrain":
     """Refuse an overflowed train (its buffer lost spikes): ValueError or ``eqx.error_if``."""
     msg = (
         f"{what}: the spike train overflowed (count > capacity = {train.capacity}), so spikes are "
@@ -170,7 +170,7 @@ class SpikeTrain(eqx.Module):
             return cls(jnp.concatenate([times, pad], axis=-1), count)
         train = cls(times[..., :capacity], count)
         if on_overflow == "error":
-            train = _check_overflow(train, "SpikeTrain.from_times")
+            train = check_overflow(train, "SpikeTrain.from_times")
         return train
 
     @classmethod
@@ -228,7 +228,7 @@ class SpikeTrain(eqx.Module):
         times = jnp.where(slots < total[..., None], t, jnp.inf)
         train = cls(times, total)
         if on_overflow == "error":
-            train = _check_overflow(train, "SpikeTrain.from_raster")
+            train = check_overflow(train, "SpikeTrain.from_raster")
         return train
 
     # ------------------------------------------------------------------ checks and views
@@ -269,7 +269,7 @@ class SpikeTrain(eqx.Module):
             ValueError: for a bad grid, or if the train overflowed (error at run time when
                 traced).
         """
-        train = _check_overflow(self, "SpikeTrain.to_raster")
+        train = check_overflow(self, "SpikeTrain.to_raster")
         t0, dt, n_bins = _check_grid(t0, dt, n_bins)
         x = (train.times - t0) / dt
         k = jnp.floor(x)
@@ -404,7 +404,7 @@ def filter_spikes(
         ts = as_float_array(ts)
         if ts.ndim != 1:
             raise ValueError(f"ts must be 1-D, got shape {ts.shape}.")
-        train = _check_overflow(spikes, "filter_spikes")
+        train = check_overflow(spikes, "filter_spikes")
         train = train.validate()
         return _filter_exact(train, ts, tau_s, n)
     if method == "exact":

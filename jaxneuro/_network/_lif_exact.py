@@ -90,7 +90,7 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 from .._kernels import FAST_SYNAPSE_TAU_S
 from .._misc import as_float_array, check_positive, default_float, is_concrete
 from .._neurons._lif import LIF
-from .._spikes import SpikeTrain, _check_overflow
+from .._spikes import SpikeTrain, check_overflow
 from ._bitmap import bitmap, next_ones
 from ._lif_closed_form import exps, interior_max, k_from, kresp, threshold_time
 from ._noise import normal_seeds, normals
@@ -597,7 +597,7 @@ def simulate_lif_network(
         w_in = as_float_array(w_in)
         if w_in.shape != (N, n_in):
             raise ValueError(f"inputs: W_in must have shape (N, n_in) = ({N}, {n_in}), got shape {w_in.shape}.")
-        train = _check_overflow(train, "simulate_network inputs").validate()
+        train = check_overflow(train, "simulate_network inputs").validate()
         WT = jnp.concatenate([WT, w_in.astype(dtype).T], axis=0)
         flat_t = train.times.reshape(-1).astype(dtype)
         flat_src = jnp.repeat(jnp.arange(n_in, dtype=jnp.int32), train.capacity) + N

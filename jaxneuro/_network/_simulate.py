@@ -46,7 +46,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from .._misc import default_float, error_if_any, is_concrete, static_float
-from .._spikes import SpikeTrain, _check_overflow
+from .._spikes import SpikeTrain, check_overflow
 from ._binomial import binomial_counts
 from ._bitmap import for_each_one
 from ._connectivity import DenseStorage
@@ -173,6 +173,12 @@ def _ring_slots(link, dt: float) -> int:
     return 1 if _one_delay(link) else int(round(link.max_delay / dt)) + 1
 
 
+def _direct_jump(link, dt: float) -> Any:
+    """The synapse's ``direct_jump`` when the projection's arrivals go straight into its state
+    (one buffer slot, an additive synapse), else ``None``."""
+    return link.synapse.direct_jump() if _ring_slots(link, dt) == 1 else None
+
+
 def _history_slots(network: Network, p: int, dt: float) -> int:
     """Rows of population ``p``'s spike history: its longest single delay in steps, plus one
     (0: no projection from it has a delay of its own)."""
@@ -225,7 +231,7 @@ def initial_run_state(network: Network, key: PRNGKeyArray | None, dt: float, dty
     ins = tuple(inp.synapse.init(network.populations[t].size, dtype) for t, inp in network.inputs)
     bufs = tuple(
         jnp.zeros((0, 0), dtype)
-        if _ring_slots(link, dt) == 1 and link.synapse.direct_jump() is not None
+        if _direct_jump(link, dt) is not None
         else jnp.zeros((_ring_slots(link, dt), network.populations[link.post].size + 1), dtype)
         for link in network.links
     )
@@ -484,7 +490,7 @@ def _checked_sources(network: Network, dt: float, dt_s: float, t0: Any) -> None:
                 f"PoissonPopulation {p.name!r}: rate x dt must be <= 1; got rate up to {np.max(p.rate):g} Hz."
             )
         if isinstance(p, SpikeSource) and is_concrete(p.train.times) and is_concrete(t0):
-            _check_overflow(p.train, f"SpikeSource {p.name!r}")
+            check_overflow(p.train, f"SpikeSource {p.name!r}")
             steps = np.floor((np.asarray(p.train.times, np.float64) - float(t0)) / dt + _GRID_TOL)
             same = np.isfinite(steps[:, 1:]) & (steps[:, 1:] == steps[:, :-1])
             if np.any(same):
@@ -542,7 +548,7 @@ def simulate_general_network(
     k_init, k_run = jax.random.split(key) if key is not None else (None, None)
     state = initial_run_state(network, k_init, dt_f, dtype, t0=t0) if state0 is None else state0
     storages = [_delay_steps(link, dt_f) for link in network.links]
-    direct = [link.synapse.direct_jump() if _ring_slots(link, dt_f) == 1 else None for link in network.links]
+    direct = [_direct_jump(link, dt_f) for link in network.links]
     groups: dict = {}
     for i, link in enumerate(network.links):
         if _one_delay(link) and link.max_delay > 0:
@@ -625,7 +631,7 @@ def simulate_general_network(
             continue
         train = SpikeTrain(tm, c)
         if on_overflow == "error":
-            train = _check_overflow(train, f"population {pops[p].name!r} (raise max_spikes)")
+            train = check_overflow(train, f"population {pops[p].name!r} (raise max_spikes)")
         trains.append(train)
     return NetworkRun(
         tuple(trains),
