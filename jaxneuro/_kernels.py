@@ -76,7 +76,7 @@ def psc_kernel(
 
     Returns:
         ``h(t)`` in 1/s, the broadcast shape of ``t`` and ``tau_s``.  ``int h dt = 1``; the
-        peak is at ``t = n tau_s``.
+        peak is at ``t = n tau_s``.  NaN where ``t`` is NaN.
 
     Raises:
         ValueError: if ``n`` is not an integer >= 0, or a concrete ``tau_s`` is not
@@ -94,11 +94,13 @@ def psc_kernel(
     if n == 0:
         pos = x >= 0
         x_safe = jnp.where(pos, x, jnp.zeros_like(x))
-        return jnp.where(pos, jnp.exp(-x_safe) / tau_s, jnp.zeros_like(x_safe))
-    pos = x > 0
-    x_safe = jnp.where(pos, x, jnp.ones_like(x))
-    log_h = n * jnp.log(x_safe) - x_safe - gammaln(jnp.asarray(n + 1.0, x_safe.dtype))
-    return jnp.where(pos, jnp.exp(log_h) / tau_s, jnp.zeros_like(x_safe))
+        h = jnp.where(pos, jnp.exp(-x_safe) / tau_s, jnp.zeros_like(x_safe))
+    else:
+        pos = x > 0
+        x_safe = jnp.where(pos, x, jnp.ones_like(x))
+        log_h = n * jnp.log(x_safe) - x_safe - gammaln(jnp.asarray(n + 1.0, x_safe.dtype))
+        h = jnp.where(pos, jnp.exp(log_h) / tau_s, jnp.zeros_like(x_safe))
+    return jnp.where(jnp.isnan(x), x, h)  # NaN in, NaN out (not a silent 0)
 
 
 class PSCKernel(eqx.Module):

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from .._misc import as_float_array, check_positive, check_range, exprel, is_concrete
+from .._misc import as_float_array, check_range, exprel, is_concrete
 from ._base import AbstractNeuron, input_value
 
 
@@ -126,16 +126,35 @@ class HodgkinHuxley(AbstractNeuron):
     default_dt: ClassVar[float] = 0.025  # the exponential midpoint's rate error < 0.1 Hz (tests)
     rearm: ClassVar[float] = 10.0  # mV below v_threshold before the next spike is detected
 
+    # (name, lower bound or None, unit): conductances may be 0 (a channel switched off); every
+    # parameter must be finite (a NaN reversal potential would silently give 0 Hz).
+    _RULES: ClassVar[tuple] = (
+        ("C", 0.0, "uF/cm^2"),
+        ("g_Na", 0.0, "mS/cm^2"),
+        ("g_K", 0.0, "mS/cm^2"),
+        ("g_L", 0.0, "mS/cm^2"),
+        ("E_Na", None, "mV"),
+        ("E_K", None, "mV"),
+        ("E_L", None, "mV"),
+        ("v_threshold", None, "mV"),
+    )
+
+    def _check(self, name: str, lower: float | None, unit: str, value: Any) -> Any:
+        return check_range(name, value, lower=lower, lower_open=name == "C", unit=unit)
+
     def __check_init__(self):
-        if is_concrete(self.C):
-            check_positive("C", self.C, unit="uF/cm^2")
-        for name in ("g_Na", "g_K", "g_L"):
+        for name, lower, unit in self._RULES:
             value = getattr(self, name)
             if is_concrete(value):
-                check_range(name, value, lower=0.0, unit="mS/cm^2")
+                self._check(name, lower, unit, value)
 
     def checked(self) -> "HodgkinHuxley":
-        return eqx.tree_at(lambda n: n.C, self, check_positive("C", self.C, unit="uF/cm^2"))
+        names = [r[0] for r in self._RULES]
+        return eqx.tree_at(
+            lambda n: [getattr(n, k) for k in names],
+            self,
+            [self._check(name, lower, unit, getattr(self, name)) for name, lower, unit in self._RULES],
+        )
 
     def currents(self, y: HHState) -> tuple[Array, Array, Array]:
         """Ionic currents (uA/cm^2), outward positive: ``(I_Na, I_K, I_L)``."""

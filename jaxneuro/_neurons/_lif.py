@@ -42,10 +42,12 @@ def lif_rate(
         tau_ref: refractory period in s (> 0).
 
     Returns:
-        The rate in Hz (spikes per second), broadcast over the arguments.
+        The rate in Hz (spikes per second), broadcast over the arguments; NaN where ``v_in``
+        is NaN.
 
     Raises:
-        ValueError: if a concrete ``tau_m`` or ``tau_ref`` is not positive.
+        ValueError: if a concrete ``tau_m`` or ``tau_ref`` is not positive and finite (traced
+            values are checked at run time, through ``eqx.error_if``).
     """
     tau_m = check_positive("tau_m", as_float_array(tau_m), unit="s")
     tau_ref = check_positive("tau_ref", as_float_array(tau_ref), unit="s")
@@ -54,7 +56,8 @@ def lif_rate(
     fires = x > 0
     x_safe = jnp.where(fires, x, jnp.ones_like(x))
     isi = tau_ref + tau_m * jnp.log1p(1.0 / x_safe)
-    return jnp.where(fires, 1.0 / isi, jnp.zeros_like(isi))
+    rate = jnp.where(fires, 1.0 / isi, jnp.zeros_like(isi))
+    return jnp.where(jnp.isnan(v_in), v_in, rate)  # NaN in, NaN out (not a silent 0 Hz)
 
 
 def lif_subthreshold(
@@ -74,11 +77,22 @@ def lif_subthreshold(
         t: time since the initial condition, in s.
         v0: initial normalised voltage.
         v_in: constant normalised input.
-        tau_m: membrane time constant in s.
+        tau_m: membrane time constant in s (> 0).
 
     Returns:
         The normalised voltage at ``t`` (threshold and reset are not applied).
+
+    Raises:
+        ValueError: if a concrete ``tau_m`` is not positive and finite (traced values are
+            checked at run time, through ``eqx.error_if``).
     """
+    tau_m = check_positive("tau_m", as_float_array(tau_m), unit="s")
+    return subthreshold_unchecked(t, v0, v_in, tau_m)
+
+
+def subthreshold_unchecked(t: ArrayLike, v0: ArrayLike, v_in: ArrayLike, tau_m: ArrayLike) -> Array:
+    """``lif_subthreshold`` without the check of ``tau_m``: for solvers, which check the
+    neuron once (``LIF.checked``) rather than at every step."""
     t = as_float_array(t)
     return v0 + (v0 - v_in) * jnp.expm1(-t / tau_m)
 
@@ -92,9 +106,23 @@ def lif_time_to_threshold(
 
         t* = tau_m ln((v_in - v0) / (v_in - 1)) = tau_m log1p((1 - v0) / (v_in - 1)),
 
-    and ``inf`` when ``v_in <= 1`` (the threshold is never reached).  Finite gradient in
-    every branch.
+    and ``inf`` when ``v_in <= 1`` (the threshold is never reached); NaN where ``v0`` or
+    ``v_in`` is NaN.  Finite gradient in every branch.
+
+    Raises:
+        ValueError: if a concrete ``tau_m`` is not positive and finite (traced values are
+            checked at run time, through ``eqx.error_if``).
     """
+    tau_m = check_positive("tau_m", as_float_array(tau_m), unit="s")
+    v0 = as_float_array(v0)
+    v_in = as_float_array(v_in)
+    t = time_to_threshold_unchecked(v0, v_in, tau_m)
+    return jnp.where(jnp.isnan(v0) | jnp.isnan(v_in), jnp.nan, t)
+
+
+def time_to_threshold_unchecked(v0: ArrayLike, v_in: ArrayLike, tau_m: ArrayLike) -> Array:
+    """``lif_time_to_threshold`` without the check of ``tau_m`` (for solvers, as
+    ``subthreshold_unchecked``)."""
     v0 = as_float_array(v0)
     v_in = as_float_array(v_in)
     x = v_in - 1.0

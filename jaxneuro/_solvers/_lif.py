@@ -13,7 +13,9 @@ from .. import _lif_stepped as _ls
 from .._inputs import AbstractInput, Constant
 from .._misc import is_concrete
 from .._neurons._base import AbstractNeuron
-from .._neurons._lif import LIF, lif_subthreshold, lif_time_to_threshold
+from .._neurons._lif import LIF
+from .._neurons._lif import subthreshold_unchecked as lif_subthreshold
+from .._neurons._lif import time_to_threshold_unchecked as lif_time_to_threshold
 from ._base import (
     AbstractSpikingSolver,
     Interval,
