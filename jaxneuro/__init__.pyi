@@ -100,6 +100,18 @@ from ._losses import (
     mean_loss as mean_loss,
     mse as mse,
 )
+from ._spike_losses import (
+    check_spikes as check_spikes,
+    firing_rate_penalty as firing_rate_penalty,
+    first_spike_cross_entropy as first_spike_cross_entropy,
+    first_spike_times as first_spike_times,
+    late_spike_penalty as late_spike_penalty,
+    leaky_readout as leaky_readout,
+    max_over_time_cross_entropy as max_over_time_cross_entropy,
+    silent_neuron_penalty as silent_neuron_penalty,
+    spike_count_cross_entropy as spike_count_cross_entropy,
+    spike_count_mse as spike_count_mse,
+)
 from ._neurons._soft_lif import soft_lif_rate as soft_lif_rate
 from ._fitting import (
     FICurveTarget as FICurveTarget,
