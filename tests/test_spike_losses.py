@@ -534,3 +534,26 @@ def test_public_signatures_match_annotations():
             assert _matches(out, hints["return"]), f"{fn.__name__} -> {hints['return']}"
 
         run()
+
+
+# ---------------------------------------------------------------- on a simulated network
+@pytest.mark.slow  # reverse mode through a 600-step exact LIF network and eight more runs (~15 s)
+def test_first_spike_loss_on_an_exact_lif_network(x64):
+    """Two input neurons drive two output neurons; the first-spike loss of the outputs has the
+    weight gradient of float64 central differences (no spike appears or vanishes at this step)."""
+    bias = jnp.array([1.5, 1.3, 0.95, 0.95])
+
+    def loss(w):
+        net = jaxneuro.LIFNetwork.from_weights(w, jaxneuro.LIF(tau_m=0.02, tau_ref=0.002), tau_s=0.005, bias=bias)
+        res = jaxneuro.simulate_network(net, 0.06, dt=1e-4, max_spikes=10, differentiable=True, max_spikes_per_step=3)
+        out = SpikeTrain(res.spikes.times[2:], res.spikes.count[2:])
+        return L.first_spike_cross_entropy(out, 1, tau=0.005, window=0.06, on_silent="error")
+
+    w = jnp.zeros((4, 4)).at[2, 0].set(0.004).at[3, 1].set(0.003).at[2, 1].set(0.001).at[3, 0].set(0.002)
+    f, g = jax.jit(loss), jax.jit(jax.grad(loss))(w)
+    assert np.all(np.isfinite(g))
+    eps = 1e-7
+    for i, j in [(2, 0), (3, 1), (2, 1), (3, 0)]:
+        fd = (f(w.at[i, j].add(eps)) - f(w.at[i, j].add(-eps))) / (2 * eps)
+        np.testing.assert_allclose(g[i, j], fd, rtol=1e-6)
+        assert abs(float(g[i, j])) > 1.0
