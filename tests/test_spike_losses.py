@@ -437,6 +437,12 @@ def _cases():
     v = jnp.asarray(RNG.normal(size=(6, 4)))
     return [
         ("first_spike_cross_entropy", lambda x: L.first_spike_cross_entropy(x, 1, tau=TAU, window=WINDOW), t),
+        (
+            "first_spike_cross_entropy_on_silent_error",  # through the run-time check (eqx.error_if)
+            lambda x: L.first_spike_cross_entropy(x, 1, tau=TAU, window=WINDOW, on_silent="error"),
+            t,
+        ),
+        ("check_spikes", lambda x: jnp.sum(L.check_spikes(x, WINDOW, require="all") ** 2), t.at[2].set(0.04)),
         ("spike_count_cross_entropy", lambda x: L.spike_count_cross_entropy(x, 3, scale=0.5), c),
         ("spike_count_mse", lambda x: L.spike_count_mse(x, jnp.array([4.0, 1.0, 0.0, 2.0])), c),
         ("max_over_time_cross_entropy", lambda x: L.max_over_time_cross_entropy(x, 0), v),
@@ -457,7 +463,7 @@ def _cases():
 
 
 # three representatives in the default run (a time loss, a count loss, a trace readout); the rest with -m slow
-_FAST_CASES = ("first_spike_cross_entropy", "spike_count_cross_entropy", "max_over_time_cross_entropy")
+_FAST_CASES = ("first_spike_cross_entropy_on_silent_error", "spike_count_cross_entropy", "max_over_time_cross_entropy")
 
 
 @pytest.mark.parametrize(
