@@ -54,6 +54,7 @@ from ._solvers import (
     AbstractFixedStepSolver as AbstractFixedStepSolver,
     AbstractRecorder as AbstractRecorder,
     AbstractSpikingSolver as AbstractSpikingSolver,
+    CoarseStepWarning as CoarseStepWarning,
     Diffrax as Diffrax,
     Euler as Euler,
     ExactLIF as ExactLIF,

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from ._misc import as_float_array, check_finite, is_concrete
+from ._misc import as_float_array, check_finite, error_if_any, is_concrete
 
 
 class AbstractInput(eqx.Module):
@@ -32,6 +32,12 @@ class AbstractInput(eqx.Module):
         return None
 
     is_piecewise_constant: bool = eqx.field(default=False, static=True, init=False)
+
+    def checked(self) -> AbstractInput:
+        """This drive with run-time checks (``eqx.error_if``) that its traced values are
+        finite (concrete ones are checked at construction).  Default: none (a function of
+        ``t`` is checked through the state it drives: ``simulate`` refuses a non-finite state)."""
+        return self
 
     def pieces(self) -> tuple[Float[Array, " k"], Float[Array, " k+1"]]:
         """For piecewise-constant inputs: ``(times, values)`` with ``values[0]`` before
@@ -48,6 +54,11 @@ class Constant(AbstractInput):
     def __check_init__(self):
         if is_concrete(self.value):
             check_finite("input value", self.value)
+
+    def checked(self):
+        if is_concrete(self.value):
+            return self
+        return Constant(check_finite("input value", self.value))
 
     def __call__(self, t):
         return self.value + jnp.zeros_like(jnp.asarray(t, dtype=self.value.dtype))
@@ -84,6 +95,16 @@ class PiecewiseConstant(AbstractInput):
                 raise ValueError(f"times must be strictly increasing; got {np.asarray(self.times)}.")
         if is_concrete(self.values):
             check_finite("values", self.values)
+
+    def checked(self):
+        times = self.times
+        if not is_concrete(times):
+            times = check_finite("times", times)
+            times = error_if_any(
+                times, jnp.diff(times) <= 0, "times must be strictly increasing (a traced value was not)."
+            )
+        values = self.values if is_concrete(self.values) else check_finite("values", self.values)
+        return PiecewiseConstant(times, values)
 
     def __call__(self, t):
         t = jnp.asarray(t, self.times.dtype)

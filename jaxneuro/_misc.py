@@ -132,7 +132,7 @@ def check_range(
 
     if is_concrete(value):
         arr = np.asarray(value)
-        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        if arr.dtype == object or not jnp.issubdtype(arr.dtype, jnp.number):
             raise ValueError(f"{name} must be a real number in {allowed}{suffix}, got {value!r}.")
         mask = bad(np, arr.astype(np.float64))
         if np.any(mask):

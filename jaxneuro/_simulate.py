@@ -28,7 +28,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
 from ._inputs import AbstractInput, Constant, as_input
-from ._misc import as_float_array, is_concrete, static_float
+from ._misc import as_float_array, check_finite, is_concrete, static_float
 from ._neurons._base import AbstractNeuron
 from ._neurons._hh import HodgkinHuxley
 from ._neurons._lif import LIF
@@ -42,7 +42,7 @@ from ._solvers import (
     SpikeTimes,
     SteppedLIF,
 )
-from ._solvers._base import MAX_RATE_HZ, default_capacity
+from ._solvers._base import MAX_CAPACITY, MAX_RATE_HZ, default_capacity
 from ._solvers._sensitivity import run_solver
 from ._spikes import SpikeTrain
 
@@ -168,15 +168,19 @@ def _check_units(neuron: AbstractNeuron, span: Interval, drive: AbstractInput) -
 
 def _capacity(neuron: AbstractNeuron, span: Interval, max_spikes: int | None) -> int:
     if max_spikes is not None:
-        if not isinstance(max_spikes, (int, np.integer)) or max_spikes < 1:
-            raise ValueError(f"max_spikes must be a positive int, got {max_spikes!r}.")
+        if (
+            not isinstance(max_spikes, (int, np.integer))
+            or isinstance(max_spikes, bool)
+            or not (1 <= max_spikes <= MAX_CAPACITY)
+        ):
+            raise ValueError(f"max_spikes must be a positive int, got {max_spikes!r}; allowed [1, {MAX_CAPACITY}].")
         return int(max_spikes)
     if span.s0 is None or span.s1 is None:
         raise ValueError("max_spikes must be given when t0 or t1 is traced (the spike buffer has a static size).")
     return default_capacity(neuron, span.s0, span.s1)
 
 
-_CLASS_VARIABLES = ("time_unit", "seconds_per_time_unit", "input_unit", "default_dt", "rearm")
+_CLASS_VARIABLES = ("time_unit", "seconds_per_time_unit", "input_unit", "default_dt", "rearm", "max_accurate_dt")
 
 
 def check_neuron(neuron: Any) -> AbstractNeuron:
@@ -195,7 +199,31 @@ def check_neuron(neuron: Any) -> AbstractNeuron:
             "`name: ClassVar[type] = value` with ClassVar imported from typing at module level; "
             "they were read as dataclass fields."
         )
-    return neuron.checked()
+    return _one_float_dtype(neuron).checked()
+
+
+_HALF = (jnp.float16, jnp.bfloat16)
+
+
+def _one_float_dtype(neuron: AbstractNeuron) -> AbstractNeuron:
+    """``neuron`` with every floating parameter in one dtype, their promoted type (a float32
+    parameter among float64 ones under ``jax_enable_x64`` is promoted: the solvers' loops
+    need one dtype); a half-precision parameter is a ``ValueError`` (float16 resolves time
+    to 1e-3 of its value: spike times and the state would be wrong, not rounded)."""
+    fields = [(f.name, getattr(neuron, f.name)) for f in dataclasses.fields(neuron)]
+    floats = [(name, a) for name, a in fields if eqx.is_inexact_array(a)]
+    for name, a in floats:
+        if a.dtype in _HALF:
+            raise ValueError(
+                f"{type(neuron).__name__}.{name} must be float32 or float64 (half precision cannot resolve spike "
+                f"times); got dtype {a.dtype}."
+            )
+    if not floats:
+        return neuron
+    dtype = jnp.result_type(*[a.dtype for _, a in floats])
+    if all(a.dtype == dtype for _, a in floats):
+        return neuron
+    return jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, neuron)
 
 
 def initial_state(neuron: AbstractNeuron, y0: PyTree | None) -> PyTree:
@@ -205,11 +233,28 @@ def initial_state(neuron: AbstractNeuron, y0: PyTree | None) -> PyTree:
     if y0 is None:
         return ref
     try:
-        return jax.tree.map(lambda a, b: jnp.asarray(a, jnp.result_type(b)), y0, ref)
+        y0 = jax.tree.map(lambda a, b: jnp.asarray(a, jnp.result_type(b)), y0, ref)
     except ValueError as e:
         raise ValueError(
             f"y0 must have the structure of {type(neuron).__name__}.initial_state() ({jax.tree.structure(ref)}); {e}"
         ) from None
+    return jax.tree.map(lambda a: check_finite("y0", a), y0)
+
+
+def check_final_state(sim: Simulation) -> Simulation:
+    """``sim``, raising at run time when a recorded state is not finite: NaN is sticky in every
+    built-in model, so this catches a drive function that returned NaN or infinity (checked
+    drives, parameters and ``y0`` are refused earlier, by name).  One reduction after the run."""
+    leaves = [a for a in jax.tree.leaves(sim.ys) if eqx.is_array(a) and a.size]
+    if not leaves:
+        return sim
+    bad = jnp.any(jnp.stack([jnp.any(~jnp.isfinite(a)) for a in leaves]))
+    return eqx.error_if(
+        sim,
+        bad,
+        "the state became non-finite (NaN or inf) during the run: the drive function returned NaN or inf, or "
+        "the step is unstable for this neuron.",
+    )
 
 
 # ----------------------------------------------------------------------------- public entry
@@ -288,7 +333,7 @@ def simulate(
     if on_overflow not in ("error", "flag"):
         raise ValueError(f"on_overflow must be 'error' or 'flag', got {on_overflow!r}.")
     neuron = check_neuron(neuron)
-    drive = as_input(drive)
+    drive = as_input(drive).checked()
     if checkpoints is not None and (method != "diffrax" or solver is not None):
         raise ValueError(f"checkpoints applies to method='diffrax' only (reverse-mode memory); got method={method!r}.")
     options = dict(rtol=rtol, atol=atol, max_steps=max_steps, checkpoints=checkpoints)
@@ -300,7 +345,7 @@ def simulate(
     y0 = initial_state(neuron, y0)
     recorder = SpikeTimes(capacity)
     ts, ys, state = run_solver(solver, neuron, drive, span, y0, recorder, ts)
-    sim = Simulation(ts, ys, recorder.result(state))
+    sim = check_final_state(Simulation(ts, ys, recorder.result(state)))
     if on_overflow == "error":
         sim = eqx.error_if(
             sim,

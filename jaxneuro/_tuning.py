@@ -318,7 +318,7 @@ def spike_statistics(
             dividing the interval, or a neuron without a stepped path.
     """
     neuron = check_neuron(neuron)
-    drive = as_input(drive)
+    drive = as_input(drive).checked()
     span = check_interval(t0, t1)
     s0, s1 = span.s0, span.s1
     if s0 is None or s1 is None:
@@ -380,8 +380,8 @@ def _resolve_dtype(dtype):
     if dtype is None:
         return jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
     dtype = jnp.dtype(dtype)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise ValueError(f"dtype must be a floating dtype (float32 or float64), got {dtype}.")
+    if dtype not in (jnp.float32, jnp.float64):
+        raise ValueError(f"dtype must be float32 or float64 (half precision cannot resolve spike times), got {dtype}.")
     if dtype == jnp.float64 and not jax.config.read("jax_enable_x64"):
         raise ValueError("dtype=float64 needs jax_enable_x64: call jax.config.update('jax_enable_x64', True) first.")
     return dtype

@@ -74,3 +74,210 @@ def test_hh_parameters_checked_concrete_and_traced(name, value, allowed):
 def test_hh_valid_parameters_under_jit_still_run():
     count = jax.jit(lambda g: jn.simulate(jn.HodgkinHuxley(g_K=g), 10.0, 0.0, 100.0).spikes.count)(36.0)
     assert 5 <= int(count) <= 8
+
+
+# --------------------------------------------------------------------- NaN inputs to simulate
+def _count(neuron, drive, t0=0.0, t1=1.0, **kw):
+    return jn.simulate(neuron, drive, t0, t1, **kw).spikes.count
+
+
+@pytest.mark.parametrize("method", ["exact", "stepped", "diffrax"])
+def test_nan_constant_drive_under_jit_and_vmap_is_a_runtime_error(method):
+    run = jax.jit(lambda d: _count(jn.LIF(), d, method=method))
+    _raises_at_run_time(run, jnp.nan, match="input value must be finite")
+    batched = jax.vmap(lambda d: _count(jn.LIF(), d, method=method))
+    _raises_at_run_time(batched, jnp.array([2.0, jnp.nan]), match="input value must be finite")
+    assert int(run(2.0)) == 63
+
+
+def test_nan_piecewise_drive_under_jit_is_a_runtime_error():
+    def run(level):
+        return _count(jn.LIF(), jn.PiecewiseConstant(jnp.array([0.5]), jnp.stack([2.0, level])))
+
+    _raises_at_run_time(jax.jit(run), jnp.nan, match="values must be finite")
+    _raises_at_run_time(
+        jax.jit(lambda t: _count(jn.LIF(), jn.PiecewiseConstant(jnp.stack([t, 0.2]), jnp.ones(3) * 2))),
+        0.5,
+        match="times must be strictly increasing",
+    )
+
+
+def test_nan_hh_drive_under_jit_is_a_runtime_error():
+    run = jax.jit(lambda d: _count(jn.HodgkinHuxley(), d, 0.0, 100.0))
+    _raises_at_run_time(run, jnp.nan, match="input value must be finite")
+
+
+@pytest.mark.parametrize(
+    ("neuron", "t1"),
+    [(jn.LIF(), 1.0), (jn.HodgkinHuxley(), 100.0), (jn.Izhikevich(), 100.0)],
+)
+def test_nan_from_a_drive_function_is_a_runtime_error(neuron, t1):
+    # NaN only after half the run: the state turns NaN and stays so; never a clean 0 spikes.
+    def drive(t):
+        return jnp.where(t > t1 / 2, jnp.nan, 10.0)
+
+    with pytest.raises(RUNTIME_ERRORS, match="non-finite|diffrax solve failed"):
+        jax.block_until_ready(jn.simulate(neuron, drive, 0.0, t1))
+
+
+def test_nan_drive_function_on_the_diffrax_path_is_an_error():
+    with pytest.raises(RUNTIME_ERRORS, match="non-finite"):
+        jax.block_until_ready(jn.simulate(jn.LIF(), lambda t: jnp.nan * t, 0.0, 1.0, method="diffrax"))
+
+
+def test_nan_y0_concrete_and_traced():
+    with pytest.raises(ValueError, match=r"y0 must be finite and in \(-inf, inf\); got y0 = nan"):
+        jn.simulate(jn.LIF(), 2.0, 0.0, 1.0, y0=jnp.nan)
+    _raises_at_run_time(jax.jit(lambda y: _count(jn.LIF(), 2.0, y0=y)), jnp.nan, match="y0 must be finite")
+    hh = jn.HodgkinHuxley()
+    y0 = eqx.tree_at(lambda s: s.v, hh.initial_state(), jnp.asarray(jnp.nan))
+    with pytest.raises(ValueError, match="y0 must be finite"):
+        jn.simulate(hh, 10.0, 0.0, 100.0, y0=y0)
+
+
+@pytest.mark.parametrize("method", ["exact", "stepped", "diffrax"])
+def test_nan_ts_concrete_and_traced(method):
+    ts = np.array([0.0, np.nan, 0.5])
+    with pytest.raises(ValueError, match=r"ts must be finite and in \(-inf, inf\); got ts = \[nan\]"):
+        jn.simulate(jn.LIF(), 2.0, 0.0, 1.0, ts=ts, method=method)
+    if method != "stepped":  # the stepped path needs concrete ts (a ValueError that says so)
+        run = jax.jit(lambda ts: jn.simulate(jn.LIF(), 2.0, 0.0, 1.0, ts=ts, method=method).ys)
+        _raises_at_run_time(run, jnp.asarray(ts), match="ts must be finite")
+
+
+# --------------------------------------------------------------------- large times
+@pytest.mark.parametrize("t0", [0.0, 1e4, 1e5, 1e6])
+def test_exact_lif_counts_at_large_t0(t0):
+    # float32 near 1e5 s has representable times 8 ms apart (ISI 4 ms): the event loop used
+    # to hang (t + t_spike rounded back to t) and from 1e4 s it counted 256 spikes, not 243.
+    expected = int(np.floor(float(jn.lif_rate(10.0)) * 1.0))
+    for kw in ({}, {"ts": np.zeros(0)}):
+        sim = jn.simulate(jn.LIF(), 10.0, t0, t0 + 1.0, check_units=False, **kw)
+        assert int(sim.spikes.count) == expected
+    step = jn.simulate(jn.LIF(), jn.Step(t0 + 0.5, 10.0, 0.5), t0, t0 + 1.0, check_units=False)
+    ref = jn.simulate(jn.LIF(), jn.Step(0.5, 10.0, 0.5), 0.0, 1.0)
+    assert int(step.spikes.count) == int(ref.spikes.count) > 100
+    times = np.asarray(step.spikes.times[: int(step.spikes.count)], np.float64) - t0
+    ref_times = np.asarray(ref.spikes.times[: int(ref.spikes.count)], np.float64)
+    np.testing.assert_allclose(times, ref_times, atol=2 * np.spacing(np.float32(t0 + 1)) + 1e-5)
+
+
+@pytest.mark.parametrize(
+    ("neuron", "t0", "t1", "drive"), [(jn.LIF(), 1e6, 1e6 + 0.3, 10.0), (jn.HodgkinHuxley(), 1e6, 1e6 + 50, 10.0)]
+)
+def test_diffrax_at_large_t0(neuron, t0, t1, drive):
+    # The diffrax path used to crash (duplicate saveat times) or hit max_steps at t0 = 1e4-1e6.
+    late = jn.simulate(neuron, drive, t0, t1, method="diffrax", check_units=False)
+    early = jn.simulate(neuron, drive, 0.0, t1 - t0, method="diffrax", check_units=False)
+    assert int(late.spikes.count) == int(early.spikes.count) > 0
+    assert np.all(np.diff(np.asarray(late.ts)) >= 0)
+
+
+# --------------------------------------------------------------------- steps and durations
+@pytest.mark.parametrize(
+    ("neuron", "t1", "dt"),
+    [(jn.LIF(tau_ref=1.0), 0.5, 1.0), (jn.LIF(tau_ref=0.5), 0.1, 0.2), (jn.Izhikevich(), 10.0, 20.0)],
+)
+def test_dt_longer_than_the_run_is_a_value_error(neuron, t1, dt):
+    with pytest.raises(ValueError, match=r"dt must be in \(0, t1 - t0\] = \(0, .*\] \(at least one step\); got dt ="):
+        jn.simulate(neuron, 10.0, 0.0, t1, dt=dt, check_units=False)
+
+
+def test_dt_longer_than_the_run_hh_tuning_is_a_value_error():
+    # HH at dt = 20 ms used to return 0 Hz; it warns that the step is coarse, then refuses it.
+    with pytest.warns(jn.CoarseStepWarning), pytest.raises(ValueError, match=r"dt must be in \(0, t1 - t0\]"):
+        jn.tuning_curve(jn.HodgkinHuxley(), jnp.array([10.0]), duration=10.0, dt=20.0)
+
+
+@pytest.mark.parametrize("solver", [jn.ExpMidpointHH(1.0), jn.RK4(0.1)])
+def test_hh_step_too_coarse_to_resolve_a_spike_warns(solver):
+    # dt = 1 ms read 36 Hz for 68 Hz, RK4 at 0.1 ms 2 spikes: a warning (the run is defined,
+    # only inaccurate), naming dt and the limit.
+    with pytest.warns(jn.CoarseStepWarning, match=r"dt = .* ms is coarser than HodgkinHuxley .* \(dt <= 0.05 ms\)"):
+        jn.simulate(jn.HodgkinHuxley(), 10.0, 0.0, 100.0, solver=solver, ts=[])
+
+
+def test_hh_default_step_does_not_warn():
+    # warnings are errors in this suite: the default (0.025 ms) and 0.05 ms run silently
+    for dt in (None, 0.05):
+        jn.simulate(jn.HodgkinHuxley(), 10.0, 0.0, 20.0, dt=dt, ts=[])
+
+
+def test_run_too_long_for_the_spike_buffer_is_a_value_error():
+    # t1 - t0 = 1e12 was an OverflowError from JAX's argument parsing (and a MemoryError for
+    # spike_statistics)
+    with pytest.raises(ValueError, match=r"t1 - t0 = 1e\+12 s needs a spike buffer .* give max_spikes in \[1, "):
+        jn.simulate(jn.LIF(), 10.0, 0.0, 1e12, check_units=False)
+    with pytest.raises(ValueError, match=r"t1 - t0 = 1e\+12 s needs a spike buffer"):
+        jn.tuning_curve(jn.LIF(), jnp.array([10.0]), duration=1e12)
+    with pytest.raises(ValueError, match=r"steps is over the limit of 2147483647"):
+        jn.spike_statistics(jn.LIF(), 10.0, 0.0, 1e12)
+    with pytest.raises(ValueError, match=r"max_spikes must be a positive int, got 10000000000000; allowed \[1, "):
+        jn.simulate(jn.LIF(), 10.0, 0.0, 1.0, max_spikes=10**13)
+
+
+def test_tiny_refractory_period_is_bounded_and_right():
+    # tau_ref = 1e-12 was an OverflowError (a spike bound of 1e12)
+    rate = float(jn.lif_rate(10.0, 0.02, 1e-12))
+    assert int(jn.simulate(jn.LIF(tau_ref=1e-12), 10.0, 0.0, 1.0).spikes.count) == int(rate)
+    np.testing.assert_allclose(jn.tuning_curve(jn.LIF(tau_ref=1e-12), jnp.array([10.0]), duration=1.0), rate, rtol=1e-3)
+
+
+@pytest.mark.parametrize("max_steps", [0, -1, 1.5, True])
+def test_max_steps_must_be_a_positive_int(max_steps):
+    with pytest.raises(ValueError, match="max_steps must be a positive int, got max_steps ="):
+        jn.simulate(jn.LIF(), 10.0, 0.0, 1.0, method="diffrax", max_steps=max_steps)
+
+
+# --------------------------------------------------------------------- stacked neurons
+@pytest.mark.parametrize("method", ["exact", "stepped", "diffrax"])
+def test_stacked_lif_on_every_path_matches_one_at_a_time(method):
+    # A stacked neuron on the exact and diffrax paths was a broadcast error / diffrax's "Event
+    # functions must return a scalar".
+    taus = jnp.array([0.02, 0.03])
+    drive = jn.Step(0.5, 10.0, 2.0)
+    sim = jn.simulate(jn.LIF(tau_m=taus), drive, 0.0, 1.0, method=method)
+    assert sim.spikes.count.shape == (2,) and sim.ys.shape == (sim.ts.shape[0], 2)
+    for i, tau in enumerate(taus):
+        one = jn.simulate(jn.LIF(tau_m=tau), drive, 0.0, 1.0, method=method)
+        assert int(sim.spikes.count[i]) == int(one.spikes.count)
+        np.testing.assert_allclose(sim.ys[:, i], one.ys, atol=1e-4)
+        np.testing.assert_allclose(sim.spikes.times[i], one.spikes.times, atol=1e-6)
+
+
+def test_stacked_lif_exact_with_a_stacked_y0():
+    sim = jn.simulate(jn.LIF(tau_m=jnp.array([[0.02, 0.03]])), 10.0, 0.0, 1.0, y0=jnp.array([[0.5], [0.0]]))
+    expected = [
+        [int(jn.simulate(jn.LIF(tau_m=t), 10.0, 0.0, 1.0, y0=y).spikes.count) for t in (0.02, 0.03)] for y in (0.5, 0.0)
+    ]
+    np.testing.assert_array_equal(sim.spikes.count, expected)
+    assert sim.ys.shape == (1001, 2, 2)
+
+
+# --------------------------------------------------------------------- dtypes
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_half_precision_parameters_are_refused_by_name(dtype):
+    with pytest.raises(ValueError, match=rf"LIF.tau_m must be float32 or float64 .*; got dtype {jnp.dtype(dtype)}"):
+        jn.simulate(jn.LIF(tau_m=jnp.asarray(0.02, dtype)), 2.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"HodgkinHuxley.g_K must be float32 or float64 .*; got dtype"):
+        jn.simulate(jn.HodgkinHuxley(g_K=jnp.asarray(36.0, dtype)), 10.0, 0.0, 50.0)
+    with pytest.raises(ValueError, match=rf"dtype must be float32 or float64 .*, got {jnp.dtype(dtype)}"):
+        jn.tuning_curve(jn.LIF(), jnp.array([2.0]), duration=1.0, dtype=dtype)
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("method", ["exact", "stepped", "diffrax"])
+def test_float32_parameter_under_x64(method):
+    # a float32 tau_m among float64 parameters was a loop-carry dtype error on every path
+    sim = jn.simulate(jn.LIF(tau_m=np.float32(0.02)), 2.0, 0.0, 1.0, method=method)
+    assert int(sim.spikes.count) == 63
+    assert sim.ys.dtype == jnp.float64
+
+
+@pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("method", ["auto", "stepped", "diffrax"])
+def test_float32_dtype_under_x64(method):
+    # tuning_curve(dtype=float32) with x64 on: the diffrax path was a lax.cond dtype error
+    rates = jn.tuning_curve(jn.LIF(), jnp.array([2.0, 5.0]), duration=1.0, dtype=jnp.float32, method=method)
+    assert rates.dtype == jnp.float32
+    np.testing.assert_allclose(rates, jn.lif_rate(jnp.array([2.0, 5.0])), rtol=1e-3)

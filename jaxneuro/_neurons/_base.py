@@ -71,6 +71,9 @@ class AbstractNeuron(eqx.Module):
         default_dt: the default step of fixed-step solvers, in ``time_unit``.
         rearm: for a neuron without a reset, how far (in the units of ``spike_condition``)
             the condition must fall below zero before the next spike can be detected.
+        max_accurate_dt: the coarsest fixed step (``time_unit``) that still resolves a
+            spike (rates within about 1%); a coarser ``dt`` gives a ``CoarseStepWarning``.
+            Default ``None``: no limit known.
     """
 
     time_unit: eqx.AbstractClassVar[str]
@@ -78,6 +81,7 @@ class AbstractNeuron(eqx.Module):
     input_unit: eqx.AbstractClassVar[str]
     default_dt: eqx.AbstractClassVar[float]
     rearm: ClassVar[float] = 0.0
+    max_accurate_dt: ClassVar[float | None] = None
 
     @abc.abstractmethod
     def vector_field(self, t: Any, y: PyTree, args: Any) -> PyTree:

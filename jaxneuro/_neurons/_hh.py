@@ -125,6 +125,9 @@ class HodgkinHuxley(AbstractNeuron):
     input_unit: ClassVar[str] = "uA/cm^2"
     default_dt: ClassVar[float] = 0.025  # the exponential midpoint's rate error < 0.1 Hz (tests)
     rearm: ClassVar[float] = 10.0  # mV below v_threshold before the next spike is detected
+    # A spike lasts about 1 ms: above 0.05 ms RK4 goes unstable (dt = 0.1 ms: 2 spikes in 1 s
+    # for 68) and the exponential midpoint's rate error passes 1% (dt = 1 ms: 36 Hz for 68).
+    max_accurate_dt: ClassVar[float] = 0.05
 
     # (name, lower bound or None, unit): conductances may be 0 (a channel switched off); every
     # parameter must be finite (a NaN reversal potential would silently give 0 Hz).

@@ -1,6 +1,7 @@
 """Spiking solvers (small final classes behind ``AbstractSpikingSolver``) and recorders."""
 
 from ._base import AbstractSpikingSolver as AbstractSpikingSolver
+from ._base import CoarseStepWarning as CoarseStepWarning
 from ._base import Interval as Interval
 from ._diffrax import Diffrax as Diffrax
 from ._exp_euler import Euler as Euler

@@ -10,6 +10,7 @@ solvers themselves know nothing of those functions.
 from __future__ import annotations
 
 import abc
+import warnings
 from typing import Any
 
 import equinox as eqx
@@ -19,8 +20,15 @@ import numpy as np
 from jaxtyping import Array, Float, PyTree
 
 from .._inputs import AbstractInput
+from .._misc import check_finite
 from .._neurons._base import AbstractNeuron
 from ._recorders import AbstractRecorder
+
+
+class CoarseStepWarning(UserWarning):
+    """A fixed step coarser than the neuron's ``max_accurate_dt``: the run goes ahead (a
+    quick look is a fair use) but the spikes and rates are not accurate; a warning rather than
+    an error because the result is defined, only imprecise."""
 
 
 class Interval(eqx.Module):
@@ -30,6 +38,14 @@ class Interval(eqx.Module):
     t1: Float[Array, ""]
     s0: float | None = eqx.field(static=True)
     s1: float | None = eqx.field(static=True)
+
+    def length(self) -> Array:
+        """``t1 - t0`` in ``t0``'s dtype, from the Python floats when known (exact, however
+        large ``t0``).  Solvers integrate in time relative to ``t0``: in float32 the spacing of
+        representable times near ``t0 = 1e4`` s is 1 ms, coarser than the events of a run."""
+        if self.s0 is not None and self.s1 is not None:
+            return jnp.asarray(self.s1 - self.s0, self.t0.dtype)
+        return self.t1 - self.t0
 
 
 class AbstractSpikingSolver(eqx.Module):
@@ -78,11 +94,53 @@ MAX_RATE_HZ = 1000.0
 """Default spike capacity is ``ceil(duration * MAX_RATE_HZ) + 1`` (override: ``max_spikes``)."""
 
 
+def neuron_batch_shape(neuron: AbstractNeuron, y0: PyTree) -> tuple[int, ...]:
+    """The broadcast shape of a stacked neuron's array parameters and its state (``()`` for
+    one neuron)."""
+    shapes = [jnp.shape(a) for a in jax.tree.leaves(neuron) if eqx.is_array(a)]
+    shapes.append(jnp.shape(neuron.spike_condition(y0)))
+    return jnp.broadcast_shapes(*shapes)
+
+
+def run_each(run_one, neuron: AbstractNeuron, y0: PyTree, shape: tuple[int, ...]):
+    """``run_one(neuron, y0) -> (ts, ys, recorder state)`` for one neuron, mapped over a
+    stacked neuron of batch ``shape`` (``jax.vmap`` over the flattened batch): ``ys`` leaves
+    ``(len(ts),) + shape + state``, the recorder state ``shape + ...``, as the batch-native
+    solvers give."""
+    n = int(np.prod(shape))
+
+    def flat(a):  # every parameter and state leaf broadcasts to the batch shape
+        return jnp.broadcast_to(a, shape).reshape((n,)) if eqx.is_array(a) else a
+
+    neurons = jax.tree.map(flat, neuron)
+    y0s = jax.tree.map(flat, y0)
+    ts, ys, rec = jax.vmap(run_one)(neurons, y0s)
+    ys = jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1).reshape((a.shape[1],) + shape + a.shape[2:]), ys)
+    rec = jax.tree.map(lambda a: a.reshape(shape + a.shape[1:]), rec)
+    return ts[0], ys, rec
+
+
+MAX_CAPACITY = 2**31 - 1
+"""The largest spike buffer (counts are int32)."""
+
+
 def default_capacity(neuron: AbstractNeuron, s0: float, s1: float) -> int:
-    """Spikes of a run of ``[s0, s1]`` (neuron's time unit) at ``MAX_RATE_HZ``, plus one."""
+    """Spikes of a run of ``[s0, s1]`` (neuron's time unit) at ``MAX_RATE_HZ``, plus one.
+
+    Raises:
+        ValueError: when that is over ``MAX_CAPACITY`` (a run of years: ``t1 - t0 = 1e12``
+            was an ``OverflowError`` from JAX's argument parsing).
+    """
     import math
 
-    return int(math.ceil((s1 - s0) * type(neuron).seconds_per_time_unit * MAX_RATE_HZ)) + 1
+    n = math.ceil((s1 - s0) * type(neuron).seconds_per_time_unit * MAX_RATE_HZ) + 1
+    if n > MAX_CAPACITY:
+        raise ValueError(
+            f"t1 - t0 = {s1 - s0:g} {type(neuron).time_unit} needs a spike buffer of {n:g} at {MAX_RATE_HZ:g} Hz, "
+            f"over the limit of {MAX_CAPACITY} (int32 counts); give max_spikes in [1, {MAX_CAPACITY}] or a "
+            "shorter run."
+        )
+    return int(n)
 
 
 def spike_budget(recorder: AbstractRecorder, span: Interval, bound) -> int:
@@ -101,13 +159,17 @@ def check_ts(span: Interval, ts: Any, default: int = 1001) -> Array:
     """Validate requested save times (increasing, within ``[t0, t1]``); default ``default``
     equally spaced times."""
     t0, t1, s0, s1 = span.t0, span.t1, span.s0, span.s1
-    if ts is None:
-        return jnp.linspace(t0, t1, default)
+    if ts is None:  # t0 + increasing offsets: nondecreasing after rounding, however large t0
+        return t0 + jnp.linspace(0.0, span.length(), default, dtype=t0.dtype)
     concrete = not isinstance(ts, jax.core.Tracer)
     host = np.asarray(ts) if concrete else None  # read before jnp.asarray: under jit that is a tracer
     ts = jnp.asarray(host if concrete else ts, t0.dtype)
     if ts.ndim != 1:
         raise ValueError(f"ts must be a 1-D array of times, got shape {ts.shape}.")
+    if concrete:
+        check_finite("ts", host)
+    else:
+        ts = check_finite("ts", ts)
     if concrete and s0 is not None and s1 is not None and ts.shape[0] > 0:
         a = host.astype(np.float64)
         if np.any(np.diff(a) < 0):
@@ -128,7 +190,14 @@ def step_grid(span: Interval, dt: float, ts: Any, method: str) -> tuple[int, Arr
     if s0 is None or s1 is None:
         raise ValueError(f"t0 and t1 must be concrete for method={method!r} (they set the number of steps).")
     length = s1 - s0
+    if dt > length:
+        raise ValueError(f"dt must be in (0, t1 - t0] = (0, {length:g}] (at least one step); got dt = {dt:g}.")
     n_steps = int(round(length / dt))
+    if n_steps > MAX_CAPACITY:
+        raise ValueError(
+            f"(t1 - t0) / dt = {length / dt:g} steps is over the limit of {MAX_CAPACITY} (int32 step counts); "
+            f"got t1 - t0 = {length:g}, dt = {dt:g}: give a shorter run or a longer step."
+        )
     if abs(n_steps * dt - length) > max(1e-4 * dt, 1e-6 * abs(length)):
         raise ValueError(f"(t1 - t0) / dt must be an integer number of steps; got (t1 - t0) = {length:g}, dt = {dt:g}.")
     if ts is None:
@@ -142,6 +211,7 @@ def step_grid(span: Interval, dt: float, ts: Any, method: str) -> tuple[int, Arr
         a = np.asarray(ts, dtype=np.float64)
         if a.ndim != 1:
             raise ValueError(f"ts must be a 1-D array of times, got shape {a.shape}.")
+        check_finite("ts", a)
         idx = np.rint((a - s0) / dt).astype(np.int64)
         eps = np.finfo(np.asarray(ts).dtype).eps if np.issubdtype(np.asarray(ts).dtype, np.floating) else 0.0
         tol = 1e-4 * dt + 4 * eps * np.abs(a)  # grid times given in float32 carry its rounding
@@ -167,6 +237,14 @@ def check_step(neuron: AbstractNeuron, dt: Any, method: str) -> float:
         raise ValueError(f"dt must be a concrete number for method={method!r} (it sets the number of steps).")
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"dt must be finite and in (0, inf) {neuron.time_unit}; got dt = {value:g}.")
+    coarse = type(neuron).max_accurate_dt
+    if coarse is not None and value > coarse:
+        warnings.warn(
+            f"dt = {value:g} {neuron.time_unit} is coarser than {type(neuron).__name__} resolves a spike with "
+            f"(dt <= {coarse:g} {neuron.time_unit}): rates may be off by far more than 1% (or the step unstable).",
+            CoarseStepWarning,
+            stacklevel=3,
+        )
     tr = neuron.refractory_period()
     if tr is not None and is_concrete(tr) and np.any((np.asarray(tr) < value) & (np.asarray(tr) > 0)):
         raise ValueError(
@@ -177,6 +255,8 @@ def check_step(neuron: AbstractNeuron, dt: Any, method: str) -> float:
 
 
 __all__ = [
+    "CoarseStepWarning",
+    "MAX_CAPACITY",
     "MAX_RATE_HZ",
     "error_if_any",
     "spike_budget",

@@ -9,8 +9,17 @@ import jax
 import jax.numpy as jnp
 import optimistix as optx
 
-from .._misc import check_positive
-from ._base import AbstractSpikingSolver, Interval, check_ts, default_capacity, error_if_any, spike_budget
+from .._misc import check_positive, default_float
+from ._base import (
+    AbstractSpikingSolver,
+    Interval,
+    check_ts,
+    default_capacity,
+    error_if_any,
+    neuron_batch_shape,
+    run_each,
+    spike_budget,
+)
 from ._recorders import SpikeTimes
 
 
@@ -54,7 +63,7 @@ class Diffrax(AbstractSpikingSolver):
         for name in ("rtol", "atol"):
             if getattr(self, name) is not None:
                 check_positive(name, getattr(self, name))
-        if not isinstance(self.max_steps, int) or self.max_steps < 1:
+        if not isinstance(self.max_steps, int) or isinstance(self.max_steps, bool) or self.max_steps < 1:
             raise ValueError(f"max_steps must be a positive int, got max_steps = {self.max_steps!r}.")
         c = self.checkpoints
         if c is not None and (not isinstance(c, int) or isinstance(c, bool) or c < 1):
@@ -73,19 +82,36 @@ class Diffrax(AbstractSpikingSolver):
     def run(self, neuron, drive, span: Interval, y0, recorder, ts):
         ts = check_ts(span, ts)
         max_spikes = spike_budget(recorder, span, lambda s0, s1: default_capacity(neuron, s0, s1))
-        return (ts, *_solve(self, neuron, drive, span.t0, span.t1, ts, y0, recorder, max_spikes))
+        shape = neuron_batch_shape(neuron, y0)
+        if shape:  # a stacked neuron: diffrax's events are per solve
+
+            def one(nrn, y):
+                return ts, *_solve(self, nrn, drive, span.t0, span.length(), ts, y, recorder, max_spikes)
+
+            return run_each(one, neuron, y0, shape)
+        return (ts, *_solve(self, neuron, drive, span.t0, span.length(), ts, y0, recorder, max_spikes))
 
 
-def _solve(solver: Diffrax, neuron, drive, t0, t1, ts, y0, recorder, max_spikes: int):
+def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spikes: int):
+    """Solve over ``[0, t1]`` in time relative to ``offset`` (the run's ``t0``), so that the
+    steps keep their precision however large ``t0`` is (in float32 near ``t0 = 1e6`` the
+    representable times are 0.06 apart: the steps and save times collapsed).  The neuron
+    and the drive see ``offset + t``; the spikes are recorded there."""
     dtype = jnp.result_type(*jax.tree.leaves(y0))
     rtol, atol, root_tol = solver.tolerances(dtype)
-    controller = diffrax.PIDController(rtol=rtol, atol=atol, jump_ts=drive.jump_ts())
+    t0 = jnp.zeros((), dtype)
+    t1 = jnp.asarray(t1, dtype)
+    offset = jnp.asarray(offset, dtype)
+    ts = ts - offset
+    jumps = drive.jump_ts()
+    jumps = None if jumps is None else jnp.asarray(jumps, dtype) - offset
+    controller = diffrax.PIDController(rtol=rtol, atol=atol, jump_ts=jumps)
     # Event times: Newton on the dense interpolant, never finer than a few ulps of the largest
     # time.  (Bisection is not usable under vmap: a lane without an event root-finds a stand-in
     # whose root sits exactly on the bracket end, which optimistix's bracket check rejects.)
     time_ulps = 8 * float(jnp.finfo(dtype).eps) * jnp.maximum(jnp.abs(t0), jnp.abs(t1))
     root_finder = optx.Newton(rtol=root_tol, atol=jnp.maximum(root_tol, time_ulps))
-    term = diffrax.ODETerm(lambda t, y, args: neuron.vector_field(t, y, args[0]))
+    term = diffrax.ODETerm(lambda t, y, args: neuron.vector_field(offset + t, y, args[0]))
     rearm = jnp.asarray(type(neuron).rearm, dtype)
     tr = neuron.refractory_period()
 
@@ -103,7 +129,9 @@ def _solve(solver: Diffrax, neuron, drive, t0, t1, ts, y0, recorder, max_spikes:
         # disarmed, its fall to -rearm.  Both rise through their root.
         del t, kwargs
         c = neuron.spike_condition(y)
-        return jnp.where(args[1], c, -(c + rearm)) * args[2]
+        # In the default float dtype: diffrax compares it with a Python 0.0 in a cond, which
+        # is float64 under jax_enable_x64 (a float32 run there was a TypeError from lax.cond).
+        return (jnp.where(args[1], c, -(c + rearm)) * args[2]).astype(default_float())
 
     event = diffrax.Event(event_fn, root_finder=root_finder, direction=True)
     n_ts = ts.shape[0]
@@ -159,7 +187,7 @@ def _solve(solver: Diffrax, neuron, drive, t0, t1, ts, y0, recorder, max_spikes:
             valid = (ts >= t) & (ts <= t_end)
             traj = jax.tree.map(lambda o, n: jnp.where(_bcast(valid, o), n, o), traj, sol.ys[1])
         spike = hit & armed
-        rec = recorder.record(rec, spike, t_end, None)
+        rec = recorder.record(rec, spike, offset + t_end, None)
         if neuron.resets or tr is not None:
             y_reset = neuron.reset(y_end)
             if neuron.resets:

@@ -17,12 +17,15 @@ from .._neurons._lif import LIF
 from .._neurons._lif import subthreshold_unchecked as lif_subthreshold
 from .._neurons._lif import time_to_threshold_unchecked as lif_time_to_threshold
 from ._base import (
+    MAX_CAPACITY,
     AbstractSpikingSolver,
     Interval,
     check_step,
     check_ts,
     default_capacity,
     error_if_any,
+    neuron_batch_shape,
+    run_each,
     spike_budget,
     step_grid,
 )
@@ -53,44 +56,60 @@ class ExactLIF(AbstractSpikingSolver):
     def run(self, neuron: LIF, drive, span: Interval, y0, recorder: AbstractRecorder, ts):
         ts = check_ts(span, ts)
         max_spikes = spike_budget(recorder, span, lambda s0, s1: _spike_bound(neuron, s0, s1))
+        # Both paths work in time relative to t0 (exact whatever t0: in float32, t + dt rounds
+        # back to t near t0 = 1e5 s) and record t0 + that time.
         if isinstance(drive, Constant) and not ts.shape[0]:
             return (
                 ts,
                 jnp.zeros((0,) + jnp.shape(y0), span.t0.dtype),
-                _periodic(neuron, drive.value, span.t0, span.t1, y0, recorder, max_spikes),
+                _periodic(neuron, drive.value, span.t0, span.length(), y0, recorder, max_spikes),
             )
-        return (ts, *_exact(neuron, drive, span.t0, span.t1, ts, y0, recorder, max_spikes))
+        shape = neuron_batch_shape(neuron, y0)
+        if shape:  # a stacked neuron: the event loop is per neuron
+
+            def one(nrn, v0):
+                return ts, *_exact(nrn, drive, span.t0, span.length(), ts, v0, recorder, max_spikes)
+
+            return run_each(one, neuron, y0, shape)
+        return (ts, *_exact(neuron, drive, span.t0, span.length(), ts, y0, recorder, max_spikes))
 
 
 def _spike_bound(neuron: LIF, s0: float, s1: float) -> int:
     """At most one spike per refractory period (when ``tau_ref`` is concrete), else 1 kHz."""
     if is_concrete(neuron.tau_ref):
-        return int(math.ceil((s1 - s0) / float(np.min(np.asarray(neuron.tau_ref))))) + 2
+        bound = math.ceil((s1 - s0) / float(np.min(np.asarray(neuron.tau_ref)))) + 2
+        return int(min(bound, default_capacity(neuron, s0, s1) if bound > MAX_CAPACITY else bound))
     return default_capacity(neuron, s0, s1)
 
 
-def _periodic(neuron: LIF, v_in, t0, t1, v0, recorder: AbstractRecorder, max_spikes: int):
+def _periodic(neuron: LIF, v_in, t0, length, v0, recorder: AbstractRecorder, max_spikes: int):
     """Constant drive, in closed form: the first spike ``tau_m log1p((1 - v0)/(v_in - 1))``
-    after ``t0``, then one every ``tau_ref + tau_m log1p(1/(v_in - 1))``, up to ``t1``; no loop,
-    so it is differentiable in both modes and costs O(1) per neuron.  Elementwise over the
-    broadcast shape of the drive, the parameters and ``v0``."""
+    after ``t0``, then one every ``tau_ref + tau_m log1p(1/(v_in - 1))``, up to
+    ``t0 + length``; no loop, so it is differentiable in both modes and costs O(1) per neuron.
+    Elementwise over the broadcast shape of the drive, the parameters and ``v0``."""
     tau_m, tau_ref = neuron.tau_m, neuron.tau_ref
     shape = jnp.broadcast_shapes(jnp.shape(v_in), jnp.shape(tau_m), jnp.shape(tau_ref), jnp.shape(v0))
     dtype = jnp.result_type(tau_m, v_in, v0)
-    first = jnp.broadcast_to(t0 + lif_time_to_threshold(v0, v_in, tau_m), shape).astype(dtype)
+    first = jnp.broadcast_to(lif_time_to_threshold(v0, v_in, tau_m), shape).astype(dtype)  # after t0
     isi = jnp.broadcast_to(tau_ref + lif_time_to_threshold(0.0, v_in, tau_m), shape).astype(dtype)
-    fires = first <= t1
-    n = jnp.where(fires, jnp.floor((t1 - jnp.where(fires, first, t1)) / isi) + 1, 0.0)
+    fires = first <= length
+    n = jnp.where(fires, jnp.floor((length - jnp.where(fires, first, length)) / isi) + 1, 0.0)
     n = jnp.minimum(n, max_spikes + 1).astype(jnp.int32)  # past the bound: flagged below
-    rec = recorder.record_train(recorder.init(shape, dtype), jnp.where(fires, first, t1), isi, n, max_spikes + 1)
+    first = t0 + jnp.where(fires, first, length)
+    rec = recorder.record_train(recorder.init(shape, dtype), first, isi, n, max_spikes + 1)
     if not isinstance(recorder, SpikeTimes):  # a spike buffer flags its own overflow
         rec = error_if_any(rec, jnp.any(n > max_spikes), f"more spikes than the bound of {max_spikes} in the run.")
     return rec
 
 
-def _exact(neuron: LIF, drive: AbstractInput, t0, t1, ts, v0, recorder, max_spikes: int):
+def _exact(neuron: LIF, drive: AbstractInput, offset, t1, ts, v0, recorder, max_spikes: int):
+    """The event loop over ``[0, t1]`` in time relative to ``offset`` (the run's ``t0``):
+    the switch times and ``ts`` are shifted, the spikes recorded at ``offset + t``."""
     switch_ts, levels = drive.pieces()
     dtype = jnp.result_type(neuron.tau_m)
+    switch_ts = switch_ts.astype(dtype) - offset
+    ts = ts - offset
+    t0 = jnp.zeros((), dtype)
     tau_m, tau_ref = neuron.tau_m, neuron.tau_ref
     capacity = recorder.capacity if isinstance(recorder, SpikeTimes) else None
     max_spikes = capacity or max_spikes
@@ -120,7 +139,7 @@ def _exact(neuron: LIF, drive: AbstractInput, t0, t1, ts, v0, recorder, max_spik
         v_free = lif_subthreshold(t_next - t, v, v_in, tau_m)
         v_next = jnp.where(refractory | spikes_first, 0.0, v_free)
         ref_next = jnp.where(spikes_first, t_spike + tau_ref, ref_end)
-        rec = recorder.record(rec, spikes_first, t_spike, None)
+        rec = recorder.record(rec, spikes_first, offset + t_spike, None)
         if n_anchor > 1:  # anchors run out only after the spike buffer has overflowed
             k = jnp.minimum(k + 1, n_anchor - 1)
             a_t, a_v, a_r = a_t.at[k].set(t_next), a_v.at[k].set(v_next), a_r.at[k].set(ref_next)
