@@ -399,7 +399,7 @@ def _make_core(n: int, n_q: int, n_ev: int, max_spikes: int, duration: float):
         return c["g_wt"], gJ, c["g_tref"], jnp.zeros_like(inv_tm), jnp.zeros_like(inv_ts), g_in, None
 
     core.defvjp(core_fwd, core_bwd)
-    return core
+    return jax.jit(core)  # one compiled program also when called outside jit (op by op it is slow)
 
 
 # =============================================================================== public entry
@@ -527,9 +527,7 @@ def simulate_lif_events(
         per_neuron = int(math.ceil(duration / float(np.min(np.asarray(tref))) * (1 + 1e-9))) + 1
     if max_spikes is None:
         if per_neuron is None:
-            raise ValueError(
-                "max_spikes is required when tau_ref is 0 or traced (the event buffer has a static size)."
-            )
+            raise ValueError("max_spikes is required when tau_ref is 0 or traced (the event buffer has a static size).")
         max_spikes = N * per_neuron
     max_spikes = _check_int("max_spikes", max_spikes)
     if max_spikes_per_neuron is None:
