@@ -381,7 +381,10 @@ def _resolve_dtype(dtype):
         return jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
     dtype = jnp.dtype(dtype)
     if dtype not in (jnp.float32, jnp.float64):
-        raise ValueError(f"dtype must be float32 or float64 (half precision cannot resolve spike times), got {dtype}.")
+        raise ValueError(
+            f"dtype must be a floating dtype (float32 or float64; half precision cannot resolve spike times), "
+            f"got {dtype}."
+        )
     if dtype == jnp.float64 and not jax.config.read("jax_enable_x64"):
         raise ValueError("dtype=float64 needs jax_enable_x64: call jax.config.update('jax_enable_x64', True) first.")
     return dtype

@@ -261,7 +261,9 @@ def test_half_precision_parameters_are_refused_by_name(dtype):
         jn.simulate(jn.LIF(tau_m=jnp.asarray(0.02, dtype)), 2.0, 0.0, 1.0)
     with pytest.raises(ValueError, match=r"HodgkinHuxley.g_K must be float32 or float64 .*; got dtype"):
         jn.simulate(jn.HodgkinHuxley(g_K=jnp.asarray(36.0, dtype)), 10.0, 0.0, 50.0)
-    with pytest.raises(ValueError, match=rf"dtype must be float32 or float64 .*, got {jnp.dtype(dtype)}"):
+    with pytest.raises(
+        ValueError, match=rf"dtype must be a floating dtype \(float32 or float64; .*\), got {jnp.dtype(dtype)}"
+    ):
         jn.tuning_curve(jn.LIF(), jnp.array([2.0]), duration=1.0, dtype=dtype)
 
 
