@@ -114,6 +114,13 @@ from ._spike_losses import (
     spike_count_mse as spike_count_mse,
 )
 from ._neurons._soft_lif import soft_lif_rate as soft_lif_rate
+from ._conversion import (
+    SpikingMLP as SpikingMLP,
+    SpikingRun as SpikingRun,
+    convert_mlp as convert_mlp,
+    poisson_spike_train as poisson_spike_train,
+    regular_spike_train as regular_spike_train,
+)
 from ._fitting import (
     FICurveTarget as FICurveTarget,
     FitResult as FitResult,

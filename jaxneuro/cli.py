@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jaxneuro {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _register_tuning(subparsers)
-    for module in ("jaxneuro.train._cli", "jaxneuro.data._cli"):
+    for module in ("jaxneuro.train._cli", "jaxneuro.train._spiking_cli", "jaxneuro.data._cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:  # the subpackage is not part of this install

@@ -71,6 +71,12 @@ from ._fit import (
     with_hidden_activation as with_hidden_activation,
 )
 from ._metrics import confusion_matrix as confusion_matrix
+from ._spiking import (
+    evaluate_spiking as evaluate_spiking,
+)
+from ._spiking import (
+    load_run as load_run,
+)
 from ._step import (
     batch_loss_and_score as batch_loss_and_score,
 )
