@@ -149,12 +149,15 @@ def test_gradient_recurrent(x64):
 
 
 def test_recurrent_spike_times_equal_simulate_network(x64):
-    w, bias, w_in, t_in = recurrent(seed=3, n=8)
-    w = np.abs(w)  # excitatory: no input lands between the start of a step and a crossing it delays
+    # (simulate_network is exact up to an input spike landing in the step of a crossing, before
+    # it: probability ~ input rate x dt per spike; none here, with dt = 1e-6)
+    w, bias, w_in, t_in = recurrent(seed=3, n=6)
+    w = np.abs(w)
     net = jn.LIFNetwork.from_weights(w, jn.LIF(tau_m=0.01, tau_ref=0.002), tau_s=0.004, bias=bias)
     train = jn.SpikeTrain.from_times(t_in)
-    res = simulate_lif_events(net, 0.04, inputs=(train, w_in))
-    ref = jn.simulate_network(net, 0.04, dt=1e-6, inputs=(train, w_in))
+    res = simulate_lif_events(net, 0.03, inputs=(train, w_in))
+    ref = jn.simulate_network(net, 0.03, dt=1e-6, inputs=(train, w_in))
+    assert int(res.n_spikes) > 50
     np.testing.assert_array_equal(np.asarray(res.spike_count), np.asarray(ref.spike_count))
     a = np.asarray(res.spikes.times)
     b = np.asarray(ref.spikes.times)[:, : a.shape[1]]
@@ -196,24 +199,23 @@ def test_input_at_crossing_time(x64):
     train = jn.SpikeTrain.from_times(t_in)
     res = simulate_lif_events(net, T, inputs=(train, w_in), max_spikes=400)
     t_cross = float(res.spikes.times[3, 0])  # a hidden neuron's first crossing
-    t_new = np.concatenate([t_in, np.full((N_IN, 1), np.inf)], axis=1)
-    t_new[0, 2] = t_cross  # input 0 gets a third spike there (after its two others)
-    assert t_cross > t_in[0, 1]
-    w_in2 = w_in.copy()
-    w_in2[3, 0] = -0.02  # inhibitory onto the crossing neuron
+    # a sixth input with one spike at exactly that time, inhibitory onto the crossing neuron
+    t_new = np.concatenate([t_in, [[t_cross, np.inf]]])
+    w_in2 = np.concatenate([w_in, np.zeros((N_HID + N_OUT, 1))], axis=1)
+    w_in2[3, -1] = -0.02
+    count = jnp.array([2, 2, 2, 2, 2, 1])
 
     def loss(x):
-        tt = jnp.asarray(t_new).at[0, 2].set(x)
-        r = simulate_lif_events(net, T, inputs=(jn.SpikeTrain(tt, jnp.array([3, 2, 2, 2, 2])), w_in2), max_spikes=400)
-        return weighted_times(r)
+        tt = jnp.asarray(t_new).at[-1, 0].set(x)
+        return weighted_times(simulate_lif_events(net, T, inputs=(jn.SpikeTrain(tt, count), w_in2), max_spikes=400))
 
-    lj = jax.jit(loss)
-    g = float(jax.grad(loss)(t_cross))
+    lj = jax.jit(jax.value_and_grad(loss))
+    _, g = lj(t_cross)
     h = 1e-9
-    right = (float(lj(t_cross + h)) - float(lj(t_cross))) / h
-    assert np.isfinite(g)
-    assert abs(g - right) <= 1e-4 * abs(right)
-    r = simulate_lif_events(net, T, inputs=(jn.SpikeTrain(jnp.asarray(t_new), jnp.array([3, 2, 2, 2, 2])), w_in2))
+    right = (float(lj(t_cross + h)[0]) - float(lj(t_cross)[0])) / h
+    assert np.isfinite(float(g))
+    assert abs(float(g) - right) <= 1e-4 * abs(right)
+    r = simulate_lif_events(net, T, inputs=(jn.SpikeTrain(jnp.asarray(t_new), count), w_in2), max_spikes=400)
     assert float(r.spikes.times[3, 0]) == t_cross  # the crossing still happens
 
 
@@ -224,10 +226,10 @@ def test_float32_finite_and_close():
         w_out, w_in, t_in, bias = p
         train = jn.SpikeTrain(jnp.asarray(t_in, jnp.float32), jnp.full(N_IN, 2))
         res = simulate_lif_events(build(w_out, bias), T, inputs=(train, w_in), max_spikes=400)
-        assert res.times.dtype == jnp.float32
         return weighted_times(res)
 
     p32 = [jnp.asarray(x, jnp.float32) for x in params]
+    assert jax.eval_shape(loss, p32).dtype == jnp.float32
     g32 = jax.jit(jax.grad(loss))(p32)
     for g in g32:
         assert g.dtype == jnp.float32 and np.all(np.isfinite(np.asarray(g)))
@@ -285,7 +287,7 @@ def test_bad_inputs_name_parameter_value_and_range():
     train = jn.SpikeTrain.from_times(t_in)
     with pytest.raises(ValueError, match=r"duration must be finite and in \(0, inf\) s; got duration = -1"):
         simulate_lif_events(net, -1.0, inputs=(train, w_in))
-    with pytest.raises(ValueError, match=r"tau_ref must be finite and in \[0, inf\) s; got tau_ref = -0.001"):
+    with pytest.raises(ValueError, match=r"tau_ref must be finite and in \[0, inf\) s; got tau_ref = .*-0.001"):
         simulate_lif_events(net, T, inputs=(train, w_in), tau_ref=-0.001)
     with pytest.raises(ValueError, match=r"max_spikes must be an int in \[1, inf\), got max_spikes = 0"):
         simulate_lif_events(net, T, inputs=(train, w_in), max_spikes=0)
@@ -314,11 +316,11 @@ def test_memory_grows_with_events_not_duration():
     train = jn.SpikeTrain.from_times(t_in.astype(np.float32))
 
     def temp_bytes(duration, max_spikes):
-        def loss(w_in):
+        def loss(w_in, train):
             res = simulate_lif_events(net, duration, inputs=(train, w_in), max_spikes=max_spikes)
             return jnp.sum(jnp.where(jnp.isfinite(res.times), res.times, 0.0))
 
-        mem = jax.jit(jax.grad(loss)).lower(jnp.asarray(w_in, jnp.float32)).compile().memory_analysis()
+        mem = jax.jit(jax.grad(loss)).lower(jnp.asarray(w_in, jnp.float32), train).compile().memory_analysis()
         return mem.temp_size_in_bytes
 
     short, long_ = temp_bytes(0.05, 400), temp_bytes(0.5, 400)

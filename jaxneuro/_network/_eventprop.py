@@ -462,7 +462,8 @@ def simulate_lif_events(
         duration: simulated time in s (static, > 0).
         inputs: ``(train, W_in)``: input spike trains (a ``SpikeTrain`` of shape ``(n_in,
             capacity)``, times in s, >= 0) and their weights ``W_in`` of shape ``(N, n_in)``
-            (charges, like ``W``).  Input spikes at or after ``duration`` are ignored.
+            (charges, like ``W``).  The times need not be sorted; input spikes at or after
+            ``duration`` are ignored.
         tau_ref: refractory period in s (>= 0; a scalar or one per neuron) replacing the
             populations' ``neuron.tau_ref`` (``jaxneuro.LIF`` requires ``tau_ref > 0``; pass
             ``tau_ref=0.0`` here for none).
@@ -548,16 +549,20 @@ def simulate_lif_events(
         w_in = as_float_array(w_in)
         if w_in.shape != (N, n_in):
             raise ValueError(f"inputs: W_in must have shape (N, n_in) = ({N}, {n_in}), got shape {w_in.shape}.")
-        train = check_overflow(train, "simulate_lif_events inputs").validate()
+        # (the times need not be sorted: they are sorted here into one queue)
+        train = check_overflow(train, "simulate_lif_events inputs")
         times = jnp.where(train.mask, train.times, jnp.inf).astype(dtype)
         if is_concrete(times):
             t_np = np.asarray(times)
-            if np.any(t_np < 0):
-                raise ValueError(
-                    f"input spike times must be in [0, inf) s; got input time = {float(t_np[t_np < 0][0]):g}."
-                )
+            bad = np.isnan(t_np) | (t_np < 0)
+            if np.any(bad):
+                raise ValueError(f"input spike times must be in [0, inf) s; got input time = {float(t_np[bad][0]):g}.")
         else:
-            times = error_if_any(times, times < 0, "input spike times must be in [0, inf) s (a traced time was < 0).")
+            times = error_if_any(
+                times,
+                jnp.isnan(times) | (times < 0),
+                "input spike times must be in [0, inf) s (a traced one was not).",
+            )
         wt = jnp.concatenate([wt, w_in.astype(dtype).T], axis=0)
         flat = times.reshape(-1)
         order = jnp.argsort(flat, stable=True)
