@@ -283,3 +283,13 @@ def test_float32_dtype_under_x64(method):
     rates = jn.tuning_curve(jn.LIF(), jnp.array([2.0, 5.0]), duration=1.0, dtype=jnp.float32, method=method)
     assert rates.dtype == jnp.float32
     np.testing.assert_allclose(rates, jn.lif_rate(jnp.array([2.0, 5.0])), rtol=1e-3)
+
+
+@pytest.mark.usefixtures("x64")
+def test_float32_hh_under_x64_stays_float32():
+    # HH's resting state was solved from a Python 0.0 (float64 under x64): dtype=float32 ran
+    # and returned float64
+    rates = jn.tuning_curve(jn.HodgkinHuxley(), jnp.array([10.0]), duration=100.0, dtype=jnp.float32)
+    assert rates.dtype == jnp.float32 and 60 < float(rates[0]) < 75
+    neuron = jax.tree.map(lambda a: np.float32(a), jn.HodgkinHuxley())
+    assert neuron.initial_state().v.dtype == jnp.float32

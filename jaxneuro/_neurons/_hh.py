@@ -209,7 +209,9 @@ class HodgkinHuxley(AbstractNeuron):
     def initial_state(self, drive: Any = 0.0) -> HHState:
         """The resting state (J = 0): V at the fixed point, gates at steady state."""
         del drive
-        return self.steady_gates(self.resting_potential(0.0))
+        # J = 0 in the parameters' dtype (a Python 0.0 is float64 under x64: a float32 neuron
+        # would start, and run, in float64)
+        return self.steady_gates(self.resting_potential(jnp.zeros((), jnp.result_type(self.C))))
 
 
 __all__ = [
