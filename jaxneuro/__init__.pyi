@@ -158,6 +158,7 @@ from ._network._connectivity import (
     FromMatrix as FromMatrix,
     OneToOne as OneToOne,
 )
+from ._network._eventprop import EventResult as EventResult, simulate_lif_events as simulate_lif_events
 from ._network._lif_exact import (
     Connection as Connection,
     LIFNetwork as LIFNetwork,

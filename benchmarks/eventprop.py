@@ -1,0 +1,248 @@
+"""Benchmark: exact event gradients (``simulate_lif_events``) on a Yin-Yang-sized network.
+
+The network: 5 inputs (Yin-Yang coding: spikes at ``2 ms + 20 ms x [x, y, 1-x, 1-y]`` and a
+bias spike at 0), 120 hidden and 3 output LIF neurons (tau_m 10 ms, tau_s 5 ms, threshold 1,
+reset 0), dense feed-forward weights (fixed seed), 50 ms, a batch of 32 samples (``jax.vmap``)
+and a first-spike cross-entropy readout (``-log_softmax(-t_first / 5 ms)[label]``, a missing
+spike counted at 50 ms).  Float32, as users run it.
+
+Measured, each under ``jax.jit``, compile time apart from run time (run: median and range of
+``--repeats`` calls after the first):
+
+* jaxneuro ``simulate_lif_events``: forward (loss) and ``value_and_grad`` w.r.t. the weights;
+  tau_ref = 2 ms;
+* jaxneuro ``simulate_network(differentiable=True)`` (back-propagation through every step,
+  dt = 0.1 ms) on the same network, tau_ref = 2 ms;
+* eventax (diffrax + EventProp, ``FFEvNN`` + ``LIF``) on the same network, if it imports:
+  its LIF has no refractory period, so both sides run with tau_ref = 0 there (jaxneuro through
+  ``tau_ref=0.0``); eventax's own integration settings (Euler steps of ``--eventax-step`` ms,
+  its default root finder) and its ``ttfs`` readout, which stops once every output fired.
+
+Memory: XLA's compiled scratch (``memory_analysis().temp_size_in_bytes``) of each program, and
+for ``simulate_lif_events`` the same program for a 4x longer run with the same event buffer
+(it does not grow with duration; it grows with ``max_spikes``).
+
+Run pinned to one core, with an interpreter that has eventax (``pip install eventax``)::
+
+    taskset -c 0 /work/bench-venv/bin/python benchmarks/eventprop.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxneuro as jn
+
+N_IN, N_HID, N_OUT = 5, 120, 3
+TAU_M, TAU_S = 0.01, 0.005
+T = 0.05
+
+
+def make_problem(batch: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 1, (batch, 2))
+    feats = np.concatenate([xy, 1 - xy], axis=1)
+    times = np.concatenate([0.002 + 0.02 * feats, np.zeros((batch, 1))], axis=1)[:, :, None]  # (B, 5, 1)
+    labels = rng.integers(0, 3, batch)
+    w_in = rng.normal(0.006, 0.004, (N_HID, N_IN))
+    w_out = rng.normal(0.0012, 0.0012, (N_OUT, N_HID))
+    return times.astype(np.float32), labels, w_in.astype(np.float32), w_out.astype(np.float32)
+
+
+def ce(first, label):
+    first = jnp.where(jnp.isfinite(first), first, T)
+    return -jax.nn.log_softmax(-first / 0.005)[label]
+
+
+def net_of(w_out, tau_ref):
+    lif = jn.LIF(tau_m=TAU_M, tau_ref=tau_ref)
+    hid = jn.LIFPopulation(N_HID, lif, tau_s=TAU_S, name="hid")
+    out = jn.LIFPopulation(N_OUT, lif, tau_s=TAU_S, name="out")
+    return jn.LIFNetwork([hid, out], {("out", "hid"): w_out})
+
+
+def full_w_in(w_in):
+    return jnp.zeros((N_HID + N_OUT, N_IN), w_in.dtype).at[:N_HID].set(w_in)
+
+
+def timed(fn, args, repeats, jit=jax.jit):
+    """(compile s, [run s ...], compiled) for ``jit(fn)`` on ``args``."""
+    t0 = time.perf_counter()
+    compiled = jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    jax.block_until_ready(compiled(*args))
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        runs.append(time.perf_counter() - t0)
+    return compile_s, runs, compiled
+
+
+def mib(compiled):
+    compiled = getattr(compiled, "compiled", compiled)  # eqx.filter_jit's lowered-and-compiled wrapper
+    m = compiled.memory_analysis()
+    return m.temp_size_in_bytes / 2**20
+
+
+def row(name, compile_s, runs, compiled, ref=None):
+    med = float(np.median(runs))
+    ratio = f"{med / ref:6.2f}x" if ref else "      "
+    print(
+        f"{name:<48} compile {compile_s:6.2f} s   run {1e3 * med:9.2f} ms "
+        f"[{1e3 * min(runs):.2f}-{1e3 * max(runs):.2f}]  {ratio}  scratch {mib(compiled):8.2f} MiB"
+    )
+    return med
+
+
+def events_loss(tau_ref, max_spikes, duration=T):
+    def loss(w_in, w_out, times, labels):
+        net = net_of(w_out, 0.002)
+        wf = full_w_in(w_in)
+
+        def one(t, label):
+            train = jn.SpikeTrain(t, jnp.ones(N_IN, jnp.int32))
+            res = jn.simulate_lif_events(net, duration, inputs=(train, wf), tau_ref=tau_ref, max_spikes=max_spikes)
+            return ce(res.spikes.times[N_HID:, 0], label), res.n_spikes
+
+        losses, n = jax.vmap(one)(times, labels)
+        return jnp.mean(losses), n
+
+    return loss
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--max-spikes", type=int, default=600)
+    ap.add_argument("--eventax-step", type=float, default=0.05, help="eventax Euler step (ms)")
+    ap.add_argument("--skip-bptt", action="store_true")
+    args = ap.parse_args()
+    times, labels, w_in, w_out = make_problem(args.batch)
+    times, labels, w_in, w_out = map(jnp.asarray, (times, labels, w_in, w_out))
+    R = args.repeats
+    print(f"jax {jax.__version__}, {jax.devices()[0].device_kind}, float32, batch {args.batch}, 5-120-3, {T * 1e3:g} ms")
+
+    # ---------------------------------------------------------------- simulate_lif_events
+    for tau_ref in (0.002, 0.0):
+        loss = events_loss(tau_ref, args.max_spikes)
+        fwd = lambda *a, loss=loss: loss(*a)[0]  # noqa: E731
+        vg = jax.value_and_grad(lambda *a, loss=loss: loss(*a)[0], argnums=(0, 1))
+        a = (w_in, w_out, times, labels)
+        _, n = jax.jit(loss)(*a)
+        print(
+            f"\nsimulate_lif_events, tau_ref = {tau_ref * 1e3:g} ms: network spikes per sample "
+            f"mean {float(jnp.mean(n)):.1f}, max {int(jnp.max(n))} (max_spikes {args.max_spikes})"
+        )
+        c, r, comp = timed(fwd, a, R)
+        f_med = row("  forward (loss)", c, r, comp)
+        c, r, comp = timed(vg, a, R)
+        row("  value_and_grad (w_in, w_out)", c, r, comp, ref=f_med)
+        if tau_ref == 0.002:
+            vg4 = jax.value_and_grad(lambda *a: events_loss(tau_ref, args.max_spikes, 4 * T)(*a)[0], argnums=(0, 1))
+            comp4 = jax.jit(vg4).lower(*a).compile()
+            comp2 = jax.jit(
+                jax.value_and_grad(lambda *a: events_loss(tau_ref, 2 * args.max_spikes)(*a)[0], argnums=(0, 1))
+            ).lower(*a).compile()
+            print(
+                f"  scratch of value_and_grad: {mib(comp):.2f} MiB at 50 ms, {mib(comp4):.2f} MiB at 200 ms "
+                f"(same max_spikes), {mib(comp2):.2f} MiB with max_spikes x2"
+            )
+
+    # ---------------------------------------------------------------- BPTT through every step
+    if not args.skip_bptt:
+        print("\nsimulate_network(differentiable=True), dt = 0.1 ms, tau_ref = 2 ms")
+
+        def bptt_loss(w_in, w_out, times, labels):
+            net = net_of(w_out, 0.002)
+            wf = full_w_in(w_in)
+
+            def one(t, label):
+                train = jn.SpikeTrain(t, jnp.ones(N_IN, jnp.int32))
+                res = jn.simulate_network(
+                    net, T, dt=1e-4, inputs=(train, wf), differentiable=True, max_input_spikes_per_step=5, max_spikes=26
+                )
+                return ce(res.spikes.times[N_HID:, 0], label)
+
+            return jnp.mean(jax.vmap(one)(times, labels))
+
+        a = (w_in, w_out, times, labels)
+        try:
+            c, r, comp = timed(bptt_loss, a, R)
+            f_med = row("  forward (loss)", c, r, comp)
+            c, r, comp = timed(jax.value_and_grad(bptt_loss, argnums=(0, 1)), a, max(2, R // 3))
+            row("  value_and_grad (w_in, w_out)", c, r, comp, ref=f_med)
+        except Exception as e:  # report, do not hide
+            print(f"  failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
+
+    # ---------------------------------------------------------------- eventax
+    print("\neventax (diffrax + EventProp), tau_ref = 0 on both sides")
+    try:
+        import equinox as eqx
+        import eventax
+        from eventax.evnn import FFEvNN
+        from eventax.neuron_models import LIF as EvLIF
+    except Exception as e:
+        print(f"  not run: eventax does not import ({type(e).__name__}: {e}); pip install eventax")
+        return
+    print(f"  eventax {getattr(eventax, '__version__', '0.1.0')}, Euler step {args.eventax_step} ms, times in ms")
+    n = N_HID + N_OUT
+    W = jnp.zeros((n + N_IN, n), jnp.float32)
+    W = W.at[:N_HID, N_HID:].set(w_out.T / TAU_S)  # eventax adds w to i; jaxneuro adds w / tau_s to s
+    W = W.at[n:, :N_HID].set(w_in.T / TAU_S)
+    model = FFEvNN(
+        layers=[N_HID, N_OUT],
+        in_size=N_IN,
+        neuron_model=EvLIF,
+        max_solver_time=T * 1e3,
+        key=jax.random.key(0),
+        solver_stepsize=args.eventax_step,
+        max_event_steps=args.max_spikes,
+        thresh=1.0,
+        tsyn=TAU_S * 1e3,
+        tmem=TAU_M * 1e3,
+        init_weights=W,
+        init_bias=0.0,
+        dtype=jnp.float32,
+    )
+
+    def ev_loss(model, times, labels):
+        first = jax.vmap(model.ttfs)(times * 1e3) / 1e3
+        return jnp.mean(jax.vmap(ce)(first, labels))
+
+    try:
+        ours_first = jax.jit(
+            jax.vmap(
+                lambda t: jn.simulate_lif_events(
+                    net_of(w_out, 0.002),
+                    T,
+                    inputs=(jn.SpikeTrain(t, jnp.ones(N_IN, jnp.int32)), full_w_in(w_in)),
+                    tau_ref=0.0,
+                    max_spikes=args.max_spikes,
+                ).spikes.times[N_HID:, 0]
+            )
+        )(times)
+        ev_first = eqx.filter_jit(jax.vmap(model.ttfs))(times * 1e3) / 1e3
+        both = np.isfinite(np.asarray(ours_first)) & np.isfinite(np.asarray(ev_first))
+        diff = np.abs(np.asarray(ours_first) - np.asarray(ev_first))[both]
+        print(
+            f"  first output spikes agree: {both.sum()} of {both.size} finite in both, max |diff| "
+            f"{1e3 * diff.max() if diff.size else float('nan'):.4f} ms (eventax integrates with Euler steps)"
+        )
+        a = (model, times, labels)
+        c, r, comp = timed(ev_loss, a, R, jit=eqx.filter_jit)
+        f_med = row("  eventax forward (loss)", c, r, comp)
+        c, r, comp = timed(eqx.filter_value_and_grad(ev_loss), a, R, jit=eqx.filter_jit)
+        row("  eventax value_and_grad (model)", c, r, comp, ref=f_med)
+    except Exception as e:  # report, do not hide
+        print(f"  failed: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
+
+
+if __name__ == "__main__":
+    main()
