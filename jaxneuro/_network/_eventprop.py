@@ -261,18 +261,20 @@ def _make_core(n: int, n_q: int, n_ev: int, max_spikes: int, duration: float):
             over = is_spk & (st["nspk"] >= max_spikes)
             v, s, s_free = _advance(st["t"], t_ev, st["v"], st["s"], st["R"], J, inv_tm, inv_ts, a)
             R = st["R"]
-            released = (R >= st["t"]) & (R < t_ev) & (st["last"] >= 0)
+            released = (R >= st["t"]) & (R < t_ev) & (st["last"] >= 0) & ~over
             ev_srel = st["ev_srel"].at[jnp.where(released, st["last"], n_ev)].set(s_free, mode="drop")
+            w_idx = jnp.where(over, n_ev, e)  # the spike that does not fit is not written
             q = jnp.minimum(p, max(n_q - 1, 0))
             row = jnp.where(is_spk, nn, n + (in_ch[q] if n_q else 0))
             src = jnp.where(is_spk, nn, n + p)
             spiker = is_spk & (ar == nn)
             rec = dict(
-                ev_t=st["ev_t"].at[e].set(t_ev),
-                ev_src=st["ev_src"].at[e].set(src),
-                ev_rank=st["ev_rank"].at[e].set(jnp.where(is_spk, st["cnt"][nn], -1)),
-                ev_prev=st["ev_prev"].at[e].set(jnp.where(is_spk, st["last"][nn], -1)),
-                ev_s=st["ev_s"].at[e].set(jnp.where(is_spk, s[nn], 0.0)),
+                ev_t=st["ev_t"].at[w_idx].set(t_ev, mode="drop"),
+                ev_src=st["ev_src"].at[w_idx].set(src, mode="drop"),
+                ev_rank=st["ev_rank"].at[w_idx].set(jnp.where(is_spk, st["cnt"][nn], -1), mode="drop"),
+                ev_prev=st["ev_prev"].at[w_idx].set(jnp.where(is_spk, st["last"][nn], -1), mode="drop"),
+                ev_s=st["ev_s"].at[w_idx].set(jnp.where(is_spk, s[nn], 0.0), mode="drop"),
+                ev_srel=ev_srel,
             )
             v = jnp.where(spiker, 0.0, v)
             R = jnp.where(spiker, t_ev + tref, R)
@@ -294,15 +296,14 @@ def _make_core(n: int, n_q: int, n_ev: int, max_spikes: int, duration: float):
                 nspk=st["nspk"] + is_spk.astype(jnp.int32),
                 last=jnp.where(spiker, e, st["last"]),
                 cnt=st["cnt"] + spiker.astype(jnp.int32),
-                ev_srel=ev_srel,
                 t_nx=t_nx,
                 is_spk=is_spk2,
                 nn=nn2,
-                over=over,
-                **rec,
             )
-            # the spike that does not fit stops the run, leaving the state as it was
-            return jax.tree.map(lambda a_, b_: jnp.where(over, b_, a_), new, {**st, "over": over})
+            # the spike that does not fit stops the run, leaving the state as it was (selects
+            # on the small state only: the records were not written)
+            new = jax.tree.map(lambda a_, b_: jnp.where(over, b_, a_), new, {k: st[k] for k in new})
+            return {**new, **rec, "over": over}
 
         st = lax.while_loop(cond, body, st0)
         return st
