@@ -148,6 +148,7 @@ def test_gradient_recurrent(x64):
     assert int(np.sum(counts)) > 100
 
 
+@pytest.mark.slow  # (over 10 s, mostly compilation)
 def test_recurrent_spike_times_equal_simulate_network(x64):
     # (simulate_network is exact up to an input spike landing in the step of a crossing, before
     # it: probability ~ input rate x dt per spike; none here, with dt = 1e-6)
@@ -190,6 +191,7 @@ def test_simultaneous_crossings(x64):
     assert all(np.all(np.isfinite(np.asarray(g))) for g in grads)
 
 
+@pytest.mark.slow  # (over 10 s, mostly compilation)
 def test_input_at_crossing_time(x64):
     """An input spike exactly at a crossing: the crossing goes first, so the gradient with
     respect to that input's time is the derivative from the right (input later)."""
@@ -240,6 +242,7 @@ def test_float32_finite_and_close():
             np.testing.assert_allclose(np.asarray(a), b, rtol=0, atol=1e-3 * np.max(np.abs(b)))
 
 
+@pytest.mark.slow  # (over 10 s, mostly compilation)
 def test_jit_vmap_over_samples():
     params, build = two_layer(seed=0)
     w_out, w_in, t_in, bias = params

@@ -258,6 +258,7 @@ def _make_core(n: int, n_q: int, n_ev: int, max_spikes: int, duration: float):
 
         def body(st):
             t_ev, is_spk, nn, e, p = st["t_nx"], st["is_spk"], st["nn"], st["e"], st["p"]
+            t_ev = jnp.maximum(t_ev, st["t"])  # (a crossing found a rounding error before now)
             over = is_spk & (st["nspk"] >= max_spikes)
             v, s, s_free = _advance(st["t"], t_ev, st["v"], st["s"], st["R"], J, inv_tm, inv_ts, a)
             R = st["R"]
@@ -515,18 +516,24 @@ def simulate_lif_events(
     inv_tm = lax.stop_gradient(1.0 / tau_m)
     inv_ts = lax.stop_gradient(1.0 / tau_s)
     bias = rep([p.bias for p in pops])
+    # (concreteness is judged on the values given: inside jit any array op on them is traced)
+    sources = [p.neuron.tau_ref for p in pops] if tau_ref is None else [as_float_array(tau_ref)]
+    concrete = [np.asarray(x) for x in sources if is_concrete(x)]
+    for x in concrete:
+        check_range("tau_ref", x, lower=0.0, unit="s")
     if tau_ref is None:
         tref = rep([p.neuron.tau_ref for p in pops])
     else:
-        tref = as_float_array(tau_ref)
+        tref = sources[0]
         if jnp.shape(tref) not in ((), (N,)):
             raise ValueError(f"tau_ref must be a scalar or have shape (N,) = ({N},), got shape {jnp.shape(tref)}.")
         tref = jnp.broadcast_to(jnp.asarray(tref, dtype), (N,))
-    tref = check_range("tau_ref", tref, lower=0.0, unit="s")
+    if len(concrete) < len(sources):
+        tref = check_range("tau_ref", tref, lower=0.0, unit="s")
 
     per_neuron = None
-    if is_concrete(tref) and float(np.min(np.asarray(tref))) > 0:
-        per_neuron = int(math.ceil(duration / float(np.min(np.asarray(tref))) * (1 + 1e-9))) + 1
+    if len(concrete) == len(sources) and min(float(np.min(x)) for x in concrete) > 0:
+        per_neuron = int(math.ceil(duration / min(float(np.min(x)) for x in concrete) * (1 + 1e-9))) + 1
     if max_spikes is None:
         if per_neuron is None:
             raise ValueError("max_spikes is required when tau_ref is 0 or traced (the event buffer has a static size).")
