@@ -121,6 +121,14 @@ from ._conversion import (
     poisson_spike_train as poisson_spike_train,
     regular_spike_train as regular_spike_train,
 )
+from ._surrogate import (
+    AbstractSurrogate as AbstractSurrogate,
+    ArcTan as ArcTan,
+    FastSigmoid as FastSigmoid,
+    LayerRun as LayerRun,
+    simulate_layers as simulate_layers,
+)
+from ._snn import SpikingClassifier as SpikingClassifier
 from ._fitting import (
     FICurveTarget as FICurveTarget,
     FitResult as FitResult,

@@ -259,7 +259,7 @@ class SpikingMLP(eqx.Module):
         inputs = None
         if self.input_kind != "current":
             bad = ~((x >= 0) & (x <= 1))
-            if is_concrete(x) and bool(jnp.any(bad)):
+            if is_concrete(bad) and bool(jnp.any(bad)):
                 raise ValueError(
                     f"x must be in [0, 1] for {self.input_kind} spike inputs; got x in "
                     f"[{float(jnp.min(x)):g}, {float(jnp.max(x)):g}]."
