@@ -124,6 +124,24 @@ def test_gradient_tau_ref_and_first_spike_readout(x64):
     check_fd(run, loss, [w_out, jnp.full(N_HID + N_OUT, 0.002)], ["w_out", "tau_ref"], h_rel=1e-5)
 
 
+def test_stop_when_fired_keeps_first_spikes_and_gradient(x64):
+    params, build = two_layer(seed=0)
+    w_out, w_in, t_in, bias = params
+    train = jn.SpikeTrain.from_times(t_in)
+
+    def first(w_out, stop):
+        res = simulate_lif_events(build(w_out, bias), T, inputs=(train, w_in), max_spikes=400, stop_when_fired=stop)
+        return res.spikes.times[N_HID:, 0], res.n_spikes
+
+    f_full, n_full = jax.jit(lambda w: first(w, None))(w_out)
+    f_stop, n_stop = jax.jit(lambda w: first(w, "out"))(w_out)
+    np.testing.assert_array_equal(np.asarray(f_full), np.asarray(f_stop))
+    assert int(n_stop) < int(n_full)
+    g_full = jax.grad(lambda w: jnp.sum(first(w, None)[0] ** 2))(w_out)
+    g_stop = jax.grad(lambda w: jnp.sum(first(w, "out")[0] ** 2))(w_out)
+    np.testing.assert_allclose(np.asarray(g_stop), np.asarray(g_full), rtol=1e-12, atol=0)
+
+
 def recurrent(seed=1, n=12, n_in=4):
     rng = np.random.default_rng(seed)
     w = rng.normal(0.0, 0.03, (n, n))

@@ -208,9 +208,10 @@ def _predict(t, v, s, R, J, inv_tm, inv_ts, a, duration):
 
 # =============================================================================== core
 @functools.lru_cache(maxsize=64)
-def _make_core(n: int, n_q: int, n_ev: int, max_spikes: int, duration: float):
+def _make_core(n: int, n_q: int, n_ev: int, max_spikes: int, duration: float, stop: tuple[int, int] | None):
     """The ``custom_vjp`` simulation for static sizes: ``n`` neurons, ``n_q`` input slots,
-    ``n_ev = max_spikes + n_q`` event records."""
+    ``n_ev = max_spikes + n_q`` event records; ``stop = (start, size)``: end once each of these
+    neurons has fired."""
 
     def forward(wt, J, tref, inv_tm, inv_ts, in_t, in_ch):
         dtype = J.dtype
@@ -254,7 +255,10 @@ def _make_core(n: int, n_q: int, n_ev: int, max_spikes: int, duration: float):
         )
 
         def cond(st):
-            return (st["t_nx"] < T) & ~st["over"] & (st["e"] < n_ev)
+            go = (st["t_nx"] < T) & ~st["over"] & (st["e"] < n_ev)
+            if stop is not None:
+                go = go & ~jnp.all(st["cnt"][stop[0] : stop[0] + stop[1]] > 0)
+            return go
 
         def body(st):
             t_ev, is_spk, nn, e, p = st["t_nx"], st["is_spk"], st["nn"], st["e"], st["p"]
@@ -425,6 +429,7 @@ def simulate_lif_events(
     tau_ref: Float[ArrayLike, ""] | Float[ArrayLike, " n"] | None = None,
     max_spikes: int | None = None,
     max_spikes_per_neuron: int | None = None,
+    stop_when_fired: int | str | None = None,
     on_overflow: Literal["error", "flag"] = "error",
 ) -> EventResult:
     """Simulate a ``LIFNetwork`` event by event, with exact spike times and an adjoint gradient.
@@ -474,6 +479,10 @@ def simulate_lif_events(
             which never overflows; required otherwise.
         max_spikes_per_neuron: the capacity of each neuron's ``SpikeTrain`` (static; default
             ``min(max_spikes, ceil(duration / min tau_ref) + 1)``).
+        stop_when_fired: a population (name or index): end the run as soon as every neuron of
+            it has fired once (a time-to-first-spike readout needs nothing later; the run
+            then covers ``[0, that time]``, and ``spike_count`` counts only that far).
+            Default ``None``: run to ``duration``.
         on_overflow: ``"error"`` raises (at run time, ``eqx.error_if``) when ``max_spikes`` or
             a neuron's capacity is exceeded; ``"flag"`` returns the spikes that fit with
             ``result.overflow`` set.  Nothing is dropped silently.
@@ -577,7 +586,11 @@ def simulate_lif_events(
         in_t = flat[order]
         in_ch = (order // cap_in).astype(jnp.int32)
         n_q = n_in * cap_in
-    core = _make_core(N, n_q, max_spikes + n_q, max_spikes, duration)
+    stop = None
+    if stop_when_fired is not None:
+        sl = network.population_slice(stop_when_fired)
+        stop = (sl.start, sl.stop - sl.start)
+    core = _make_core(N, n_q, max_spikes + n_q, max_spikes, duration, stop)
     ev_t, ev_src, ev_rank, _, cnt, over = core(wt, bias.astype(dtype), tref, inv_tm, inv_ts, in_t, in_ch)
 
     is_n = (ev_src >= 0) & (ev_src < N)
