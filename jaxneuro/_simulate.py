@@ -241,22 +241,6 @@ def initial_state(neuron: AbstractNeuron, y0: PyTree | None) -> PyTree:
     return jax.tree.map(lambda a: check_finite("y0", a), y0)
 
 
-def check_final_state(sim: Simulation) -> Simulation:
-    """``sim``, raising at run time when a recorded state is not finite: NaN is sticky in every
-    built-in model, so this catches a drive function that returned NaN or infinity (checked
-    drives, parameters and ``y0`` are refused earlier, by name).  One reduction after the run."""
-    leaves = [a for a in jax.tree.leaves(sim.ys) if eqx.is_array(a) and a.size]
-    if not leaves:
-        return sim
-    bad = jnp.any(jnp.stack([jnp.any(~jnp.isfinite(a)) for a in leaves]))
-    return eqx.error_if(
-        sim,
-        bad,
-        "the state became non-finite (NaN or inf) during the run: the drive function returned NaN or inf, or "
-        "the step is unstable for this neuron.",
-    )
-
-
 # ----------------------------------------------------------------------------- public entry
 def simulate(
     neuron: AbstractNeuron,
@@ -345,7 +329,7 @@ def simulate(
     y0 = initial_state(neuron, y0)
     recorder = SpikeTimes(capacity)
     ts, ys, state = run_solver(solver, neuron, drive, span, y0, recorder, ts)
-    sim = check_final_state(Simulation(ts, ys, recorder.result(state)))
+    sim = Simulation(ts, ys, recorder.result(state))
     if on_overflow == "error":
         sim = eqx.error_if(
             sim,

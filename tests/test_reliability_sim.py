@@ -189,12 +189,18 @@ def test_dt_longer_than_the_run_hh_tuning_is_a_value_error():
         jn.tuning_curve(jn.HodgkinHuxley(), jnp.array([10.0]), duration=10.0, dt=20.0)
 
 
-@pytest.mark.parametrize("solver", [jn.ExpMidpointHH(1.0), jn.RK4(0.1)])
-def test_hh_step_too_coarse_to_resolve_a_spike_warns(solver):
-    # dt = 1 ms read 36 Hz for 68 Hz, RK4 at 0.1 ms 2 spikes: a warning (the run is defined,
-    # only inaccurate), naming dt and the limit.
-    with pytest.warns(jn.CoarseStepWarning, match=r"dt = .* ms is coarser than HodgkinHuxley .* \(dt <= 0.05 ms\)"):
-        jn.simulate(jn.HodgkinHuxley(), 10.0, 0.0, 100.0, solver=solver, ts=[])
+def test_hh_step_too_coarse_to_resolve_a_spike_warns():
+    # dt = 1 ms read 36 Hz for 68 Hz: a warning (the run is defined, only inaccurate), naming
+    # dt and the limit.
+    with pytest.warns(jn.CoarseStepWarning, match=r"dt = 1 ms is coarser than HodgkinHuxley .* \(dt <= 0.05 ms\)"):
+        jn.simulate(jn.HodgkinHuxley(), 10.0, 0.0, 100.0, solver=jn.ExpMidpointHH(1.0), ts=[])
+
+
+def test_hh_rk4_unstable_step_warns_then_fails():
+    # RK4 at 0.1 ms diverges (it read 2 spikes for 68 Hz): the warning, then the non-finite
+    # state as a run-time error
+    with pytest.warns(jn.CoarseStepWarning), pytest.raises(RUNTIME_ERRORS, match="step is unstable"):
+        jax.block_until_ready(jn.simulate(jn.HodgkinHuxley(), 10.0, 0.0, 1000.0, solver=jn.RK4(0.1), ts=[]))
 
 
 def test_hh_default_step_does_not_warn():
@@ -293,3 +299,12 @@ def test_float32_hh_under_x64_stays_float32():
     assert rates.dtype == jnp.float32 and 60 < float(rates[0]) < 75
     neuron = jax.tree.map(lambda a: np.float32(a), jn.HodgkinHuxley())
     assert neuron.initial_state().v.dtype == jnp.float32
+
+
+@pytest.mark.parametrize(("neuron", "t1"), [(jn.LIF(), 1.0), (jn.HodgkinHuxley(), 100.0)])
+def test_nan_drive_function_in_spike_statistics_is_a_runtime_error(neuron, t1):
+    # no state is recorded there: the fixed-step loops check their final state
+    with pytest.raises(RUNTIME_ERRORS, match="the state became non-finite"):
+        jax.block_until_ready(jn.spike_statistics(neuron, lambda t: jnp.where(t > t1 / 2, jnp.nan, 10.0), 0.0, t1))
+    with pytest.raises(RUNTIME_ERRORS, match="the state became non-finite"):
+        jax.block_until_ready(jn.simulate(neuron, lambda t: jnp.where(t > t1 / 2, jnp.inf, 10.0), 0.0, t1, ts=[]))

@@ -90,6 +90,15 @@ def error_if_any(tree: PyTree, pred: Array, message: str) -> PyTree:
     return jax.tree.map(lambda a: a + flag.astype(a.dtype) if eqx.is_array(a) and a.dtype != bool else a, tree)
 
 
+NON_FINITE_STATE = (
+    "the state became non-finite (NaN or inf) during the run: the drive function returned NaN or inf, or the step "
+    "is unstable for this neuron."
+)
+"""The run-time error of the fixed-step loops when the final state is not finite (NaN is
+sticky in every built-in model, so this catches a drive function that returned NaN at any
+step; checked drives, parameters and ``y0`` are refused earlier, by name)."""
+
+
 MAX_RATE_HZ = 1000.0
 """Default spike capacity is ``ceil(duration * MAX_RATE_HZ) + 1`` (override: ``max_spikes``)."""
 
@@ -255,6 +264,7 @@ def check_step(neuron: AbstractNeuron, dt: Any, method: str) -> float:
 
 
 __all__ = [
+    "NON_FINITE_STATE",
     "CoarseStepWarning",
     "MAX_CAPACITY",
     "MAX_RATE_HZ",

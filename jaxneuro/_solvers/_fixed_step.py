@@ -31,7 +31,7 @@ from jaxtyping import Array, PyTree
 
 from .._inputs import AbstractInput
 from .._neurons._base import AbstractNeuron
-from ._base import AbstractSpikingSolver, Interval, check_step, error_if_any, step_grid
+from ._base import NON_FINITE_STATE, AbstractSpikingSolver, Interval, check_step, error_if_any, step_grid
 from ._recorders import AbstractRecorder, SpikeStats
 
 _NEWTON_ITERS = 2
@@ -238,6 +238,8 @@ def fixed_step_loop(
     )
     xs = (jnp.arange(n_steps, dtype=jnp.int32), jnp.asarray(slot_of_step[1:], jnp.int32))
     (y, _, _, _, bad, rec, buffer), _ = jax.lax.scan(step, carry, xs)
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(y)]))
+    rec = error_if_any(rec, ~finite, NON_FINITE_STATE)  # one reduction after the loop
     if bad is not None:
         rec = error_if_any(
             rec,

@@ -18,6 +18,7 @@ from .._neurons._lif import subthreshold_unchecked as lif_subthreshold
 from .._neurons._lif import time_to_threshold_unchecked as lif_time_to_threshold
 from ._base import (
     MAX_CAPACITY,
+    NON_FINITE_STATE,
     AbstractSpikingSolver,
     Interval,
     check_step,
@@ -231,7 +232,8 @@ def stepped_lif_loop(neuron: LIF, drive, t0, dt: float, n_steps: int, save_idx, 
         return (rec, buffer, i + 1), s
 
     carry = (recorder.init(s0.shape, dtype), buffer, jnp.asarray(0, jnp.int32))
-    _, (rec, buffer, _) = _ls.run_blocked(consts, drive, t0, dt_a, s0, stops, readout, carry)
+    s_end, (rec, buffer, _) = _ls.run_blocked(consts, drive, t0, dt_a, s0, stops, readout, carry)
+    rec = error_if_any(rec, ~jnp.all(jnp.isfinite(s_end)), NON_FINITE_STATE)  # one reduction after the loop
     if not n_rows:
         return jnp.zeros((0,) + s0.shape, dtype), rec
     return buffer[jnp.asarray(np.searchsorted(rows, save_idx), jnp.int32)], rec
