@@ -20,7 +20,8 @@ Measured, each under ``jax.jit``, compile time apart from run time (run: median 
 
 Memory: XLA's compiled scratch (``memory_analysis().temp_size_in_bytes``) of each program, and
 for ``simulate_lif_events`` the same program for a 4x longer run with the same event buffer
-(it does not grow with duration; it grows with ``max_spikes``).
+(``max_spikes`` = 600 network spikes per sample, 32 per neuron in the returned trains): it does
+not grow with duration; it grows with ``max_spikes``.
 
 Run pinned to one core, with an interpreter that has eventax (``pip install eventax``)::
 
@@ -41,6 +42,7 @@ import jaxneuro as jn
 N_IN, N_HID, N_OUT = 5, 120, 3
 TAU_M, TAU_S = 0.01, 0.005
 T = 0.05
+PER_NEURON = 32  # spike-train capacity per neuron (the default grows with duration / tau_ref, or is max_spikes)
 
 
 def make_problem(batch: int, seed: int = 0):
@@ -108,7 +110,13 @@ def events_loss(tau_ref, max_spikes, duration=T, stop=None):
         def one(t, label):
             train = jn.SpikeTrain(t, jnp.ones(N_IN, jnp.int32))
             res = jn.simulate_lif_events(
-                net, duration, inputs=(train, wf), tau_ref=tau_ref, max_spikes=max_spikes, stop_when_fired=stop
+                net,
+                duration,
+                inputs=(train, wf),
+                tau_ref=tau_ref,
+                max_spikes=max_spikes,
+                max_spikes_per_neuron=PER_NEURON,
+                stop_when_fired=stop,
             )
             return ce(res.spikes.times[N_HID:, 0], label), res.n_spikes
 
@@ -228,6 +236,7 @@ def main():
                     inputs=(jn.SpikeTrain(t, jnp.ones(N_IN, jnp.int32)), full_w_in(w_in)),
                     tau_ref=0.0,
                     max_spikes=args.max_spikes,
+                    max_spikes_per_neuron=PER_NEURON,
                 ).spikes.times[N_HID:, 0]
             )
         )(times)
