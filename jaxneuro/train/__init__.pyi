@@ -26,6 +26,9 @@ from ._config import (
     ModelConfig as ModelConfig,
 )
 from ._config import (
+    SpikingConfig as SpikingConfig,
+)
+from ._config import (
     OptimizerConfig as OptimizerConfig,
 )
 from ._config import (

@@ -30,6 +30,7 @@ LOSSES = (
     "binary_cross_entropy_with_logits",
     "categorical_cross_entropy",
     "categorical_cross_entropy_with_logits",
+    "first_spike_cross_entropy",
 )
 DATASETS = ("xor", "regression", "yin_yang", "mnist", "fashion_mnist", "cifar10")
 CLASSIFICATION_DATASETS = {"yin_yang": 3, "mnist": 10, "fashion_mnist": 10, "cifar10": 10}
@@ -106,6 +107,63 @@ class ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class SpikingConfig:
+    """``[spiking]``: train a spiking classifier (``jaxneuro.SpikingClassifier``) instead of an MLP.
+
+    The network has the layers of ``model.hidden_sizes`` (LIF neurons; ``model.activation`` is
+    not used), latency-coded inputs and first-spike outputs, and is trained with
+    ``loss = "first_spike_cross_entropy"``: per sample
+
+        L = -log softmax(-t / loss_tau)_label + late_spike_weight (e^(t_label / late_spike_tau) - 1),
+
+    the cross-entropy over first-spike times (Mostafa 2017) and the term that pulls the label
+    neuron's spike earlier (Göltz et al. 2021).  Times in s.
+
+    Attributes:
+        gradient: ``exact`` (EventProp: ``simulate_lif_events``) or ``surrogate`` (stepped, BPTT).
+        tau_m, tau_s, tau_ref: LIF membrane, synaptic and refractory time constants (s).
+        duration: simulated time per sample (s).
+        t_in: input window (s): a feature ``x`` in [0, 1] spikes at ``x t_in``.
+        dt: step of the surrogate simulation (s).
+        surrogate_slope: the fast sigmoid's slope (surrogate gradient).
+        weight_mean, weight_std: initial weights, ``tau_m (mean + std xi) / fan_in``.
+        max_spikes: network spikes per sample that the exact simulation holds (None: 4 per neuron).
+        loss_tau: the softmax's time scale (s).
+        late_spike_weight, late_spike_tau: weight and time scale (s) of the late-spike term.
+    """
+
+    gradient: Literal["exact", "surrogate"] = "exact"
+    tau_m: float = 0.02
+    tau_s: float = 0.005
+    tau_ref: float = 0.0
+    duration: float = 0.04
+    t_in: float = 0.01
+    dt: float = 1e-4
+    surrogate_slope: float = 25.0
+    weight_mean: float = 3.0
+    weight_std: float = 1.0
+    max_spikes: int | None = None
+    loss_tau: float = 5e-4
+    late_spike_weight: float = 3e-3
+    late_spike_tau: float = 6.4e-3
+
+    def __post_init__(self):
+        for key in ("tau_m", "tau_s", "duration", "t_in", "dt", "surrogate_slope", "loss_tau", "late_spike_tau"):
+            value = getattr(self, key)
+            _require(math.isfinite(value) and value > 0, f"spiking.{key}", value, "a finite float > 0")
+        for key in ("tau_ref", "late_spike_weight", "weight_std"):
+            value = getattr(self, key)
+            _require(math.isfinite(value) and value >= 0, f"spiking.{key}", value, "a finite float >= 0")
+        _require(math.isfinite(self.weight_mean), "spiking.weight_mean", self.weight_mean, "a finite float")
+        _require(
+            self.max_spikes is None or self.max_spikes >= 1,
+            "spiking.max_spikes",
+            self.max_spikes,
+            "None or an integer >= 1",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
     """``[optimizer]``: an optax optimiser and learning-rate schedule.
 
@@ -146,9 +204,11 @@ class Config:
             and a training set smaller than one batch is used whole).
         loss: per-sample loss from ``jaxneuro.losses`` (``mse``, ``binary_cross_entropy``,
             ``binary_cross_entropy_with_logits``, ``categorical_cross_entropy``,
-            ``categorical_cross_entropy_with_logits``); classification with ``mse`` or
+            ``categorical_cross_entropy_with_logits``, and ``first_spike_cross_entropy`` for a
+            spiking classifier, with a ``[spiking]`` table); classification with ``mse`` or
             ``categorical_cross_entropy`` uses one-hot targets.
         data, model, optimizer: the tables above.
+        spiking: ``[spiking]`` (optional): train a ``SpikingClassifier`` (see ``SpikingConfig``).
         seed: seed of the PRNG key that draws the initial weights and the minibatch order.
         scan_epoch: run each epoch as one jit-compiled ``lax.scan`` over its minibatches
             (faster); False: one jit-compiled call per minibatch.
@@ -166,6 +226,7 @@ class Config:
         "binary_cross_entropy_with_logits",
         "categorical_cross_entropy",
         "categorical_cross_entropy_with_logits",
+        "first_spike_cross_entropy",
     ]
     data: DataConfig
     model: ModelConfig
@@ -175,6 +236,7 @@ class Config:
     checkpoint_every: int = 1
     eval_every: int = 1
     stop_after_epochs: int | None = None
+    spiking: SpikingConfig | None = None
 
     def __post_init__(self):
         for key in ("epochs", "batch_size", "checkpoint_every", "eval_every"):
@@ -195,6 +257,17 @@ class Config:
             raise ConfigError(
                 f"config key 'loss' must be 'mse' or a categorical loss for data.name = {name!r} "
                 f"({CLASSIFICATION_DATASETS[name]} classes), got loss = {loss!r}."
+            )
+        if (self.spiking is None) != (loss != "first_spike_cross_entropy"):
+            raise ConfigError(
+                "config key 'loss' must be 'first_spike_cross_entropy' exactly when the config has a [spiking] "
+                f"table (a spiking classifier), got loss = {loss!r} "
+                + ("with a [spiking] table." if self.spiking is not None else "without one.")
+            )
+        if self.spiking is not None and name not in CLASSIFICATION_DATASETS:
+            raise ConfigError(
+                f"config key 'data.name' must be a classification set ({', '.join(CLASSIFICATION_DATASETS)}) for "
+                f"a spiking classifier ([spiking]), got data.name = {name!r}."
             )
         final = self.model.final_activation
         if loss.endswith("with_logits") and final != "identity":

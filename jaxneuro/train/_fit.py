@@ -135,10 +135,32 @@ def load_data(config: Config) -> Dataset:
 
 
 def make_model(config: Config, in_size: int, out_size: int, *, key: jax.Array) -> Any:
-    """The ``jaxneuro.MLP`` described by ``config.model``."""
+    """The ``jaxneuro.MLP`` described by ``config.model`` (a ``jaxneuro.SpikingClassifier`` with
+    those hidden sizes when the config has a ``[spiking]`` table)."""
     from .. import MLP
 
     m = config.model
+    if config.spiking is not None:
+        from .. import FastSigmoid, SpikingClassifier
+
+        sp = config.spiking
+        return SpikingClassifier(
+            in_size,
+            out_size,
+            list(m.hidden_sizes),
+            key=key,
+            gradient=sp.gradient,
+            tau_m=sp.tau_m,
+            tau_s=sp.tau_s,
+            tau_ref=sp.tau_ref,
+            duration=sp.duration,
+            t_in=sp.t_in,
+            dt=sp.dt,
+            surrogate=FastSigmoid(sp.surrogate_slope),
+            weight_mean=sp.weight_mean,
+            weight_std=sp.weight_std,
+            max_spikes=sp.max_spikes,
+        )
     return MLP(in_size, out_size, list(m.hidden_sizes), m.activation, m.final_activation, key=key)
 
 
@@ -190,6 +212,15 @@ def task_functions(config: Config, num_classes: int | None = None) -> tuple[Any,
         def onehot(label):
             return jax.nn.one_hot(label, k, dtype=jnp.result_type(float))
 
+        if name == "first_spike_cross_entropy":  # y: the outputs' first-spike times (s)
+            sp = config.spiking
+
+            def loss(t, label):
+                main = losses.first_spike_cross_entropy(t, label, tau=sp.loss_tau, window=2.0 * sp.duration)
+                late = jnp.expm1(jnp.take(t, label) / sp.late_spike_tau)
+                return main + sp.late_spike_weight * late
+
+            return loss, lambda t, label: (jnp.argmin(t) == label).astype(t.dtype)
         if name == "categorical_cross_entropy_with_logits":
             loss = losses.categorical_cross_entropy_with_integer_labels
         elif name == "categorical_cross_entropy":
