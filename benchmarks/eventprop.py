@@ -26,6 +26,20 @@ not grow with duration; it grows with ``max_spikes``.
 Run pinned to one core, with an interpreter that has eventax (``pip install eventax``)::
 
     taskset -c 0 /work/bench-venv/bin/python benchmarks/eventprop.py
+
+Measured 2026-12-05 (jax 0.10.2, eventax 0.1.0, CPU pinned to one core of a 2-core machine that
+other jobs kept at a load of 6-7, so times vary up to 2x between runs; median [min-max] of 9):
+
+    (run in ms, median [min-max]; gradient/forward; scratch of the gradient)
+    simulate_lif_events, tau_ref 2 ms, 95 spikes/sample   fwd 126 [61-246]   grad 272 [194-452]    2.2x  4.6 MiB
+      scratch of the gradient: 4.56 MiB at 50 ms and at 200 ms; 5.13 MiB with max_spikes x2
+    simulate_lif_events, tau_ref 0, 118 spikes/sample     fwd  65 [52-100]   grad 222 [216-228]    3.4x  4.6 MiB
+      with stop_when_fired="out", 43 spikes/sample        fwd  54 [48-57]    grad  86 [72-98]      1.6x  4.6 MiB
+    simulate_network(differentiable=True), dt 0.1 ms      fwd 144 [128-172]  grad 2720            18.9x  610 MiB
+    eventax FFEvNN + LIF, Euler 0.05 ms, ttfs             fwd  57 [49-92]    grad 1399 [1189-1661] 24.5x  116 MiB
+
+An earlier run (same code but the train capacity, load as above) gave for tau_ref 0: forward 81 ms,
+gradient 121 ms (1.5x); with stop_when_fired 24 / 47 ms (1.9x); eventax 36 / 1072 ms (30x).
 """
 
 from __future__ import annotations
