@@ -40,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Train a model from a TOML config. Any config field can be overridden with "
         "section.field=value, e.g. optimizer.learning_rate=1e-3 epochs=5.",
     )
-    parser.add_argument("config", help="path of the TOML config file")
+    parser.add_argument(
+        "config", help="path of the TOML config file, or the name of a bundled one (xor, regression, mnist_lif, ...)"
+    )
     parser.add_argument("--out", default=None, help="output folder (default: runs/<config name>)")
     parser.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
     parser.add_argument(
@@ -92,7 +94,7 @@ def _check_distributed(args: argparse.Namespace) -> str | None:
 def run(args: argparse.Namespace) -> int:
     """Run ``train``; returns the exit status (0 done, 1 training failed, 2 bad config, data or files)."""
     from ..data import DataNotFoundError
-    from ._config import ConfigError, load_config
+    from ._config import ConfigError, bundled_config_names, load_config
     from ._fit import NonFiniteLossError, fit
 
     problem = _check_distributed(args)
@@ -103,7 +105,11 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         return _error(str(err))
     except FileNotFoundError:
-        return _error(f"argument config: {args.config!r} does not exist; give a TOML file such as configs/xor.toml")
+        names = ", ".join(bundled_config_names()) or "none found"
+        return _error(
+            f"argument config: {args.config!r} does not exist; give a TOML file such as configs/xor.toml "
+            f"or the name of a bundled config ({names})"
+        )
     except UnicodeDecodeError as err:
         return _error(f"argument config: {args.config!r} is not a TOML file (not UTF-8 text: {err.reason})")
     except OSError as err:  # a folder, unreadable, ...

@@ -474,14 +474,53 @@ def _copy(raw: Any) -> Any:
     return raw
 
 
+def bundled_config_dir() -> Path | None:
+    """The folder of the configs shipped with jaxneuro, or None if there is none.
+
+    An installed wheel carries them as ``jaxneuro/configs/*.toml`` (pyproject.toml's
+    force-include of ``configs/``); a source checkout (editable install) reads ``configs/`` at
+    the root of the repository, the one copy kept in git.
+    """
+    package = Path(__file__).resolve().parent.parent
+    if (package / "configs").is_dir():
+        return package / "configs"
+    root = package.parent
+    if (root / "configs").is_dir() and (root / "pyproject.toml").is_file():
+        return root / "configs"
+    return None
+
+
+def bundled_config_names() -> list[str]:
+    """The names of the bundled configs (``xor``, ``mnist_lif``, ...), sorted."""
+    folder = bundled_config_dir()
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder else []
+
+
+def resolve_config_path(path: str | os.PathLike) -> Path:
+    """``path`` itself if it exists, else the bundled config of that name (``xor`` or ``xor.toml``).
+
+    A bare name is looked up only when no file or folder of that name exists, so a local file
+    always wins; anything else is returned unchanged (opening it raises ``FileNotFoundError``).
+    """
+    path = Path(path)
+    folder = bundled_config_dir()
+    if path.exists() or folder is None or path.name != str(path) or path.suffix not in ("", ".toml"):
+        return path
+    bundled = folder / f"{path.stem}.toml"
+    return bundled if bundled.is_file() else path
+
+
 def load_config(path: str | os.PathLike, overrides: Sequence[str] | Mapping[str, Any] = ()) -> Config:
     """Read and validate a TOML config file, applying command-line style overrides.
 
+    ``path`` is a TOML file, or the name of a config shipped with jaxneuro (``xor``,
+    ``mnist_lif``, ...; see :func:`resolve_config_path`) when no file of that name exists.
+
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file and no bundled config of that name.
         ConfigError: invalid TOML (with the file name) or an invalid config (see :func:`config_from_dict`).
     """
-    path = Path(path)
+    path = resolve_config_path(path)
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
