@@ -218,7 +218,12 @@ class SpikingClassifier(eqx.Module):
         w_in = jnp.zeros((net.size, times.shape[0]), self.weights[0].dtype).at[:n0].set(self.weights[0])
         train = SpikeTrain(times[:, None], jnp.ones(times.shape, jnp.int32))
         res = simulate_lif_events(
-            net, self.duration, inputs=(train, w_in), tau_ref=self.tau_ref, max_spikes=self.max_spikes
+            net,
+            self.duration,
+            inputs=(train, w_in),
+            tau_ref=self.tau_ref,
+            max_spikes=self.max_spikes,
+            stop_when_fired=len(pops) - 1,  # the first spike of every output is all the readout needs
         )
         first = res.spikes.times[net.size - self.out_size :, 0]
         return jnp.minimum(first, self.duration)
