@@ -42,7 +42,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 import equinox as eqx
 import jax
@@ -53,7 +53,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 from ._activations import LIF_AMPLITUDE, LIF_INPUT_OFFSET, get_activation, lif_activation, soft_lif_activation
 from ._kernels import FAST_SYNAPSE_TAU_S
 from ._layers import MLP, Dense
-from ._misc import as_float_array, check_range, error_if_any, is_concrete
+from ._misc import as_float_array, check_range, error_if_any, is_concrete, static_positive
 from ._network._lif_exact import LIFNetwork, LIFPopulation, NetworkResult, simulate_lif_network
 from ._neurons._lif import LIF
 from ._spikes import SpikeTrain, check_overflow
@@ -95,15 +95,6 @@ def _lif_parameters(activation: str | Callable[..., Array], where: str) -> dict[
     return params
 
 
-def _check_static_positive(name: str, value: Any, unit: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a Python number of {unit} (static), got {value!r}.")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be finite and in (0, inf) {unit}; got {name} = {value:g}.")
-    return value
-
-
 def poisson_spike_train(
     rates: Float[ArrayLike, " n"], duration: float, key: PRNGKeyArray, *, capacity: int | None = None
 ) -> SpikeTrain:
@@ -122,7 +113,7 @@ def poisson_spike_train(
     rates = as_float_array(rates)
     if rates.ndim != 1:
         raise ValueError(f"rates must have shape (n,), got shape {rates.shape}.")
-    duration = _check_static_positive("duration", duration, "s")
+    duration = static_positive("duration", duration, "s")
     if is_concrete(rates):
         check_range("rates", rates, lower=0.0, unit="Hz")
     else:
@@ -150,7 +141,7 @@ def regular_spike_train(rates: Float[ArrayLike, " n"], duration: float, *, capac
     rates = as_float_array(rates)
     if rates.ndim != 1:
         raise ValueError(f"rates must have shape (n,), got shape {rates.shape}.")
-    duration = _check_static_positive("duration", duration, "s")
+    duration = static_positive("duration", duration, "s")
     if is_concrete(rates):
         check_range("rates", rates, lower=0.0, unit="Hz")
     times = (jnp.arange(capacity + 1, dtype=rates.dtype)[None, :] + 0.5) / rates[:, None]
@@ -386,10 +377,10 @@ def convert_mlp(
     hidden = len(mlp.layers) - 1
     params = _lif_parameters(mlp.activation, f"hidden layers 0..{hidden - 1} (mlp.activation)")
     get_activation(mlp.final_activation)
-    presentation = _check_static_positive("presentation", presentation, "s")
-    dt = _check_static_positive("dt", dt, "s")
-    tau_s = _check_static_positive("tau_s", tau_s, "s")
-    max_input_rate = _check_static_positive("max_input_rate", max_input_rate, "Hz")
+    presentation = static_positive("presentation", presentation, "s")
+    dt = static_positive("dt", dt, "s")
+    tau_s = static_positive("tau_s", tau_s, "s")
+    max_input_rate = static_positive("max_input_rate", max_input_rate, "Hz")
     if readout not in _READOUTS:
         raise ValueError(f"readout must be one of {_READOUTS}, got {readout!r}.")
     if inputs not in _INPUTS:

@@ -149,6 +149,19 @@ def check_positive(name: str, value: Any, unit: str = "") -> Any:
     return check_range(name, value, lower=0.0, lower_open=True, unit=unit)
 
 
+def static_positive(name: str, value: Any, unit: str = "") -> float:
+    """``value`` as a Python float, checked to be a static (Python or numpy) number, finite and
+    > 0: for parameters that set shapes or loop lengths (durations, steps, time constants of a
+    compiled loop), which cannot be traced."""
+    of = f" of {unit}" if unit else ""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a Python number{of} (static), got {value!r}.")
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be finite and in (0, inf){' ' + unit if unit else ''}; got {name} = {value:g}.")
+    return value
+
+
 def check_finite(name: str, value: Any) -> Any:
     """Check that a (possibly traced) array holds no NaN or infinity."""
     return check_range(name, value)

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from ._misc import as_float_array, error_if_any, is_concrete
+from ._misc import as_float_array, error_if_any, is_concrete, static_positive
 from ._network._eventprop import simulate_lif_events
 from ._network._lif_exact import LIFNetwork, LIFPopulation
 from ._neurons._lif import LIF
@@ -48,15 +48,6 @@ from ._spikes import SpikeTrain
 from ._surrogate import AbstractSurrogate, FastSigmoid, simulate_layers
 
 _GRADIENTS = ("exact", "surrogate")
-
-
-def _static_positive(name: str, value: object, unit: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a Python number of {unit} (static), got {value!r}.")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be finite and in (0, inf) {unit}; got {name} = {value:g}.")
-    return value
 
 
 class SpikingClassifier(eqx.Module):
@@ -135,18 +126,18 @@ class SpikingClassifier(eqx.Module):
             raise ValueError(f"hidden_sizes must be ints >= 1, got {list(hidden_sizes)!r}.")
         if gradient not in _GRADIENTS:
             raise ValueError(f"gradient must be one of {_GRADIENTS}, got {gradient!r}.")
-        self.tau_m = _static_positive("tau_m", tau_m, "s")
-        self.tau_s = _static_positive("tau_s", tau_s, "s")
+        self.tau_m = static_positive("tau_m", tau_m, "s")
+        self.tau_s = static_positive("tau_s", tau_s, "s")
         if self.tau_s == self.tau_m:
             raise ValueError(f"tau_s must differ from tau_m = {self.tau_m:g} s; got tau_s = {self.tau_s:g} s.")
         if isinstance(tau_ref, bool) or not (isinstance(tau_ref, (int, float)) and 0 <= tau_ref < math.inf):
             raise ValueError(f"tau_ref must be a Python number in [0, inf) s, got {tau_ref!r}.")
         self.tau_ref = float(tau_ref)
-        self.duration = _static_positive("duration", duration, "s")
-        self.t_in = _static_positive("t_in", t_in, "s")
+        self.duration = static_positive("duration", duration, "s")
+        self.t_in = static_positive("t_in", t_in, "s")
         if self.t_in >= self.duration:
             raise ValueError(f"t_in must be in (0, duration = {self.duration:g}) s; got t_in = {self.t_in:g} s.")
-        self.dt = _static_positive("dt", dt, "s")
+        self.dt = static_positive("dt", dt, "s")
         steps = round(self.duration / self.dt)
         if abs(steps * self.dt - self.duration) > 1e-9 * self.duration:
             raise ValueError(f"dt must divide duration = {self.duration:g} s; got dt = {self.dt:g} s.")

@@ -55,10 +55,9 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from ._misc import as_float_array
+from ._misc import as_float_array, static_positive
 from ._neurons._base import AbstractNeuron
 from ._neurons._lif import LIF
 from ._solvers._exp_euler import ExponentialEuler
@@ -87,14 +86,6 @@ def _heaviside_jvp(surrogate, primals, tangents):
     return _heaviside(surrogate, c), surrogate.derivative(c) * dc
 
 
-def _check_static_positive(owner: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{owner}: {name} must be a Python number (static), got {value!r}.")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{owner}: {name} must be finite and in (0, inf); got {name} = {value!r}.")
-    return float(value)
-
-
 class FastSigmoid(AbstractSurrogate):
     """``sigma'(c) = 1 / (1 + slope |c|)^2`` (the derivative of the fast sigmoid
     ``c / (1 + slope |c|)``; SuperSpike).  ``slope`` (> 0, static) sets the width: 1/slope
@@ -109,7 +100,7 @@ class FastSigmoid(AbstractSurrogate):
     slope: float = eqx.field(static=True, default=25.0)
 
     def __check_init__(self):
-        _check_static_positive("FastSigmoid", "slope", self.slope)
+        static_positive("FastSigmoid: slope", self.slope)
 
     def derivative(self, c):
         return 1.0 / (1.0 + self.slope * jnp.abs(c)) ** 2
@@ -122,7 +113,7 @@ class ArcTan(AbstractSurrogate):
     alpha: float = eqx.field(static=True, default=2.0)
 
     def __check_init__(self):
-        _check_static_positive("ArcTan", "alpha", self.alpha)
+        static_positive("ArcTan: alpha", self.alpha)
 
     def derivative(self, c):
         return (self.alpha / 2.0) / (1.0 + (jnp.pi * self.alpha * c / 2.0) ** 2)
@@ -198,8 +189,8 @@ def simulate_layers(
     if not isinstance(surrogate, AbstractSurrogate):
         raise ValueError(f"surrogate must be a jaxneuro.AbstractSurrogate, got {type(surrogate).__name__}.")
     solver = ExponentialEuler() if solver is None else solver
-    dt = _check_static_positive("simulate_layers", "dt", dt)
-    tau_s = _check_static_positive("simulate_layers", "tau_s", tau_s)
+    dt = static_positive("dt", dt)
+    tau_s = static_positive("tau_s", tau_s)
     ws = [as_float_array(w) for w in weights]
     x = as_float_array(inputs)
     if not ws:
