@@ -125,7 +125,7 @@ def _log1p_ratio(x: Array) -> Array:
     return jnp.where(small, series, jnp.log1p(xs) / xs)
 
 
-def _crossing(vb, sb, J, inv_tm, inv_ts, a, horizon):
+def _crossing(vb, sb, J, inv_tm, inv_ts, a, horizon, mask=True):
     """The first ``u`` in ``[0, horizon]`` at which ``v`` (free evolution from ``(vb, sb)``
     under drive ``J``) reaches 1; ``0`` when ``vb >= 1`` already, ``inf`` when it does not
     reach 1 by ``horizon``.
@@ -137,7 +137,8 @@ def _crossing(vb, sb, J, inv_tm, inv_ts, a, horizon):
     min(u_c, horizon)]`` (rising start) or on ``[min(u_c, horizon), horizon]`` (falling
     start), and crosses iff it is >= 1 at the right end of that branch; the root is then
     located by Newton steps from the secant point, with bisection whenever a step leaves the
-    bracket, to rounding.  Elementwise over neurons.
+    bracket, to rounding.  Elementwise over neurons; where ``mask`` is False the result is
+    not wanted (no iterations are spent on it; it is returned as ``inf``).
     """
     dtype = vb.dtype
     eps = jnp.finfo(dtype).eps
@@ -156,7 +157,7 @@ def _crossing(vb, sb, J, inv_tm, inv_ts, a, horizon):
     v_ends, _, _ = free_response(ends, vb, sb, J, inv_tm, inv_ts, a)
     v_lo, v_hi = v_ends[0], v_ends[1]
     fire_now = vb >= 1.0
-    search = (v_hi >= 1.0) & ~fire_now & (hi > lo)
+    search = (v_hi >= 1.0) & ~fire_now & (hi > lo) & mask
     den = v_hi - v_lo
     u0 = lo + (hi - lo) * jnp.clip((1.0 - v_lo) / jnp.where(den > 0, den, 1.0), 0.0, 1.0)
     u0 = jnp.where(search, u0, 0.0)
@@ -197,13 +198,13 @@ def _advance(t, t_new, v, s, R, J, inv_tm, inv_ts, a):
     return J + (v0 - J) * em + s0 * k, s0 * es, s0
 
 
-def _predict(t, v, s, R, J, inv_tm, inv_ts, a, duration):
+def _predict(t, v, s, R, J, inv_tm, inv_ts, a, duration, mask=True):
     """Absolute time of each neuron's next crossing with no further input (``inf`` if none
     before ``duration``); refractory neurons start from ``v = 0`` at their release ``R``."""
     base = jnp.maximum(t, R)
     vb = jnp.where(R > t, 0.0, v)
     sb = s * jnp.exp(-(base - t) * inv_ts)
-    return base + _crossing(vb, sb, J, inv_tm, inv_ts, a, duration - base)
+    return base + _crossing(vb, sb, J, inv_tm, inv_ts, a, duration - base, mask)
 
 
 # =============================================================================== core
@@ -286,7 +287,7 @@ def _make_core(n: int, n_q: int, n_ev: int, max_spikes: int, duration: float, st
             w = wt[row]
             s = s + w * inv_ts
             affected = (w != 0) | spiker
-            new_pred = _predict(t_ev, v, s, R, J, inv_tm, inv_ts, a, T)
+            new_pred = _predict(t_ev, v, s, R, J, inv_tm, inv_ts, a, T, affected)
             pred = jnp.where(affected, new_pred, st["pred"])
             p = p + jnp.where(is_spk, 0, 1)
             t_nx, is_spk2, nn2 = next_event(pred, p)
