@@ -214,6 +214,29 @@ def test_simultaneous_crossings(x64):
 
 
 @pytest.mark.slow  # (over 10 s, mostly compilation)
+def test_simultaneous_crossings_with_mutual_inhibition(x64):
+    """Two identical neurons cross at one instant and inhibit each other strongly: processed
+    in index order, the second sees the first's spike as just before its crossing (module
+    docstring); no NaN, and the gradient along directions that keep the tie is exact."""
+    lif = jn.LIF(tau_m=0.01, tau_ref=0.002)
+    hid = jn.LIFPopulation(2, lif, tau_s=0.005)
+    out = jn.LIFPopulation(1, lif, tau_s=0.005)
+    w_hh = np.array([[0.0, -0.05], [-0.05, 0.0]])
+    w_in = np.array([[0.03], [0.03], [0.0]])
+
+    def run(p):
+        w_out, t = p
+        net = jn.LIFNetwork([hid, out], {(0, 0): w_hh, (1, 0): w_out})
+        return simulate_lif_events(net, T, inputs=(jn.SpikeTrain(t, jnp.array([1])), w_in), max_spikes=50)
+
+    params = [jnp.array([[0.03, 0.03]]), jnp.array([[0.001]])]
+    res = run(params)
+    assert int(res.spike_count[0]) == 1 and int(res.spike_count[2]) == 1
+    grads, _ = check_fd(run, weighted_times, params, ["w_out", "t_in"])
+    assert all(np.all(np.isfinite(np.asarray(g))) for g in grads)
+
+
+@pytest.mark.slow  # (over 10 s, mostly compilation)
 def test_input_at_crossing_time(x64):
     """An input spike exactly at a crossing: the crossing goes first, so the gradient with
     respect to that input's time is the derivative from the right (input later)."""

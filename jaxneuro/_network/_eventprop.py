@@ -54,10 +54,15 @@ Simultaneous events are processed one at a time in a fixed order: a crossing bef
 spike at the same time, and crossings at the same time by neuron index.  Each event then sees
 the earlier ones as infinitesimally earlier, so the gradient is the one-sided derivative of
 that order (where the order matters the spike times are not differentiable: their one-sided
-derivatives differ).  A neuron whose voltage is at or above 1 when it becomes free of an event
-fires at once (as in ``simulate_lif_network``, which finds crossings before applying a step's
-inputs); if an inhibitory spike at the same instant left it with ``dv/dt <= 0``, its spike
-time is treated as insensitive (``lambda_v = 0``) rather than divided by zero.
+derivatives differ).  So of two neurons that cross at the same instant, the second one sees the
+first one's spike as arrived just before its crossing: if that spike is excitatory or weak, the
+second still fires at that instant (the spike times of ``simulate_lif_network``); if it is
+inhibitory enough to turn the second's voltage down at threshold, the second does not fire (the
+limit of the inhibitory spike arriving just before), whereas ``simulate_lif_network``, which
+finds a step's crossings before it applies the step's spikes, fires it.  A neuron whose voltage
+is at or above 1 (after rounding) when an event leaves it fires at once; should its ``dv/dt`` be
+``<= 0`` there, its spike time is treated as insensitive (``lambda_v = 0``) rather than divided
+by zero.
 
 References:
     Wunderlich and Pehle (2021), "Event-based backpropagation can compute exact gradients for
