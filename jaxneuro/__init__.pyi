@@ -139,14 +139,20 @@ from ._fitting import (
 )
 from ._uat import (
     StepApproximant as StepApproximant,
+    TowerApproximant as TowerApproximant,
     certified_error_bound as certified_error_bound,
     constructive_approximant as constructive_approximant,
+    constructive_approximant_nd as constructive_approximant_nd,
     edge_factor as edge_factor,
     error_versus_pieces as error_versus_pieces,
     fit_single_hidden_layer as fit_single_hidden_layer,
     max_error as max_error,
+    max_error_nd as max_error_nd,
     mlp_function as mlp_function,
+    normalized_soft_lif as normalized_soft_lif,
     pieces_for_tolerance as pieces_for_tolerance,
+    rescaled_tanh as rescaled_tanh,
+    sigmoid_edge_factor as sigmoid_edge_factor,
 )
 
 # [api:synapses]  kernels, spike trains, filtering, networks
