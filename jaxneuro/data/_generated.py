@@ -39,13 +39,19 @@ def _wave(x):
     return jnp.sin(2.0 * jnp.pi * x) + 0.5 * jnp.sin(6.0 * jnp.pi * x)
 
 
+def _linear(x):
+    # a known linear (affine) map, for linear regression: the least-squares fit recovers it
+    return 1.5 * x - 0.5
+
+
 REGRESSION_FUNCTIONS: dict[str, Callable[[Array], Array]] = {
     "sine": _sine,
     "bump": _bump,
     "wave": _wave,
+    "linear": _linear,
 }
 """The 1-D target functions on [0, 1]: ``sine`` sin(2 pi x), ``bump`` exp(-(x - 1/2)^2 / 0.02),
-``wave`` sin(2 pi x) + sin(6 pi x) / 2."""
+``wave`` sin(2 pi x) + sin(6 pi x) / 2, ``linear`` 1.5 x - 0.5."""
 
 
 def regression(
@@ -60,7 +66,7 @@ def regression(
 
     Args:
         n: number of samples (>= 1).
-        function: one of ``REGRESSION_FUNCTIONS`` (``"sine"``, ``"bump"``, ``"wave"``).
+        function: one of ``REGRESSION_FUNCTIONS`` (``"sine"``, ``"bump"``, ``"wave"``, ``"linear"``).
         noise: standard deviation of the additive Gaussian noise on the targets (>= 0).
         grid: if True, ``x`` is the evenly spaced grid ``linspace(0, 1, n)`` (a test set);
             otherwise ``x ~ U[0, 1]`` drawn with ``key``.

@@ -58,7 +58,7 @@ class DataConfig:
         train_size: regression: number of generated training samples; tfds: use only the
             first ``train_size`` training examples (None: all; Yin-Yang likewise).  Ignored for XOR.
         test_size: as ``train_size`` for the test set (regression: points of an even grid).
-        function: regression target on [0, 1] (``sine``, ``bump``, ``wave``).
+        function: regression target on [0, 1] (``sine``, ``bump``, ``wave``, ``linear``).
         noise: regression target noise standard deviation (>= 0).
     """
 
@@ -66,7 +66,7 @@ class DataConfig:
     data_dir: str | None = None
     train_size: int | None = None
     test_size: int | None = None
-    function: Literal["sine", "bump", "wave"] = "sine"
+    function: Literal["sine", "bump", "wave", "linear"] = "sine"
     noise: float = 0.0
 
     def __post_init__(self):
