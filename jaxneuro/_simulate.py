@@ -42,7 +42,7 @@ from ._solvers import (
     SpikeTimes,
     SteppedLIF,
 )
-from ._solvers._base import MAX_CAPACITY, MAX_RATE_HZ, default_capacity
+from ._solvers._base import MAX_CAPACITY, MAX_RATE_HZ, default_capacity, error_if_any
 from ._solvers._sensitivity import run_solver
 from ._spikes import SpikeTrain
 
@@ -238,7 +238,25 @@ def initial_state(neuron: AbstractNeuron, y0: PyTree | None) -> PyTree:
         raise ValueError(
             f"y0 must have the structure of {type(neuron).__name__}.initial_state() ({jax.tree.structure(ref)}); {e}"
         ) from None
-    return jax.tree.map(lambda a: check_finite("y0", a), y0)
+    y0 = jax.tree.map(lambda a: check_finite("y0", a), y0)
+    if neuron.resets:  # a neuron with a reset starts below threshold (at or above: spikes before t0, or none)
+        c = neuron.spike_condition(y0)
+        name = type(neuron).__name__
+        message = f"y0 (v) must be below the threshold of {name} (spike_condition(y0) < 0)"
+        if is_concrete(c):
+            c = np.asarray(c)
+            if np.any(c >= 0):
+                try:  # for a condition v - v_th, name the threshold and v
+                    v = np.asarray(neuron.voltage(y0))
+                    thr = np.broadcast_to(v - c, c.shape)[c >= 0].flat[0]
+                    got = np.broadcast_to(v, c.shape)[c >= 0].flat[0]
+                    message = f"y0 (v) must be below the threshold {thr:g} of {name} (spike_condition(y0) < 0)"
+                except (TypeError, AttributeError, ValueError):
+                    got = np.max(c)
+                raise ValueError(f"{message}; got v = {got:g}.")
+        else:
+            y0 = error_if_any(y0, c >= 0, f"{message} (a traced value was not).")
+    return y0
 
 
 # ----------------------------------------------------------------------------- public entry

@@ -311,3 +311,21 @@ def test_nan_drive_function_in_spike_statistics_is_a_runtime_error(neuron, t1):
         jax.block_until_ready(jn.spike_statistics(neuron, lambda t: jnp.where(t > t1 / 2, jnp.nan, 10.0), 0.0, t1))
     with pytest.raises(RUNTIME_ERRORS, match="the state became non-finite"):
         jax.block_until_ready(jn.simulate(neuron, lambda t: jnp.where(t > t1 / 2, jnp.inf, 10.0), 0.0, t1, ts=[]))
+
+
+@pytest.mark.parametrize("method", ["exact", "stepped", "diffrax"])
+def test_y0_at_or_above_threshold_is_refused(method):
+    # was a spike before t0 (exact: at t = -0.014), 0 spikes (diffrax) or a stepped-only error
+    for y0 in (1.0, 1.5):
+        with pytest.raises(ValueError, match=rf"y0 \(v\) must be below the threshold 1 of LIF .*; got v = {y0:g}"):
+            jn.simulate(jn.LIF(), 2.0, 0.0, 1.0, y0=y0, method=method)
+    run = jax.jit(lambda y: jn.simulate(jn.LIF(), 2.0, 0.0, 1.0, y0=y, method=method, max_spikes=100).spikes.count)
+    _raises_at_run_time(run, 1.5, match=r"y0 \(v\) must be below the threshold of LIF")
+    assert int(run(0.99)) == 64
+
+
+def test_izhikevich_y0_above_its_peak_is_refused():
+    neuron = jn.Izhikevich()
+    y0 = eqx.tree_at(lambda s: s.v, neuron.initial_state(), jnp.asarray(35.0))
+    with pytest.raises(ValueError, match=r"y0 \(v\) must be below the threshold 30 of Izhikevich .*; got v = 35"):
+        jn.simulate(neuron, 10.0, 0.0, 100.0, y0=y0)
