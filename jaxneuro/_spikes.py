@@ -49,10 +49,9 @@ def check_overflow(train: "SpikeTrain", what: str) -> "SpikeTrain":
 def _check_times_valid(times: Array, count: Array, name: str) -> Array:
     """Spike times must be non-NaN, and sorted (non-decreasing) within each train."""
     cap = times.shape[-1]
-    valid = jnp.arange(cap) < jnp.minimum(count, cap)[..., None]
-    if is_concrete(times) and is_concrete(count):
+    if is_concrete(times) and is_concrete(count):  # (numpy throughout: inside jit, jnp ops give tracers)
         t = np.asarray(times)
-        v = np.asarray(valid)
+        v = np.arange(cap) < np.minimum(np.asarray(count), cap)[..., None]
         if np.any(np.isnan(t)):
             raise ValueError(f"{name}: spike times must not be NaN; got NaN at index {np.argwhere(np.isnan(t))[0]}.")
         if np.any(np.isinf(t) & v):
@@ -67,6 +66,7 @@ def _check_times_valid(times: Array, count: Array, name: str) -> Array:
                 f"{t[tuple(i)]:g} before {t[tuple(i[:-1]) + (i[-1] + 1,)]:g} at index {tuple(i)}."
             )
         return times
+    valid = jnp.arange(cap) < jnp.minimum(count, cap)[..., None]
     both = valid[..., 1:] & valid[..., :-1]
     bad = jnp.any(jnp.isnan(times)) | jnp.any(both & (jnp.diff(times, axis=-1) < 0))
     return eqx.error_if(times, bad, f"{name}: spike times must be non-NaN and sorted in each train.")

@@ -338,3 +338,13 @@ def test_kernel_constant_reuse():
     tr = SpikeTrain.from_times([0.0])
     ts = jnp.linspace(0, 0.1, 7)
     np.testing.assert_allclose(np.asarray(filter_spikes(tr, 0.02, 3, ts=ts)), np.asarray(jn.psc_kernel(ts, 0.02, 3)))
+
+
+def test_validate_a_concrete_train_closed_over_inside_jit():
+    # a concrete train captured by a jitted function: checked with numpy at trace time (the mask
+    # was built with jnp, a tracer inside jit, and np.asarray of it raised TracerArrayConversionError)
+    train = jn.SpikeTrain.from_times(jnp.array([[0.1, 0.2, jnp.inf], [0.3, jnp.inf, jnp.inf]]))
+    assert jax.jit(lambda: train.validate().count)().tolist() == [2, 1]
+    bad = jn.SpikeTrain(jnp.array([[0.2, 0.1]]), jnp.array([2]))
+    with pytest.raises(ValueError, match="must be sorted"):
+        jax.jit(lambda: bad.validate().count)()
