@@ -26,10 +26,10 @@ from ._config import (
     ModelConfig as ModelConfig,
 )
 from ._config import (
-    SpikingConfig as SpikingConfig,
+    OptimizerConfig as OptimizerConfig,
 )
 from ._config import (
-    OptimizerConfig as OptimizerConfig,
+    SpikingConfig as SpikingConfig,
 )
 from ._config import (
     config_from_dict as config_from_dict,

@@ -12,6 +12,13 @@ JSON sidecar records the epoch, step, size, SHA-256 and config for people and fo
 ``--resume`` checks.  Both files are written to a temporary name in the same folder,
 ``fsync``-ed and renamed with ``os.replace``, so a crash leaves either the old checkpoint
 or the new one, never half.  A checkpoint from before the trailer (no checksum) still loads.
+
+Why not Orbax (``orbax-checkpoint``, the JAX ecosystem's checkpoint library): the state is one
+small PyTree on one host, which equinox (a library: ``tree_serialise_leaves``) already writes;
+Orbax would add tensorstore and an asynchronous directory-per-step layout for a file of a few
+MiB, and its restore still needs the same template state.  What it would add that a lab needs
+(integrity and atomicity) is the 56-byte trailer and the rename above, tested by killing runs
+at random points (tests/test_persistence.py).
 """
 
 from __future__ import annotations
