@@ -154,6 +154,14 @@ from ._uat import (
     rescaled_tanh as rescaled_tanh,
     sigmoid_edge_factor as sigmoid_edge_factor,
 )
+from ._competitive import (
+    CompetitiveResult as CompetitiveResult,
+    adjusted_rand_index as adjusted_rand_index,
+    competitive_update as competitive_update,
+    fit_competitive as fit_competitive,
+    kmeans_plus_plus as kmeans_plus_plus,
+    winners as winners,
+)
 
 # [api:synapses]  kernels, spike trains, filtering, networks
 from ._kernels import (
