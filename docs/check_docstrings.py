@@ -4,7 +4,9 @@ The public names are the ``X as X`` re-exports of ``jaxneuro/__init__.pyi``,
 ``jaxneuro/train/__init__.pyi``, ``jaxneuro/data/__init__.pyi``, ``jaxneuro/losses.py`` and
 ``jaxneuro/plot/__init__.py``. Docstrings are read statically with griffe (what mkdocstrings
 renders; nothing is imported). Run ``python docs/check_docstrings.py`` (exit status 1 and one line
-per problem); ``mkdocs build --strict`` runs the same check through ``docs/hooks.py``.
+per name without a docstring); ``mkdocs build --strict`` runs the same check through
+``docs/hooks.py``. A public name that no page of docs/api/ renders yet is not an error: the hook
+renders it on a generated "Not yet sorted" page, so the reference always has every name.
 """
 
 from __future__ import annotations
@@ -52,12 +54,23 @@ def referenced_names() -> set[str]:
     return {m for page in API_DOCS.glob("*.md") for m in pattern.findall(page.read_text(encoding="utf-8"))}
 
 
+def unplaced_names() -> list[str]:
+    """Public names that no page of docs/api/ renders (docs/hooks.py shows them on a page of their own)."""
+    referenced = referenced_names()
+    return [
+        f"{module}.{name}"
+        for module, names in public_names().items()
+        for name in names
+        # a loss re-exported flat from jaxneuro is documented once, as jaxneuro.losses.<name>
+        if f"{module}.{name}" not in referenced and f"jaxneuro.losses.{name}" not in referenced
+    ]
+
+
 def problems() -> list[str]:
-    """One line per public name without a docstring or missing from the API reference."""
+    """One line per public name without a docstring (or that griffe cannot find)."""
     import griffe
 
     package = griffe.load("jaxneuro", search_paths=[str(ROOT)], allow_inspection=False)
-    referenced = referenced_names()
     found = []
     for module, names in public_names().items():
         for name in names:
@@ -72,9 +85,6 @@ def problems() -> list[str]:
                 found.append(f"{dotted}: no docstring")
             elif doc and dotted in KNOWN_MISSING:
                 found.append(f"{dotted}: has a docstring now; remove it from KNOWN_MISSING in docs/check_docstrings.py")
-            # a loss re-exported flat from jaxneuro is documented once, as jaxneuro.losses.<name>
-            if dotted not in referenced and f"jaxneuro.losses.{name}" not in referenced:
-                found.append(f"{dotted}: not in the API reference (docs/api/*.md)")
     return found
 
 
@@ -82,6 +92,8 @@ def main() -> int:
     found = problems()
     for line in found:
         print(line)
+    for dotted in unplaced_names():
+        print(f"{dotted}: not on a topic page of docs/api/ yet (the site shows it under 'Not yet sorted')")
     total = sum(len(v) for v in public_names().values())
     print(f"{total} public names, {len(found)} problems; known without a docstring: {sorted(KNOWN_MISSING)}")
     return 1 if found else 0
