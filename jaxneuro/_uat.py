@@ -134,10 +134,19 @@ def certified_error_bound(
     sup_norm = float(check_range("sup_norm", sup_norm, lower=0.0))
     delta = 1.0 / n
     m = delta if margin is None else float(check_range("margin", margin, lower=0.0))
+    kappa = float(check_range("kappa", kappa, lower=0.0, lower_open=True))
     dim = _check_count("dim", dim)
+    if sigmoid is not None:
+        _check_sigmoid(sigmoid)
+    return _bound(n, lipschitz, sup_norm, kappa, m, sigmoid, dim)
+
+
+def _bound(n: int, lipschitz: float, sup_norm: float, kappa: float, m: float, sigmoid: Any, dim: int) -> float:
+    # certified_error_bound on checked arguments (pieces_for_tolerance calls it many times)
+    delta = 1.0 / n
     w = kappa / delta
     if sigmoid is not None:
-        rho = sigmoid_edge_factor(sigmoid, kappa, n)
+        rho = _sigmoid_edge_factor(sigmoid, kappa, n, 4097)
         right, left = _tails(sigmoid, np.array([w * m]))
         return dim * (lipschitz * delta * (1.0 + rho) + sup_norm * float(right[0] + left[0]))
     rho = edge_factor(kappa)
@@ -192,8 +201,11 @@ def pieces_for_tolerance(
     if kappa is not None:
         kappa = float(check_range("kappa", kappa, lower=0.0, lower_open=True))
 
+    if sigmoid is not None:
+        _check_sigmoid(sigmoid)
+
     def bound(n: int, kappa: float) -> float:
-        return certified_error_bound(n, lipschitz=L, sup_norm=M, kappa=kappa, sigmoid=sigmoid, dim=dim)
+        return _bound(n, L, M, kappa, 1.0 / n, sigmoid, dim)
 
     if kappa is None and sigmoid is None:
         kappa = max(DEFAULT_KAPPA, math.log(4.0 * dim * M / epsilon)) if M > 0 else DEFAULT_KAPPA
@@ -529,25 +541,7 @@ def normalized_soft_lif(
 
 def _check_sigmoid(sigmoid: Any) -> None:
     # The generic bound needs sigma nondecreasing with values in [0, 1], from 0 to 1: sampled here
-    # (a check that catches wrong callables, not a proof).  Remembered per callable, as the bisection
-    # of pieces_for_tolerance asks many times.
-    try:
-        if sigmoid in _CHECKED_SIGMOIDS:
-            return
-    except TypeError:  # unhashable callable: check every time
-        pass
-    _check_sigmoid_once(sigmoid)
-    try:
-        if len(_CHECKED_SIGMOIDS) < 64:
-            _CHECKED_SIGMOIDS.add(sigmoid)
-    except TypeError:
-        pass
-
-
-_CHECKED_SIGMOIDS: set = set()
-
-
-def _check_sigmoid_once(sigmoid: Any) -> None:
+    # (a check that catches wrong callables, not a proof).
     if not callable(sigmoid):
         raise ValueError(f"sigmoid must be a callable from arrays to arrays, got {sigmoid!r}.")
     y = np.concatenate([-np.logspace(12, -3, 61), [0.0], np.logspace(-3, 12, 61)])
@@ -613,6 +607,10 @@ def sigmoid_edge_factor(sigmoid: Callable[[Array], Array], kappa: float, n_piece
     n = _check_count("n_pieces", n_pieces)
     n_grid = _check_count("n_grid", n_grid, 2)
     _check_sigmoid(sigmoid)
+    return _sigmoid_edge_factor(sigmoid, kappa, n, n_grid)
+
+
+def _sigmoid_edge_factor(sigmoid: Callable[[Array], Array], kappa: float, n: int, n_grid: int) -> float:
     u = np.linspace(0.0, 1.0, n_grid)
     i = np.arange(2, max(n, 2), dtype=np.float64)
     y = np.concatenate([kappa * u, kappa * (1.0 - u), [kappa], kappa * i])

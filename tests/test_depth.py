@@ -56,7 +56,7 @@ def test_deep_net_is_exact_with_2k_units():
     assert count_pieces(y, x) == 2**K
 
 
-def fit_shallow(m, x, t, *, key, steps=1500):
+def fit_shallow(m, x, t, *, key, steps=800):
     """One hidden layer of m ReLU units trained with Adam on the mean squared error (full batch, lax.scan)."""
     net = jn.MLP(1, 1, [m], activation="relu", final_activation="identity", key=key)
     # breakpoints spread over [0, 1] at the start, so that training can use every unit
