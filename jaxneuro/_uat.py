@@ -661,6 +661,7 @@ class TowerApproximant(eqx.Module):
 
     @property
     def dim(self) -> int:
+        """n, the dimension of the domain [0, 1]^n."""
         return self.alpha.ndim
 
     @property
