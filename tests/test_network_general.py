@@ -581,3 +581,24 @@ def test_standard_networks_are_built_as_documented(build):
     assert len(net.links) == 4
     expected = p * sum(sizes) ** 2
     assert abs(net.n_synapses() - expected) < 5 * math.sqrt(expected)
+
+
+@pytest.mark.parametrize("what", ["lif weight", "lif bias", "population drive"])
+def test_traced_nan_reaches_a_run_time_error(what):
+    # Traced NaN inputs cannot be refused at build time; they make the state NaN (sticky), and
+    # one check of the final state turns that into an error instead of a silent 0 or 1 spike.
+    lif_net = jn.LIFNetwork.from_weights(jnp.zeros((3, 3)), bias=1.5)
+    nan3 = jnp.full((3,), jnp.nan)
+    if what == "lif weight":
+        run = lambda w: jn.simulate_network(eqx.tree_at(lambda n: n.connections[0].weight_t, lif_net, w), 0.05)
+        arg = jnp.full((3, 3), jnp.nan)
+    elif what == "lif bias":
+        run = lambda b: jn.simulate_network(eqx.tree_at(lambda n: n.populations[0].bias, lif_net, b), 0.05)
+        arg = nan3
+    else:
+        run = lambda d: jn.simulate_network(
+            jn.Network([jn.Population(3, jn.IntegrateAndFire(), "a", drive=d)], []), 10.0
+        )
+        arg = nan3
+    with pytest.raises(Exception, match="the network's state became non-finite"):
+        jax.block_until_ready(jax.jit(lambda a: run(a).spike_count)(arg))

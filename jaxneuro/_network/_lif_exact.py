@@ -88,14 +88,18 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._kernels import FAST_SYNAPSE_TAU_S
-from .._misc import as_float_array, check_positive, default_float, is_concrete
+from .._misc import as_float_array, check_positive, default_float, error_if_any, is_concrete
 from .._neurons._lif import LIF
 from .._spikes import SpikeTrain, check_overflow
 from ._bitmap import bitmap, next_ones
 from ._lif_closed_form import exps, interior_max, k_from, kresp, threshold_time
 from ._noise import normal_seeds, normals
 
-_LARGE_N = 2048  # from this many neurons on, the default max_spikes_per_step is 16 (else 8)
+_LARGE_N = 2048
+NON_FINITE_NETWORK = (
+    "the network's state became non-finite (NaN or inf): a weight, bias, drive or input is NaN or infinite "
+    "(traced values are checked through the state they reach; concrete ones when the network is built)."
+)  # from this many neurons on, the default max_spikes_per_step is 16 (else 8)
 
 
 # =============================================================================== model
@@ -1093,6 +1097,11 @@ def simulate_lif_network(
         ts_rec = t0 + jnp.arange(n_blocks, dtype=dtype) * (trace_every * dt_a)
     final, (times, counts) = carry
     final = public(final)
+    # NaN is sticky in v and s: one check of the final state catches a NaN weight, bias or drive
+    # that was traced (concrete ones are refused when the network is built)
+    bad = ~(jnp.all(jnp.isfinite(final.v)) & jnp.all(jnp.isfinite(final.s)))
+    counts = error_if_any(counts, bad, NON_FINITE_NETWORK)
+    times = error_if_any(times, bad, NON_FINITE_NETWORK)
     spikes = None
     if cap:
         spikes = SpikeTrain(times, counts)

@@ -50,6 +50,7 @@ from .._spikes import SpikeTrain, check_overflow
 from ._binomial import binomial_counts
 from ._bitmap import for_each_one
 from ._connectivity import DenseStorage
+from ._lif_exact import NON_FINITE_NETWORK
 from ._model import Network, PoissonPopulation, Population, SpikeSource
 
 _DELAY_RTOL = 0.01  # a delay more than 1% of dt off a multiple of dt is an error
@@ -624,6 +625,11 @@ def simulate_general_network(
         carry, v = lax.scan(block, carry, None, length=n_steps // trace_every)
         ts = jnp.asarray(t0, dtype) + dt_a * trace_every * jnp.arange(n_steps // trace_every, dtype=dtype)
     state, times, counts = carry
+    # one check of the final state: a NaN or infinite traced drive, weight or parameter reaches it
+    leaves = [x for x in jax.tree.leaves((state.y, state.synapses)) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    bad = ~jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.asarray(False)
+    counts = tuple(error_if_any(c, bad, NON_FINITE_NETWORK) for c in counts)
+    times = tuple(None if tm is None else error_if_any(tm, bad, NON_FINITE_NETWORK) for tm in times)
     trains = []
     for p, (tm, c) in enumerate(zip(times, counts, strict=True)):
         if tm is None:
