@@ -76,7 +76,7 @@ from ._tuning import (
 )
 
 # [api:learning-models]  activations, losses, layers, soft LIF, universal approximation
-from . import losses as losses
+from . import data as data, experimental as experimental, losses as losses, plot as plot, train as train
 from ._activations import (
     ACTIVATION_NAMES as ACTIVATION_NAMES,
     get_activation as get_activation,
