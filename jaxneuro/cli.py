@@ -78,6 +78,7 @@ def check_out_folder(prog: str, out: Path) -> str | None:
 # the library checks the ranges (and names its parameters); the command line names its options
 _OPTION_OF = {
     "duration": "--duration",
+    "t1": "--duration",  # the library's "t1 - t0 = ... s needs a spike buffer of ..." (a too long run)
     "transient": "--transient",
     "dt": "--dt",
     "tau_m": "--tau-m",

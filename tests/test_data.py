@@ -63,7 +63,7 @@ def test_regression_random_inputs_and_noise():
         ({"n": 2.5, "grid": True}, r"n must be an integer >= 1, got n = 2.5"),
         (
             {"n": 5, "grid": True, "function": "cosine"},
-            r"function must be one of \['bump', 'sine', 'wave'\], got function = 'cosine'",
+            r"function must be one of \['bump', 'linear', 'sine', 'wave'\], got function = 'cosine'",
         ),
         (
             {"n": 5, "grid": True, "noise": -1.0, "key": jax.random.PRNGKey(0)},
