@@ -72,6 +72,7 @@ def test_clusters_a_gaussian_mixture_like_kmeans2():
     assert float(r.inertia) == pytest.approx(km_inertia, rel=0.01)
 
 
+@pytest.mark.slow  # ~8 s
 def test_a_constant_rate_also_clusters_and_restarts_vmap():
     x, labels = gaussian_mixture(n_per=40, seed=4)
     fit = jax.jit(lambda k: jn.fit_competitive(jnp.asarray(x, jnp.float32), 4, key=k, epochs=5, learning_rate=0.05))
