@@ -149,6 +149,13 @@ def check_positive(name: str, value: Any, unit: str = "") -> Any:
     return check_range(name, value, lower=0.0, lower_open=True, unit=unit)
 
 
+def check_int(name: str, value: Any, low: int = 1) -> int:
+    """``value`` as a Python int, checked to be a (static) int ``>= low``: for sizes and capacities."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an int in [{low}, inf), got {name} = {value!r}.")
+    return int(value)
+
+
 def static_positive(name: str, value: Any, unit: str = "") -> float:
     """``value`` as a Python float, checked to be a static (Python or numpy) number, finite and
     > 0: for parameters that set shapes or loop lengths (durations, steps, time constants of a

@@ -84,7 +84,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from .._misc import as_float_array, check_range, default_float, error_if_any, is_concrete
+from .._misc import as_float_array, check_int, check_range, default_float, error_if_any, is_concrete
 from .._spikes import SpikeTrain, check_overflow
 from ._lif_closed_form import decays, free_response
 from ._lif_exact import LIFNetwork
@@ -421,12 +421,6 @@ def _static_number(name: str, value: Any) -> float:
     return float(value)
 
 
-def _check_int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an int in [{low}, inf), got {name} = {value!r}.")
-    return int(value)
-
-
 def simulate_lif_events(
     network: LIFNetwork,
     duration: float,
@@ -555,10 +549,10 @@ def simulate_lif_events(
         if per_neuron is None:
             raise ValueError("max_spikes is required when tau_ref is 0 or traced (the event buffer has a static size).")
         max_spikes = N * per_neuron
-    max_spikes = _check_int("max_spikes", max_spikes)
+    max_spikes = check_int("max_spikes", max_spikes)
     if max_spikes_per_neuron is None:
         max_spikes_per_neuron = max_spikes if per_neuron is None else min(per_neuron, max_spikes)
-    cap = _check_int("max_spikes_per_neuron", max_spikes_per_neuron)
+    cap = check_int("max_spikes_per_neuron", max_spikes_per_neuron)
 
     wt = network.outgoing_weights().astype(dtype)
     n_q = 0

@@ -88,7 +88,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._kernels import FAST_SYNAPSE_TAU_S
-from .._misc import as_float_array, check_positive, default_float, error_if_any, is_concrete
+from .._misc import as_float_array, check_int, check_positive, default_float, error_if_any, is_concrete
 from .._neurons._lif import LIF
 from .._spikes import SpikeTrain, check_overflow
 from ._bitmap import bitmap, next_ones
@@ -416,12 +416,6 @@ class _Pop(NamedTuple):  # per-population scalars and its slice
     a: Array
 
 
-def _check_int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
-    return int(value)
-
-
 def simulate_lif_network(
     network: LIFNetwork,
     duration: float,
@@ -520,7 +514,7 @@ def simulate_lif_network(
     N = network.size
     if max_spikes_per_step is None:
         max_spikes_per_step = 8 if N < _LARGE_N and not differentiable else 16
-    K = _check_int("max_spikes_per_step", max_spikes_per_step)
+    K = check_int("max_spikes_per_step", max_spikes_per_step)
     K = min(K, N)
     # spikes delivered per kernel: a divisor of K, below K (a single group per chunk lets XLA
     # hoist and fuse the delivery badly)
@@ -619,7 +613,7 @@ def simulate_lif_network(
                 t_np = np.sort(np.asarray(train.times)[np.asarray(train.mask)].ravel()) - float(np.asarray(t0))
                 e_np = np.searchsorted(t_np, np.arange(steps + 1) * dt, side="left")
                 max_input_spikes_per_step = max(1, int(np.max(np.diff(e_np))))
-            K_in = _check_int("max_input_spikes_per_step", max_input_spikes_per_step)
+            K_in = check_int("max_input_spikes_per_step", max_input_spikes_per_step)
             ev_t = jnp.concatenate([ev_t, jnp.full((K_in,), jnp.inf, dtype)])
             ev_src = jnp.concatenate([ev_src, jnp.full((K_in,), N, jnp.int32)])
 
@@ -693,11 +687,11 @@ def simulate_lif_network(
             if len(tr_concrete) < len(pops):
                 raise ValueError("max_spikes is required when tau_ref is traced (the spike buffer has a static size).")
             max_spikes = int(math.ceil(duration / min(tr_concrete) * (1 + 1e-9))) + 1
-        cap = _check_int("max_spikes", max_spikes)
+        cap = check_int("max_spikes", max_spikes)
     else:
         cap = 0
     if trace_every is not None:
-        trace_every = _check_int("trace_every", trace_every)
+        trace_every = check_int("trace_every", trace_every)
         if trace_every > steps:
             raise ValueError(f"trace_every must be an int in [1, steps = {steps}], got {trace_every}.")
         if trace_neurons is None:
