@@ -299,7 +299,9 @@ class SpikingMLP(eqx.Module):
         """Outputs for a batch of inputs, shape ``(batch, out_size)``: ``lax.map`` over the
         inputs, ``batch_size`` at a time under ``vmap`` (1, the default, is fastest on a CPU,
         where a vmapped event-driven network computes every branch for the whole batch;
-        larger batches suit accelerators).  Wrap in ``jax.jit`` (or use ``evaluate_spiking``).
+        larger batches suit accelerators).  Compile it with ``eqx.filter_jit`` (the model is a
+        PyTree of arrays; ``jax.jit`` of the bound method cannot hash it), or use
+        ``jaxneuro.train.evaluate_spiking``.
         """
         xs = jnp.asarray(xs)
         if xs.ndim != 2 or xs.shape[1] != self.in_size:
@@ -343,7 +345,7 @@ def convert_mlp(
     Example (MNIST, a 784-256-256-10 network trained by ``configs/mnist_lif.toml``)::
 
         snn = jn.convert_mlp(mlp, presentation=0.05)
-        logits = jax.jit(snn.predict)(x_test)      # (10000, 10)
+        logits = eqx.filter_jit(lambda m, x: m.predict(x))(snn, x_test)      # (10000, 10)
         accuracy = jnp.mean(jnp.argmax(logits, -1) == y_test)
 
     Args:
