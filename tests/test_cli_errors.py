@@ -90,7 +90,15 @@ def _fill(text, root):
     return text
 
 
-@pytest.mark.parametrize("command, args, message", CASES, ids=[" ".join(args)[:60] for _, args, _ in CASES])
+# Each case is a subprocess (about 4 s on two cores, mostly importing JAX): every fourth runs in the
+# default run, all of them with -m slow.
+PARAMS = [
+    pytest.param(*case, id=" ".join(case[1])[:60], marks=() if i % 4 == 0 else pytest.mark.slow)
+    for i, case in enumerate(CASES)
+]
+
+
+@pytest.mark.parametrize("command, args, message", PARAMS)
 def test_bad_input_is_one_line_naming_the_option(files, tmp_path, command, args, message):
     args = [_fill(a, files) for a in args]
     proc = subprocess.run(command + args, capture_output=True, text=True, cwd=tmp_path, timeout=300)
@@ -102,6 +110,7 @@ def test_bad_input_is_one_line_naming_the_option(files, tmp_path, command, args,
     assert "error: " in lines[0]
 
 
+@pytest.mark.slow  # trains and resumes in subprocesses
 def test_a_damaged_checkpoint_through_the_cli(tmp_path):
     out = tmp_path / "run"
     ok = subprocess.run(TRAIN + [CONFIG, "--out", str(out), "--quiet", "epochs=3"], capture_output=True, text=True)

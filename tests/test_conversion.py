@@ -294,6 +294,7 @@ def test_spiking_command_writes_table_and_plots(regression_run, capsys):
     ],
 )
 def test_spiking_command_bad_input_is_one_line(args, message, tiny_run, tmp_path, capsys):
+    # (the first cases load and convert the run: about 2 s each)
     run = tiny_run
     args = [a.format(run=run, tmp=tmp_path) for a in args]
     with contextlib.suppress(SystemExit):

@@ -76,6 +76,7 @@ def check_fd(run, loss, params, names, h_rel=1e-6, rtol=1e-6, n_dirs=2):
     return grads, counts0
 
 
+@pytest.mark.slow  # two simulators compiled, dt 1e-6
 def test_spike_times_equal_simulate_network(x64):
     params, build = two_layer(seed=0)
     w_out, w_in, t_in, bias = params
@@ -128,6 +129,7 @@ def test_gradient_tau_ref_and_first_spike_readout(x64):
     check_fd(run, loss, [w_out, jnp.full(N_HID + N_OUT, 0.002)], ["w_out", "tau_ref"], h_rel=1e-5)
 
 
+@pytest.mark.slow  # four compilations
 def test_stop_when_fired_keeps_first_spikes_and_gradient(x64):
     params, build = two_layer(seed=0)
     w_out, w_in, t_in, bias = params
@@ -357,6 +359,7 @@ def test_bad_inputs_name_parameter_value_and_range():
         simulate_lif_events(jn.LIF(), T)
 
 
+@pytest.mark.slow  # three compilations
 def test_memory_grows_with_events_not_duration():
     """The compiled gradient's scratch memory is the same for a 10x longer run with the same
     event buffer, and grows with the buffer."""

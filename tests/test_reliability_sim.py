@@ -81,7 +81,7 @@ def _count(neuron, drive, t0=0.0, t1=1.0, **kw):
     return jn.simulate(neuron, drive, t0, t1, **kw).spikes.count
 
 
-@pytest.mark.parametrize("method", ["exact", "stepped", "diffrax"])
+@pytest.mark.parametrize("method", ["exact", "stepped", pytest.param("diffrax", marks=pytest.mark.slow)])
 def test_nan_constant_drive_under_jit_and_vmap_is_a_runtime_error(method):
     run = jax.jit(lambda d: _count(jn.LIF(), d, method=method))
     _raises_at_run_time(run, jnp.nan, match="input value must be finite")
@@ -135,7 +135,7 @@ def test_nan_y0_concrete_and_traced():
         jn.simulate(hh, 10.0, 0.0, 100.0, y0=y0)
 
 
-@pytest.mark.parametrize("method", ["exact", "stepped", "diffrax"])
+@pytest.mark.parametrize("method", ["exact", "stepped", pytest.param("diffrax", marks=pytest.mark.slow)])
 def test_nan_ts_concrete_and_traced(method):
     ts = np.array([0.0, np.nan, 0.5])
     with pytest.raises(ValueError, match=r"ts must be finite and in \(-inf, inf\); got ts = \[nan\]"):
@@ -197,6 +197,7 @@ def test_hh_step_too_coarse_to_resolve_a_spike_warns():
         jn.simulate(jn.HodgkinHuxley(), 10.0, 0.0, 100.0, solver=jn.ExpMidpointHH(1.0), ts=[])
 
 
+@pytest.mark.slow  # RK4 over a diverging HH run
 def test_hh_rk4_unstable_step_warns_then_fails():
     # RK4 at 0.1 ms diverges (it read 2 spikes for 68 Hz): the warning, then the non-finite
     # state as a run-time error
@@ -286,7 +287,7 @@ def test_float32_parameter_under_x64(method):
 
 
 @pytest.mark.usefixtures("x64")
-@pytest.mark.parametrize("method", ["auto", "stepped", "diffrax"])
+@pytest.mark.parametrize("method", ["auto", "stepped", pytest.param("diffrax", marks=pytest.mark.slow)])
 def test_float32_dtype_under_x64(method):
     # tuning_curve(dtype=float32) with x64 on: the diffrax path was a lax.cond dtype error
     rates = jn.tuning_curve(jn.LIF(), jnp.array([2.0, 5.0]), duration=1.0, dtype=jnp.float32, method=method)
@@ -313,7 +314,7 @@ def test_nan_drive_function_in_spike_statistics_is_a_runtime_error(neuron, t1):
         jax.block_until_ready(jn.simulate(neuron, lambda t: jnp.where(t > t1 / 2, jnp.inf, 10.0), 0.0, t1, ts=[]))
 
 
-@pytest.mark.parametrize("method", ["exact", "stepped", "diffrax"])
+@pytest.mark.parametrize("method", ["exact", "stepped", pytest.param("diffrax", marks=pytest.mark.slow)])
 def test_y0_at_or_above_threshold_is_refused(method):
     # was a spike before t0 (exact: at t = -0.014), 0 spikes (diffrax) or a stepped-only error
     for y0 in (1.0, 1.5):
