@@ -64,7 +64,7 @@ def leaky_relu(z: Float[ArrayLike, "*shape"], *, negative_slope: float = 0.01) -
     return jnp.where(z >= 0, z, negative_slope * z)
 
 
-def _check_axis(name: str, z: Array, axis: int) -> int:
+def check_axis(name: str, z: Array, axis: int) -> int:
     if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
         raise ValueError(f"{name}: axis must be an int, got {axis!r}.")
     if z.ndim == 0:
@@ -97,7 +97,7 @@ def softmax(z: Float[ArrayLike, "*shape"], *, axis: int = -1) -> Float[Array, "*
         ValueError: if ``z`` is a scalar, or ``axis`` is out of range or empty.
     """
     z = as_float_array(z)
-    axis = _check_axis("softmax", z, axis)
+    axis = check_axis("softmax", z, axis)
     # The shift does not change the value; stopping its gradient keeps the derivative exact
     # and avoids differentiating through the max.
     m = jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True))
@@ -123,7 +123,7 @@ def one_hot(z: Float[ArrayLike, "*shape"], *, axis: int = -1) -> Float[Array, "*
         ValueError: if ``z`` is a scalar, or ``axis`` is out of range or empty.
     """
     z = as_float_array(z)
-    axis = _check_axis("one_hot", z, axis)
+    axis = check_axis("one_hot", z, axis)
     k = jnp.argmax(z, axis=axis, keepdims=True)
     idx = jax.lax.broadcasted_iota(jnp.int32, z.shape, axis % z.ndim)
     return (idx == k).astype(z.dtype)

@@ -95,6 +95,24 @@ def _lif_parameters(activation: str | Callable[..., Array], where: str) -> dict[
     return params
 
 
+def _checked_rates(rates: ArrayLike) -> Array:
+    """Rates (Hz) of shape ``(n,)``, finite and >= 0 (checked now if concrete, else at run time)."""
+    rates = as_float_array(rates)
+    if rates.ndim != 1:
+        raise ValueError(f"rates must have shape (n,), got shape {rates.shape}.")
+    if is_concrete(rates):
+        return check_range("rates", rates, lower=0.0, unit="Hz")
+    return error_if_any(rates, ~(rates >= 0) | ~jnp.isfinite(rates), "rates must be finite and in [0, inf) Hz.")
+
+
+def _train(times: Array, duration: float, capacity: int, name: str) -> SpikeTrain:
+    """The spikes among ``times`` (``(n, capacity + 1)``, sorted) before ``duration``, in a buffer of
+    ``capacity`` (an overflow is an error naming ``name``)."""
+    count = jnp.sum(times < duration, axis=1).astype(jnp.int32)
+    slots = jnp.arange(capacity) < count[:, None]
+    return check_overflow(SpikeTrain(jnp.where(slots, times[:, :capacity], jnp.inf), count), name)
+
+
 def poisson_spike_train(
     rates: Float[ArrayLike, " n"], duration: float, key: PRNGKeyArray, *, capacity: int | None = None
 ) -> SpikeTrain:
@@ -110,14 +128,8 @@ def poisson_spike_train(
         train = poisson_spike_train(jnp.array([10.0, 50.0]), 1.0, jax.random.key(0))
         train.count          # about [10, 50]
     """
-    rates = as_float_array(rates)
-    if rates.ndim != 1:
-        raise ValueError(f"rates must have shape (n,), got shape {rates.shape}.")
+    rates = _checked_rates(rates)
     duration = static_positive("duration", duration, "s")
-    if is_concrete(rates):
-        check_range("rates", rates, lower=0.0, unit="Hz")
-    else:
-        rates = error_if_any(rates, ~(rates >= 0) | ~jnp.isfinite(rates), "rates must be finite and in [0, inf) Hz.")
     if capacity is None:
         if not is_concrete(rates):
             raise ValueError("capacity must be given when rates are traced (it sets a static buffer size).")
@@ -127,10 +139,7 @@ def poisson_spike_train(
         raise ValueError(f"capacity must be a positive int, got {capacity!r}.")
     isi = jax.random.exponential(key, (rates.shape[0], capacity + 1), rates.dtype)
     times = jnp.cumsum(isi, axis=1) / rates[:, None]  # rate 0: all inf
-    count = jnp.sum(times < duration, axis=1).astype(jnp.int32)
-    slots = jnp.arange(capacity) < count[:, None]
-    train = SpikeTrain(jnp.where(slots, times[:, :capacity], jnp.inf), count)
-    return check_overflow(train, "poisson_spike_train")
+    return _train(times, duration, capacity, "poisson_spike_train")
 
 
 def regular_spike_train(rates: Float[ArrayLike, " n"], duration: float, *, capacity: int) -> SpikeTrain:
@@ -138,17 +147,10 @@ def regular_spike_train(rates: Float[ArrayLike, " n"], duration: float, *, capac
     that time below ``duration`` (s), so its count over any prefix of the run is within 1/2 of
     ``rate_j t``.  ``capacity``: spikes per train (static; ``ceil(max rate x duration)``
     suffices)."""
-    rates = as_float_array(rates)
-    if rates.ndim != 1:
-        raise ValueError(f"rates must have shape (n,), got shape {rates.shape}.")
+    rates = _checked_rates(rates)
     duration = static_positive("duration", duration, "s")
-    if is_concrete(rates):
-        check_range("rates", rates, lower=0.0, unit="Hz")
     times = (jnp.arange(capacity + 1, dtype=rates.dtype)[None, :] + 0.5) / rates[:, None]
-    count = jnp.sum(times < duration, axis=1).astype(jnp.int32)
-    slots = jnp.arange(capacity) < count[:, None]
-    train = SpikeTrain(jnp.where(slots, times[:, :capacity], jnp.inf), count)
-    return check_overflow(train, "regular_spike_train")
+    return _train(times, duration, capacity, "regular_spike_train")
 
 
 class SpikingRun(eqx.Module):

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from ._activations import _check_axis
+from ._activations import check_axis
 from ._misc import as_float_array, is_concrete
 
 
@@ -184,7 +184,7 @@ def log_softmax(z: Float[ArrayLike, "*shape"], *, axis: int = -1) -> Float[Array
         ValueError: if ``z`` is a scalar, or ``axis`` is out of range or empty.
     """
     z = as_float_array(z)
-    axis = _check_axis("log_softmax", z, axis)
+    axis = check_axis("log_softmax", z, axis)
     m = jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True))
     shifted = z - m
     return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
