@@ -19,6 +19,8 @@ from ._synapses import (
 from ._learning import (
     plot_confusion_matrix as plot_confusion_matrix,
     plot_learning_curves as plot_learning_curves,
+    plot_misclassified as plot_misclassified,
+    plot_regression_fit as plot_regression_fit,
     save_learning_curves as save_learning_curves,
 )
 from ._learning_models import (

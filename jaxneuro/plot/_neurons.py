@@ -12,21 +12,39 @@ def _axes(ax):
     return ax
 
 
-def plot_tuning_curve(inputs, rates, *, analytic=None, ax=None, xlabel="input", label="simulated"):
-    """Firing rate (Hz) against input: simulated points, optionally over an analytic curve.
+def plot_tuning_curve(
+    inputs, rates, *, analytic=None, ax=None, xlabel="input", label="simulated", max_points: int = 60
+):
+    """Firing rate (Hz) against input: simulated points, optionally with an analytic curve drawn over them.
+
+    A sweep of thousands of inputs is thinned to ``max_points`` evenly spaced hollow markers, so
+    that the analytic line (drawn on top) stays visible.
 
     Args:
         inputs, rates: arrays of the same length (rates in Hz).
-        analytic: optional ``(x, G(x))`` drawn as a line under the points.
+        analytic: optional ``(x, G(x))`` drawn as a line over the points.
         ax: axes to draw on (default: a new figure).
+        xlabel: the input axis label (with its unit).
+        label: the legend entry of the simulated points.
+        max_points: at most this many simulated points are drawn (>= 2).
+
+    Returns:
+        The axes.
+
+    Raises:
+        ValueError: ``max_points < 2``.
     """
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 2:
+        raise ValueError(f"max_points must be an int in [2, inf), got max_points = {max_points!r}.")
     ax = _axes(ax)
     inputs, rates = np.asarray(inputs), np.asarray(rates)
+    order = np.argsort(inputs)
+    if len(order) > max_points:  # evenly spaced along the sorted inputs, both ends kept
+        order = order[np.unique(np.linspace(0, len(order) - 1, max_points).round().astype(int))]
+    shown = f"{label} ({len(order)} of {len(inputs)})" if len(order) < len(inputs) else label
+    ax.plot(inputs[order], rates[order], "o", ms=5, mfc="none", mew=1.0, color="C0", label=shown, zorder=2)
     if analytic is not None:
-        ax.plot(np.asarray(analytic[0]), np.asarray(analytic[1]), "k-", lw=1.5, label="analytic G(v_in)", zorder=1)
-    step = max(1, len(inputs) // 400)  # keep the scatter readable for huge sweeps
-    order = np.argsort(inputs)[::step]
-    ax.plot(inputs[order], rates[order], "o", ms=3, alpha=0.7, label=label, zorder=2)
+        ax.plot(np.asarray(analytic[0]), np.asarray(analytic[1]), "k-", lw=1.2, label="analytic G(v_in)", zorder=3)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("firing rate (Hz)")
     ax.grid(alpha=0.3)

@@ -9,6 +9,9 @@ Files written into ``out_dir`` (when given):
   each of ``model.eval_activations``);
 * ``checkpoint.eqx`` and ``checkpoint.json``: the latest checkpoint (atomic, with a SHA-256);
 * ``learning_curves.png``: loss and accuracy (or MSE) against epoch;
+* ``confusion_matrix.csv``, ``confusion_matrix.png`` and (image data) ``misclassified.png`` for
+  classification, ``fit.png`` for the regression of a 1-D function: the final model on the test
+  set (``_figures.py``);
 * ``summary.json``: the final metrics, written when the run completes.
 
 Every file but ``metrics.jsonl`` is written whole to a temporary file, ``fsync``-ed and
@@ -44,6 +47,7 @@ import optax
 from .._sharding import data_parallel_mesh, replicate
 from ._checkpoint import TrainState, atomic_write, has_checkpoint, load_checkpoint, save_checkpoint
 from ._config import CLASSIFICATION_DATASETS, Config, ConfigError, config_from_dict
+from ._figures import write_run_figures
 from ._progress import epoch_bar, metrics_text
 from ._step import epoch_batches, make_evaluate, make_train_epoch, make_train_step
 
@@ -384,7 +388,8 @@ def fit(
         data: the data set (default: :func:`load_data` of the config).
         stream: where the progress bar (tqdm) goes (None: none): updated in place on a terminal,
             one line at the end of the run on any other stream; shown by process 0 only.
-        plot: write ``learning_curves.png`` at the end.
+        plot: write ``learning_curves.png`` and the final model's figures at the end
+            (confusion matrix and misclassified examples, or the fitted function).
 
     Returns:
         A :class:`TrainResult`.
@@ -520,6 +525,7 @@ def fit(
             tmp = out / f".{PLOT_NAME}.tmp.png"  # matplotlib takes the format from the suffix
             save_learning_curves(metrics, tmp, title=f"{config.data.name}: {config.loss}")
             os.replace(tmp, out / PLOT_NAME)
+            write_run_figures(out, config, data, state.model)
         if completed:
             summary = {k: v for k, v in result.final.items() if not (isinstance(v, float) and math.isnan(v))}
             _write_json(out / SUMMARY_NAME, summary)
