@@ -163,3 +163,14 @@ def test_tuning_curve_plot_thins_points_and_draws_the_curve_over_them():
     assert len(ax.get_lines()[0].get_xdata()) == 10
     with pytest.raises(ValueError, match=r"max_points must be an int in \[2, inf\), got max_points = 1"):
         jplot.plot_tuning_curve(x, x, max_points=1)
+
+
+def test_raster_takes_the_time_unit_of_the_spikes():
+    times = [np.array([1.0, 5.5]), np.array([2.0])]  # ms, as a jaxneuro.Network run gives them
+    x, y = jplot.plot_raster(times, ax=Figure().subplots(), time_unit="ms").lines[0].get_data()
+    np.testing.assert_array_equal(x, [1.0, 5.5, 2.0])
+    np.testing.assert_array_equal(y, [0, 0, 1])
+    x, _ = jplot.plot_raster([t * 1e-3 for t in times], ax=Figure().subplots()).lines[0].get_data()
+    np.testing.assert_allclose(x, [1.0, 5.5, 2.0])  # seconds (the default) drawn in ms
+    with pytest.raises(ValueError, match=r"time_unit must be 's' or 'ms', got time_unit = 'us'"):
+        jplot.plot_raster(times, time_unit="us")

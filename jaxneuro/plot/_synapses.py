@@ -27,25 +27,42 @@ def _spike_lists(spikes) -> list[np.ndarray]:
     return [np.asarray(t, float).ravel() for t in spikes]
 
 
-def plot_raster(spikes, *, ax=None, neurons: Sequence[int] | None = None, color="k", markersize=2.0, groups=None):
-    """Spike raster: one row per neuron, a tick at each spike.
+def plot_raster(
+    spikes,
+    *,
+    ax=None,
+    neurons: Sequence[int] | None = None,
+    color="k",
+    markersize=2.0,
+    groups=None,
+    time_unit: str = "s",
+):
+    """Spike raster: one row per neuron, a tick at each spike, time in ms.
 
     Args:
         spikes: a ``SpikeTrain`` of shape ``(N, capacity)`` (e.g. ``result.spikes`` of
-            ``simulate_network``) or a list of arrays of spike times (s).
+            ``simulate_network``, or ``NetworkRun.train(name)``) or a list of arrays of spike times.
         neurons: which rows to draw (default all).
         groups: optional ``{name: slice}`` (e.g. populations) shaded and labelled.
         ax: axes to draw on (default: a new figure).
+        time_unit: the unit of the spike times, ``"s"`` (the LIF models) or ``"ms"`` (the
+            networks of ``jaxneuro.Network``, HH and the other built-in neurons).
 
     Returns:
         The axes.
+
+    Raises:
+        ValueError: ``time_unit`` is not ``"s"`` or ``"ms"``.
     """
+    if time_unit not in ("s", "ms"):
+        raise ValueError(f"time_unit must be 's' or 'ms', got time_unit = {time_unit!r}.")
+    to_ms = 1e3 if time_unit == "s" else 1.0
     ax = _axes(ax, (7, 4))
     lists = _spike_lists(spikes)
     rows = range(len(lists)) if neurons is None else list(neurons)
     xs, ys = [], []
     for r, i in enumerate(rows):
-        xs.append(lists[i] * 1e3)
+        xs.append(lists[i] * to_ms)
         ys.append(np.full(len(lists[i]), r))
     if xs:
         ax.plot(np.concatenate(xs), np.concatenate(ys), "|", color=color, ms=markersize * 2, mew=0.8)
