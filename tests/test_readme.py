@@ -257,3 +257,18 @@ def test_setup_command_1(tmp_path):
     rows = (tmp_path / "out" / "tuning_lif.csv").read_text().splitlines()
     assert rows[0] == "input,rate_hz" and len(rows) == 10_001
     assert (tmp_path / "out" / "tuning_lif.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# --- no one machine's paths ---------------------------------------------------------------
+
+MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:work|home|Users|tmp|root|mnt|scratch)/[\w.-]+")
+
+
+def test_docs_hold_no_absolute_paths_of_one_machine():
+    """README, docs pages, benchmarks/README.md, the changelog and the notebooks (sources and stored
+    outputs) name paths relative to the checkout or the home folder, never one machine's."""
+    files = [README, ROOT / "CHANGELOG.md", ROOT / "benchmarks" / "README.md"]
+    files += sorted((ROOT / "docs").rglob("*.md")) + sorted((ROOT / "notebooks").glob("*.ipynb"))
+    found = [f"{p.relative_to(ROOT)}: {m[0]}" for p in files for m in MACHINE_PATH.finditer(p.read_text())]
+    assert not found, found
+    assert MACHINE_PATH.search("run /work/bench-venv/bin/python") and not MACHINE_PATH.search("~/bench-venv/x")
