@@ -84,3 +84,26 @@ def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch):
         failure = f"{path.name} failed:\n{_ANSI.sub('', str(err))}"
     if failure is not None:
         pytest.fail(failure, pytrace=False)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_stored_with_its_outputs(path: Path):
+    """The site renders the stored outputs (nothing runs at build time): every code cell has been run,
+    top to bottom in one kernel, and the notebook shows at least one figure."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    counts = [c.execution_count for c in code]
+    assert None not in counts, f"{path.name}: cells never run: {[i for i, n in enumerate(counts) if n is None]}"
+    assert counts == sorted(counts) and len(set(counts)) == len(counts), f"{path.name}: run out of order: {counts}"
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{path.name}: stored with an error output"
+    assert any("image/png" in o.get("data", {}) for c in code for o in c.outputs), f"{path.name}: no figure"
+
+
+def test_readme_says_how_to_run_the_notebooks():
+    import tomllib
+
+    root = NOTEBOOK_DIR.parent
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(r.startswith("jupyterlab") for r in extras["notebooks"]) and "jaxneuro[data]" in extras["notebooks"]
+    assert 'pip install -e ".[notebooks]" && jupyter lab notebooks/' in (root / "README.md").read_text()
