@@ -79,8 +79,9 @@ def psc_kernel(
         peak is at ``t = n tau_s``.  NaN where ``t`` is NaN.
 
     Raises:
-        ValueError: if ``n`` is not an integer >= 0, or a concrete ``tau_s`` is not
-            positive and finite (traced values are checked at run time).
+        ValueError: if ``n`` is not an integer >= 0, ``t`` and ``tau_s`` do not broadcast,
+            or a concrete ``tau_s`` is not positive and finite (traced values are checked at
+            run time).
 
     References:
         The course notes, ch. 1.6 (PSC filters).  Dayan and Abbott, *Theoretical
@@ -90,13 +91,19 @@ def psc_kernel(
     n = check_order(n)
     tau_s = check_positive("tau_s", as_float_array(tau_s), unit="s")
     t = as_float_array(t)
+    try:
+        jnp.broadcast_shapes(t.shape, tau_s.shape)
+    except ValueError:
+        raise ValueError(
+            f"t and tau_s must broadcast against each other; got t.shape = {t.shape}, tau_s.shape = {tau_s.shape}."
+        ) from None
     x = t / tau_s
     if n == 0:
         pos = x >= 0
         x_safe = jnp.where(pos, x, jnp.zeros_like(x))
         h = jnp.where(pos, jnp.exp(-x_safe) / tau_s, jnp.zeros_like(x_safe))
     else:
-        pos = x > 0
+        pos = (x > 0) & (x < jnp.inf)  # h(inf) = 0, the limit (n log x - x would be inf - inf)
         x_safe = jnp.where(pos, x, jnp.ones_like(x))
         log_h = n * jnp.log(x_safe) - x_safe - gammaln(jnp.asarray(n + 1.0, x_safe.dtype))
         h = jnp.where(pos, jnp.exp(log_h) / tau_s, jnp.zeros_like(x_safe))

@@ -24,7 +24,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._activations import check_axis
-from ._misc import as_float_array, is_concrete
+from ._misc import as_float_array, check_range, is_concrete
 
 
 def _same_shape(fn: str, y_name: str, y: Array, t_name: str, t: Array) -> None:
@@ -54,8 +54,12 @@ def _clip_keep_grad(y: Array, lo: Any, hi: Any) -> Array:
     return y + jax.lax.stop_gradient(jnp.clip(y, lo, hi) - y)
 
 
-def _eps(dtype: Any, eps: float | None) -> Any:
-    return jnp.finfo(dtype).eps if eps is None else eps
+def _eps(dtype: Any, eps: float | None, upper: float) -> Any:
+    """The clipping margin: ``eps`` checked to lie in ``[0, upper)`` (a margin of ``upper`` or
+    more would clip every probability to one constant), default the dtype's epsilon."""
+    if eps is None:
+        return jnp.finfo(dtype).eps
+    return check_range("eps", eps, lower=0.0, upper=upper, upper_open=True)
 
 
 def mse(y: Float[ArrayLike, "*shape"], t: Float[ArrayLike, "*shape"]) -> Float[Array, ""]:
@@ -96,21 +100,21 @@ def binary_cross_entropy(
     Args:
         y: predicted probabilities, in [0, 1].
         t: targets in [0, 1] (0/1 labels or soft targets), same shape as ``y``.
-        eps: clipping margin; default the machine epsilon of ``y``'s dtype
+        eps: clipping margin in [0, 0.5); default the machine epsilon of ``y``'s dtype
             (1.19e-7 for float32, 2.2e-16 for float64).
 
     Returns:
         A scalar, in nats.
 
     Raises:
-        ValueError: if the shapes differ, or concrete ``y`` or ``t`` lie outside [0, 1]
-            (traced values fail at run time).
+        ValueError: if the shapes differ, concrete ``y`` or ``t`` lie outside [0, 1], or
+            ``eps`` is outside [0, 0.5) (traced values fail at run time).
     """
     y, t = as_float_array(y), as_float_array(t)
     _same_shape("binary_cross_entropy", "y", y, "t", t)
     y = _check_unit_interval("binary_cross_entropy", "y", y)
     t = _check_unit_interval("binary_cross_entropy", "t", t)
-    e = _eps(y.dtype, eps)
+    e = _eps(y.dtype, eps, 0.5)
     yc = _clip_keep_grad(y, e, 1.0 - e)
     return -jnp.sum(t * jnp.log(yc) + (1.0 - t) * jnp.log1p(-yc))
 
@@ -159,19 +163,20 @@ def categorical_cross_entropy(
     Args:
         y: predicted probabilities in [0, 1] (summing to 1 over the classes; not checked).
         t: target probabilities in [0, 1], same shape as ``y``.
-        eps: clipping margin; default the machine epsilon of ``y``'s dtype.
+        eps: clipping margin in [0, 1); default the machine epsilon of ``y``'s dtype.
 
     Returns:
         A scalar, in nats.
 
     Raises:
-        ValueError: if the shapes differ, or concrete ``y`` or ``t`` lie outside [0, 1].
+        ValueError: if the shapes differ, concrete ``y`` or ``t`` lie outside [0, 1], or
+            ``eps`` is outside [0, 1).
     """
     y, t = as_float_array(y), as_float_array(t)
     _same_shape("categorical_cross_entropy", "y", y, "t", t)
     y = _check_unit_interval("categorical_cross_entropy", "y", y)
     t = _check_unit_interval("categorical_cross_entropy", "t", t)
-    yc = _clip_keep_grad(y, _eps(y.dtype, eps), 1.0)
+    yc = _clip_keep_grad(y, _eps(y.dtype, eps, 1.0), 1.0)
     return -jnp.sum(t * jnp.log(yc))
 
 
@@ -251,6 +256,8 @@ def categorical_cross_entropy_with_integer_labels(
             f"got z.shape = {z.shape} and label.shape = {label.shape}."
         )
     k = z.shape[-1]
+    if k == 0:
+        raise ValueError(f"{fn}: z needs at least one class on its last axis; got z.shape = {z.shape}.")
     msg = f"{fn}: label must be a class index in [0, {k - 1}] (K = {k} classes)"
     if is_concrete(label):
         arr = np.asarray(label)
@@ -284,9 +291,11 @@ def mean_loss(
         A scalar: the mean of the ``N`` per-sample losses.
 
     Raises:
-        ValueError: if ``ys`` or ``ts`` has no leading axis, the batch sizes differ or the
+        ValueError: if ``loss_fn`` is not callable, ``ys`` or ``ts`` has no leading axis, the batch sizes differ or the
             batch is empty (and whatever ``loss_fn`` raises for one sample).
     """
+    if not callable(loss_fn):
+        raise ValueError(f"mean_loss: loss_fn must be a callable per-sample loss (e.g. jaxneuro.mse), got {loss_fn!r}.")
     ys, ts = jnp.asarray(ys), jnp.asarray(ts)
     if ys.ndim == 0 or ts.ndim == 0:
         raise ValueError(

@@ -494,7 +494,8 @@ def leaky_readout(
         The potentials ``v_k``, the shape of ``inputs``.
 
     Raises:
-        ValueError: if ``inputs`` has no time axis or is empty, or ``dt`` or ``tau`` is not positive.
+        ValueError: if ``inputs`` has no time axis or is empty, ``dt`` or ``tau`` is not
+            positive, or ``v0`` does not broadcast to ``inputs.shape[1:]``.
 
     Example:
         >>> v = leaky_readout(jnp.ones((3, 1)), dt=0.001, tau=0.001)
@@ -508,7 +509,14 @@ def leaky_readout(
     tau = check_positive("tau", as_float_array(tau), unit="s")
     a = jnp.exp(-dt / tau)
     gain = -jnp.expm1(-dt / tau)  # 1 - a without cancellation for dt << tau
-    v_init = jnp.broadcast_to(as_float_array(v0), x.shape[1:]).astype(x.dtype)
+    v_init = as_float_array(v0)
+    try:
+        v_init = jnp.broadcast_to(v_init, x.shape[1:]).astype(x.dtype)
+    except ValueError:
+        raise ValueError(
+            f"leaky_readout: v0 must broadcast to one value per readout neuron, shape {x.shape[1:]} "
+            f"(inputs.shape[1:]); got v0.shape = {v_init.shape}."
+        ) from None
 
     def step(v, i):
         v = a * v + gain * i
@@ -604,11 +612,14 @@ def firing_rate_penalty(
     if r.size == 0:
         raise ValueError(f"{fn}: rates is empty (shape {r.shape}); it needs at least one neuron.")
     lo, hi = _check_bound("lower", lower), _check_bound("upper", upper)
-    if lo is not None and hi is not None and is_concrete(lo) and is_concrete(hi):
-        if np.any(np.asarray(lo) > np.asarray(hi)):
-            raise ValueError(
-                f"{fn}: lower must not exceed upper; got lower = {np.asarray(lo)} and upper = {np.asarray(hi)}."
-            )
+    if lo is not None and hi is not None:
+        if is_concrete(lo) and is_concrete(hi):
+            if np.any(np.asarray(lo) > np.asarray(hi)):
+                raise ValueError(
+                    f"{fn}: lower must not exceed upper; got lower = {np.asarray(lo)} and upper = {np.asarray(hi)}."
+                )
+        else:
+            lo = error_if_any(lo, lo > hi, f"{fn}: lower must not exceed upper (a traced bound was outside it).")
     if population:
         r = jnp.mean(r)
     penalty = jnp.zeros_like(r)

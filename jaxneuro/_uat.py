@@ -345,13 +345,22 @@ def max_error(g: Callable[[Array], Array], f: Callable[[Array], Array], *, n_gri
     Jit-compiled with ``eqx.filter_jit``: a ``StepApproximant`` or other equinox module is
     traced (one compilation per shape), plain functions are static.
 
+    Returns:
+        The largest error, NaN when ``g`` or ``f`` is NaN at a grid point.
+
     Raises:
         ValueError: if ``n_grid < 2``.
     """
     if isinstance(n_grid, bool) or not isinstance(n_grid, int) or n_grid < 2:
         raise ValueError(f"n_grid must be an int >= 2, got {n_grid!r}.")
     x = jnp.linspace(0.0, 1.0, n_grid, dtype=default_float())
-    return jnp.max(jnp.abs(g(x) - f(x)))
+    return _nan_max(jnp.abs(g(x) - f(x)))
+
+
+def _nan_max(err: Array) -> Array:
+    """``max(err)``, NaN when any element is NaN: XLA's CPU reduction of a large array drops NaN
+    (``jnp.max`` of 20001 NaNs is -inf there), which would report a NaN function as error-free."""
+    return jnp.where(jnp.any(jnp.isnan(err)), jnp.nan, jnp.max(err))
 
 
 def mlp_function(model: MLP) -> Callable[[Array], Array]:
@@ -774,7 +783,7 @@ def max_error_nd(
     n_per_axis = _check_count("n_per_axis", n_per_axis, 2)
     t = jnp.linspace(0.0, 1.0, n_per_axis, dtype=default_float())
     x = jnp.stack(jnp.meshgrid(*([t] * dim), indexing="ij"), axis=-1).reshape(-1, dim)
-    return jnp.max(jnp.abs(g(x) - f(x)))
+    return _nan_max(jnp.abs(g(x) - f(x)))
 
 
 __all__ = [
