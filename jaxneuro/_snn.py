@@ -2,14 +2,17 @@
 
 ``SpikingClassifier`` holds the weights of a feed-forward network of LIF neurons (notes ch. 1.7:
 ``tau_m dv/dt = s - v``, ``tau_s ds/dt = -s``, threshold 1, reset 0, a spike adds ``w / tau_s``
-to ``s``) and classifies by time to first spike: an input ``x`` in ``[0, 1]^d`` is sent as one
-spike per feature at
+to ``s``) and classifies by time to first spike: an input ``x`` in ``[0, 1]^d`` is sent as at most one
+spike per feature, by one of two latency codes (``encoding``):
 
-    t_j = x_j t_in     (latency code; ``t_in`` the input window),
+    "linear":     t_j = x_j t_in                 (every feature spikes; Yin-Yang),
+    "intensity":  t_j = (1 - x_j) t_in  if x_j > input_threshold, else no spike
+                  (images: bright pixels first, dark pixels never; snnTorch's ``spikegen.latency``
+                  with ``linear=True, clip=True``),
 
-plus a bias spike at ``t = 0`` through its own weights, and the output neuron that fires first
-names the class.  The model returns the output layer's first-spike times (the ``duration``
-``T`` for a neuron that does not fire), to be scored with
+(``t_in`` the input window), plus a bias spike at ``t = 0`` through its own weights, and the
+output neuron that fires first names the class.  The model returns the output layer's
+first-spike times (the ``duration`` ``T`` for a neuron that does not fire), to be scored with
 ``first_spike_cross_entropy(t, label, tau=..., window=...)`` (a window beyond ``T``, so a
 silent output's time is not clipped).  Two gradients of the same model, chosen by ``gradient``:
 
@@ -41,13 +44,14 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._misc import as_float_array, error_if_any, is_concrete, static_positive
-from ._network._eventprop import simulate_lif_events
+from ._network._eventprop import EventResult, simulate_lif_events
 from ._network._lif_exact import LIFNetwork, LIFPopulation
 from ._neurons._lif import LIF
 from ._spikes import SpikeTrain
-from ._surrogate import AbstractSurrogate, FastSigmoid, simulate_layers
+from ._surrogate import AbstractSurrogate, FastSigmoid, LayerRun, simulate_layers
 
 _GRADIENTS = ("exact", "surrogate")
+_ENCODINGS = ("linear", "intensity")
 
 
 class SpikingClassifier(eqx.Module):
@@ -58,7 +62,11 @@ class SpikingClassifier(eqx.Module):
             is the number of features plus one (the bias spike, the last column).
         tau_m, tau_s, tau_ref: membrane, synaptic and refractory time constants (s, static).
         duration: ``T``, the simulated time per input (s, static).
-        t_in: the input window (s, static): feature ``x_j`` spikes at ``x_j t_in``.
+        t_in: the input window (s, static): feature ``x_j`` spikes at ``x_j t_in`` (``"linear"``)
+            or ``(1 - x_j) t_in`` (``"intensity"``).
+        encoding: ``"linear"`` or ``"intensity"`` (static; module docstring).
+        input_threshold: the ``"intensity"`` code's threshold: features ``<= input_threshold``
+            do not spike (static).
         gradient: ``"exact"`` or ``"surrogate"`` (static).
         dt: the step of the surrogate simulation (s, static).
         surrogate: the surrogate derivative (surrogate gradient only).
@@ -71,6 +79,8 @@ class SpikingClassifier(eqx.Module):
     tau_ref: float = eqx.field(static=True)
     duration: float = eqx.field(static=True)
     t_in: float = eqx.field(static=True)
+    encoding: str = eqx.field(static=True)
+    input_threshold: float = eqx.field(static=True)
     gradient: str = eqx.field(static=True)
     dt: float = eqx.field(static=True)
     surrogate: AbstractSurrogate
@@ -95,6 +105,8 @@ class SpikingClassifier(eqx.Module):
         weight_std: float = 1.0,
         max_spikes: int | None = None,
         weights: Sequence[ArrayLike] | None = None,
+        encoding: Literal["linear", "intensity"] = "linear",
+        input_threshold: float = 0.0,
     ):
         """Args:
             in_size, out_size: features and classes (>= 1).
@@ -114,6 +126,9 @@ class SpikingClassifier(eqx.Module):
             max_spikes: exact simulation's capacity of network spikes per input (default
                 ``4 x`` the number of neurons); more is an error naming it.
             weights: given weights instead of the random ones.
+            encoding: the latency code, ``"linear"`` (``t = x t_in``) or ``"intensity"``
+                (``t = (1 - x) t_in`` for ``x > input_threshold``, no spike otherwise).
+            input_threshold: the ``"intensity"`` code's threshold, in [0, 1).
 
         Raises:
             ValueError: for a size, time constant or option outside its range (named).
@@ -142,6 +157,14 @@ class SpikingClassifier(eqx.Module):
         if abs(steps * self.dt - self.duration) > 1e-9 * self.duration:
             raise ValueError(f"dt must divide duration = {self.duration:g} s; got dt = {self.dt:g} s.")
         self.gradient = gradient
+        if encoding not in _ENCODINGS:
+            raise ValueError(f"encoding must be one of {_ENCODINGS}, got {encoding!r}.")
+        self.encoding = encoding
+        if isinstance(input_threshold, bool) or not (
+            isinstance(input_threshold, (int, float)) and 0 <= input_threshold < 1
+        ):
+            raise ValueError(f"input_threshold must be a Python number in [0, 1), got {input_threshold!r}.")
+        self.input_threshold = float(input_threshold)
         self.surrogate = FastSigmoid() if surrogate is None else surrogate
         n_neurons = sum(sizes[1:])
         self.max_spikes = 4 * n_neurons if max_spikes is None else int(max_spikes)
@@ -174,7 +197,15 @@ class SpikingClassifier(eqx.Module):
         return tuple(w.shape[0] for w in self.weights)
 
     def encode(self, x: Float[ArrayLike, " in_size"]) -> Float[Array, " in_size+1"]:
-        """Input spike times: ``x_j t_in`` for each feature, then the bias spike at 0.
+        """Input spike times (s) by the model's ``encoding``, then the bias spike at 0.
+
+        ``"linear"``: ``t_j = x_j t_in``; ``"intensity"``: ``t_j = (1 - x_j) t_in`` where
+        ``x_j > input_threshold``, ``inf`` (no spike) elsewhere.
+
+        Example::
+
+            m = jn.SpikingClassifier(3, 2, [4], key=jax.random.key(0), encoding="intensity", t_in=0.01)
+            m.encode(jnp.array([0.0, 0.5, 1.0]))       # [inf, 0.005, 0.0, 0.0] (the last: bias)
 
         Raises:
             ValueError: for a wrong shape or features outside [0, 1] (at run time under jit).
@@ -186,35 +217,90 @@ class SpikingClassifier(eqx.Module):
         if is_concrete(bad) and bool(jnp.any(bad)):
             raise ValueError(f"x must be in [0, 1] (latency code); got x in [{float(x.min()):g}, {float(x.max()):g}].")
         x = error_if_any(x, bad, "x must be in [0, 1] (latency code).")
-        return jnp.concatenate([x * self.t_in, jnp.zeros((1,), x.dtype)])
+        if self.encoding == "intensity":
+            t = jnp.where(x > self.input_threshold, (1 - x) * self.t_in, jnp.inf)
+        else:
+            t = x * self.t_in
+        return jnp.concatenate([t, jnp.zeros((1,), t.dtype)])
+
+    def _input_train(self, times: Array) -> SpikeTrain:
+        """The input spikes as a one-spike-per-channel train (no spike where the time is inf)."""
+        fired = jnp.isfinite(times)
+        return SpikeTrain(jnp.where(fired, times, jnp.inf)[:, None], fired.astype(jnp.int32))
 
     def __call__(self, x: Float[ArrayLike, " in_size"]) -> Float[Array, " out_size"]:
         """The output layer's first-spike times (s), ``duration`` for a neuron that does not fire."""
         times = self.encode(x)
         if self.gradient == "surrogate":
-            steps = round(self.duration / self.dt)
-            raster = SpikeTrain(times[:, None], jnp.ones(times.shape, jnp.int32)).to_raster(0.0, self.dt, steps)
-            neuron = LIF(tau_m=self.tau_m, tau_ref=max(self.tau_ref, 1e-9))  # (a period below dt: none)
-            run = simulate_layers(
-                self.weights, raster.T, dt=self.dt, tau_s=self.tau_s, neuron=neuron, surrogate=self.surrogate
-            )
-            return run.first_spike[-1]
+            return self._stepped(times).first_spike[-1]
         return self._exact(times)
 
-    def _exact(self, times: Array) -> Array:
+    def layer_spikes(self, x: Float[ArrayLike, " in_size"]) -> tuple[SpikeTrain, ...]:
+        """The spikes of every layer for one input, over the whole ``duration``.
+
+        Element 0 is the input layer (``in_size`` features, then the bias spike; from
+        ``encode``), element ``l`` the ``l``-th layer of LIF neurons (the last: the outputs),
+        each a ``SpikeTrain`` of shape ``(n_l, capacity)``.  With ``gradient="exact"`` the
+        times are those of the event-driven simulation (``simulate_lif_events``; a neuron holds
+        up to ``max_spikes`` spikes); with ``"surrogate"`` those of the stepped one
+        (``simulate_layers``), each spike at the end of the step of ``dt`` in which it was
+        fired, capacity ``duration / dt``.  (``__call__`` stops the exact simulation once
+        every output has fired, and places the stepped first spikes inside their step: the
+        outputs' first spikes here are those of ``__call__`` for the exact gradient, and
+        within one ``dt`` of them for the surrogate.)
+
+        Example::
+
+            inputs, hidden, output = model.layer_spikes(x)     # a 1-hidden-layer model
+            hidden.count                                       # spikes per hidden neuron
+
+        Raises:
+            ValueError: as ``encode``; for the exact simulation, more than ``max_spikes``
+                network spikes (at run time under jit).
+        """
+        times = self.encode(x)
+        inputs = self._input_train(times)
+        if self.gradient == "surrogate":
+            run = self._stepped(times)
+            steps = round(self.duration / self.dt)
+            layers = tuple(
+                SpikeTrain.from_raster(z.T.astype(jnp.int32), self.dt, self.dt, steps, on_overflow="flag")
+                for z in run.spikes
+            )
+            return (inputs, *layers)
+        res = self._events(times, stop=False)
+        train = res.spikes
+        bounds = np.cumsum([0, *self.layer_sizes])
+        return (
+            inputs,
+            *(SpikeTrain(train.times[a:b], train.count[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)),
+        )
+
+    def _stepped(self, times: Array) -> LayerRun:
+        steps = round(self.duration / self.dt)
+        raster = self._input_train(times).to_raster(0.0, self.dt, steps)
+        neuron = LIF(tau_m=self.tau_m, tau_ref=max(self.tau_ref, 1e-9))  # (a period below dt: none)
+        return simulate_layers(
+            self.weights, raster.T, dt=self.dt, tau_s=self.tau_s, neuron=neuron, surrogate=self.surrogate
+        )
+
+    def _events(self, times: Array, *, stop: bool) -> EventResult:
         lif = LIF(tau_m=self.tau_m, tau_ref=max(self.tau_ref, 1e-9))
         pops = [LIFPopulation(n, lif, self.tau_s) for n in self.layer_sizes]
         net = LIFNetwork(pops, {(i, i - 1): self.weights[i] for i in range(1, len(pops))})
         n0 = self.layer_sizes[0]
         w_in = jnp.zeros((net.size, times.shape[0]), self.weights[0].dtype).at[:n0].set(self.weights[0])
-        train = SpikeTrain(times[:, None], jnp.ones(times.shape, jnp.int32))
-        res = simulate_lif_events(
+        return simulate_lif_events(
             net,
             self.duration,
-            inputs=(train, w_in),
+            inputs=(self._input_train(times), w_in),
             tau_ref=self.tau_ref,
             max_spikes=self.max_spikes,
-            stop_when_fired=len(pops) - 1,  # the first spike of every output is all the readout needs
+            # the first spike of every output is all the readout needs
+            stop_when_fired=len(pops) - 1 if stop else None,
         )
-        first = res.spikes.times[net.size - self.out_size :, 0]
+
+    def _exact(self, times: Array) -> Array:
+        res = self._events(times, stop=True)
+        first = res.spikes.times[sum(self.layer_sizes) - self.out_size :, 0]
         return jnp.minimum(first, self.duration)

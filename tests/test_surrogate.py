@@ -184,3 +184,104 @@ def test_classifier_bad_input_is_named():
         model(jnp.array([0.5, -0.5, 0.1, 0.2]))
     with pytest.raises(ValueError, match=r"x must have shape \(in_size,\) = \(4,\)"):
         model(jnp.zeros(3))
+
+
+# ---------------------------------------------------------------------- image latency code, layer spikes
+def test_intensity_encoding_is_its_definition():
+    # t = (1 - x) t_in for x > input_threshold, no spike (inf) otherwise; the bias spike at 0 last
+    x = np.array([0.0, 0.05, 0.1, 0.2, 0.5, 0.99, 1.0], np.float32)
+    model = jn.SpikingClassifier(
+        7, 2, [3], key=jax.random.key(0), encoding="intensity", input_threshold=0.1, t_in=0.008
+    )
+    want = np.where(x > 0.1, (1.0 - x) * 0.008, np.inf)
+    np.testing.assert_allclose(model.encode(x), [*want, 0.0], rtol=1e-6)
+    linear = jn.SpikingClassifier(7, 2, [3], key=jax.random.key(0), t_in=0.008)  # the default code
+    np.testing.assert_allclose(linear.encode(x), [*(x * 0.008), 0.0], rtol=1e-6)
+    zero = jn.SpikingClassifier(2, 2, [3], key=jax.random.key(0), encoding="intensity")  # threshold 0
+    assert np.isinf(np.asarray(zero.encode(jnp.array([0.0, 1e-6])))[0])
+    assert float(zero.encode(jnp.array([0.0, 1e-6]))[1]) == pytest.approx((1 - 1e-6) * zero.t_in)
+
+
+@pytest.mark.parametrize("gradient", ["exact", "surrogate"])
+def test_dark_pixels_reach_nothing(gradient):
+    # A pixel that does not spike cannot matter: its weights change neither the output nor the
+    # loss, their gradient is exactly 0, and every gradient is finite.
+    x = jnp.array([0.0, 0.9, 0.0, 0.6, 0.8, 0.0])
+    model = jn.SpikingClassifier(
+        6, 3, [12], key=jax.random.key(3), gradient=gradient, encoding="intensity", dt=2e-4, weight_mean=6.0
+    )
+    w0 = model.weights[0]
+    moved = eqx.tree_at(lambda m: m.weights[0], model, w0.at[:, jnp.array([0, 2, 5])].add(0.05))
+    t, t_moved = _times(model, x[None]), _times(moved, x[None])
+    assert np.all(np.asarray(t) < model.duration)  # the outputs fire
+    np.testing.assert_array_equal(t, t_moved)
+    grads = eqx.filter_jit(eqx.filter_grad(_loss))(model, x, 1)
+    g0 = np.asarray(grads.weights[0])
+    assert all(np.all(np.isfinite(np.asarray(g))) for g in grads.weights)
+    np.testing.assert_array_equal(g0[:, [0, 2, 5]], 0.0)
+    assert np.any(g0[:, [1, 3, 4, 6]] != 0)
+
+
+def test_layer_spikes_are_those_of_the_exact_simulation():
+    # The exact model's layer_spikes against simulate_lif_events run by hand on the same network
+    model = jn.SpikingClassifier(5, 3, [16], key=jax.random.key(4), gradient="exact", encoding="intensity")
+    x = jnp.array([0.0, 0.3, 0.9, 0.6, 1.0])
+    inputs, hidden, output = eqx.filter_jit(lambda m, x: m.layer_spikes(x))(model, x)
+    w1, w2 = model.weights
+    net = jn.LIFNetwork([jn.LIFPopulation(16, jn.LIF(), 0.005), jn.LIFPopulation(3, jn.LIF(), 0.005)], {(1, 0): w2})
+    t_in = jnp.array([jnp.inf, 0.007, 0.001, 0.004, 0.0, 0.0])
+    train = jn.SpikeTrain(t_in[:, None], jnp.array([0, 1, 1, 1, 1, 1]))
+    ref = jn.simulate_lif_events(
+        net, 0.04, inputs=(train, jnp.zeros((19, 6)).at[:16].set(w1)), tau_ref=0.0, max_spikes=model.max_spikes
+    )
+    np.testing.assert_array_equal(inputs.count, train.count)
+    np.testing.assert_allclose(inputs.times[1:], train.times[1:], rtol=1e-6)
+    assert int(ref.spike_count[:16].sum()) > 0 and int(ref.spike_count[16:].sum()) > 0  # both layers fire
+    for got, lo, hi in ((hidden, 0, 16), (output, 16, 19)):
+        np.testing.assert_array_equal(got.count, ref.spikes.count[lo:hi])
+        np.testing.assert_allclose(
+            got.times, ref.spikes.times[lo:hi], rtol=0, atol=1e-7
+        )  # float32 rounding of the inputs
+    np.testing.assert_allclose(jnp.minimum(output.times[:, 0], model.duration), model(x), rtol=0, atol=1e-7)
+
+
+def test_layer_spikes_of_the_stepped_model_are_its_raster():
+    model = jn.SpikingClassifier(5, 3, [16], key=jax.random.key(4), gradient="surrogate", encoding="intensity")
+    x = jnp.array([0.0, 0.3, 0.9, 0.6, 1.0])
+    inputs, hidden, output = eqx.filter_jit(lambda m, x: m.layer_spikes(x))(model, x)
+    raster = inputs.to_raster(0.0, model.dt, 400)
+    run = jn.simulate_layers(model.weights, raster.T, dt=model.dt, tau_s=0.005, neuron=jn.LIF(tau_ref=1e-9))
+    for got, z in zip((hidden, output), run.spikes, strict=True):
+        steps = np.arange(1, 401) * model.dt  # each spike at the end of its step
+        want = [steps[np.nonzero(np.asarray(z[:, i]))[0]] for i in range(z.shape[1])]
+        np.testing.assert_array_equal(got.count, [len(w) for w in want])
+        assert int(got.count.sum()) > 0
+        for i, w in enumerate(want):
+            np.testing.assert_allclose(np.asarray(got.times[i, : len(w)]), w, rtol=1e-5)
+    first = np.asarray(model(x))  # __call__ places the first spike inside its step: within one dt
+    assert np.all(np.abs(np.minimum(np.asarray(output.times[:, 0]), model.duration) - first) <= model.dt + 1e-9)
+
+
+def test_bad_encoding_is_named():
+    with pytest.raises(ValueError, match=r"encoding must be one of \('linear', 'intensity'\), got 'rate'"):
+        jn.SpikingClassifier(4, 3, [5], key=jax.random.key(0), encoding="rate")
+    with pytest.raises(ValueError, match=r"input_threshold must be a Python number in \[0, 1\), got 1.0"):
+        jn.SpikingClassifier(4, 3, [5], key=jax.random.key(0), encoding="intensity", input_threshold=1.0)
+
+
+@pytest.mark.parametrize("gradient", ["exact", "surrogate"])
+def test_a_blank_image_gives_silent_outputs_that_the_loss_names(gradient):
+    # An all-dark image sends only the bias spike: with weak weights no output fires.  The loss
+    # is then finite (log n) with finite gradients, and on_silent="error" says so, naming the
+    # regularisers; never NaN.
+    model = jn.SpikingClassifier(
+        6, 3, [8], key=jax.random.key(5), gradient=gradient, encoding="intensity", dt=2e-4, weight_mean=0.5
+    )
+    x = jnp.zeros(6)
+    t = _times(model, x[None])[0]
+    np.testing.assert_array_equal(t, np.float32(model.duration))
+    loss, grads = eqx.filter_jit(eqx.filter_value_and_grad(_loss))(model, x, 0)
+    assert float(loss) == pytest.approx(math.log(3), rel=1e-6)
+    assert all(np.all(np.isfinite(np.asarray(g))) for g in grads.weights)
+    with pytest.raises(ValueError, match=r"silent_neuron_penalty"):
+        jn.first_spike_cross_entropy(t, 0, tau=0.005, window=model.duration, on_silent="error")

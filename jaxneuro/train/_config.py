@@ -132,7 +132,12 @@ class SpikingConfig:
         gradient: ``exact`` (EventProp: ``simulate_lif_events``) or ``surrogate`` (stepped, BPTT).
         tau_m, tau_s, tau_ref: LIF membrane, synaptic and refractory time constants (s).
         duration: simulated time per sample (s).
-        t_in: input window (s): a feature ``x`` in [0, 1] spikes at ``x t_in``.
+        t_in: input window (s): a feature ``x`` in [0, 1] spikes at ``x t_in`` (``linear``) or
+            at ``(1 - x) t_in`` (``intensity``).
+        encoding: the latency code: ``linear`` (``t = x t_in``; every feature spikes) or
+            ``intensity`` (images: ``t = (1 - x) t_in`` for ``x > input_threshold``, a darker
+            pixel no spike).
+        input_threshold: the ``intensity`` code's threshold, in [0, 1).
         dt: step of the surrogate simulation (s).
         surrogate_slope: the fast sigmoid's slope (surrogate gradient).
         weight_mean, weight_std: initial weights, ``tau_m (mean + std xi) / fan_in``.
@@ -147,6 +152,8 @@ class SpikingConfig:
     tau_ref: float = 0.0
     duration: float = 0.04
     t_in: float = 0.01
+    encoding: Literal["linear", "intensity"] = "linear"
+    input_threshold: float = 0.0
     dt: float = 1e-4
     surrogate_slope: float = 25.0
     weight_mean: float = 3.0
@@ -163,6 +170,9 @@ class SpikingConfig:
         for key in ("tau_ref", "late_spike_weight", "weight_std"):
             value = getattr(self, key)
             _require(math.isfinite(value) and value >= 0, f"spiking.{key}", value, "a finite float >= 0")
+        _require(
+            0.0 <= self.input_threshold < 1.0, "spiking.input_threshold", self.input_threshold, "a float in [0, 1)"
+        )
         _require(math.isfinite(self.weight_mean), "spiking.weight_mean", self.weight_mean, "a finite float")
         _require(
             self.max_spikes is None or self.max_spikes >= 1,

@@ -159,6 +159,8 @@ def make_model(config: Config, in_size: int, out_size: int, *, key: jax.Array) -
             tau_ref=sp.tau_ref,
             duration=sp.duration,
             t_in=sp.t_in,
+            encoding=sp.encoding,
+            input_threshold=sp.input_threshold,
             dt=sp.dt,
             surrogate=FastSigmoid(sp.surrogate_slope),
             weight_mean=sp.weight_mean,
