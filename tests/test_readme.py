@@ -247,6 +247,12 @@ def test_python_example(key, tmp_path):
     run_block(block, tmp_path, extra=CHECKS[key])
 
 
+@pytest.mark.slow  # a million-input sweep over four forced host devices, in a subprocess
+def test_scaling_one_liner(tmp_path):
+    (block,) = [b for b in BLOCKS if b.lang == "bash" and "xla_force_host_platform_device_count=4 python -c" in b.code]
+    assert run_block(block, tmp_path).strip() == "4 devices"
+
+
 @pytest.mark.slow  # the README's command 1 (after its pip install): a 10,000-input LIF tuning curve
 def test_setup_command_1(tmp_path):
     setup = BLOCKS[0]
