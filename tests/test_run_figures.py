@@ -174,3 +174,10 @@ def test_raster_takes_the_time_unit_of_the_spikes():
     np.testing.assert_allclose(x, [1.0, 5.5, 2.0])  # seconds (the default) drawn in ms
     with pytest.raises(ValueError, match=r"time_unit must be 's' or 'ms', got time_unit = 'us'"):
         jplot.plot_raster(times, time_unit="us")
+
+
+def test_filtered_spikes_draw_the_exact_curve_over_the_grid():
+    ax = jplot.plot_filtered_spikes([0.01, 0.03], 0.01, 1, dt=1e-3, ax=Figure().subplots())
+    exact, grid = ax.lines[0], ax.lines[1]
+    assert exact.get_label() == "exact: sum of kernels" and grid.get_label() == "grid, dt = 1 ms"
+    assert exact.get_zorder() > grid.get_zorder() and exact.get_linewidth() < grid.get_linewidth()

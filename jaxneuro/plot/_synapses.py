@@ -113,12 +113,22 @@ def plot_filtered_spikes(spike_times, tau_s: float, n: int = 0, *, t_max=None, d
     t_max = (times.max() if len(times) else 0.0) + 6 * tau_s * (n + 1) if t_max is None else t_max
     ts = np.linspace(0.0, t_max, 2000)
     s = np.asarray(filter_spikes(train, tau_s, n, ts=ts))
-    ax.plot(ts * 1e3, s, "C0", lw=1.5, label="exact: sum of kernels")
+    # the exact curve on top (thin, dark) and the grid version under it (wide, light), so both show
+    ax.plot(ts * 1e3, s, "k", lw=1.0, label="exact: sum of kernels", zorder=3)
     if dt is not None:
         bins = int(np.ceil(t_max / dt))
         raster = train.to_raster(0.0, dt, bins)
         sg = np.asarray(filter_spikes(raster, tau_s, n, dt=dt))
-        ax.step(np.arange(bins) * dt * 1e3, sg, "C1", where="post", lw=1, label=f"grid, dt = {dt * 1e3:g} ms")
+        ax.step(
+            np.arange(bins) * dt * 1e3,
+            sg,
+            "C1",
+            where="post",
+            lw=3,
+            alpha=0.6,
+            label=f"grid, dt = {dt * 1e3:g} ms",
+            zorder=2,
+        )
     top = max(s.max(), 1e-12)
     ax.vlines(times * 1e3, -0.12 * top, -0.02 * top, color="k", lw=1, label="spikes")
     ax.set_xlabel("time (ms)")
