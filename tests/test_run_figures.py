@@ -67,7 +67,7 @@ def test_classification_run_writes_confusion_matrix_and_misclassified(tmp_path):
     for name in ("confusion_matrix.png", "misclassified.png", "learning_curves.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG
     assert not (tmp_path / "fit.png").exists()
-    assert not list(tmp_path.glob(".*.tmp.png"))
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 @pytest.mark.slow

@@ -7,11 +7,12 @@ Written into the run folder by ``fit`` (with ``plot=True``) next to ``learning_c
   CIFAR-10) also ``misclassified.png``, the first misclassified test images;
 * regression of a 1-D function: ``fit.png``, the network's output over the test grid drawn over
   the target function and the training samples.
+
+Each file is written whole to a temporary file, ``fsync``-ed and renamed (``atomic_write``).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checkpoint import atomic_write
 from ._config import Config
 from ._metrics import confusion_matrix
 
@@ -46,9 +48,7 @@ def predicted_classes(config: Config, model: Any, x: jax.Array) -> np.ndarray:
 
 
 def _save(fig: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.png")  # matplotlib takes the format from the suffix
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
 
 
 def write_run_figures(out: Path, config: Config, data: Any, model: Any) -> list[Path]:
@@ -65,7 +65,8 @@ def write_run_figures(out: Path, config: Config, data: Any, model: Any) -> list[
         matrix = np.asarray(confusion_matrix(labels, predictions, k))
         header = "true\\predicted," + ",".join(str(j) for j in range(k))
         rows = "\n".join(f"{i}," + ",".join(str(int(c)) for c in row) for i, row in enumerate(matrix))
-        (out / CONFUSION_CSV).write_text(f"{header}\n{rows}\n")
+        text = f"{header}\n{rows}\n".encode()
+        atomic_write(out / CONFUSION_CSV, lambda f: f.write(text))
         fig = Figure(figsize=(5.5, 4.8), layout="constrained")
         ax = plot_confusion_matrix(matrix, ax=fig.subplots())
         ax.set_title(f"{config.data.name} test set: accuracy {np.trace(matrix) / matrix.sum():.2%}", fontsize=10)
