@@ -10,12 +10,14 @@ constant in each step (a callable evaluated at the middle of the step), and the 
 arrive in a step applied after that step's crossings are found, at their exact times.  A
 neuron pushed over threshold by such a spike fires at the start of the next step, at the
 crossing found by integrating backwards with the previous step's drive.  The fast kernel
-(``_lif_exact``) is tested spike for spike equal to this (``tests/test_lif_reference.py``).
+(``_lif_kernel``, run by ``simulate_lif_network``) is tested spike for spike equal to this
+(``tests/test_lif_reference.py``).
 
 Plain numpy in float64: exact closed forms between events, crossings and maxima located
 by bisection to rounding, one step at a time.  Slow (a Python loop over steps), meant
-for tests.  Not covered: ``jit``/``vmap``/``grad``, traced parameters, traces and
-recording options (it returns every spike time).
+for tests.  Not covered: ``jit``/``vmap``/``grad``, traced parameters, argument checks,
+traces and recording options (it returns every spike time), and the kernel's speed-ups
+(bitmaps, refractory clocks in steps, grouped delivery), which are what it checks.
 """
 
 from __future__ import annotations
