@@ -1,15 +1,24 @@
-"""Training a spiking network on Yin-Yang with exact (EventProp) and surrogate gradients, side by side.
+"""Training spiking networks with exact (EventProp) and surrogate gradients, side by side.
 
-Issue 15 item 4: the same model (``configs/yin_yang.toml``: 4-120-3 LIF neurons, latency-coded
-inputs, first-spike outputs, cross-entropy over first-spike times) and data, trained by
-``jaxneuro train`` once with ``spiking.gradient = "exact"`` (``simulate_lif_events``' adjoint) and
-once with ``"surrogate"`` (``simulate_layers``, back-propagation through 400 steps of 0.1 ms).
-Each run is its own process (so that its peak resident memory is its own), pinned to the core
-this script runs on.  Printed: test accuracy (final and best epoch), time per epoch (median and
-range over the epochs after the first, which holds the compilation), the first epoch's extra
-time (compilation), and the peak resident memory of the process.
+Issue 15 item 4: the same model and data trained by ``jaxneuro train`` once with
+``spiking.gradient = "exact"`` (``simulate_lif_events``' adjoint) and once with ``"surrogate"``
+(``simulate_layers``, back-propagation through time), on two tasks:
 
-    taskset -c 1 python benchmarks/spiking_training.py --epochs 40
+* ``yin_yang``: ``configs/yin_yang.toml``, 4-120-3 LIF neurons, linear latency code;
+* ``mnist``: ``configs/mnist_latency.toml``, 784-350-10 LIF neurons, intensity latency code
+  (dark pixels send no spike).
+
+Both classify by time to first spike with the cross-entropy over first-spike times.  Each run is
+its own process (so that its peak resident memory is its own), pinned to the cores this script
+runs on.  Printed: test accuracy (final and best epoch), time per epoch (median and range over
+the epochs after the first, which holds the compilation), the first epoch's extra time
+(compilation), and the peak resident memory of the process.  ``--train-size`` and ``--epochs``
+take one value for every run or ``GRADIENT=VALUE`` entries (the exact gradient on MNIST costs
+some 10x more per sample than the surrogate: run it on a subset); ``--out`` keeps the run folders.
+
+    taskset -c 1 python benchmarks/spiking_training.py --task yin_yang --epochs 25
+    taskset -c 1 python benchmarks/spiking_training.py --task mnist --epochs surrogate=10 exact=2 \\
+        --train-size exact=512 --test-size exact=1000
     taskset -c 1 python benchmarks/spiking_training.py --epochs 2 --train-size 500   # a quick look
 """
 
@@ -25,6 +34,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = {"yin_yang": "yin_yang.toml", "mnist": "mnist_latency.toml"}
+GRADIENTS = ("exact", "surrogate")
 
 _CHILD = r"""
 import json, resource, sys
@@ -36,30 +47,33 @@ print(json.dumps({"metrics": result.metrics, "peak_rss_mib": rss}))
 """
 
 
-def run(gradient: str, epochs: int, train_size: int | None, extra: list[str]) -> dict:
+def run(task: str, gradient: str, epochs: int, sizes: tuple, extra: list[str], out: Path) -> dict:
     overrides = [f"spiking.gradient={gradient}", f"epochs={epochs}", "eval_every=1", *extra]
-    if train_size:
-        overrides.append(f"data.train_size={train_size}")
-    with tempfile.TemporaryDirectory() as out:
-        proc = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(ROOT / "configs" / "yin_yang.toml"), out, *overrides],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+    for key, n in zip(("train_size", "test_size"), sizes, strict=True):
+        if n:
+            overrides.append(f"data.{key}={n}")
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(ROOT / "configs" / CONFIGS[task]), str(out), *overrides],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
-        raise SystemExit(f"the {gradient} run failed:\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"the {task} {gradient} run failed (exit status {proc.returncode}).")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def summarise(gradient: str, res: dict) -> dict:
+def summarise(task: str, gradient: str, sizes: tuple, res: dict) -> dict:
     rows = res["metrics"]
     times = [r["epoch_time"] for r in rows if "epoch_time" in r]
     accs = [r["test_accuracy"] for r in rows if "test_accuracy" in r]
     later = times[1:] or times
     med = statistics.median(later)
     return {
+        "task": task,
         "gradient": gradient,
+        "train": sizes[0] or "all",
+        "test": sizes[1] or "all",
         "final": accs[-1],
         "best": max(accs),
         "epochs": len(times),
@@ -70,23 +84,53 @@ def summarise(gradient: str, res: dict) -> dict:
     }
 
 
+def per_gradient(values: list[str], name: str) -> dict[str, int | None]:
+    """``["40"]`` or ``["exact=1", "surrogate=6"]`` -> a value for each gradient (None: not given)."""
+    got: dict[str, int | None] = dict.fromkeys(GRADIENTS)
+    for v in values:
+        key, _, value = v.rpartition("=")
+        if key and key not in GRADIENTS:
+            raise SystemExit(f"--{name}: {v!r} names no gradient (one of {GRADIENTS}).")
+        for g in [key] if key else GRADIENTS:
+            got[g] = int(value)
+    return got
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--train-size", type=int, default=None, help="first N training samples (default all 5,000)")
-    parser.add_argument("--gradients", nargs="+", default=["exact", "surrogate"], choices=["exact", "surrogate"])
+    parser.add_argument("--task", nargs="+", default=["yin_yang"], choices=sorted(CONFIGS))
+    parser.add_argument("--epochs", nargs="+", default=["25"], help="N, or GRADIENT=N entries")
+    parser.add_argument("--train-size", nargs="+", default=[], help="first N training samples (default all)")
+    parser.add_argument("--test-size", nargs="+", default=[], help="first N test samples (default all)")
+    parser.add_argument("--gradients", nargs="+", default=list(GRADIENTS), choices=GRADIENTS)
     parser.add_argument("--set", dest="sets", action="append", default=[], help="more config overrides")
+    parser.add_argument("--out", type=Path, default=None, help="keep the run folders under OUT/TASK_GRADIENT")
     args = parser.parse_args()
+    epochs = per_gradient(args.epochs, "epochs")
+    train_sizes, test_sizes = per_gradient(args.train_size, "train-size"), per_gradient(args.test_size, "test-size")
+    sizes = {g: (train_sizes[g], test_sizes[g]) for g in GRADIENTS}
     cores = sorted(os.sched_getaffinity(0))
-    print(f"Yin-Yang, configs/yin_yang.toml, {args.epochs} epochs; cores {cores}; load {os.getloadavg()[0]:.1f}")
-    results = [summarise(g, run(g, args.epochs, args.train_size, args.sets)) for g in args.gradients]
-    print("\n| gradient | test acc (final) | best epoch | s / epoch (median, range) | compile s | peak RSS MiB |")
-    print("|---|---|---|---|---|---|")
+    print(
+        f"tasks {args.task}, epochs {epochs}, (train, test) sizes {sizes}; cores {cores}; load {os.getloadavg()[0]:.1f}"
+    )
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in args.task:
+            for g in args.gradients:
+                out = (args.out or Path(tmp)) / f"{task}_{g}"
+                res = run(task, g, epochs[g] or 25, sizes[g], args.sets, out)
+                results.append(summarise(task, g, sizes[g], res))
+    print(
+        "\n| task | gradient | train / test samples | epochs | test acc (final) | best epoch "
+        "| s / epoch (median, range) | compile s | peak RSS MiB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         lo, hi = r["epoch_range"]
         print(
-            f"| {r['gradient']} | {r['final']:.2%} | {r['best']:.2%} | {r['epoch_s']:.1f} ({lo:.1f}-{hi:.1f}) "
-            f"| {r['compile_s']:.1f} | {r['rss']:.0f} |"
+            f"| {r['task']} | {r['gradient']} | {r['train']} / {r['test']} | {r['epochs']} "
+            f"| {r['final']:.2%} | {r['best']:.2%} "
+            f"| {r['epoch_s']:.1f} ({lo:.1f}-{hi:.1f}) | {r['compile_s']:.1f} | {r['rss']:.0f} |"
         )
     print(f"\nload at the end {os.getloadavg()[0]:.1f}")
 

@@ -202,7 +202,11 @@ def test_intensity_encoding_is_its_definition():
     assert float(zero.encode(jnp.array([0.0, 1e-6]))[1]) == pytest.approx((1 - 1e-6) * zero.t_in)
 
 
-@pytest.mark.parametrize("gradient", ["exact", "surrogate"])
+# the exact cases compile simulate_lif_events and its adjoint (~30 s on a loaded core): slow
+EXACT_SLOW = [pytest.param("exact", marks=pytest.mark.slow), "surrogate"]
+
+
+@pytest.mark.parametrize("gradient", EXACT_SLOW)
 def test_dark_pixels_reach_nothing(gradient):
     # A pixel that does not spike cannot matter: its weights change neither the output nor the
     # loss, their gradient is exactly 0, and every gradient is finite.
@@ -222,6 +226,7 @@ def test_dark_pixels_reach_nothing(gradient):
     assert np.any(g0[:, [1, 3, 4, 6]] != 0)
 
 
+@pytest.mark.slow  # compiles the event-driven simulation
 def test_layer_spikes_are_those_of_the_exact_simulation():
     # The exact model's layer_spikes against simulate_lif_events run by hand on the same network
     model = jn.SpikingClassifier(5, 3, [16], key=jax.random.key(4), gradient="exact", encoding="intensity")
@@ -269,7 +274,7 @@ def test_bad_encoding_is_named():
         jn.SpikingClassifier(4, 3, [5], key=jax.random.key(0), encoding="intensity", input_threshold=1.0)
 
 
-@pytest.mark.parametrize("gradient", ["exact", "surrogate"])
+@pytest.mark.parametrize("gradient", EXACT_SLOW)
 def test_a_blank_image_gives_silent_outputs_that_the_loss_names(gradient):
     # An all-dark image sends only the bias spike: with weak weights no output fires.  The loss
     # is then finite (log n) with finite gradients, and on_silent="error" says so, naming the

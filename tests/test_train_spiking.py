@@ -74,3 +74,38 @@ def test_bad_spiking_configs_are_named(overrides, match):
 def test_first_spike_loss_needs_a_spiking_table():
     with pytest.raises(train.ConfigError, match="without one"):
         train.load_config(CONFIGS / "mnist_mlp.toml", ["loss=first_spike_cross_entropy"])
+
+
+def test_mnist_latency_config_builds_and_trains_a_few_images():
+    # The shipped MNIST config: a 784-350-10 first-spike classifier with the intensity code; a few
+    # optimiser steps on 16 MNIST-like images (a fifth of the pixels bright, the rest 0, as in
+    # MNIST; the real data set trains in the benchmark) lower their loss.
+    from jaxneuro.train._fit import make_model, make_optimizer
+    from jaxneuro.train._step import make_train_step
+
+    cfg = train.load_config("mnist_latency")
+    sp = cfg.spiking
+    assert cfg.data.name == "mnist" and cfg.model.hidden_sizes == (350,) and cfg.loss == "first_spike_cross_entropy"
+    assert sp.encoding == "intensity" and sp.input_threshold == 0.0
+    rng = np.random.default_rng(0)
+    bright = rng.random((16, 784)) < 0.2
+    x = jnp.asarray(np.where(bright, rng.uniform(0.3, 1.0, (16, 784)), 0.0), jnp.float32)
+    y = jnp.asarray(np.arange(16) % 10, jnp.int32)
+    model = make_model(cfg, 784, 10, key=jax.random.key(0))
+    assert isinstance(model, jn.SpikingClassifier) and model.layer_sizes == (350, 10)
+    assert model.encoding == "intensity" and model.gradient == cfg.spiking.gradient
+    loss_fn, score_fn = train.task_functions(cfg, 10)
+    t = eqx.filter_jit(lambda m, x: jax.vmap(m)(x))(model, x)
+    assert np.all(np.asarray(t) < sp.duration)  # every output fires at initialisation
+    # the config's loss is the cross-entropy over first spikes plus the late-spike term
+    ce = jax.vmap(lambda t, k: jn.first_spike_cross_entropy(t, k, tau=sp.loss_tau, window=2 * sp.duration))(t, y)
+    late = sp.late_spike_weight * jnp.expm1(t[jnp.arange(16), y] / sp.late_spike_tau)
+    np.testing.assert_allclose(jax.vmap(loss_fn)(t, y), ce + late, rtol=1e-5)
+    optimizer = make_optimizer(cfg, 60000)
+    step = make_train_step(loss_fn, optimizer, score_fn)
+    opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
+    losses = []
+    for _ in range(4):
+        model, opt_state, loss, _ = step(model, opt_state, x, y)
+        losses.append(float(loss))
+    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
