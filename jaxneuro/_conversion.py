@@ -51,6 +51,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._activations import LIF_AMPLITUDE, LIF_INPUT_OFFSET, get_activation, lif_activation, soft_lif_activation
+from ._custom_types import ParamArray
 from ._kernels import FAST_SYNAPSE_TAU_S
 from ._layers import MLP, Dense
 from ._misc import as_float_array, check_range, error_if_any, is_concrete, static_positive
@@ -196,7 +197,7 @@ class SpikingMLP(eqx.Module):
     network: LIFNetwork
     input_layer: Dense
     readout: Dense
-    amplitude: Float[Array, ""] = eqx.field(converter=as_float_array)
+    amplitude: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
     presentation: float = eqx.field(static=True)
     dt: float = eqx.field(static=True)
     readout_start: float = eqx.field(static=True)

@@ -1,5 +1,7 @@
 """Type aliases shared across jaxneuro (jaxtyping shapes)."""
 
+from typing import TypeAlias
+
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
@@ -10,4 +12,10 @@ Scalar = Float[Array, ""]
 BoolScalar = Bool[Array, ""]
 IntScalar = Int[Array, ""]
 
-__all__ = ["Array", "ArrayLike", "Bool", "Float", "Int", "RealScalarLike", "Scalar"]
+ParamArray: TypeAlias = Array | np.ndarray
+"""A JAX array, or a numpy array for numbers known on the host: a parameter field after the
+``as_float_array`` converter (so that a neuron built inside ``jit`` keeps concrete parameters),
+and what is computed from such fields and host numbers alone.  Annotate such fields
+``Float[ParamArray, "*shape"]``."""
+
+__all__ = ["Array", "ArrayLike", "Bool", "Float", "Int", "ParamArray", "RealScalarLike", "Scalar"]

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from ._custom_types import ParamArray
 from ._misc import as_float_array, check_finite, error_if_any, is_concrete
 
 
@@ -48,7 +49,7 @@ class AbstractInput(eqx.Module):
 class Constant(AbstractInput):
     """A constant drive ``J(t) = value``."""
 
-    value: Float[Array, ""] = eqx.field(converter=as_float_array)
+    value: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
     is_piecewise_constant: bool = eqx.field(default=True, static=True, init=False)
 
     def __check_init__(self):
@@ -79,8 +80,8 @@ class PiecewiseConstant(AbstractInput):
         PiecewiseConstant(times=[50.0, 100.0, 150.0], values=[-5.0, 0.0, 7.0, 30.0])
     """
 
-    times: Float[Array, " k"] = eqx.field(converter=as_float_array)
-    values: Float[Array, " k+1"] = eqx.field(converter=as_float_array)
+    times: Float[ParamArray, " k"] = eqx.field(converter=as_float_array)
+    values: Float[ParamArray, " k+1"] = eqx.field(converter=as_float_array)
     is_piecewise_constant: bool = eqx.field(default=True, static=True, init=False)
 
     def __check_init__(self):

@@ -23,6 +23,7 @@ import numpy as np
 from jax.scipy.special import gammaln
 from jaxtyping import Array, ArrayLike, Float
 
+from ._custom_types import ParamArray
 from ._misc import as_float_array, check_positive, is_concrete
 
 FAST_SYNAPSE_TAU_S = 0.010
@@ -122,7 +123,7 @@ class PSCKernel(eqx.Module):
         n: kernel order, an integer >= 0 (static).
     """
 
-    tau_s: Float[Array, "*shape"] = eqx.field(converter=as_float_array)
+    tau_s: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array)
     n: int = eqx.field(static=True, default=0)
 
     fast_tau_s: ClassVar[float] = FAST_SYNAPSE_TAU_S

@@ -18,6 +18,7 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._activations import get_activation
+from ._custom_types import ParamArray
 from ._misc import as_float_array, default_float
 
 
@@ -56,8 +57,8 @@ class Dense(eqx.Module):
     weights with ``Dense.from_weights(W, b)``.
     """
 
-    weight: Float[Array, "out_size in_size"] = eqx.field(converter=as_float_array)
-    bias: Float[Array, " out_size"] = eqx.field(converter=as_float_array)
+    weight: Float[ParamArray, "out_size in_size"] = eqx.field(converter=as_float_array)
+    bias: Float[ParamArray, " out_size"] = eqx.field(converter=as_float_array)
 
     def __init__(self, in_size: int, out_size: int, *, key: PRNGKeyArray, dtype: Any = None):
         """Args:

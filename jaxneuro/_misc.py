@@ -13,8 +13,12 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
+
+from ._custom_types import ParamArray
 
 
 def error_if_any(value: Any, pred: Any, message: str) -> Any:
@@ -37,7 +41,7 @@ def default_float() -> Any:
     return jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
 
 
-def as_float_array(x: Any) -> jax.Array | np.ndarray:
+def as_float_array(x: Any) -> ParamArray:
     """Converter for parameter fields: a floating array (ints become the default float).
 
     Scalars known on the host (Python and numpy numbers) become 0-d numpy arrays of JAX's
@@ -188,7 +192,7 @@ def safe_log1p_ratio(num: jax.Array, den: jax.Array) -> jax.Array:
     return jnp.log1p(num / den)
 
 
-def exprel(x: jax.Array) -> jax.Array:
+def exprel(x: ArrayLike) -> jax.Array:
     """``x / (exp(x) - 1)``, finite with a finite gradient everywhere (1 at ``x = 0``).
 
     The double ``where`` keeps the gradient finite at the removable singularity: the

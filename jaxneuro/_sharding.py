@@ -32,6 +32,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import PyTree
 
+from ._misc import is_concrete
+
 BATCH_AXIS = "batch"
 """Name of the axis of the meshes built by :func:`batch_mesh`."""
 
@@ -118,7 +120,7 @@ def _place(x: Any, sharding: NamedSharding) -> Any:
     # Traced arrays (inside jit) are constrained; concrete ones are moved.  A mesh spanning
     # several processes cannot be reached by device_put from one process: each process
     # supplies its own devices' blocks of the (identical) host array.
-    if isinstance(x, jax.core.Tracer):
+    if not is_concrete(x):
         return jax.lax.with_sharding_constraint(x, sharding)
     local_source = not (isinstance(x, jax.Array) and not x.is_fully_addressable)
     if not sharding.is_fully_addressable and local_source:

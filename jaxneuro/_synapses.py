@@ -44,6 +44,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
+from ._custom_types import ParamArray
 from ._kernels import check_order
 from ._misc import as_float_array, check_finite, check_positive, is_concrete
 
@@ -121,7 +122,7 @@ class ExponentialCurrent(AbstractExponentialSynapse):
             notes' convention, ch. 1.6), so the jump is ``w / tau``.
     """
 
-    tau: Float[Array, ""] = eqx.field(converter=as_float_array)
+    tau: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
     normalise: bool = eqx.field(static=True, default=False)
 
     def receive(self, state, x):
@@ -163,8 +164,8 @@ class ExponentialConductance(AbstractExponentialSynapse):
         E: reversal potential (units of the target's membrane potential, finite).
     """
 
-    tau: Float[Array, ""] = eqx.field(converter=as_float_array)
-    E: Float[Array, ""] = eqx.field(converter=as_float_array)
+    tau: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
+    E: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
 
     def check(self, name):
         super().check(name)
@@ -198,7 +199,7 @@ class PSCSynapse(AbstractSynapse):
         order: the order ``n`` (a Python int >= 0).
     """
 
-    tau: Float[Array, ""] = eqx.field(converter=as_float_array)
+    tau: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
     order: int = eqx.field(static=True, default=1)
 
     def __check_init__(self):

@@ -31,6 +31,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from ._custom_types import ParamArray
 from ._layers import MLP, Dense
 from ._losses import mean_loss, mse
 from ._misc import as_float_array, check_range, default_float, is_concrete
@@ -250,9 +251,9 @@ class StepApproximant(eqx.Module):
         steepness: ``w`` (1 / units of x).
     """
 
-    alpha: Float[Array, " n"] = eqx.field(converter=as_float_array)
-    edges: Float[Array, " n+1"] = eqx.field(converter=as_float_array)
-    steepness: Float[Array, ""] = eqx.field(converter=as_float_array)
+    alpha: Float[ParamArray, " n"] = eqx.field(converter=as_float_array)
+    edges: Float[ParamArray, " n+1"] = eqx.field(converter=as_float_array)
+    steepness: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
 
     def __check_init__(self):
         if self.alpha.ndim != 1 or self.edges.shape != (self.alpha.shape[0] + 1,):
@@ -651,9 +652,9 @@ class TowerApproximant(eqx.Module):
         sigmoid: the sigmoidal function (static).
     """
 
-    alpha: Float[Array, "..."] = eqx.field(converter=as_float_array)
-    edges: Float[Array, " n+1"] = eqx.field(converter=as_float_array)
-    steepness: Float[Array, ""] = eqx.field(converter=as_float_array)
+    alpha: Float[ParamArray, "..."] = eqx.field(converter=as_float_array)
+    edges: Float[ParamArray, " n+1"] = eqx.field(converter=as_float_array)
+    steepness: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
     sigmoid: Callable[[Array], Array] = eqx.field(static=True)
 
     def __check_init__(self):

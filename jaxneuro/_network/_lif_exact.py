@@ -92,6 +92,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
+from .._custom_types import ParamArray
 from .._kernels import FAST_SYNAPSE_TAU_S
 from .._misc import as_float_array, check_int, check_positive, default_float, error_if_any, is_concrete
 from .._neurons._lif import LIF
@@ -133,9 +134,9 @@ class LIFPopulation(eqx.Module):
 
     size: int = eqx.field(static=True)
     neuron: LIF = eqx.field(default_factory=LIF)
-    tau_s: Float[Array, ""] = eqx.field(converter=as_float_array, default=FAST_SYNAPSE_TAU_S)
-    bias: Float[Array, " size"] = eqx.field(converter=as_float_array, default=0.0)
-    noise: Float[Array, ""] = eqx.field(converter=as_float_array, default=0.0)
+    tau_s: Float[ParamArray, ""] = eqx.field(converter=as_float_array, default=FAST_SYNAPSE_TAU_S)
+    bias: Float[ParamArray, " size"] = eqx.field(converter=as_float_array, default=0.0)
+    noise: Float[ParamArray, ""] = eqx.field(converter=as_float_array, default=0.0)
     name: str = eqx.field(static=True, default="")
 
     def __check_init__(self):

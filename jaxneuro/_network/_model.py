@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
+from .._custom_types import ParamArray
 from .._inputs import AbstractInput, Constant, as_input
 from .._misc import as_float_array, check_range, default_float, is_concrete
 from .._neurons._base import AbstractNeuron
@@ -152,7 +153,7 @@ class PoissonPopulation(eqx.Module):
     """
 
     size: int = eqx.field(static=True)
-    rate: Float[Array, "*size"] = eqx.field(converter=as_float_array)
+    rate: Float[ParamArray, "*size"] = eqx.field(converter=as_float_array)
     name: str = eqx.field(static=True, default="")
 
     def __check_init__(self):
@@ -201,8 +202,8 @@ class PoissonInput(eqx.Module):
 
     target: str = eqx.field(static=True)
     n: int = eqx.field(static=True)
-    rate: Float[Array, ""] = eqx.field(converter=as_float_array)
-    weight: Float[Array, ""] = eqx.field(converter=as_float_array)
+    rate: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
+    weight: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
     synapse: AbstractSynapse
 
     def __check_init__(self):

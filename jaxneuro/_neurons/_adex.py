@@ -14,6 +14,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._custom_types import ParamArray
 from .._misc import as_float_array, check_positive, check_range, is_concrete
 from ._base import AbstractNeuron, input_value
 from ._eif import capped_exp_term
@@ -80,17 +81,17 @@ class AdEx(AbstractNeuron):
         effective description of neuronal activity", J. Neurophysiol. 94:3637-3642, 2005.
     """
 
-    C: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=281.0)
-    g_L: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=30.0)
-    E_L: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-70.6)
-    V_T: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-50.4)
-    Delta_T: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=2.0)
-    tau_w: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=144.0)
-    a: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=4.0)
-    b: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=80.5)
-    V_r: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-70.6)
-    V_peak: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-40.4)
-    tau_ref: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
+    C: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=281.0)
+    g_L: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=30.0)
+    E_L: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-70.6)
+    V_T: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-50.4)
+    Delta_T: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=2.0)
+    tau_w: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=144.0)
+    a: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=4.0)
+    b: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=80.5)
+    V_r: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-70.6)
+    V_peak: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-40.4)
+    tau_ref: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
 
     time_unit: ClassVar[str] = "ms"
     seconds_per_time_unit: ClassVar[float] = 1e-3
@@ -161,7 +162,7 @@ class AdEx(AbstractNeuron):
         w = (y.w + self.b).astype(y.w.dtype)
         return AdExState(v, w)
 
-    def refractory_period(self) -> Float[Array, "*shape"]:
+    def refractory_period(self) -> Float[ParamArray, "*shape"]:
         """``tau_ref`` (ms); 0 means none."""
         return self.tau_ref
 

@@ -53,6 +53,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PyTree
 
+from .._custom_types import ParamArray
+
 
 class AbstractNeuron(eqx.Module):
     """A point neuron: parameters as array fields, dynamics as a pure vector field, spikes as
@@ -103,7 +105,7 @@ class AbstractNeuron(eqx.Module):
         (the state is unchanged; the spike is only detected, as for Hodgkin-Huxley)."""
         return y
 
-    def refractory_period(self) -> Array | None:
+    def refractory_period(self) -> ParamArray | None:
         """The time after a spike during which the state is held at its reset value (in
         ``time_unit``), or ``None`` for none."""
         return None
@@ -113,14 +115,15 @@ class AbstractNeuron(eqx.Module):
         Default: no checks."""
         return self
 
-    def voltage(self, y: PyTree) -> Array:
+    def voltage(self, y: PyTree) -> ParamArray:
         """The membrane potential in state ``y`` (read by conductance synapses, ``g (E - v)``,
         and moved by delta synapses).  Default: the state itself when it is one array, else its
         field ``v``; override for other layouts."""
         if isinstance(y, (jax.Array, np.ndarray)):
             return y
-        if hasattr(y, "v"):
-            return y.v
+        v = getattr(y, "v", None)
+        if v is not None:
+            return v
         raise TypeError(
             f"{type(self).__name__}: the state {type(y).__name__} has no field 'v'; define "
             "voltage(y) and with_voltage(y, v) to use this neuron with conductance or delta synapses."

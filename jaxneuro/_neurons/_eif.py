@@ -13,6 +13,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
+from .._custom_types import ParamArray
 from .._misc import as_float_array, check_positive, check_range, is_concrete
 from ._base import AbstractNeuron, input_value
 
@@ -41,6 +42,7 @@ def capped_exp_term(
     models, with the exponent capped at ``(V_peak - V_T)/Delta_T + EXP_CAP_ABOVE_PEAK`` so that
     value and gradient are finite for every finite ``V`` (exact for ``V`` up to 10 ``Delta_T``
     above ``V_peak``)."""
+    V, V_T, Delta_T, V_peak = (jnp.asarray(a) for a in (V, V_T, Delta_T, V_peak))
     x = jnp.minimum((V - V_T) / Delta_T, (V_peak - V_T) / Delta_T + EXP_CAP_ABOVE_PEAK)
     return Delta_T * jnp.exp(x)
 
@@ -84,13 +86,13 @@ class EIF(AbstractNeuron):
         23(37):11628-11640, 2003.
     """
 
-    tau_m: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=10.0)
-    E_L: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-65.0)
-    V_T: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-50.0)
-    Delta_T: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=2.0)
-    V_peak: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-40.0)
-    V_reset: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-70.0)
-    tau_ref: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
+    tau_m: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=10.0)
+    E_L: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-65.0)
+    V_T: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-50.0)
+    Delta_T: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=2.0)
+    V_peak: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-40.0)
+    V_reset: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-70.0)
+    tau_ref: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
 
     time_unit: ClassVar[str] = "ms"
     seconds_per_time_unit: ClassVar[float] = 1e-3
@@ -143,7 +145,7 @@ class EIF(AbstractNeuron):
         """``V <- V_reset`` (dtype and shape of ``y`` kept)."""
         return jnp.broadcast_to(jnp.asarray(self.V_reset, y.dtype), jnp.shape(y))
 
-    def refractory_period(self) -> Float[Array, "*shape"]:
+    def refractory_period(self) -> Float[ParamArray, "*shape"]:
         """``tau_ref`` (ms); 0 means none."""
         return self.tau_ref
 

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
+from .._custom_types import ParamArray
 from .._misc import as_float_array, check_range, exprel, is_concrete
 from ._base import AbstractNeuron, input_value
 
@@ -111,14 +112,14 @@ class HodgkinHuxley(AbstractNeuron):
     rates in Hz.
     """
 
-    C: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=1.0)
-    g_Na: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=120.0)
-    g_K: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=36.0)
-    g_L: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.3)
-    E_Na: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=50.0)
-    E_K: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-77.0)
-    E_L: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-54.387)
-    v_threshold: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
+    C: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=1.0)
+    g_Na: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=120.0)
+    g_K: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=36.0)
+    g_L: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=0.3)
+    E_Na: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=50.0)
+    E_K: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-77.0)
+    E_L: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-54.387)
+    v_threshold: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
 
     time_unit: ClassVar[str] = "ms"
     seconds_per_time_unit: ClassVar[float] = 1e-3

@@ -17,6 +17,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._custom_types import ParamArray
 from .._misc import as_float_array, check_positive, check_range, is_concrete
 from ._base import AbstractNeuron, input_value
 
@@ -43,11 +44,11 @@ class IntegrateAndFire(AbstractNeuron):
         sim = jn.simulate(cuba, 0.0, 0.0, 100.0)   # E_L above threshold: fires alone
     """
 
-    tau_m: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=20.0)
-    E_L: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-60.0)
-    V_th: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-50.0)
-    V_reset: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-60.0)
-    tau_ref: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
+    tau_m: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=20.0)
+    E_L: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-60.0)
+    V_th: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-50.0)
+    V_reset: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-60.0)
+    tau_ref: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
 
     time_unit: ClassVar[str] = "ms"
     seconds_per_time_unit: ClassVar[float] = 1e-3
@@ -94,7 +95,7 @@ class IntegrateAndFire(AbstractNeuron):
         """``V <- V_reset``."""
         return jnp.broadcast_to(jnp.asarray(self.V_reset, y.dtype), jnp.shape(y))
 
-    def refractory_period(self) -> Float[Array, "*shape"]:
+    def refractory_period(self) -> Float[ParamArray, "*shape"]:
         """``tau_ref`` (ms); 0 means none."""
         return self.tau_ref
 

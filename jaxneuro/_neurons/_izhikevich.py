@@ -18,6 +18,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
+from .._custom_types import ParamArray
 from .._misc import as_float_array, check_positive, check_range, is_concrete
 from ._base import AbstractNeuron, input_value
 
@@ -81,11 +82,11 @@ class Izhikevich(AbstractNeuron):
         Networks 14(6):1569-1572, 2003.
     """
 
-    a: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.02)
-    b: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.2)
-    c: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-65.0)
-    d: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=8.0)
-    v_peak: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=30.0)
+    a: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=0.02)
+    b: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=0.2)
+    c: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-65.0)
+    d: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=8.0)
+    v_peak: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=30.0)
 
     time_unit: ClassVar[str] = "ms"
     seconds_per_time_unit: ClassVar[float] = 1e-3

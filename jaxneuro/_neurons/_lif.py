@@ -17,6 +17,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
+from .._custom_types import ParamArray
 from .._misc import as_float_array, check_positive, is_concrete
 from ._base import AbstractNeuron, input_value
 
@@ -93,7 +94,7 @@ def lif_subthreshold(
 def subthreshold_unchecked(t: ArrayLike, v0: ArrayLike, v_in: ArrayLike, tau_m: ArrayLike) -> Array:
     """``lif_subthreshold`` without the check of ``tau_m``: for solvers, which check the
     neuron once (``LIF.checked``) rather than at every step."""
-    t = as_float_array(t)
+    t, v0, v_in = as_float_array(t), jnp.asarray(v0), jnp.asarray(v_in)
     return v0 + (v0 - v_in) * jnp.expm1(-t / tau_m)
 
 
@@ -150,11 +151,11 @@ class LIF(AbstractNeuron):
         R: membrane resistance in ohm (physical scale only).
     """
 
-    tau_m: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.02)
-    tau_ref: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.002)
-    V_L: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
-    V_th: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=1.0)
-    R: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=1.0)
+    tau_m: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=0.02)
+    tau_ref: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=0.002)
+    V_L: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
+    V_th: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=1.0)
+    R: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=1.0)
 
     time_unit: ClassVar[str] = "s"
     seconds_per_time_unit: ClassVar[float] = 1.0
@@ -208,15 +209,15 @@ class LIF(AbstractNeuron):
         )
 
     # -- physical <-> normalised ------------------------------------------------------
-    def normalise_voltage(self, V: ArrayLike) -> Array:
+    def normalise_voltage(self, V: ArrayLike) -> ParamArray:
         """``v = (V - V_L) / (V_th - V_L)`` (V in volts)."""
         return (as_float_array(V) - self.V_L) / (self.V_th - self.V_L)
 
-    def physical_voltage(self, v: ArrayLike) -> Array:
+    def physical_voltage(self, v: ArrayLike) -> ParamArray:
         """Inverse of ``normalise_voltage``: ``V = V_L + v (V_th - V_L)`` in volts."""
         return self.V_L + as_float_array(v) * (self.V_th - self.V_L)
 
-    def normalise_input(self, J: ArrayLike) -> Array:
+    def normalise_input(self, J: ArrayLike) -> ParamArray:
         """``v_in = R J / (V_th - V_L)`` for an input current ``J`` in amperes."""
         return self.R * as_float_array(J) / (self.V_th - self.V_L)
 
@@ -237,7 +238,7 @@ class LIF(AbstractNeuron):
         """``v <- 0``."""
         return jnp.zeros_like(y)
 
-    def refractory_period(self) -> Float[Array, ""]:
+    def refractory_period(self) -> Float[ParamArray, "*shape"]:
         """``tau_ref`` (s): ``v`` is held at 0 after a spike."""
         return self.tau_ref
 

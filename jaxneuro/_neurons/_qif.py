@@ -14,6 +14,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._custom_types import ParamArray
 from .._misc import as_float_array, check_positive, check_range, is_concrete
 from ._base import AbstractNeuron, input_value
 
@@ -64,12 +65,12 @@ class QIF(AbstractNeuron):
         University Press, 2014, sec. 5.3.
     """
 
-    tau_m: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=10.0)
-    E_L: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-65.0)
-    V_c: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-50.0)
-    V_peak: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=30.0)
-    V_reset: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-70.0)
-    tau_ref: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
+    tau_m: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=10.0)
+    E_L: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-65.0)
+    V_c: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-50.0)
+    V_peak: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=30.0)
+    V_reset: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-70.0)
+    tau_ref: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=0.0)
 
     time_unit: ClassVar[str] = "ms"
     seconds_per_time_unit: ClassVar[float] = 1e-3
@@ -125,7 +126,7 @@ class QIF(AbstractNeuron):
         """``V <- V_reset`` (dtype and shape of ``y`` kept)."""
         return jnp.broadcast_to(jnp.asarray(self.V_reset, y.dtype), jnp.shape(y))
 
-    def refractory_period(self) -> Float[Array, "*shape"]:
+    def refractory_period(self) -> Float[ParamArray, "*shape"]:
         """``tau_ref`` (ms); 0 means none."""
         return self.tau_ref
 

@@ -24,6 +24,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._custom_types import ParamArray
 from .._misc import as_float_array, check_positive, check_range, exprel, is_concrete
 from ._base import AbstractNeuron, input_value
 from ._hh import HHState
@@ -42,15 +43,15 @@ class TraubMiles(AbstractNeuron):
         sim = jn.simulate(jn.TraubMiles(), 2.0, 0.0, 200.0, solver=jn.ExponentialEuler(dt=0.01))
     """
 
-    C: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=1.0)
-    g_L: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=0.05)
-    g_Na: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=100.0)
-    g_K: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=30.0)
-    E_L: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-60.0)
-    E_Na: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=50.0)
-    E_K: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-90.0)
-    V_T: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-63.0)
-    v_threshold: Float[Array, "*shape"] = eqx.field(converter=as_float_array, default=-20.0)
+    C: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=1.0)
+    g_L: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=0.05)
+    g_Na: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=100.0)
+    g_K: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=30.0)
+    E_L: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-60.0)
+    E_Na: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=50.0)
+    E_K: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-90.0)
+    V_T: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-63.0)
+    v_threshold: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array, default=-20.0)
 
     time_unit: ClassVar[str] = "ms"
     seconds_per_time_unit: ClassVar[float] = 1e-3

@@ -20,7 +20,7 @@ import numpy as np
 from jaxtyping import Array, Float, PyTree
 
 from .._inputs import AbstractInput
-from .._misc import check_finite
+from .._misc import check_finite, is_concrete
 from .._neurons._base import AbstractNeuron
 from ._recorders import AbstractRecorder
 
@@ -170,7 +170,7 @@ def check_ts(span: Interval, ts: Any, default: int = 1001) -> Array:
     t0, t1, s0, s1 = span.t0, span.t1, span.s0, span.s1
     if ts is None:  # t0 + increasing offsets: nondecreasing after rounding, however large t0
         return t0 + jnp.linspace(0.0, span.length(), default, dtype=t0.dtype)
-    concrete = not isinstance(ts, jax.core.Tracer)
+    concrete = is_concrete(ts)
     host = np.asarray(ts) if concrete else None  # read before jnp.asarray: under jit that is a tracer
     ts = jnp.asarray(host if concrete else ts, t0.dtype)
     if ts.ndim != 1:
@@ -212,7 +212,7 @@ def step_grid(span: Interval, dt: float, ts: Any, method: str) -> tuple[int, Arr
     if ts is None:
         idx = np.arange(n_steps + 1)
     else:
-        if isinstance(ts, jax.core.Tracer):
+        if not is_concrete(ts):
             raise ValueError(
                 f"ts must be concrete for method={method!r} (it sets where the state is saved); inside jit, pass "
                 "a numpy array or a list rather than a jax array."

@@ -40,6 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
+from .._misc import is_concrete
+
 MAX_DIRECTIONS = 16
 """Forward-mode directions (perturbed scalars) above which the loop is differentiated directly."""
 
@@ -67,7 +69,7 @@ def forward_sensitivities(
     """
     direct_fn = fn if direct_fn is None else direct_fn
     leaves, treedef = jax.tree.flatten(tuple(args))
-    traced = [i for i, leaf in enumerate(leaves) if isinstance(leaf, jax.core.Tracer)]
+    traced = [i for i, leaf in enumerate(leaves) if not is_concrete(leaf)]
 
     def rebuild(values):
         merged = list(leaves)
