@@ -1,6 +1,8 @@
 """The public API of jaxneuro: each name and the module it comes from (read by
 ``lazy_loader`` at run time and by type checkers; see ``__init__.py``)."""
 
+__version__: str
+
 from ._inputs import (
     AbstractInput as AbstractInput,
     Constant as Constant,

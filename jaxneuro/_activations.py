@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from ._custom_types import ParamArray
 from ._misc import as_float_array, check_range
 from ._neurons._lif import lif_rate
 from ._neurons._soft_lif import soft_lif_rate
@@ -21,7 +22,7 @@ from ._neurons._soft_lif import soft_lif_rate
 
 def identity(z: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
     """The identity (linear) activation ``y = z``, used for regression outputs."""
-    return as_float_array(z)
+    return jnp.asarray(as_float_array(z))
 
 
 def logistic(z: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
@@ -60,11 +61,11 @@ def leaky_relu(z: Float[ArrayLike, "*shape"], *, negative_slope: float = 0.01) -
         ValueError: if a concrete ``negative_slope`` is outside [0, 1] or not finite.
     """
     z = as_float_array(z)
-    negative_slope = check_range("negative_slope", as_float_array(negative_slope), lower=0.0, upper=1.0)
-    return jnp.where(z >= 0, z, negative_slope * z)
+    slope = check_range("negative_slope", as_float_array(negative_slope), lower=0.0, upper=1.0)
+    return jnp.where(z >= 0, z, slope * z)
 
 
-def check_axis(name: str, z: Array, axis: int) -> int:
+def check_axis(name: str, z: ParamArray, axis: int) -> int:
     if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
         raise ValueError(f"{name}: axis must be an int, got {axis!r}.")
     if z.ndim == 0:
@@ -171,9 +172,9 @@ def lif_activation(
     Raises:
         ValueError: for a concrete parameter outside its range.
     """
-    input_offset = check_range("input_offset", as_float_array(input_offset))
-    amplitude = check_range("amplitude", as_float_array(amplitude), lower=0.0, lower_open=True, unit="s")
-    return amplitude * lif_rate(as_float_array(z) + input_offset, tau_m, tau_ref)
+    offset = check_range("input_offset", as_float_array(input_offset))
+    amp = check_range("amplitude", as_float_array(amplitude), lower=0.0, lower_open=True, unit="s")
+    return lif_rate(as_float_array(z) + offset, tau_m, tau_ref) * amp
 
 
 def soft_lif_activation(
@@ -210,9 +211,9 @@ def soft_lif_activation(
         E. Hunsberger and C. Eliasmith (2015), "Spiking deep networks with LIF neurons",
         arXiv:1510.08829.
     """
-    input_offset = check_range("input_offset", as_float_array(input_offset))
-    amplitude = check_range("amplitude", as_float_array(amplitude), lower=0.0, lower_open=True, unit="s")
-    return amplitude * soft_lif_rate(as_float_array(z) + input_offset, tau_m, tau_ref, gamma=gamma)
+    offset = check_range("input_offset", as_float_array(input_offset))
+    amp = check_range("amplitude", as_float_array(amplitude), lower=0.0, lower_open=True, unit="s")
+    return soft_lif_rate(as_float_array(z) + offset, tau_m, tau_ref, gamma=gamma) * amp
 
 
 _ACTIVATIONS: dict[str, Callable[..., Array]] = {

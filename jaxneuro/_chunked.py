@@ -95,9 +95,9 @@ def _leading_size(tree: PyTree[np.ndarray]) -> int:
     leaves = jax.tree.leaves(tree)
     if not leaves:
         raise ValueError("inputs hold no array to sweep over.")
-    sizes = {np.shape(x)[0] if np.ndim(x) else None for x in leaves}
-    if None in sizes:
+    if any(np.ndim(x) == 0 for x in leaves):
         raise ValueError("inputs must have a leading axis to cut into chunks; got a scalar.")
+    sizes = {np.shape(x)[0] for x in leaves}
     if len(sizes) != 1:
         raise ValueError(f"inputs must share their leading size; got sizes {sorted(sizes)}.")
     return sizes.pop()
@@ -150,8 +150,11 @@ def _read_manifest(mpath: Path, path: Path, n_chunks: int) -> dict:
         ok = ok and isinstance(dtype, str)
         if ok and manifest.get("format") == MANIFEST_FORMAT:
             sums = manifest.get("sha256")
-            ok = isinstance(sums, dict) and set(sums) == {str(i) for i in done}
-            ok = ok and all(isinstance(v, str) and len(v) == 64 for v in sums.values())
+            ok = (
+                isinstance(sums, dict)
+                and set(sums) == {str(i) for i in done}
+                and all(isinstance(v, str) and len(v) == 64 for v in sums.values())
+            )
     if not ok:
         raise ValueError(
             f"the sweep manifest {str(mpath)!r} is corrupt (it lacks or garbles 'done', 'sha256', 'output_shape' or "
@@ -392,9 +395,9 @@ def chunked_tuning_curve(
             f"neuron must have scalar parameters for a chunked sweep; got shapes {sorted(shapes - {()})}. "
             "For parameter sweeps use chunked_map over a parameter_grid."
         )
-    inputs = _open_inputs(inputs)
-    if not isinstance(inputs, np.ndarray) or inputs.ndim != 1:
-        raise ValueError(f"inputs must be 1-D; got shape {np.shape(inputs)}.")
+    opened = _open_inputs(inputs)
+    if not isinstance(opened, np.ndarray) or opened.ndim != 1:
+        raise ValueError(f"inputs must be 1-D; got shape {np.shape(opened)}.")
     duration, transient = check_duration(neuron, duration, transient)
     settings = dict(
         duration=duration,
@@ -413,7 +416,7 @@ def chunked_tuning_curve(
 
     return chunked_map(
         fn,
-        inputs,
+        opened,
         path,
         chunk_size=chunk_size,
         fingerprint=_neuron_fingerprint(neuron, settings),

@@ -74,7 +74,8 @@ def competitive_update(
         >>> w.tolist(), n.tolist()  # unit 1 won its first input: eta = 1
         ([[0.0, 0.0], [1.5, 1.0]], [0.0, 1.0])
     """
-    w, n, x = as_float_array(prototypes), as_float_array(counts), as_float_array(x)
+    w, n = jnp.asarray(as_float_array(prototypes)), jnp.asarray(as_float_array(counts))
+    x = as_float_array(x)
     k = winners(w, x)
     n = n.at[k].add(1.0)
     eta = 1.0 / n[k] if learning_rate is None else learning_rate
@@ -166,7 +167,8 @@ def fit_competitive(
     w = kmeans_plus_plus(x, n_clusters, key=k_init)
 
     def sample(carry, xi):
-        return competitive_update(*carry, xi, learning_rate=learning_rate), None
+        w, n = carry
+        return competitive_update(w, n, xi, learning_rate=learning_rate), None
 
     def epoch(carry, k):
         order = jr.permutation(k, x.shape[0])

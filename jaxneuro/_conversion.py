@@ -98,7 +98,7 @@ def _lif_parameters(activation: str | Callable[..., Array], where: str) -> dict[
 
 def _checked_rates(rates: ArrayLike) -> Array:
     """Rates (Hz) of shape ``(n,)``, finite and >= 0 (checked now if concrete, else at run time)."""
-    rates = as_float_array(rates)
+    rates = jnp.asarray(as_float_array(rates))
     if rates.ndim != 1:
         raise ValueError(f"rates must have shape (n,), got shape {rates.shape}.")
     if is_concrete(rates):
@@ -281,6 +281,7 @@ class SpikingMLP(eqx.Module):
         T = self.presentation
         if self.readout_kind == "counts":
             return result.spike_count[last] / T
+        assert result.spikes is not None  # the network is run with its spikes recorded
         times = result.spikes.times[last]
         mask = result.spikes.mask[last]
         tau_s = self.network.populations[-1].tau_s
@@ -415,7 +416,9 @@ def convert_mlp(
         LIFPopulation(layer.out_size, lif, tau_s, bias=layer.bias + c, name=f"hidden{i}")
         for i, layer in enumerate(mlp.layers[:-1])
     ]
-    weights = {(i, i - 1): amp * mlp.layers[i].weight for i in range(1, hidden)}
+    weights: dict[tuple[int | str, int | str], ArrayLike] = {
+        (i, i - 1): mlp.layers[i].weight * amp for i in range(1, hidden)
+    }
     return SpikingMLP(
         LIFNetwork(pops, weights),
         mlp.layers[0],

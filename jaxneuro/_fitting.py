@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, cast
 
 import equinox as eqx
 import jax
@@ -40,7 +40,7 @@ from ._inputs import as_input
 from ._misc import default_float, is_concrete
 from ._neurons._base import AbstractNeuron
 from ._progress import ProgressBar, progress_stream
-from ._simulate import check_neuron, simulate
+from ._simulate import Method, check_neuron, simulate
 from ._tuning import tuning_curve
 
 DEFAULT_STEPS = 300
@@ -95,7 +95,7 @@ class FICurveTarget(eqx.Module):
     weights: Float[Array, " points"]
     duration: float | None = eqx.field(static=True)
     transient: float | None = eqx.field(static=True)
-    method: str = eqx.field(static=True)
+    method: Method = eqx.field(static=True)
     dt: float | None = eqx.field(static=True)
     weight: float = eqx.field(static=True)
 
@@ -109,7 +109,7 @@ class FICurveTarget(eqx.Module):
         onset_margin: float = 0.0,
         duration: float | None = None,
         transient: float | None = None,
-        method: str = "auto",
+        method: Method = "auto",
         dt: float | None = None,
         weight: float = 1.0,
     ):
@@ -200,7 +200,7 @@ class SpikeTimesTarget(eqx.Module):
     t0: float = eqx.field(static=True)
     t1: float = eqx.field(static=True)
     capacity: int = eqx.field(static=True)
-    method: str = eqx.field(static=True)
+    method: Method = eqx.field(static=True)
     dt: float | None = eqx.field(static=True)
     weight: float = eqx.field(static=True)
 
@@ -212,7 +212,7 @@ class SpikeTimesTarget(eqx.Module):
         t1: float,
         *,
         capacity: int | None = None,
-        method: str = "auto",
+        method: Method = "auto",
         dt: float | None = None,
         weight: float = 1.0,
     ):
@@ -470,7 +470,7 @@ def fit_neuron(
             updates, opt_state = optimizer.update(grad, opt_state, u, **extra)
         else:
             updates, opt_state = optimizer.update(grad, opt_state, u)
-        return optax.apply_updates(u, updates), opt_state, loss
+        return cast(dict[str, Array], optax.apply_updates(u, updates)), opt_state, loss
 
     u = {
         k: jnp.asarray(_to_unconstrained(np.asarray(getattr(neuron, k), np.float64), *bounds[k]), dtype) for k in names
@@ -487,7 +487,7 @@ def fit_neuron(
             if stream is not None:
                 bar.set_postfix(loss=f"{float(loss):.3g}", refresh=False)
                 bar.update()
-    final = eqx.filter_jit(loss_fn)(u)
+    final = jnp.asarray(eqx.filter_jit(loss_fn)(u))
     # Rebuilt through the constructor: its converters and checks apply to the fitted values.
     fitted = dataclasses.replace(neuron, **{k: np.asarray(_to_constrained(u[k], *bounds[k])) for k in names})
     return FitResult(

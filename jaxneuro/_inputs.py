@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -132,7 +132,7 @@ class FunctionInput(AbstractInput):
     ``jumps`` optionally lists discontinuities of ``fn`` for adaptive solvers.
     """
 
-    fn: Callable[[Any], Array] = eqx.field(static=True)
+    fn: Callable[[Any], ArrayLike] = eqx.field(static=True)
     jumps: Float[Array, " k"] | None = None
 
     def __call__(self, t):
@@ -152,7 +152,7 @@ def as_input(drive: Any) -> AbstractInput:
     if isinstance(drive, AbstractInput):
         return drive
     if callable(drive):
-        return FunctionInput(drive)
+        return FunctionInput(cast(Callable[[Any], ArrayLike], drive))  # the contract: a function of t
     arr = jnp.asarray(drive)
     if arr.ndim != 0:
         raise ValueError(

@@ -149,7 +149,7 @@ class PSCKernel(eqx.Module):
         return psc_kernel(t, self.tau_s, self.n)
 
     @property
-    def peak_time(self) -> Float[Array, "*shape"]:
+    def peak_time(self) -> Float[ParamArray, "*shape"]:
         """Where ``h`` peaks: ``n tau_s`` (s)."""
         return self.n * self.tau_s
 

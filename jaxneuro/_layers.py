@@ -137,7 +137,7 @@ class Dense(eqx.Module):
             raise ValueError(
                 f"Dense: x must have shape (in_size,) = ({self.in_size},), got shape {x.shape} (batch with jax.vmap)."
             )
-        return self.weight @ x + self.bias
+        return jnp.matmul(self.weight, x) + self.bias
 
 
 class MLP(eqx.Module):

@@ -24,10 +24,11 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._activations import check_axis
+from ._custom_types import ParamArray
 from ._misc import as_float_array, check_range, is_concrete
 
 
-def _same_shape(fn: str, y_name: str, y: Array, t_name: str, t: Array) -> None:
+def _same_shape(fn: str, y_name: str, y: ParamArray, t_name: str, t: ParamArray) -> None:
     if y.shape != t.shape:
         raise ValueError(
             f"{fn}: {y_name} and {t_name} must have the same shape; "
@@ -35,7 +36,7 @@ def _same_shape(fn: str, y_name: str, y: Array, t_name: str, t: Array) -> None:
         )
 
 
-def _check_unit_interval(fn: str, name: str, x: Array) -> Array:
+def _check_unit_interval(fn: str, name: str, x: ParamArray) -> ParamArray:
     """Every element of ``x`` in [0, 1] (NaN passes; see the module docstring)."""
     msg = f"{fn}: {name} must lie in [0, 1] (probabilities)"
     if is_concrete(x):
@@ -48,9 +49,10 @@ def _check_unit_interval(fn: str, name: str, x: Array) -> Array:
     return eqx.error_if(x, jnp.any((x < 0) | (x > 1)), f"{msg}; a traced value was outside it.")
 
 
-def _clip_keep_grad(y: Array, lo: Any, hi: Any) -> Array:
+def _clip_keep_grad(y: ArrayLike, lo: Any, hi: Any) -> Array:
     """``clip(y, lo, hi)`` in value, with derivative 1 (so the loss's gradient is the formula's
     gradient at the clipped point rather than 0)."""
+    y = jnp.asarray(y)
     return y + jax.lax.stop_gradient(jnp.clip(y, lo, hi) - y)
 
 
@@ -188,7 +190,7 @@ def log_softmax(z: Float[ArrayLike, "*shape"], *, axis: int = -1) -> Float[Array
     Raises:
         ValueError: if ``z`` is a scalar, or ``axis`` is out of range or empty.
     """
-    z = as_float_array(z)
+    z = jnp.asarray(as_float_array(z))  # not a host scalar: check_axis rejects 0-d
     axis = check_axis("log_softmax", z, axis)
     m = jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True))
     shifted = z - m
@@ -267,7 +269,7 @@ def categorical_cross_entropy_with_integer_labels(
     else:
         label = eqx.error_if(label, jnp.any((label < 0) | (label >= k)), f"{msg}; a traced label was outside it.")
     logp = log_softmax(z, axis=-1)
-    return -jnp.sum(jnp.take_along_axis(logp, label[..., None], axis=-1))
+    return -jnp.sum(jnp.take_along_axis(logp, jnp.asarray(label)[..., None], axis=-1))
 
 
 def mean_loss(

@@ -9,7 +9,7 @@ Every message names the parameter, its value and the allowed range.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import equinox as eqx
 import jax
@@ -20,8 +20,10 @@ from jax.typing import ArrayLike
 
 from ._custom_types import ParamArray
 
+_T = TypeVar("_T")
 
-def error_if_any(value: Any, pred: Any, message: str) -> Any:
+
+def error_if_any(value: Any, pred: Any, message: str) -> jax.Array:
     """``value``, raising ``message`` at run time when any element of ``pred`` is true.
 
     ``eqx.error_if`` on a scalar one (of ``value``'s dtype and weak type) and ``value`` times
@@ -97,14 +99,14 @@ def _range_text(lower: float | None, upper: float | None, lower_open: bool, uppe
 
 def check_range(
     name: str,
-    value: Any,
+    value: _T,
     *,
     lower: float | None = None,
     upper: float | None = None,
     lower_open: bool = False,
     upper_open: bool = False,
     unit: str = "",
-) -> Any:
+) -> _T:
     """Check that every element of ``value`` is finite and lies in the given range.
 
     Concrete values raise ``ValueError`` at once; traced values are wrapped in
@@ -143,12 +145,13 @@ def check_range(
             shown = arr[mask] if arr.ndim else arr
             raise ValueError(f"{name} must be finite and in {allowed}{suffix}; got {name} = {_fmt(shown)}.")
         return value
-    return error_if_any(
+    checked = error_if_any(
         value, bad(jnp, value), f"{name} must be finite and in {allowed}{suffix} (a traced value was outside it)."
     )
+    return cast(_T, checked)  # a traced value is a jax.Array, and so is the checked one
 
 
-def check_positive(name: str, value: Any, unit: str = "") -> Any:
+def check_positive(name: str, value: _T, unit: str = "") -> _T:
     """``check_range`` for a strictly positive, finite parameter."""
     return check_range(name, value, lower=0.0, lower_open=True, unit=unit)
 
@@ -173,7 +176,7 @@ def static_positive(name: str, value: Any, unit: str = "") -> float:
     return value
 
 
-def check_finite(name: str, value: Any) -> Any:
+def check_finite(name: str, value: _T) -> _T:
     """Check that a (possibly traced) array holds no NaN or infinity."""
     return check_range(name, value)
 

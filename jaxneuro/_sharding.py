@@ -38,7 +38,11 @@ BATCH_AXIS = "batch"
 """Name of the axis of the meshes built by :func:`batch_mesh`."""
 
 
-def batch_mesh(devices: Sequence[jax.Device] | None = None, *, axis_name: str = BATCH_AXIS) -> Mesh:
+def batch_mesh(
+    devices: Sequence[jax.Device] | None = None,  # pyright: ignore[reportInvalidTypeForm]  # jax.Device: an untyped alias
+    *,
+    axis_name: str = BATCH_AXIS,
+) -> Mesh:
     """A 1-D mesh over ``devices`` for splitting a batch (default: all local devices).
 
     For data-parallel training across hosts, start every process with
@@ -254,7 +258,7 @@ def sharded_vmap(
         TypeError: for a mesh that is not a ``jax.sharding.Mesh``.
     """
     mesh = resolve_mesh(mesh)
-    per_arg = None if in_axes in (0, None) else tuple(in_axes)
+    per_arg = None if in_axes is None or isinstance(in_axes, int) else tuple(in_axes)
     for a in (in_axes,) if per_arg is None else per_arg:
         if a not in (0, None):
             raise ValueError(f"in_axes entries must be 0 (batched) or None (shared); got in_axes = {in_axes!r}.")

@@ -346,8 +346,8 @@ def simulate(
     capacity = _capacity(neuron, span, max_spikes)
     y0 = initial_state(neuron, y0)
     recorder = SpikeTimes(capacity)
-    ts, ys, state = run_solver(solver, neuron, drive, span, y0, recorder, ts)
-    sim = Simulation(ts, ys, recorder.result(state))
+    ts_saved, ys, state = run_solver(solver, neuron, drive, span, y0, recorder, ts)
+    sim = Simulation(ts_saved, ys, recorder.result(state))
     if on_overflow == "error":
         sim = eqx.error_if(
             sim,

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
+from ._custom_types import ParamArray
 from ._losses import log_softmax, mse
 from ._misc import as_float_array, check_positive, check_range, error_if_any, is_concrete
 from ._spikes import SpikeTrain
@@ -56,13 +57,13 @@ def _silent_mode(fn: str, on_silent: str) -> None:
         raise ValueError(f"{fn}: on_silent must be 'ignore' or 'error', got on_silent = {on_silent!r}.")
 
 
-def _neuron_axis(fn: str, name: str, x: Array) -> Array:
+def _neuron_axis(fn: str, name: str, x: ParamArray) -> Array:
     if x.ndim == 0 or x.shape[-1] == 0:
         raise ValueError(
             f"{fn}: {name} needs the output neurons on its last axis (at least one neuron); "
             f"got {name}.shape = {x.shape}."
         )
-    return x
+    return jnp.asarray(x)  # not 0-d, so already a jax array (as_float_array keeps only numbers on the host)
 
 
 def _first_spikes(fn: str, spikes: SpikeTrain | ArrayLike, window: ArrayLike) -> Array:
@@ -102,7 +103,7 @@ def _label_mask(fn: str, x: Array, label: Int[ArrayLike, "*batch"] | None) -> Ar
             raise ValueError(f"{msg}; got label = {np.asarray(label)[bad] if label.ndim else np.asarray(label)}.")
     else:
         label = eqx.error_if(label, jnp.any((label < 0) | (label >= k)), f"{msg}; a traced label was outside it.")
-    return jnp.arange(k) == label[..., None]
+    return jnp.arange(k) == jnp.asarray(label)[..., None]
 
 
 def _cross_entropy(fn: str, logits: Array, label: Int[ArrayLike, ""]) -> Array:
@@ -111,7 +112,7 @@ def _cross_entropy(fn: str, logits: Array, label: Int[ArrayLike, ""]) -> Array:
     return -jnp.sum(jnp.where(mask, log_softmax(logits, axis=-1), 0.0))
 
 
-def _check_bound(name: str, value: ArrayLike | None) -> Array | None:
+def _check_bound(name: str, value: ArrayLike | None) -> ParamArray | None:
     if value is None:
         return None
     return check_range(name, as_float_array(value), lower=0.0)
@@ -209,7 +210,7 @@ def check_spikes(
     if isinstance(spikes, SpikeTrain):
         fired = first_spike_times(spikes, window) < jnp.asarray(window)
     else:
-        spikes = as_float_array(spikes)
+        spikes = jnp.asarray(as_float_array(spikes))  # a number fails the neuron-axis check below
         fired = ~(spikes >= jnp.asarray(window))  # NaN is not reported as silent: it passes to the loss
     fired = _neuron_axis(what, "spikes", fired)
     ok = jnp.any(fired, axis=-1) if require == "any" else jnp.all(fired, axis=-1)
@@ -275,6 +276,7 @@ def first_spike_cross_entropy(
     t = _first_spikes(fn, spikes, window)
     if on_silent == "error":
         t = check_spikes(t, window, what=fn)
+        assert not isinstance(t, SpikeTrain)  # given first-spike times, it returns them
     return _cross_entropy(fn, -t / tau, label)
 
 
@@ -423,7 +425,7 @@ def spike_count_cross_entropy(
     c = _counts(fn, counts)
     if on_silent == "error":
         c = _check_counts(fn, c)
-    return _cross_entropy(fn, scale * c, label)
+    return _cross_entropy(fn, c * scale, label)
 
 
 def _check_counts(fn: str, c: Array) -> Array:

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
+from ._custom_types import ParamArray
 from ._kernels import check_order, psc_kernel
 from ._misc import as_float_array, check_positive, default_float, is_concrete
 
@@ -46,8 +47,9 @@ def check_overflow(train: "SpikeTrain", what: str) -> "SpikeTrain":
     return eqx.error_if(train, jnp.any(train.overflow), msg)
 
 
-def _check_times_valid(times: Array, count: Array, name: str) -> Array:
+def _check_times_valid(times: ParamArray, count: Array, name: str) -> Array:
     """Spike times must be non-NaN, and sorted (non-decreasing) within each train."""
+    times = jnp.asarray(times)  # at least 1-d, so already a jax array
     cap = times.shape[-1]
     if is_concrete(times) and is_concrete(count):  # (numpy throughout: inside jit, jnp ops give tracers)
         t = np.asarray(times)
@@ -72,7 +74,7 @@ def _check_times_valid(times: Array, count: Array, name: str) -> Array:
     return eqx.error_if(times, bad, f"{name}: spike times must be non-NaN and sorted in each train.")
 
 
-def _check_grid(t0, dt, n_bins) -> tuple[Array, Array, int]:
+def _check_grid(t0, dt, n_bins) -> tuple[ParamArray, ParamArray, int]:
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive int, got {n_bins!r}.")
     dt = check_positive("dt", as_float_array(dt), unit="s")
@@ -289,7 +291,7 @@ class SpikeTrain(eqx.Module):
 
 
 # ---------------------------------------------------------------------- filtering
-def _transition(tau_s: Array, dt: Array, n: int) -> Array:
+def _transition(tau_s: ParamArray, dt: ParamArray, n: int) -> Array:
     """``exp(A dt)`` of the cascade ``tau_s x' = -x + S x`` (S: lower shift), exactly:
     ``e^(-dt/tau_s) sum_k (dt/tau_s)^k / k! S^k``, a lower-triangular Toeplitz matrix."""
     r = dt / tau_s
@@ -300,7 +302,7 @@ def _transition(tau_s: Array, dt: Array, n: int) -> Array:
     return jnp.exp(-r) * m
 
 
-def _filter_cascade(counts: Array, tau_s: Array, dt: Array, n: int) -> Array:
+def _filter_cascade(counts: Array, tau_s: ParamArray, dt: ParamArray, n: int) -> Array:
     """Integrate ``tau_s dx_0/dt = -x_0 + a(t)``, ``tau_s dx_j/dt = x_(j-1) - x_j`` exactly
     across each bin; a spike adds ``1/tau_s`` to ``x_0``.  Returns ``x_n`` on the grid."""
     dtype = jnp.result_type(tau_s, dt, default_float())
@@ -318,7 +320,7 @@ def _filter_cascade(counts: Array, tau_s: Array, dt: Array, n: int) -> Array:
     return jnp.moveaxis(s, 0, -1)
 
 
-def _filter_convolve(counts: Array, tau_s: Array, dt: Array, n: int) -> Array:
+def _filter_convolve(counts: Array, tau_s: ParamArray, dt: ParamArray, n: int) -> Array:
     """``s_k = sum_(m <= k) counts_m h((k - m) dt)``: a causal convolution, by FFT."""
     dtype = jnp.result_type(tau_s, dt, default_float())
     T = counts.shape[-1]
@@ -328,7 +330,7 @@ def _filter_convolve(counts: Array, tau_s: Array, dt: Array, n: int) -> Array:
     return jnp.fft.irfft(spec, L, axis=-1)[..., :T].astype(dtype)
 
 
-def _filter_exact(train: SpikeTrain, ts: Array, tau_s: Array, n: int) -> Array:
+def _filter_exact(train: SpikeTrain, ts: ParamArray, tau_s: ParamArray, n: int) -> Array:
     """``s(t) = sum_p h(t - t_p)`` over the stored spikes (the closed form)."""
     d = ts[..., :, None] - train.times[..., None, :]  # (*batch, T, cap)
     h = psc_kernel(jnp.where(train.mask[..., None, :], d, -1.0), tau_s, n)

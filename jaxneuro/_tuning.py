@@ -60,7 +60,7 @@ def rate_from_stats(
         ``(count - 1) / (t_last - t_first)`` converted to Hz; 0 with fewer than two spikes or
         when the last spike is more than two mean ISIs before ``t_end``.
     """
-    count = jnp.asarray(count)
+    count, t_first, t_last = jnp.asarray(count), jnp.asarray(t_first), jnp.asarray(t_last)
     enough = count >= 2
     span = jnp.where(enough, t_last - t_first, 1.0)
     isi = span / jnp.where(enough, count - 1, 1).astype(span.dtype)
@@ -327,10 +327,10 @@ def spike_statistics(
         solver = choose_solver(neuron, drive, "stepped", None, dt=dt)
     else:
         solver = choose_solver(neuron, drive, "auto", solver, dt=dt)
-    step = getattr(solver, "dt", None) if hasattr(solver, "dt") else None
     fixed = hasattr(solver, "dt")
+    step = 0.0
     if fixed:
-        step = check_step(neuron, solver.dt, "stepped")
+        step = check_step(neuron, getattr(solver, "dt", None), "stepped")
         step_grid(span, step, np.zeros(0), "stepped")  # (t1 - t0) / dt must be a whole number of steps
     unit = neuron.time_unit
     if transient is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import equinox as eqx
 import jax
@@ -421,7 +421,7 @@ def fit_single_hidden_layer(
     # Chebyshev-Lobatto nodes: denser towards 0 and 1, where an evenly spaced mean-square fit
     # leaves its largest errors.
     x = (1.0 - jnp.cos(jnp.pi * jnp.arange(n_train, dtype=dtype) / (n_train - 1))) / 2.0
-    t = as_float_array(f(x)).astype(dtype)
+    t = jnp.asarray(as_float_array(f(x)), dtype)
     if t.shape != x.shape:
         raise ValueError(f"f must map an array of shape ({n_train},) to one value per point, got shape {t.shape}.")
     k_centre, k_out = jr.split(key)
@@ -451,7 +451,7 @@ def _train_adam(model: MLP, x: Array, t: Array, steps: int, learning_rate: float
         return (optax.apply_updates(params, updates), state), value
 
     (params, _), losses = jax.lax.scan(step, (params, opt.init(params)), None, length=steps)
-    return eqx.combine(params, static), losses
+    return cast(MLP, eqx.combine(params, static)), losses
 
 
 @eqx.filter_jit
@@ -691,8 +691,8 @@ class TowerApproximant(eqx.Module):
 
     def axis_pieces(self, x: Float[ArrayLike, "*shape n"]) -> Float[Array, "*shape n N"]:
         """``P_j(x_i)`` for every axis i and piece j, shape ``x.shape + (N,)``."""
-        x = as_float_array(x)
-        s = self.sigmoid(self.steepness * (x[..., None] - self.edges))
+        x = jnp.asarray(as_float_array(x))  # (points carry an axis of n coordinates: not host numbers)
+        s = self.sigmoid((x[..., None] - self.edges) * self.steepness)
         return s[..., :-1] - s[..., 1:]
 
     def __call__(self, x: Float[ArrayLike, "*shape n"]) -> Float[Array, "*shape"]:
@@ -703,7 +703,7 @@ class TowerApproximant(eqx.Module):
         pieces = self.axis_pieces(x.reshape(-1, self.dim))
 
         def one(p: Array) -> Array:  # contract the tower heights with one axis's pieces at a time
-            g = self.alpha
+            g = jnp.asarray(self.alpha)
             for i in range(self.dim):
                 g = jnp.tensordot(p[i], g, axes=1)
             return g

@@ -71,7 +71,7 @@ def cpu_loop_kernels_enabled() -> bool:
     cpu = jax.devices("cpu")[0]
     with jax.default_device(cpu):
         text = jax.jit(_probe).lower(jnp.zeros(100_000, jnp.float32)).compile().as_text()
-    return "xla_cpu_small_call" in text
+    return "xla_cpu_small_call" in (text or "")
 
 
 def enable_cpu_loop_kernels(*, strict: bool = True) -> bool:

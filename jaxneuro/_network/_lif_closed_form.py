@@ -97,8 +97,7 @@ def exps(*xs: Array) -> list[Array]:
     Returns:
         A list of ``len(xs)`` arrays of the broadcast shape.
     """
-    xs = jnp.broadcast_arrays(*xs)
-    return list(jnp.exp(jnp.stack(xs)))
+    return list(jnp.exp(jnp.stack(jnp.broadcast_arrays(*xs))))
 
 
 def k_from(u: Array, em: Array, es: Array, inv_tm: Array, a: Array) -> Array:

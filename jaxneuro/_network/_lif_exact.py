@@ -202,7 +202,7 @@ class Connection(eqx.Module):
         """Args: ``post``, ``pre``: population indices; ``weight``: shape ``(post.size, pre.size)``."""
         self.post = post
         self.pre = pre
-        weight = as_float_array(weight)
+        weight = jnp.asarray(as_float_array(weight))  # no-op for the matrix the check below asks for
         if weight.ndim != 2:
             raise ValueError(f"Connection: weight must be a matrix (post.size, pre.size), got shape {weight.shape}.")
         self.weight_t = weight.T

@@ -104,7 +104,7 @@ class NetworkRun(eqx.Module):
     spikes: tuple[SpikeTrain | None, ...]
     spike_count: tuple[Int[Array, " n"], ...]
     ts: Float[Array, " records"] | None
-    v: tuple[Float[Array, "records n"], ...] | None
+    v: tuple[Float[Array, "records n"] | None, ...] | None
     final_state: RunState
     names: tuple[str, ...] = eqx.field(static=True)
     duration: float = eqx.field(static=True)
@@ -262,8 +262,9 @@ def _deliver(storage, buffer: Array, rows: Int[Array, " k"], n: Array, scale: An
 
 def _population_update(pop: Population, y, refr, armed, a, g, t, dt, n_ref):
     """Steps 2-3 for one population: the new state, spikes, spike times, counters."""
-    neuron = pop.neuron
-    y1 = pop.solver.update_with_input(neuron, t, y, dt, a, g)
+    neuron, solver = pop.neuron, pop.solver
+    assert solver is not None  # Population.__init__ sets the default solver
+    y1 = solver.update_with_input(neuron, t, y, dt, a, g)
     held = refr > 0 if refr is not None else None
     if held is not None:
         y1 = _where(held, y, y1)
@@ -313,6 +314,7 @@ def _sources_update(pop, y, t, dt, dt_s, key, dtype, n=None, t0=None):
     time counts as on it, whatever the rounding of ``t``); returns ``(y, spiked, spike times)``."""
     if isinstance(pop, PoissonPopulation):
         return y, jax.random.uniform(key, (pop.size,), dtype) < pop.rate * dt_s, jnp.broadcast_to(t, (pop.size,))
+    assert n is not None and t0 is not None  # given for a spike-train source
     times, count = pop.train.times, jnp.minimum(pop.train.count, pop.train.capacity)
     nxt = jnp.take_along_axis(times, jnp.minimum(y, pop.train.capacity - 1)[:, None], axis=1)[:, 0]
     spiked = (y < count) & (jnp.floor((nxt - t0) / dt + _GRID_TOL) <= n)
@@ -323,7 +325,8 @@ def _neurons(plan: _Plan, st: RunState, t: Array, keys) -> tuple[list, list, lis
     """Steps 1-3: each population's input, update and spikes."""
     net = plan.network
     ys, refr, armed = list(st.y), list(st.refractory), list(st.armed)
-    spiked, t_spk = [None] * len(ys), [None] * len(ys)
+    spiked: list[Any] = [None] * len(ys)
+    t_spk: list[Any] = [None] * len(ys)
     for p, pop in enumerate(net.populations):
         if not isinstance(pop, Population):
             key = keys[p] if keys is not None else None
@@ -425,7 +428,7 @@ def _propagate(
 def _arrive(plan: _Plan, n, keys, syns, ins, bufs, ys, held, spiked):
     """Step 6: the buffers' slots of this step into the synapses; voltage jumps."""
     net, pops = plan.network, plan.network.populations
-    kicks = [None] * len(pops)
+    kicks: list[Array | None] = [None] * len(pops)
     for i, link in enumerate(net.links):
         if plan.direct[i] is not None:  # delivered into the state already
             continue
@@ -440,16 +443,18 @@ def _arrive(plan: _Plan, n, keys, syns, ins, bufs, ys, held, spiked):
     for j, (tgt, inp) in enumerate(net.inputs):
         p_step = inp.rate * plan.dt_seconds
         events = binomial_counts(keys[len(pops) + j], inp.n, p_step, (pops[tgt].size,), plan.dtype)
-        ins[j], kick = inp.synapse.receive(ins[j], inp.weight * events)
+        ins[j], kick = inp.synapse.receive(ins[j], events * inp.weight)
         kicks[tgt] = _add(kicks[tgt], kick)
     for p, kick in enumerate(kicks):
         if kick is None:
             continue
-        neuron = pops[p].neuron
+        pop = pops[p]
+        assert isinstance(pop, Population)  # spike sources receive no projections or inputs
+        neuron = pop.neuron
         # a jump is lost in the step of a spike (the reset overwrites it) and, unless the
         # population keeps them for later, in every step the neuron is held
-        lost = spiked[p] if pops[p].neuron.resets else jnp.zeros_like(spiked[p])
-        if held[p] is not None and not pops[p].refractory_input:
+        lost = spiked[p] if neuron.resets else jnp.zeros_like(spiked[p])
+        if held[p] is not None and not pop.refractory_input:
             lost = lost | held[p]
         kick = jnp.where(lost, 0.0, kick)
         ys[p] = neuron.with_voltage(ys[p], neuron.voltage(ys[p]) + kick)
@@ -593,13 +598,13 @@ def simulate_general_network(
         axis (the last, but the first for the spike-time buffers ``(n, capacity)``)."""
         if mesh is None:
             return tree
-        axis = mesh.axis_names[0]
+        axis, sharding_mesh = mesh.axis_names[0], mesh
 
         def constrain(x, first=False):
             if x is None or jnp.ndim(x) == 0:
                 return x
             spec = (axis,) + (None,) * (x.ndim - 1) if first else (None,) * (x.ndim - 1) + (axis,)
-            return lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(*spec)))
+            return lax.with_sharding_constraint(x, NamedSharding(sharding_mesh, PartitionSpec(*spec)))
 
         st, tm, cn = tree
         return jax.tree.map(constrain, st), tuple(constrain(x, first=True) for x in tm), jax.tree.map(constrain, cn)

@@ -142,8 +142,8 @@ class AdEx(AbstractNeuron):
         """``(dV/dt, dw/dt)`` in mV/ms and pA/ms; ``args`` is the input current I (pA) or I(t)."""
         V, w = y.v, y.w
         spike_current = self.g_L * capped_exp_term(V, self.V_T, self.Delta_T, self.V_peak)
-        dV = (-self.g_L * (V - self.E_L) + spike_current - w + input_value(args, t)) / self.C
-        dw = (self.a * (V - self.E_L) - w) / self.tau_w
+        dV = (-(V - self.E_L) * self.g_L + spike_current - w + input_value(args, t)) / self.C
+        dw = ((V - self.E_L) * self.a - w) / self.tau_w
         return AdExState(dV, dw)
 
     def initial_state(self, drive: Any = 0.0) -> AdExState:

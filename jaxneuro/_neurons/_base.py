@@ -115,12 +115,12 @@ class AbstractNeuron(eqx.Module):
         Default: no checks."""
         return self
 
-    def voltage(self, y: PyTree) -> ParamArray:
+    def voltage(self, y: PyTree) -> Array:
         """The membrane potential in state ``y`` (read by conductance synapses, ``g (E - v)``,
         and moved by delta synapses).  Default: the state itself when it is one array, else its
         field ``v``; override for other layouts."""
         if isinstance(y, (jax.Array, np.ndarray)):
-            return y
+            return jnp.asarray(y)
         v = getattr(y, "v", None)
         if v is not None:
             return v
@@ -144,4 +144,4 @@ class AbstractNeuron(eqx.Module):
 
 def input_value(args: Any, t: Any) -> jax.Array:
     """Evaluate the drive ``args`` at time ``t``: callables are called, numbers returned."""
-    return args(t) if callable(args) else jnp.asarray(args)
+    return jnp.asarray(args(t) if callable(args) else args)

@@ -165,7 +165,7 @@ class HodgkinHuxley(AbstractNeuron):
         I_Na = self.g_Na * y.m**3 * y.h * (y.v - self.E_Na)
         I_K = self.g_K * y.n**4 * (y.v - self.E_K)
         I_L = self.g_L * (y.v - self.E_L)
-        return I_Na, I_K, I_L
+        return I_Na, I_K, I_L  # pyright: ignore[reportReturnType]  # numpy stubs: ndarray * jax.Array is a jax.Array
 
     def vector_field(self, t: Any, y: HHState, args: Any) -> HHState:
         """The 4-D HH vector field; ``args`` is the input current J (uA/cm^2) or J(t)."""
@@ -180,7 +180,7 @@ class HodgkinHuxley(AbstractNeuron):
 
     def steady_gates(self, V: ArrayLike) -> HHState:
         """The state with gates at their steady-state values for voltage ``V``."""
-        V = as_float_array(V)
+        V = jnp.asarray(as_float_array(V))
         return HHState(V, n_inf(V), m_inf(V), h_inf(V))
 
     def resting_potential(self, J: ArrayLike = 0.0) -> Array:

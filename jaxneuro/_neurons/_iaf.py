@@ -80,7 +80,7 @@ class IntegrateAndFire(AbstractNeuron):
 
     def vector_field(self, t: Any, y: Float[Array, "*s"], args: Any) -> Float[Array, "*s"]:
         """``dV/dt = (E_L - V + R I) / tau_m`` (mV/ms); ``args`` is ``R I`` (mV)."""
-        return (self.E_L - y + input_value(args, t)) / self.tau_m
+        return (-y + self.E_L + input_value(args, t)) / self.tau_m
 
     def initial_state(self, drive: Any = 0.0) -> Float[Array, "*shape"]:
         """``V = E_L``."""

@@ -140,14 +140,14 @@ class Izhikevich(AbstractNeuron):
         """``(dv/dt, du/dt)`` in mV/ms and mV/ms^2; ``args`` is the input ``I`` or ``I(t)``."""
         v, u = y.v, y.u
         dv = 0.04 * v * v + 5.0 * v + 140.0 - u + input_value(args, t)
-        du = self.a * (self.b * v - u)
+        du = (v * self.b - u) * self.a
         return IzhikevichState(dv, du)
 
     def initial_state(self, drive: Any = 0.0) -> IzhikevichState:
         """``v = -65`` mV and ``u = b v`` (the paper's demonstration code)."""
         del drive
         v = jnp.full_like(self.b, V_INIT_MV)
-        return IzhikevichState(v, self.b * v)
+        return IzhikevichState(v, v * self.b)
 
     def spike_condition(self, y: IzhikevichState) -> Float[Array, "*s"]:
         """``v - v_peak`` (mV)."""

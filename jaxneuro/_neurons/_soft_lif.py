@@ -20,8 +20,9 @@ from .._misc import as_float_array, check_positive
 _LOG_SOFTPLUS_SWITCH = -20.0
 
 
-def _log_softplus(u: Array) -> Array:
+def _log_softplus(u: ArrayLike) -> Array:
     """``log(log(1 + e^u))``, finite with a finite gradient for every finite ``u``."""
+    u = jnp.asarray(u)
     small = u < _LOG_SOFTPLUS_SWITCH
     u_safe = jnp.where(small, jnp.zeros_like(u), u)
     return jnp.where(small, u, jnp.log(jax.nn.softplus(u_safe)))
@@ -86,7 +87,7 @@ def soft_lif_rate(
     rho_small = jnp.where(big, jnp.full_like(rho, 0.5), rho)
     log_small = jnp.where(big, jnp.full_like(log_rho, jnp.log(0.5)), log_rho)
     log_ratio = jnp.where(big, jnp.log1p(1.0 / rho_big), jnp.log1p(rho_small) - log_small)
-    return 1.0 / (tau_ref + tau_m * log_ratio)
+    return 1.0 / (log_ratio * tau_m + tau_ref)
 
 
 __all__ = ["soft_lif_rate"]

@@ -179,7 +179,7 @@ def check_ts(span: Interval, ts: Any, default: int = 1001) -> Array:
         check_finite("ts", host)
     else:
         ts = check_finite("ts", ts)
-    if concrete and s0 is not None and s1 is not None and ts.shape[0] > 0:
+    if host is not None and s0 is not None and s1 is not None and ts.shape[0] > 0:
         a = host.astype(np.float64)
         if np.any(np.diff(a) < 0):
             raise ValueError("ts must be increasing.")

@@ -105,12 +105,15 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
     ts = ts - offset
     jumps = drive.jump_ts()
     jumps = None if jumps is None else jnp.asarray(jumps, dtype) - offset
-    controller = diffrax.PIDController(rtol=rtol, atol=atol, jump_ts=jumps)
+    controller = diffrax.PIDController(rtol=rtol, atol=atol)
+    if jumps is not None:
+        controller = diffrax.ClipStepSizeController(controller, jump_ts=jumps)
     # Event times: Newton on the dense interpolant, never finer than a few ulps of the largest
     # time.  (Bisection is not usable under vmap: a lane without an event root-finds a stand-in
     # whose root sits exactly on the bracket end, which optimistix's bracket check rejects.)
     time_ulps = 8 * float(jnp.finfo(dtype).eps) * jnp.maximum(jnp.abs(t0), jnp.abs(t1))
-    root_finder = optx.Newton(rtol=root_tol, atol=jnp.maximum(root_tol, time_ulps))
+    atol_root = jnp.maximum(root_tol, time_ulps)
+    root_finder = optx.Newton(rtol=root_tol, atol=atol_root)  # pyright: ignore[reportArgumentType]  # optimistix annotates float; a traced array works
     term = diffrax.ODETerm(lambda t, y, args: neuron.vector_field(offset + t, y, args[0]))
     rearm = jnp.asarray(type(neuron).rearm, dtype)
     tr = neuron.refractory_period()
@@ -180,12 +183,13 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
     def body(c):
         t, y, armed, rec, traj, bad = c
         sol = segment(t, y, armed)
-        hit = sol.event_mask
+        hit, ys = sol.event_mask, sol.ys
+        assert hit is not None and ys is not None  # an event and SaveAt(subs) were given
         t_end = jnp.clip(checked_end(sol), t, t1)
-        y_end = jax.tree.map(lambda a: a[-1], sol.ys[0])
+        y_end = jax.tree.map(lambda a: a[-1], ys[0])
         if n_ts:
             valid = (ts >= t) & (ts <= t_end)
-            traj = jax.tree.map(lambda o, n: jnp.where(_bcast(valid, o), n, o), traj, sol.ys[1])
+            traj = jax.tree.map(lambda o, n: jnp.where(_bcast(valid, o), n, o), traj, ys[1])
         spike = hit & armed
         rec = recorder.record(rec, spike, offset + t_end, None)
         if neuron.resets or tr is not None:

@@ -20,7 +20,7 @@ def diagonal_jacobian(f, y):
     def flat(*ls):
         return jax.tree.leaves(f(jax.tree.unflatten(treedef, ls)))
 
-    out, diag = None, []
+    out, diag = [], []
     for i in range(len(leaves)):
         tangent = [jnp.ones_like(x) if j == i else jnp.zeros_like(x) for j, x in enumerate(leaves)]
         out, d = jax.jvp(flat, leaves, tangent)

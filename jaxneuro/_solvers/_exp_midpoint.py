@@ -14,7 +14,7 @@ from .._neurons._hh import HHState, HodgkinHuxley, alpha_h, alpha_m, alpha_n, be
 from ._fixed_step import AbstractFixedStepSolver
 
 
-def _coefficients(neuron: HodgkinHuxley, y: HHState, J: Array, g_in=0.0) -> tuple[HHState, HHState]:
+def _coefficients(neuron: HodgkinHuxley, y: HHState, J: Array, g_in: float | Array = 0.0) -> tuple[HHState, HHState]:
     """Each variable obeys ``dx/dt = (x_inf - x) rate_x``: the ``x_inf`` and rates at ``y``
     (input current ``J - g_in V``)."""
     V = y.v
@@ -24,14 +24,17 @@ def _coefficients(neuron: HodgkinHuxley, y: HHState, J: Array, g_in=0.0) -> tupl
     G = gNa + gK + neuron.g_L + g_in
     V_inf = (J + gNa * neuron.E_Na + gK * neuron.E_K + neuron.g_L * neuron.E_L) / G
     infs = HHState(V_inf, an / (an + bn), am / (am + bm), ah / (ah + bh))
-    return infs, HHState(G / neuron.C, an + bn, am + bm, ah + bh)
+    rates = HHState(G / neuron.C, an + bn, am + bm, ah + bh)  # pyright: ignore[reportArgumentType]  # numpy stubs: ndarray * jax.Array is a jax.Array
+    return infs, rates
 
 
 def _relax(y: HHState, infs: HHState, rates: HHState, h) -> HHState:
     return jax.tree.map(lambda x, i, r: i + (x - i) * jnp.exp(-h * r), y, infs, rates)
 
 
-def hh_exp_midpoint_update(neuron: HodgkinHuxley, y: HHState, J: Array, dt: Array, g_in=0.0) -> HHState:
+def hh_exp_midpoint_update(
+    neuron: HodgkinHuxley, y: HHState, J: Array, dt: Array, g_in: float | Array = 0.0
+) -> HHState:
     """One exponential-midpoint step of the HH equations from ``y`` with current
     ``J - g_in V`` (``g_in`` a synaptic conductance, mS/cm^2, in the membrane's leak).
 
@@ -61,9 +64,11 @@ class ExpMidpointHH(AbstractFixedStepSolver):
             )
 
     def update(self, neuron, drive, t, y, h):
+        assert isinstance(neuron, HodgkinHuxley)  # check() admits no other neuron
         return hh_exp_midpoint_update(neuron, y, input_value(drive, t + 0.5 * h), h)
 
     def update_with_input(self, neuron, t, y, h, a, g):
+        assert isinstance(neuron, HodgkinHuxley)  # check() admits no other neuron
         return hh_exp_midpoint_update(neuron, y, a, h, 0.0 if g is None else g)
 
 

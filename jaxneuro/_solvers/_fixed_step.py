@@ -29,7 +29,6 @@ import numpy as np
 from equinox.internal import unvmap_any
 from jaxtyping import Array, PyTree
 
-from .._inputs import AbstractInput
 from .._neurons._base import AbstractNeuron
 from ._base import NON_FINITE_STATE, AbstractSpikingSolver, Interval, check_step, error_if_any, step_grid
 from ._recorders import AbstractRecorder, SpikeStats
@@ -108,7 +107,7 @@ class AbstractFixedStepSolver(AbstractSpikingSolver):
     crossing_order: ClassVar[int] = 3
 
     @abc.abstractmethod
-    def update(self, neuron: AbstractNeuron, drive: AbstractInput, t: Array, y: PyTree, h: Array) -> PyTree:
+    def update(self, neuron: AbstractNeuron | SynapticInput, drive: Any, t: Array, y: PyTree, h: Array) -> PyTree:
         """The state at ``t + h`` from ``y`` at ``t`` (``h`` may be 0: then ``y``)."""
 
     def update_with_input(self, neuron: AbstractNeuron, t: Array, y: PyTree, h: Array, a: Array, g: Array | None):

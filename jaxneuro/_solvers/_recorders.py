@@ -64,7 +64,8 @@ class SpikeTimes(AbstractRecorder):
         return jnp.full(tuple(shape) + (self.capacity,), jnp.inf, dtype), jnp.zeros(shape, jnp.int32)
 
     def record(self, state, spiked, t_spike, bin=None):
-        return record_spike(*state, spiked, t_spike)
+        times, count = state
+        return record_spike(times, count, spiked, t_spike)
 
     def record_train(self, state, first, isi, n, max_spikes):
         times, count = state

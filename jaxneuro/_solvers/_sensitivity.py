@@ -130,6 +130,7 @@ def forward_sensitivities(
             for j, (k, t) in enumerate(zip(perturbed, ptangents, strict=True)):
                 block = jac[offsets[j] : offsets[j + 1]]
                 if elementwise[k]:
+                    assert batch_ndim is not None  # elementwise only when batch_ndim is set
                     total = total + block[0] * _align(t, jnp.ndim(o), batch_ndim).astype(jac.dtype)
                 else:
                     total = total + jnp.tensordot(t.reshape(-1).astype(jac.dtype), block, axes=1)

@@ -88,10 +88,12 @@ def regression(
     if grid:
         x = jnp.linspace(0.0, 1.0, n)[:, None]
     else:
+        assert key is not None  # checked above
         key, sub = jax.random.split(key)
         x = jax.random.uniform(sub, (n, 1))
     t = REGRESSION_FUNCTIONS[function](x)
     if noise > 0:
+        assert key is not None  # checked above
         t = t + noise * jax.random.normal(key, t.shape)
     return x, t
 

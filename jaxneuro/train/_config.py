@@ -364,7 +364,7 @@ _NO_MATCH = object()
 def _coerce(key: str, value: Any, tp: Any) -> Any:
     """Convert a TOML value to the field type ``tp``, or return ``_NO_MATCH``."""
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             return _NO_MATCH
         return _build(tp, value, prefix=f"{key}.")

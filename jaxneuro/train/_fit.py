@@ -221,12 +221,13 @@ def task_functions(config: Config, num_classes: int | None = None) -> tuple[Any,
         if name == "first_spike_cross_entropy":  # y: the outputs' first-spike times (s)
             sp = config.spiking
 
-            def loss(t, label):
+            def spike_loss(t, label):
+                assert sp is not None  # the config's validation requires [spiking] for this loss
                 main = losses.first_spike_cross_entropy(t, label, tau=sp.loss_tau, window=2.0 * sp.duration)
                 late = jnp.expm1(jnp.take(t, label) / sp.late_spike_tau)
                 return main + sp.late_spike_weight * late
 
-            return loss, lambda t, label: (jnp.argmin(t) == label).astype(t.dtype)
+            return spike_loss, lambda t, label: (jnp.argmin(t) == label).astype(t.dtype)
         if name == "categorical_cross_entropy_with_logits":
             loss = losses.categorical_cross_entropy_with_integer_labels
         elif name == "categorical_cross_entropy":
@@ -499,7 +500,7 @@ def fit(
                 "step": int(state.step),
                 "train_loss": float(np.mean(losses)),
                 f"train_{score_name}": float(np.sum(np.asarray(scores)) / (nb * batch)),
-                "lr": float(schedule(int(state.step) - 1)),
+                "lr": float(jnp.asarray(schedule(int(state.step) - 1))),
                 "epoch_time": epoch_time,
             }
             if epoch % config.eval_every == 0 or epoch == stop:

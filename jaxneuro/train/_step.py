@@ -156,7 +156,7 @@ def make_evaluate(
             y = model(xi)
             return loss_fn(y, ti), score_fn(y, ti)
 
-        n = x.shape[0]
+        n = jnp.shape(x)[0]
         losses, scores = jax.lax.map(one, (x, t), batch_size=min(chunk_size, n))
         return jnp.mean(losses), jnp.mean(scores)
 
