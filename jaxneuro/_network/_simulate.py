@@ -208,7 +208,9 @@ def initial_run_state(network: Network, key: PRNGKeyArray | None, dt: float, dty
             first = None
             if isinstance(pop, SpikeSource):  # index of each source's next spike
                 first = jnp.sum(pop.train.mask & (pop.train.times < t0), axis=1).astype(jnp.int32)
-            ys.append(first), refr.append(None), armed.append(None)
+            ys.append(first)
+            refr.append(None)
+            armed.append(None)
             continue
         neuron = pop.neuron
         k_y, k_v = jax.random.split(k) if k is not None else (None, None)
