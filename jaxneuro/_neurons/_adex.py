@@ -152,7 +152,7 @@ class AdEx(AbstractNeuron):
         del drive
         return AdExState(jnp.asarray(self.E_L), jnp.zeros_like(self.E_L))
 
-    def spike_condition(self, y: AdExState) -> Float[Array, "*s"]:
+    def spike_condition(self, y: AdExState) -> Float[Array, "*#s"]:
         """``V - V_peak`` (mV)."""
         return y.v - self.V_peak
 

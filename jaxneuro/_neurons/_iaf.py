@@ -78,7 +78,7 @@ class IntegrateAndFire(AbstractNeuron):
             ),
         )
 
-    def vector_field(self, t: Any, y: Float[Array, "*s"], args: Any) -> Float[Array, "*s"]:
+    def vector_field(self, t: Any, y: Float[Array, "*#s"], args: Any) -> Float[Array, "*#s"]:
         """``dV/dt = (E_L - V + R I) / tau_m`` (mV/ms); ``args`` is ``R I`` (mV)."""
         return (-y + self.E_L + input_value(args, t)) / self.tau_m
 
@@ -87,11 +87,11 @@ class IntegrateAndFire(AbstractNeuron):
         del drive
         return jnp.asarray(self.E_L)
 
-    def spike_condition(self, y: Float[Array, "*s"]) -> Float[Array, "*s"]:
+    def spike_condition(self, y: Float[Array, "*#s"]) -> Float[Array, "*#s"]:
         """``V - V_th`` (mV)."""
         return y - self.V_th
 
-    def reset(self, y: Float[Array, "*s"]) -> Float[Array, "*s"]:
+    def reset(self, y: Float[Array, "*#s"]) -> Float[Array, "*#s"]:
         """``V <- V_reset``."""
         return jnp.broadcast_to(jnp.asarray(self.V_reset, y.dtype), jnp.shape(y))
 

@@ -149,7 +149,7 @@ class Izhikevich(AbstractNeuron):
         v = jnp.full_like(self.b, V_INIT_MV)
         return IzhikevichState(v, v * self.b)
 
-    def spike_condition(self, y: IzhikevichState) -> Float[Array, "*s"]:
+    def spike_condition(self, y: IzhikevichState) -> Float[Array, "*#s"]:
         """``v - v_peak`` (mV)."""
         return y.v - self.v_peak
 

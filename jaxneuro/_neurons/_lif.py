@@ -209,32 +209,32 @@ class LIF(AbstractNeuron):
         )
 
     # -- physical <-> normalised ------------------------------------------------------
-    def normalise_voltage(self, V: ArrayLike) -> ParamArray:
+    def normalise_voltage(self, V: ArrayLike) -> ArrayLike:
         """``v = (V - V_L) / (V_th - V_L)`` (V in volts)."""
         return (as_float_array(V) - self.V_L) / (self.V_th - self.V_L)
 
-    def physical_voltage(self, v: ArrayLike) -> ParamArray:
+    def physical_voltage(self, v: ArrayLike) -> ArrayLike:
         """Inverse of ``normalise_voltage``: ``V = V_L + v (V_th - V_L)`` in volts."""
         return self.V_L + as_float_array(v) * (self.V_th - self.V_L)
 
-    def normalise_input(self, J: ArrayLike) -> ParamArray:
+    def normalise_input(self, J: ArrayLike) -> ArrayLike:
         """``v_in = R J / (V_th - V_L)`` for an input current ``J`` in amperes."""
         return self.R * as_float_array(J) / (self.V_th - self.V_L)
 
     # -- dynamics ---------------------------------------------------------------------
-    def vector_field(self, t: Any, y: Float[Array, ""], args: Any) -> Float[Array, ""]:
+    def vector_field(self, t: Any, y: Float[ArrayLike, "*#s"], args: Any) -> Float[Array, "*#s"]:
         """Sub-threshold dynamics ``dv/dt = (v_in(t) - v) / tau_m`` (1/s)."""
         return (input_value(args, t) - y) / self.tau_m
 
-    def initial_state(self, drive: Any = 0.0) -> Float[Array, ""]:
+    def initial_state(self, drive: Any = 0.0) -> Float[Array, "*shape"]:
         """The reset state ``v = 0``."""
         return jnp.zeros_like(self.tau_m)
 
-    def spike_condition(self, y: Float[Array, ""]) -> Float[Array, ""]:
+    def spike_condition(self, y: Float[Array, "*#s"]) -> Float[Array, "*#s"]:
         """``v - 1``: a spike when ``v`` reaches the threshold 1."""
         return y - 1.0
 
-    def reset(self, y: Float[Array, ""]) -> Float[Array, ""]:
+    def reset(self, y: Float[Array, "*#s"]) -> Float[Array, "*#s"]:
         """``v <- 0``."""
         return jnp.zeros_like(y)
 

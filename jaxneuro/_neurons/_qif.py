@@ -108,7 +108,7 @@ class QIF(AbstractNeuron):
             ),
         )
 
-    def vector_field(self, t: Any, y: Float[Array, "*s"], args: Any) -> Float[Array, "*s"]:
+    def vector_field(self, t: Any, y: Float[Array, "*#s"], args: Any) -> Float[Array, "*#s"]:
         """``dV/dt`` (mV/ms); ``args`` is the input ``R I`` (mV) or ``R I(t)``."""
         quadratic = (y - self.E_L) * (y - self.V_c) / (self.V_c - self.E_L)
         return (quadratic + input_value(args, t)) / self.tau_m
@@ -118,11 +118,11 @@ class QIF(AbstractNeuron):
         del drive
         return jnp.asarray(self.E_L)
 
-    def spike_condition(self, y: Float[Array, "*s"]) -> Float[Array, "*s"]:
+    def spike_condition(self, y: Float[Array, "*#s"]) -> Float[Array, "*#s"]:
         """``V - V_peak`` (mV)."""
         return y - self.V_peak
 
-    def reset(self, y: Float[Array, "*s"]) -> Float[Array, "*s"]:
+    def reset(self, y: Float[Array, "*#s"]) -> Float[Array, "*#s"]:
         """``V <- V_reset`` (dtype and shape of ``y`` kept)."""
         return jnp.broadcast_to(jnp.asarray(self.V_reset, y.dtype), jnp.shape(y))
 
