@@ -481,7 +481,10 @@ def _noise_seeds(pops: Sequence[LIFPopulation], key: PRNGKeyArray | None, bias: 
         has_noise = False
     else:
         has_noise = any(x is None or x > 0 for x in concrete_noise)
-    seeds = jax.random.bits(key, (2,), dtype=jnp.uint32) if has_noise else jnp.zeros((2,), jnp.uint32)
+    # (has_noise implies a key: checked above)
+    seeds = (
+        jnp.zeros((2,), jnp.uint32) if key is None or not has_noise else jax.random.bits(key, (2,), dtype=jnp.uint32)
+    )
     pairs = normal_seeds(seeds, N) if has_noise else None
     return bias, has_noise, seeds, pairs
 
@@ -505,7 +508,7 @@ def _input_events(
     if train.times.ndim != 2:
         raise ValueError(f"inputs: the SpikeTrain must have shape (n_in, capacity), got {train.times.shape}.")
     n_in = train.times.shape[0]
-    w_in = as_float_array(w_in)
+    w_in = jnp.asarray(as_float_array(w_in))  # no-op for the matrix the check below asks for
     if w_in.shape != (N, n_in):
         raise ValueError(f"inputs: W_in must have shape (N, n_in) = ({N}, {n_in}), got shape {w_in.shape}.")
     train = check_overflow(train, "simulate_network inputs").validate()
@@ -541,7 +544,7 @@ def _drive_parts(drive: Any, steps: int, N: int, dtype: Any) -> tuple[Callable |
         if d_shape not in ((), (N,)):
             raise ValueError(f"drive(t) must return a scalar or shape (N,) = ({N},), got shape {d_shape}.")
         return drive, None
-    drive_arr = as_float_array(drive).astype(dtype)
+    drive_arr = jnp.asarray(as_float_array(drive)).astype(dtype)  # no-op for the (steps, ...) array asked for
     if drive_arr.shape not in ((steps,), (steps, N)):
         raise ValueError(
             f"drive as an array must have shape (steps,) = ({steps},) or (steps, N) = ({steps}, {N}), "
@@ -699,7 +702,8 @@ def _result(final, times, counts, traces, cap: int, on_overflow: str, duration: 
                 jnp.any(counts > cap),
                 f"a neuron fired more than max_spikes = {cap} times; raise max_spikes (or on_overflow='flag').",
             )
-    return NetworkResult(spikes, counts, *traces, final, duration)
+    ts_rec, v_rec, s_rec = traces
+    return NetworkResult(spikes, counts, ts_rec, v_rec, s_rec, final, duration)
 
 
 def simulate_lif_network(

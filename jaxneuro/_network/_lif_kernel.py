@@ -428,12 +428,14 @@ def spikes_of_step(c: Kernel, x: StepContext, cand_f, total, st):
 
 def deliver_inputs(c: Kernel, n, acc, yq, hy):
     """The input spikes of step ``n`` delivered at their exact times to ``acc = (v, s)``."""
-    b0, b1 = c.edges[n], c.edges[n + 1]
+    edges, ev_t, ev_src = c.edges, c.ev_t, c.ev_src
+    assert edges is not None and ev_t is not None and ev_src is not None  # set when the network has inputs
+    b0, b1 = edges[n], edges[n + 1]
 
     def deliver_input(e, a, valid=True):
-        z = jnp.where(valid, c.ev_t[e] - n.astype(c.dtype) * c.dt_a, 0.0)
+        z = jnp.where(valid, ev_t[e] - n.astype(c.dtype) * c.dt_a, 0.0)
         coef = jnp.stack([jnp.where(valid, cf, 0.0) for cp in coefficients(c, z)[0] for cf in cp])[:, None]
-        return deliver(c, a, [c.ev_src[e]], [z], coef, yq, hy)
+        return deliver(c, a, [ev_src[e]], [z], coef, yq, hy)
 
     if c.differentiable:
         acc = eqx.error_if(

@@ -35,6 +35,8 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, Float, Int
 
+from .._custom_types import ParamArray
+
 
 def hash32(x: Array) -> Array:
     """A 32-bit integer hash with full avalanche (``lowbias32``, C. Wellons, "Hash function
@@ -96,7 +98,9 @@ def normal_seeds(key_bits: Array, n: int) -> Array:
     return jnp.stack([ha, hash32(ha ^ jnp.uint32(0x5BD1E995))])
 
 
-def normals(seeds: Array, steps: Int[Array, " L"], n: int, dtype, pairs: Array | None = None) -> Float[Array, "L n"]:
+def normals(
+    seeds: Array, steps: Int[ParamArray, " L"], n: int, dtype, pairs: Array | None = None
+) -> Float[Array, "L n"]:
     """Standard normal numbers for ``n`` neurons at each of the time steps ``steps``.
 
     Box-Muller on a pair of 32-bit hashes per pair of neurons and step (module docstring):
