@@ -23,10 +23,10 @@ from ._base import AbstractNeuron, input_value
 
 
 def lif_rate(
-    v_in: Float[ArrayLike, "*batch"],
+    v_in: Float[ArrayLike, "*#batch"],
     tau_m: Float[ArrayLike, "*#batch"] = 0.02,
     tau_ref: Float[ArrayLike, "*#batch"] = 0.002,
-) -> Float[Array, "*batch"]:
+) -> Float[Array, "*#batch"]:
     """Steady-state LIF firing rate ``G(v_in)`` in Hz (the tuning curve of the notes, ch. 1.4).
 
         G(v_in) = 1 / (tau_ref - tau_m ln(1 - 1/v_in))   for v_in > 1,
@@ -62,11 +62,11 @@ def lif_rate(
 
 
 def lif_subthreshold(
-    t: Float[ArrayLike, "*batch"],
+    t: Float[ArrayLike, "*#batch"],
     v0: Float[ArrayLike, "*#batch"],
     v_in: Float[ArrayLike, "*#batch"],
     tau_m: Float[ArrayLike, "*#batch"] = 0.02,
-) -> Float[Array, "*batch"]:
+) -> Float[Array, "*#batch"]:
     """Analytic sub-threshold solution for constant input (notes ch. 1.4):
 
         v(t) = v_in + (v0 - v_in) e^(-t / tau_m),
@@ -99,10 +99,10 @@ def subthreshold_unchecked(t: ArrayLike, v0: ArrayLike, v_in: ArrayLike, tau_m: 
 
 
 def lif_time_to_threshold(
-    v0: Float[ArrayLike, "*batch"],
+    v0: Float[ArrayLike, "*#batch"],
     v_in: Float[ArrayLike, "*#batch"],
     tau_m: Float[ArrayLike, "*#batch"] = 0.02,
-) -> Float[Array, "*batch"]:
+) -> Float[Array, "*#batch"]:
     """Time (s) for the sub-threshold solution to reach ``v = 1`` from ``v0 < 1``:
 
         t* = tau_m ln((v_in - v0) / (v_in - 1)) = tau_m log1p((1 - v0) / (v_in - 1)),

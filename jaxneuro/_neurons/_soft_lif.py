@@ -29,12 +29,12 @@ def _log_softplus(u: ArrayLike) -> Array:
 
 
 def soft_lif_rate(
-    v_in: Float[ArrayLike, "*batch"],
+    v_in: Float[ArrayLike, "*#batch"],
     tau_m: Float[ArrayLike, "*#batch"] = 0.02,
     tau_ref: Float[ArrayLike, "*#batch"] = 0.002,
     *,
     gamma: Float[ArrayLike, "*#batch"] = 0.03,
-) -> Float[Array, "*batch"]:
+) -> Float[Array, "*#batch"]:
     """Smoothed LIF firing rate in Hz (Hunsberger & Eliasmith, 2015).
 
         r(v_in) = 1 / (tau_ref + tau_m log(1 + 1 / rho(v_in - 1))),
