@@ -14,7 +14,7 @@ centre of one category, and the winner is the category of an input.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +31,13 @@ def _check_int(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
+def _check_prototypes(w: Array, x: Array) -> None:
+    if w.ndim != 2 or 0 in w.shape:
+        raise ValueError(f"prototypes must be a non-empty (K, d) matrix, got shape {w.shape}.")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"x must have its last axis of size d = {w.shape[1]} (prototypes' d), got shape {x.shape}.")
+
+
 def winners(prototypes: Float[ArrayLike, "k d"], x: Float[ArrayLike, "*batch d"]) -> Int[Array, "*batch"]:
     """The winning unit for each input: ``argmin_k ||x - w_k||^2`` (ties: the lowest k).
 
@@ -40,8 +47,17 @@ def winners(prototypes: Float[ArrayLike, "k d"], x: Float[ArrayLike, "*batch d"]
 
     Returns:
         int32 indices in ``[0, K)``, shape ``x.shape[:-1]``.
+
+    Raises:
+        ValueError: if ``prototypes`` is not a non-empty ``(K, d)`` matrix or ``x``'s last axis
+            is not ``d``.
     """
     w, x = as_float_array(prototypes), as_float_array(x)
+    _check_prototypes(w, x)
+    return _nearest(w, x)
+
+
+def _nearest(w: Array, x: Array) -> Array:
     d2 = jnp.sum((x[..., None, :] - w) ** 2, axis=-1)
     return jnp.argmin(d2, axis=-1).astype(jnp.int32)
 
@@ -69,6 +85,10 @@ def competitive_update(
     Returns:
         The new ``(prototypes, counts)``.
 
+    Raises:
+        ValueError: for shapes that do not match, a ``learning_rate`` outside (0, 1] or
+            negative counts (at run time when traced).
+
     Example:
         >>> w, n = competitive_update(jnp.array([[0.0, 0.0], [2.0, 2.0]]), jnp.zeros(2), jnp.array([1.5, 1.0]))
         >>> w.tolist(), n.tolist()  # unit 1 won its first input: eta = 1
@@ -76,7 +96,21 @@ def competitive_update(
     """
     w, n = jnp.asarray(as_float_array(prototypes)), jnp.asarray(as_float_array(counts))
     x = as_float_array(x)
-    k = winners(w, x)
+    _check_prototypes(w, x)
+    if x.shape != (w.shape[1],) or n.shape != (w.shape[0],):
+        raise ValueError(
+            f"competitive_update takes one input x of shape (d,) = ({w.shape[1]},) and counts of shape (K,) = "
+            f"({w.shape[0]},); got x.shape = {x.shape}, counts.shape = {n.shape}."
+        )
+    n = check_range("counts", n, lower=0.0)
+    if learning_rate is not None:
+        learning_rate = check_range("learning_rate", learning_rate, lower=0.0, upper=1.0, lower_open=True)
+    return _update(w, n, x, learning_rate)
+
+
+def _update(w: Array, n: Array, x: Array, learning_rate: Any) -> tuple[Array, Array]:
+    """``competitive_update`` without its checks (``fit_competitive`` checks once, not per sample)."""
+    k = _nearest(w, x)
     n = n.at[k].add(1.0)
     eta = 1.0 / n[k] if learning_rate is None else learning_rate
     return w.at[k].add(eta * (x - w[k])), n
@@ -85,8 +119,18 @@ def competitive_update(
 def kmeans_plus_plus(x: Float[ArrayLike, "n d"], n_clusters: int, *, key: PRNGKeyArray) -> Float[Array, "k d"]:
     """Initial prototypes by k-means++ seeding (Arthur & Vassilvitskii, 2007): the first a random
     input, each next one an input drawn with probability proportional to its squared distance
-    from the nearest prototype chosen so far."""
+    from the nearest prototype chosen so far.
+
+    Raises:
+        ValueError: if ``x`` is not a non-empty ``(n, d)`` matrix or ``n_clusters`` is not an
+            int in ``[1, n]``.
+    """
     x = as_float_array(x)
+    if x.ndim != 2 or 0 in x.shape:
+        raise ValueError(f"x must be a non-empty (n, d) matrix, got shape {x.shape}.")
+    n_clusters = _check_int("n_clusters", n_clusters, 1)
+    if n_clusters > x.shape[0]:
+        raise ValueError(f"n_clusters must be <= the number of inputs {x.shape[0]}, got {n_clusters}.")
     keys = jr.split(key, n_clusters)
     first = x[jr.randint(keys[0], (), 0, x.shape[0])]
     w = jnp.zeros((n_clusters, x.shape[1]), x.dtype).at[0].set(first)
@@ -168,7 +212,7 @@ def fit_competitive(
 
     def sample(carry, xi):
         w, n = carry
-        return competitive_update(w, n, xi, learning_rate=learning_rate), None
+        return _update(w, n, xi, learning_rate), None
 
     def epoch(carry, k):
         order = jr.permutation(k, x.shape[0])

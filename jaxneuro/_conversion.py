@@ -54,7 +54,7 @@ from ._activations import LIF_AMPLITUDE, LIF_INPUT_OFFSET, get_activation, lif_a
 from ._custom_types import ParamArray
 from ._kernels import FAST_SYNAPSE_TAU_S
 from ._layers import MLP, Dense
-from ._misc import as_float_array, check_range, error_if_any, is_concrete, static_positive
+from ._misc import as_float_array, check_int, check_range, error_if_any, is_concrete, static_positive
 from ._network._lif_exact import LIFNetwork, LIFPopulation, NetworkResult, simulate_lif_network
 from ._neurons._lif import LIF
 from ._spikes import SpikeTrain, check_overflow
@@ -136,8 +136,7 @@ def poisson_spike_train(
             raise ValueError("capacity must be given when rates are traced (it sets a static buffer size).")
         mean = float(np.max(np.asarray(rates), initial=0.0)) * duration
         capacity = int(math.ceil(mean + 8.0 * math.sqrt(mean) + 8))
-    if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 1:
-        raise ValueError(f"capacity must be a positive int, got {capacity!r}.")
+    capacity = check_int("capacity", capacity)
     isi = jax.random.exponential(key, (rates.shape[0], capacity + 1), rates.dtype)
     times = jnp.cumsum(isi, axis=1) / rates[:, None]  # rate 0: all inf
     return _train(times, duration, capacity, "poisson_spike_train")
@@ -150,6 +149,7 @@ def regular_spike_train(rates: Float[ArrayLike, " n"], duration: float, *, capac
     suffices)."""
     rates = _checked_rates(rates)
     duration = static_positive("duration", duration, "s")
+    capacity = check_int("capacity", capacity)
     times = (jnp.arange(capacity + 1, dtype=rates.dtype)[None, :] + 0.5) / rates[:, None]
     return _train(times, duration, capacity, "regular_spike_train")
 

@@ -68,11 +68,13 @@ class Dense(eqx.Module):
             dtype: floating dtype of the parameters (default float32, or float64 under x64).
 
         Raises:
-            ValueError: if a size is not a positive int.
+            ValueError: if a size is not a positive int, or ``dtype`` is not a floating dtype.
         """
         _check_size("in_size", in_size)
         _check_size("out_size", out_size)
         dtype = default_float() if dtype is None else dtype
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise ValueError(f"dtype must be a floating dtype (e.g. float32, float64), got dtype = {dtype!r}.")
         lim = 1.0 / math.sqrt(in_size)
         wkey, bkey = jr.split(key)
         self.weight = jr.uniform(wkey, (out_size, in_size), dtype, -lim, lim)

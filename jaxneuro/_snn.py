@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from ._misc import as_float_array, error_if_any, is_concrete, static_positive
+from ._misc import as_float_array, check_finite, check_int, check_range, error_if_any, is_concrete, static_positive
 from ._network._eventprop import EventResult, simulate_lif_events
 from ._network._lif_exact import LIFNetwork, LIFPopulation
 from ._neurons._lif import LIF
@@ -133,12 +133,10 @@ class SpikingClassifier(eqx.Module):
         Raises:
             ValueError: for a size, time constant or option outside its range (named).
         """
-        for name, n in (("in_size", in_size), ("out_size", out_size)):
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {n!r}.")
-        sizes = [int(in_size) + 1, *[int(h) for h in hidden_sizes], int(out_size)]
-        if any(n < 1 for n in sizes):
-            raise ValueError(f"hidden_sizes must be ints >= 1, got {list(hidden_sizes)!r}.")
+        if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes, Sequence):
+            raise ValueError(f"hidden_sizes must be a sequence of ints >= 1, got hidden_sizes = {hidden_sizes!r}.")
+        hidden = [check_int(f"hidden_sizes[{i}]", h) for i, h in enumerate(hidden_sizes)]
+        sizes = [check_int("in_size", in_size) + 1, *hidden, check_int("out_size", out_size)]
         if gradient not in _GRADIENTS:
             raise ValueError(f"gradient must be one of {_GRADIENTS}, got {gradient!r}.")
         self.tau_m = static_positive("tau_m", tau_m, "s")
@@ -166,17 +164,19 @@ class SpikingClassifier(eqx.Module):
             raise ValueError(f"input_threshold must be a Python number in [0, 1), got {input_threshold!r}.")
         self.input_threshold = float(input_threshold)
         self.surrogate = FastSigmoid() if surrogate is None else surrogate
+        if not isinstance(self.surrogate, AbstractSurrogate):
+            raise ValueError(f"surrogate must be a jaxneuro.AbstractSurrogate, got {type(surrogate).__name__}.")
         n_neurons = sum(sizes[1:])
-        self.max_spikes = 4 * n_neurons if max_spikes is None else int(max_spikes)
-        if self.max_spikes < 1:
-            raise ValueError(f"max_spikes must be an int >= 1, got {max_spikes!r}.")
+        self.max_spikes = 4 * n_neurons if max_spikes is None else check_int("max_spikes", max_spikes)
+        check_finite("weight_mean", weight_mean)
+        check_range("weight_std", weight_std, lower=0.0)
         if weights is None:
             keys = jax.random.split(key, len(sizes) - 1)
             weights = [
                 self.tau_m * (weight_mean + weight_std * jax.random.normal(k, (m, n))) / n
                 for k, n, m in zip(keys, sizes[:-1], sizes[1:], strict=True)
             ]
-        ws = tuple(jnp.asarray(as_float_array(w)) for w in weights)
+        ws = tuple(check_finite(f"weights[{i}]", jnp.asarray(as_float_array(w))) for i, w in enumerate(weights))
         for i, (w, n, m) in enumerate(zip(ws, sizes[:-1], sizes[1:], strict=False)):
             if w.shape != (m, n):
                 raise ValueError(f"weights[{i}] must have shape ({m}, {n}), got shape {w.shape}.")

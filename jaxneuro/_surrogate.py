@@ -57,10 +57,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from ._misc import as_float_array, static_positive
+from ._misc import as_float_array, check_finite, static_positive
 from ._neurons._base import AbstractNeuron
 from ._neurons._lif import LIF
 from ._solvers._exp_euler import ExponentialEuler
+from ._solvers._fixed_step import AbstractFixedStepSolver
 
 
 class AbstractSurrogate(eqx.Module):
@@ -180,7 +181,9 @@ def simulate_layers(
 
     Raises:
         ValueError: for weights whose shapes do not chain, an input raster of the wrong width,
-            a bias of the wrong shape, or a non-positive ``dt`` / ``tau_s``.
+            a bias of the wrong shape, a non-positive ``dt`` / ``tau_s``, a NaN or infinite
+            weight, bias or input (at run time when traced), a neuron with more than one
+            state variable, or a solver that is not a fixed-step one.
     """
     neuron = LIF() if neuron is None else neuron
     if not isinstance(neuron, AbstractNeuron):
@@ -189,10 +192,16 @@ def simulate_layers(
     if not isinstance(surrogate, AbstractSurrogate):
         raise ValueError(f"surrogate must be a jaxneuro.AbstractSurrogate, got {type(surrogate).__name__}.")
     solver = ExponentialEuler() if solver is None else solver
+    if not isinstance(solver, AbstractFixedStepSolver):
+        raise ValueError(
+            f"solver must be a fixed-step jaxneuro solver (ExponentialEuler, RK4, ...), got {type(solver).__name__}."
+        )
     dt = static_positive("dt", dt)
     tau_s = static_positive("tau_s", tau_s)
-    ws = [as_float_array(w) for w in weights]
-    x = as_float_array(inputs)
+    # a NaN or infinite weight, bias or input would leave its neurons silently silent (a NaN
+    # condition is never above threshold): an error, at run time when traced
+    ws = [check_finite(f"weights[{i}]", as_float_array(w)) for i, w in enumerate(weights)]
+    x = check_finite("inputs", as_float_array(inputs))
     if not ws:
         raise ValueError("weights must hold at least one matrix.")
     if x.ndim != 2:
@@ -204,11 +213,17 @@ def simulate_layers(
         prev = w.shape[0]
     sizes = [w.shape[0] for w in ws]
     bs = [jnp.zeros((n,), ws[0].dtype) for n in sizes] if bias is None else [as_float_array(b) for b in bias]
+    bs = [check_finite(f"bias[{i}]", b) for i, b in enumerate(bs)]
     if len(bs) != len(ws) or any(jnp.shape(b) not in ((), (n,)) for b, n in zip(bs, sizes, strict=False)):
         raise ValueError(f"bias must hold one array per layer, of shapes {[(n,) for n in sizes]}.")
     dtype = jnp.result_type(ws[0].dtype, x.dtype)
     decay = math.exp(-dt / tau_s)
     t_ref = neuron.refractory_period()
+    if not isinstance(neuron.initial_state(), jax.Array | float):
+        raise ValueError(
+            f"neuron must have a single state variable (LIF, QIF, EIF, IntegrateAndFire), got "
+            f"{type(neuron).__name__} with state {type(neuron.initial_state()).__name__}."
+        )
     y0 = [jnp.broadcast_to(neuron.initial_state(), (n,)).astype(dtype) for n in sizes]
 
     def layer(y, s, ref, w, b, z_in, t):

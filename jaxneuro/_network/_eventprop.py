@@ -84,7 +84,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from .._misc import as_float_array, check_int, check_range, default_float, error_if_any, is_concrete
+from .._misc import as_float_array, check_finite, check_int, check_range, default_float, error_if_any, is_concrete
 from .._spikes import SpikeTrain, check_overflow
 from ._lif_closed_form import decays, free_response
 from ._lif_exact import LIFNetwork
@@ -495,7 +495,8 @@ def simulate_lif_events(
     Raises:
         ValueError: for a network that is not a ``LIFNetwork``, a ``duration`` that is not a
             positive finite number, nonzero noise, a negative ``tau_ref``, negative or NaN
-            input times, shapes that do not match, or bad capacities.
+            input times, NaN or infinite weights or biases (at run time when traced), shapes
+            that do not match, or bad capacities.
 
     References:
         Wunderlich and Pehle (2021), "Event-based backpropagation can compute exact
@@ -526,7 +527,7 @@ def simulate_lif_events(
     tau_s = rep([check_range("tau_s", p.tau_s, lower=0.0, lower_open=True, unit="s") for p in pops])
     inv_tm = lax.stop_gradient(1.0 / tau_m)
     inv_ts = lax.stop_gradient(1.0 / tau_s)
-    bias = rep([p.bias for p in pops])
+    bias = check_finite("bias", rep([p.bias for p in pops]))
     # (concreteness is judged on the values given: inside jit any array op on them is traced)
     sources = [p.neuron.tau_ref for p in pops] if tau_ref is None else [as_float_array(tau_ref)]
     concrete = [np.asarray(x) for x in sources if is_concrete(x)]
@@ -554,7 +555,8 @@ def simulate_lif_events(
         max_spikes_per_neuron = max_spikes if per_neuron is None else min(per_neuron, max_spikes)
     cap = check_int("max_spikes_per_neuron", max_spikes_per_neuron)
 
-    wt = network.outgoing_weights().astype(dtype)
+    # a NaN weight or bias would silence its neuron without a word (NaN never crosses threshold)
+    wt = check_finite("the network's weights", network.outgoing_weights().astype(dtype))
     n_q = 0
     in_t = jnp.zeros((0,), dtype)
     in_ch = jnp.zeros((0,), jnp.int32)
@@ -582,6 +584,7 @@ def simulate_lif_events(
                 jnp.isnan(times) | (times < 0),
                 "input spike times must be in [0, inf) s (a traced one was not).",
             )
+        w_in = check_finite("W_in", w_in)
         wt = jnp.concatenate([wt, w_in.astype(dtype).T], axis=0)
         flat = times.reshape(-1)
         order = jnp.argsort(flat, stable=True)
