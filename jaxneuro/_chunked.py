@@ -319,7 +319,13 @@ def chunked_map(
             if i in done:
                 continue
             lo, hi = i * chunk_size, min(n, (i + 1) * chunk_size)
-            rows = np.asarray(fn(_chunk(inputs, lo, hi, chunk_size)))
+            result = fn(_chunk(inputs, lo, hi, chunk_size))
+            if not hasattr(result, "shape"):  # np.asarray of a tuple would stack it on a new leading axis
+                raise ValueError(
+                    f"fn must return one array of {chunk_size} rows, got a {type(result).__name__} (stack a PyTree "
+                    "of results into one array, or sweep each separately)."
+                )
+            rows = np.asarray(result)
             if rows.ndim == 0 or rows.shape[0] != chunk_size:
                 raise ValueError(f"fn must return {chunk_size} rows (one per input row); got shape {rows.shape}.")
             if out is None:  # the first chunk computed fixes the file's shape and dtype

@@ -37,10 +37,10 @@ import optax
 from jaxtyping import Array, ArrayLike, Float
 
 from ._inputs import as_input
-from ._misc import default_float, is_concrete
+from ._misc import check_int, check_range, default_float, is_concrete, static_positive
 from ._neurons._base import AbstractNeuron
 from ._progress import ProgressBar, progress_stream
-from ._simulate import Method, check_neuron, simulate
+from ._simulate import METHODS, Method, check_neuron, simulate
 from ._tuning import tuning_curve
 
 DEFAULT_STEPS = 300
@@ -52,8 +52,26 @@ def default_optimizer(steps: int = DEFAULT_STEPS, learning_rate: float = DEFAULT
     """Adam with a cosine decay of its learning rate from ``learning_rate`` to 1% of it over
     ``steps``: large steps in the transformed space while far away, then small ones so the
     last iterates settle to a fraction of a percent instead of hovering at Adam's step size.
+
+    Raises:
+        ValueError: if ``steps`` is not an int >= 1 or ``learning_rate`` is not finite and > 0.
     """
-    return optax.adam(optax.cosine_decay_schedule(learning_rate, max(int(steps), 1), alpha=0.01))
+    steps = check_int("steps", steps)
+    learning_rate = static_positive("learning_rate", learning_rate)
+    return optax.adam(optax.cosine_decay_schedule(learning_rate, steps, alpha=0.01))
+
+
+def _target_settings(method: Any, dt: Any, weight: Any, **times: Any) -> float:
+    """Check a target's simulation settings when it is built (not at the first step of a fit);
+    return ``weight`` as a float."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got method = {method!r}.")
+    if dt is not None:
+        static_positive("dt", dt)
+    for name, value in times.items():
+        if value is not None:
+            check_range(name, value, lower=0.0, lower_open=name == "duration")
+    return float(check_range("weight", weight, lower=0.0))
 
 
 # ----------------------------------------------------------------------------- targets
@@ -131,9 +149,9 @@ class FICurveTarget(eqx.Module):
                 "FICurveTarget: no point where the target fires keeps a positive weight (after leaving out the "
                 "onset); a rate loss needs firing points above the onset."
             )
+        self.weight = _target_settings(method, dt, weight, duration=duration, transient=transient)
         self.inputs, self.rates, self.weights = jnp.asarray(x), jnp.asarray(r), jnp.asarray(w)
         self.duration, self.transient, self.method, self.dt = duration, transient, method, dt
-        self.weight = float(weight)
 
     def model_rates(self, neuron: AbstractNeuron) -> Float[Array, " points"]:
         """The model's rates (Hz) at ``inputs``."""
@@ -225,9 +243,10 @@ class SpikeTimesTarget(eqx.Module):
         capacity = 2 * s.size + 8 if capacity is None else capacity
         if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < s.size:
             raise ValueError(f"capacity must be an int >= len(times) = {s.size}; got capacity = {capacity!r}.")
+        self.weight = _target_settings(method, dt, weight)
         self.drive, self.times = as_input(drive), jnp.asarray(s)
         self.t0, self.t1, self.capacity = t0, t1, int(capacity)
-        self.method, self.dt, self.weight = method, dt, float(weight)
+        self.method, self.dt = method, dt
 
     def model_times(self, neuron: AbstractNeuron) -> Float[Array, " capacity"]:
         """The model's spike times padded with ``t1`` to ``capacity``."""

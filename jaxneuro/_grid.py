@@ -124,6 +124,8 @@ def parameter_grid(
         if name == INPUT_AXIS or name not in fields:
             raise ValueError(f"unknown parameter {name!r} for {type(neuron).__name__}; allowed: {fields}.")
     dtype = default_float() if dtype is None else jnp.dtype(dtype)
+    if dtype not in (jnp.float32, jnp.float64):
+        raise ValueError(f"dtype must be float32 or float64 (the neuron's parameters and inputs), got dtype = {dtype}.")
     axes = (_axis_values("inputs", inputs, dtype),) + tuple(_axis_values(k, v, dtype) for k, v in parameters.items())
     for name, values in zip(parameters, axes[1:], strict=True):
         dataclasses.replace(neuron, **{name: values})  # the constructor checks each axis's values

@@ -96,3 +96,243 @@ def test_max_error_of_a_nan_function_is_nan_not_minus_inf():
     assert np.isnan(jn.max_error(lambda x: x * jnp.nan, jnp.cos))
     assert np.isnan(jn.max_error_nd(lambda x: x[..., 0] * jnp.nan, lambda x: x[..., 0], dim=2))
     assert float(jn.max_error(lambda x: x, lambda x: 0.0 * x, n_grid=11)) == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------------ layers
+@pytest.mark.parametrize("dtype", [jnp.int32, jnp.bool_])
+def test_dense_dtype_must_be_floating(dtype):
+    # before: jax.random.uniform's "dtype argument to `uniform` must be a float dtype"
+    with pytest.raises(ValueError, match=r"dtype must be a floating dtype .*got dtype ="):
+        jn.Dense(2, 3, key=KEY, dtype=dtype)
+
+
+# ------------------------------------------------------------------------------ spike trains
+@pytest.mark.parametrize("capacity", [0, -1, 2.5, True])
+def test_regular_spike_train_checks_capacity(capacity):
+    # before: -1 returned an empty buffer for a 1 Hz train over 1 s (a lost spike), 2.5 a TypeError
+    with pytest.raises(ValueError, match=r"capacity must be an int in \[1, inf\), got capacity ="):
+        jn.regular_spike_train(jnp.ones(2), 1.0, capacity=capacity)
+    with pytest.raises(ValueError, match=r"capacity must be an int in \[1, inf\), got capacity ="):
+        jn.poisson_spike_train(jnp.ones(2), 1.0, KEY, capacity=capacity)
+    # 2 Hz over 1 s: spikes at 0.25 and 0.75 s
+    train = jn.regular_spike_train(jnp.array([2.0]), 1.0, capacity=2)
+    np.testing.assert_allclose(train.times[0], [0.25, 0.75])
+
+
+# ------------------------------------------------------------------------------ spiking classifier
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(hidden_sizes=[4.5]), r"hidden_sizes\[0\] must be an int in \[1, inf\), got hidden_sizes\[0\] = 4.5"),
+        (dict(hidden_sizes=4), r"hidden_sizes must be a sequence of ints >= 1, got hidden_sizes = 4"),
+        (dict(hidden_sizes=[0]), r"hidden_sizes\[0\] must be an int in \[1, inf\), got hidden_sizes\[0\] = 0"),
+        (dict(max_spikes=1.5), r"max_spikes must be an int in \[1, inf\), got max_spikes = 1.5"),
+        (dict(weight_std=float("nan")), r"weight_std must be finite and in \[0, inf\); got weight_std = nan"),
+        (dict(weight_std=-1.0), r"weight_std must be finite and in \[0, inf\); got weight_std = -1"),
+        (dict(weight_mean=float("inf")), r"weight_mean must be finite and in \(-inf, inf\); got weight_mean = inf"),
+        (dict(surrogate="fast"), r"surrogate must be a jaxneuro.AbstractSurrogate, got str"),
+        (
+            dict(weights=[jnp.full((4, 3), jnp.nan), jnp.ones((3, 4))]),
+            r"weights\[0\] must be finite and in \(-inf, inf\); got weights\[0\] = \[nan",
+        ),
+    ],
+)
+def test_spiking_classifier_settings_are_checked(kwargs, match):
+    # before: 4.5 hidden neurons became 4, 1.5 spikes 1, NaN weights gave "no spike" outputs
+    kwargs = {"hidden_sizes": [4], **kwargs}
+    hidden = kwargs.pop("hidden_sizes")
+    with pytest.raises(ValueError, match=match):
+        jn.SpikingClassifier(2, 3, hidden, key=KEY, **kwargs)
+
+
+@pytest.mark.parametrize("gradient", ["exact", "surrogate"])
+def test_spiking_classifier_nan_weight_is_a_run_time_error(gradient):
+    # a weight that turned NaN in training (tree_at: no constructor) silenced its neuron and the
+    # outputs still fired: finite first-spike times from a broken network
+    model = jn.SpikingClassifier(2, 3, [4], key=KEY, gradient=gradient)
+    broken = eqx.tree_at(lambda m: m.weights, model, (model.weights[0].at[0, 0].set(jnp.nan), model.weights[1]))
+    f = eqx.filter_jit(lambda m, x: m(x))
+    _raises_at_run_time(f, broken, jnp.array([0.5, 0.5]), match=r"(W_in|weights\[0\]) must be finite")
+    assert np.all(np.isfinite(f(model, jnp.array([0.5, 0.5]))))
+
+
+def test_simulate_lif_events_nan_weights_are_errors():
+    hid = jn.LIFPopulation(4, jn.LIF(tau_m=0.01), tau_s=0.005, name="hid")
+    net = jn.LIFNetwork([hid], {})
+    train = jn.SpikeTrain.from_times(jnp.array([[0.001], [0.002]]))
+    w_in = jnp.ones((4, 2))
+    run = eqx.filter_jit(lambda w: jn.simulate_lif_events(net, 0.05, inputs=(train, w), max_spikes=50).spike_count)
+    ok = run(w_in)
+    # before: neuron 0 with a NaN input weight fired 0 spikes, the others as usual
+    _raises_at_run_time(run, w_in.at[0, 0].set(jnp.nan), match="W_in must be finite")
+    with pytest.raises(ValueError, match=r"W_in must be finite and in \(-inf, inf\); got W_in = \[nan\]"):
+        jn.simulate_lif_events(net, 0.05, inputs=(train, w_in.at[0, 0].set(jnp.nan)), max_spikes=50)
+    assert np.all(np.asarray(ok) == np.asarray(ok)[0]) and ok[0] > 0  # identical neurons, identical counts
+
+
+# ------------------------------------------------------------------------------ surrogate layers
+def test_simulate_layers_checks_solver_neuron_and_values():
+    w = [jnp.ones((3, 2)), jnp.ones((1, 3))]
+    raster = jnp.zeros((10, 2))
+    with pytest.raises(ValueError, match=r"solver must be a fixed-step jaxneuro solver .*got str"):
+        jn.simulate_layers(w, raster, dt=1e-4, tau_s=0.005, solver="rk4")
+    with pytest.raises(ValueError, match=r"neuron must have a single state variable .*got HodgkinHuxley"):
+        jn.simulate_layers(w, raster, dt=0.01, tau_s=5.0, neuron=jn.HodgkinHuxley())
+    # before: a NaN weight, bias or input silenced the layer below and the output read "no spike"
+    with pytest.raises(ValueError, match=r"weights\[0\] must be finite"):
+        jn.simulate_layers([w[0].at[0, 0].set(jnp.nan), w[1]], raster, dt=1e-4, tau_s=0.005)
+    with pytest.raises(ValueError, match=r"bias\[1\] must be finite"):
+        jn.simulate_layers(w, raster, dt=1e-4, tau_s=0.005, bias=[jnp.zeros(3), jnp.array([jnp.inf])])
+    run = jax.jit(lambda x: jn.simulate_layers(w, x, dt=1e-4, tau_s=0.005).first_spike[-1])
+    _raises_at_run_time(run, raster.at[0, 0].set(jnp.nan), match="inputs must be finite")
+    assert float(run(raster)[0]) == pytest.approx(10 * 1e-4)  # no input: silent, T = steps dt
+
+
+# ------------------------------------------------------------------------------ competitive learning
+def test_competitive_shapes_are_named():
+    with pytest.raises(ValueError, match=r"x must have its last axis of size d = 2 .*got shape \(4, 3\)"):
+        jn.winners(jnp.ones((3, 2)), jnp.ones((4, 3)))
+    with pytest.raises(ValueError, match=r"prototypes must be a non-empty \(K, d\) matrix, got shape \(0, 2\)"):
+        jn.winners(jnp.ones((0, 2)), jnp.ones((4, 2)))
+    # before: counts of the wrong length were accepted (and indexed by the winner)
+    with pytest.raises(ValueError, match=r"counts of shape \(K,\) = \(3,\).*counts.shape = \(5,\)"):
+        jn.competitive_update(jnp.ones((3, 2)), jnp.zeros(5), jnp.ones(2))
+    with pytest.raises(ValueError, match=r"x must be a non-empty \(n, d\) matrix, got shape \(5,\)"):
+        jn.kmeans_plus_plus(jnp.ones(5), 2, key=KEY)
+    with pytest.raises(ValueError, match=r"n_clusters must be an int >= 1, got 0"):
+        jn.kmeans_plus_plus(jnp.ones((5, 2)), 0, key=KEY)
+    # before: 10 prototypes from 5 inputs (duplicates) without a word
+    with pytest.raises(ValueError, match=r"n_clusters must be <= the number of inputs 5, got 10"):
+        jn.kmeans_plus_plus(jnp.ones((5, 2)), 10, key=KEY)
+
+
+@pytest.mark.parametrize("eta", [0.0, 5.0, float("nan")])
+def test_competitive_update_checks_learning_rate(eta):
+    # before: eta = 5 overshot the input, NaN made the prototypes NaN, 0 did nothing
+    with pytest.raises(ValueError, match=r"learning_rate must be finite and in \(0, 1\]; got learning_rate ="):
+        jn.competitive_update(jnp.ones((3, 2)), jnp.zeros(3), jnp.ones(2), learning_rate=eta)
+    f = jax.jit(lambda e: jn.competitive_update(jnp.zeros((1, 2)), jnp.zeros(1), jnp.ones(2), learning_rate=e)[0])
+    _raises_at_run_time(f, eta, match=r"learning_rate must be finite and in \(0, 1\]")
+    np.testing.assert_allclose(f(0.25), [[0.25, 0.25]])
+
+
+def test_competitive_update_negative_counts_are_errors():
+    # before: counts of -1 made eta = 1 / 0 and the prototype NaN
+    with pytest.raises(ValueError, match=r"counts must be finite and in \[0, inf\); got counts = \[-1"):
+        jn.competitive_update(jnp.ones((3, 2)), -jnp.ones(3), jnp.ones(2))
+    w, n = jn.competitive_update(jnp.array([[0.0, 0.0], [2.0, 2.0]]), jnp.array([0.0, 1.0]), jnp.array([1.5, 1.0]))
+    np.testing.assert_allclose(w, [[0.0, 0.0], [1.75, 1.5]])  # eta = 1/2: halfway to x
+    np.testing.assert_allclose(n, [0.0, 2.0])
+
+
+# ------------------------------------------------------------------------------ fitting
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(weight=float("nan")), r"weight must be finite and in \[0, inf\); got weight = nan"),
+        (dict(weight=-1.0), r"weight must be finite and in \[0, inf\); got weight = -1"),
+        (dict(method="euler"), r"method must be one of \('auto', 'diffrax', .*\), got method = 'euler'"),
+        (dict(dt=0.0), r"dt must be finite and in \(0, inf\); got dt = 0"),
+    ],
+)
+def test_fitting_targets_check_their_settings_when_built(kwargs, match):
+    # before: accepted, a NaN or negative weight turning the fit's loss NaN or into a maximisation
+    with pytest.raises(ValueError, match=match):
+        jn.FICurveTarget(jnp.array([2.0, 3.0]), jnp.array([60.0, 100.0]), **kwargs)
+    with pytest.raises(ValueError, match=match):
+        jn.SpikeTimesTarget(2.0, jnp.array([0.1, 0.2]), 0.0, 0.5, **kwargs)
+
+
+def test_fi_target_checks_duration_and_transient():
+    with pytest.raises(ValueError, match=r"duration must be finite and in \(0, inf\); got duration = -1"):
+        jn.FICurveTarget(jnp.array([2.0, 3.0]), jnp.array([60.0, 100.0]), duration=-1.0)
+    with pytest.raises(ValueError, match=r"transient must be finite and in \[0, inf\); got transient = nan"):
+        jn.FICurveTarget(jnp.array([2.0, 3.0]), jnp.array([60.0, 100.0]), transient=float("nan"))
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((0,), r"steps must be an int in \[1, inf\), got steps = 0"),
+        ((1.5,), r"steps must be an int in \[1, inf\), got steps = 1.5"),
+        ((10, float("nan")), r"learning_rate must be finite and in \(0, inf\); got learning_rate = nan"),
+        ((10, -0.1), r"learning_rate must be finite and in \(0, inf\); got learning_rate = -0.1"),
+    ],
+)
+def test_default_optimizer_checks_its_arguments(args, match):
+    # before: steps = 0 ran as 1, a negative learning rate climbed the loss, NaN made it NaN
+    with pytest.raises(ValueError, match=match):
+        jn.default_optimizer(*args)
+
+
+# ------------------------------------------------------------------------------ data
+def test_yin_yang_rejection_sampling_is_bounded():
+    # before: radii whose squares underflow put every point in a dot, and the reference's
+    # rejection loop looked for the other classes forever
+    with pytest.raises(ValueError, match=r"yin_yang: no point of class \d in 100000 draws with r_small = 1e-301"):
+        jn.data.yin_yang(size=3, r_big=1e-300, r_small=1e-301)
+    with pytest.raises(ValueError, match=r"r_big must be a number, got an array of shape \(2,\)"):
+        jn.data.yin_yang(size=3, r_big=np.array([0.5, 0.6]))
+
+
+# ------------------------------------------------------------------------------ sweeps
+@pytest.mark.parametrize("dtype", [jnp.int32, jnp.float16])
+def test_parameter_grid_dtype_must_be_float32_or_64(dtype):
+    # before: int32 cast tau_m = 0.02 to 0 and blamed tau_m; float16 was accepted
+    with pytest.raises(ValueError, match=r"dtype must be float32 or float64 .*got dtype ="):
+        jn.parameter_grid(jn.LIF(), jnp.array([2.0]), dtype=dtype)
+
+
+def test_chunked_map_refuses_a_tuple_result(tmp_path):
+    # before: np.asarray((x, x)) stacked the tuple on a new leading axis, which with
+    # chunk_size = 2 passed the row check: row i of the file held (x_0, x_1), not input i's result
+    with pytest.raises(ValueError, match=r"fn must return one array of 2 rows, got a tuple"):
+        jn.chunked_map(lambda x: (x, 2 * x), np.arange(4.0), tmp_path / "out.npy", chunk_size=2, progress=False)
+    out = jn.chunked_map(lambda x: 2 * x, np.arange(4.0), tmp_path / "ok.npy", chunk_size=2, progress=False)
+    np.testing.assert_array_equal(out, [0.0, 2.0, 4.0, 6.0])
+
+
+# ------------------------------------------------------------------------------ README "Errors"
+def test_readme_error_tiers_trace_and_run_time():
+    # the README's first two examples, as written there
+    with pytest.raises(ValueError, match=r"^tau_m must be finite and in \(0, inf\) s; got tau_m = -0.02\.$"):
+        jn.LIF(tau_m=-0.02)
+    rate = eqx.filter_jit(lambda tau_m: jn.tuning_curve(jn.LIF(tau_m=tau_m), jnp.array([2.0])))
+    with pytest.raises(eqx.EquinoxRuntimeError, match=r"tau_m must be finite and in \(0, inf\) s \(a traced value"):
+        rate(jnp.array(-0.02))
+    # 1 / (tau_ref + tau_m log(2 / (2 - 1))) = 63.04 Hz
+    assert float(rate(jnp.array(0.02))[0]) == pytest.approx(1.0 / (0.002 + 0.02 * math.log(2.0)), rel=1e-4)
+
+
+@pytest.mark.slow
+def test_readme_error_tier_solver_failure():
+    # the README's third example, as written there
+    with pytest.raises(RUNTIME_ERRORS, match=r"the diffrax solve failed \(max_steps reached or a non-finite state\)"):
+        jn.simulate(jn.HodgkinHuxley(), 10.0, 0.0, 100.0, solver=jn.Diffrax(max_steps=4))
+
+
+# ------------------------------------------------------------------------------ plots
+def test_plot_tuning_curve_needs_matching_inputs_and_rates():
+    pytest.importorskip("matplotlib")
+    # before: 3 inputs against 4 rates plotted 3 points without a word
+    with pytest.raises(
+        ValueError, match=r"inputs and rates must be 1-D of the same length; got shapes \(3,\) and \(4,\)"
+    ):
+        jn.plot.plot_tuning_curve(np.ones(3), np.ones(4))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(dt=0.0), r"dt must be finite and in \(0, inf\) s; got dt = 0"),
+        (dict(dt=-1e-3), r"dt must be finite and in \(0, inf\) s; got dt = -0.001"),
+        (dict(t_max=0.0), r"t_max must be finite and in \(0, inf\) s; got t_max = 0"),
+    ],
+)
+def test_plot_filtered_spikes_checks_its_grid(kwargs, match):
+    pytest.importorskip("matplotlib")
+    # before: dt = 0 a numpy divide-by-zero warning, dt < 0 "n_bins must be a positive int, got -160"
+    with pytest.raises(ValueError, match=match):
+        jn.plot.plot_filtered_spikes(np.array([0.01]), 0.01, **kwargs)
+    with pytest.raises(ValueError, match=r"t_max must be finite and in \(0, inf\) s; got t_max = -1"):
+        jn.plot.plot_psc_kernels(t_max=-1.0)  # before: an empty plot of negative times

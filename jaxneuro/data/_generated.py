@@ -112,6 +112,13 @@ def _yin_yang_class(x: float, y: float, r_small: float, r_big: float) -> int:
     return int(in_class_1)
 
 
+YIN_YANG_MAX_TRIES = 100_000
+"""Draws per sample before ``yin_yang`` gives up: the reference's rejection loop is unbounded,
+and a class of (numerically) zero area, e.g. the dots for ``r_small / r_big`` near 0 or radii
+whose squares underflow, would make it run forever.  The published radii need 16 draws per
+dot sample on average."""
+
+
 def _yin_yang_numpy(size: int, seed: int, r_small: float, r_big: float) -> tuple[np.ndarray, np.ndarray]:
     """The reference generator's samples (float64) and labels (int64), in its RNG order."""
     rng = np.random.RandomState(seed)
@@ -119,12 +126,18 @@ def _yin_yang_numpy(size: int, seed: int, r_small: float, r_big: float) -> tuple
     labels = np.empty(size, dtype=np.int64)
     for i in range(size):
         goal = rng.randint(3)  # the class is drawn first, which keeps the classes balanced
-        while True:  # then (x, y) uniform on [0, 2 r_big]^2 until it is in the big circle and in that class
+        for _ in range(YIN_YANG_MAX_TRIES):  # then (x, y) uniform on [0, 2 r_big]^2 until in the disc and the class
             x, y = (float(v) for v in rng.rand(2) * 2.0 * r_big)
             if math.sqrt((x - r_big) ** 2 + (y - r_big) ** 2) > r_big:
                 continue
             if _yin_yang_class(x, y, r_small, r_big) == goal:
                 break
+        else:
+            raise ValueError(
+                f"yin_yang: no point of class {goal} in {YIN_YANG_MAX_TRIES} draws with r_small = {r_small:g}, "
+                f"r_big = {r_big:g}; the class has (numerically) no area: take r_small / r_big nearer the default "
+                "0.2 and radii whose squares do not underflow."
+            )
         samples[i] = (x, y, 1.0 - x, 1.0 - y)
         labels[i] = goal
     return samples, labels
@@ -183,7 +196,8 @@ def yin_yang(
 
     Raises:
         ValueError: for an unknown ``split``, a ``size`` or ``seed`` that is not an integer in
-            range, or radii outside their ranges.
+            range, radii outside their ranges, or radii for which a class has (numerically) no
+            area (the sampler gives up after ``YIN_YANG_MAX_TRIES`` draws for one sample).
 
     Example:
         >>> x, labels = jaxneuro.data.yin_yang("test")
@@ -199,6 +213,9 @@ def yin_yang(
     default_size, default_seed = YIN_YANG_SPLITS[split]
     size = default_size if size is None else _check_int("size", size, 1)
     seed = default_seed if seed is None else _check_int("seed", seed, 0, 2**32 - 1)
+    for name, value in (("r_big", r_big), ("r_small", r_small)):
+        if np.ndim(value) != 0:
+            raise ValueError(f"{name} must be a number, got an array of shape {np.shape(value)}.")
     check_range("r_big", r_big, lower=0.0, lower_open=True)
     check_range("r_small", r_small, lower=0.0, upper=0.5 * float(r_big), lower_open=True, upper_open=True)
     samples, labels = _yin_yang_numpy(size, seed, float(r_small), float(r_big))

@@ -32,12 +32,16 @@ def plot_tuning_curve(
         The axes.
 
     Raises:
-        ValueError: ``max_points < 2``.
+        ValueError: ``max_points < 2``, or ``inputs`` and ``rates`` not 1-D of one length.
     """
     if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 2:
         raise ValueError(f"max_points must be an int in [2, inf), got max_points = {max_points!r}.")
-    ax = _axes(ax)
     inputs, rates = np.asarray(inputs), np.asarray(rates)
+    if inputs.ndim != 1 or inputs.shape != rates.shape:
+        raise ValueError(
+            f"inputs and rates must be 1-D of the same length; got shapes {inputs.shape} and {rates.shape}."
+        )
+    ax = _axes(ax)
     order = np.argsort(inputs)
     if len(order) > max_points:  # evenly spaced along the sorted inputs, both ends kept
         order = order[np.unique(np.linspace(0, len(order) - 1, max_points).round().astype(int))]

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .._kernels import psc_kernel
+from .._misc import static_positive
 from .._spikes import SpikeTrain, filter_spikes
 
 
@@ -78,10 +79,11 @@ def plot_raster(
 
 def plot_psc_kernels(tau_s: Sequence[float] = (0.01, 0.03), n: Sequence[int] = (0, 1, 2), *, t_max=None, ax=None):
     """PSC kernels ``h(t) = t^n e^(-t/tau_s) / (n! tau_s^(n+1))`` for several ``n`` and
-    ``tau_s`` (s): unit area each, peak at ``n tau_s`` (marked)."""
-    ax = _axes(ax)
+    ``tau_s`` (s): unit area each, peak at ``n tau_s`` (marked).  ``t_max``: end of the plot
+    (s, > 0; default ``6 max(tau_s) (1 + max(n) / 2)``)."""
     tau_s, n = [float(t) for t in tau_s], [int(k) for k in n]
-    t_max = 6 * max(tau_s) * (1 + max(n) / 2) if t_max is None else t_max
+    t_max = 6 * max(tau_s) * (1 + max(n) / 2) if t_max is None else static_positive("t_max", t_max, "s")
+    ax = _axes(ax)
     t = np.linspace(0.0, t_max, 1000)
     for i, ts in enumerate(tau_s):
         for j, k in enumerate(n):
@@ -105,12 +107,19 @@ def plot_filtered_spikes(spike_times, tau_s: float, n: int = 0, *, t_max=None, d
         spike_times: spike times of one neuron (s), or a 1-D ``SpikeTrain``.
         tau_s: synaptic time constant (s).   n: kernel order.
         t_max: end of the plot (s; default last spike + 6 tau_s (n + 1)).
-        dt: bin width (s) for the grid version (optional).
+        dt: bin width (s, > 0) for the grid version (optional).
+
+    Raises:
+        ValueError: for a ``tau_s``, ``t_max`` or ``dt`` that is not finite and > 0, or NaN
+            spike times.
     """
-    ax = _axes(ax, (7, 3.5))
+    tau_s = static_positive("tau_s", tau_s, "s")
+    dt = None if dt is None else static_positive("dt", dt, "s")
     times = _spike_lists([spike_times] if not isinstance(spike_times, SpikeTrain) else spike_times)[0]
     train = SpikeTrain.from_times(times if len(times) else np.array([np.inf]))
     t_max = (times.max() if len(times) else 0.0) + 6 * tau_s * (n + 1) if t_max is None else t_max
+    t_max = static_positive("t_max", t_max, "s")
+    ax = _axes(ax, (7, 3.5))
     ts = np.linspace(0.0, t_max, 2000)
     s = np.asarray(filter_spikes(train, tau_s, n, ts=ts))
     # the exact curve on top (thin, dark) and the grid version under it (wide, light), so both show
