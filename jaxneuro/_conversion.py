@@ -57,6 +57,7 @@ from ._layers import MLP, Dense
 from ._misc import as_float_array, check_int, check_range, error_if_any, is_concrete, static_positive
 from ._network._lif_exact import LIFNetwork, LIFPopulation, NetworkResult, simulate_lif_network
 from ._neurons._lif import LIF
+from ._solvers._base import MAX_CAPACITY
 from ._spikes import SpikeTrain, check_overflow
 
 _LIF_DEFAULTS = {"tau_m": 0.02, "tau_ref": 0.002, "input_offset": LIF_INPUT_OFFSET, "amplitude": LIF_AMPLITUDE}
@@ -401,6 +402,11 @@ def convert_mlp(
     if steps < 1 or abs(steps * dt - presentation) > 1e-9 * presentation:
         raise ValueError(
             f"presentation must be a multiple of dt; got presentation = {presentation:g} s, dt = {dt:g} s."
+        )
+    if steps > MAX_CAPACITY:
+        raise ValueError(
+            f"presentation must be at most {MAX_CAPACITY} steps of dt (int32 step counts); got presentation = "
+            f"{presentation:g} s, dt = {dt:g} s: {steps} steps."
         )
     if dt > tau_ref / 2:
         raise ValueError(f"dt must be in (0, tau_ref / 2 = {tau_ref / 2:g}] s; got dt = {dt:g} s.")

@@ -13,7 +13,9 @@ option and what is allowed, with exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import math
 import os
 import re
@@ -60,6 +62,31 @@ def finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
+
+
+def run_time_message(err: BaseException) -> str:
+    """The one line of a run-time check (``eqx.error_if``) that failed inside a compiled call: the
+    library's message without equinox's and JAX's advice and stack around it."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:
+        for prefix in ("equinox.EquinoxRuntimeError: ", "_EquinoxRuntimeError: ", "EquinoxRuntimeError: "):
+            if line.startswith(prefix):
+                return line[len(prefix) :]
+    return lines[0] if lines else type(err).__name__
+
+
+@contextlib.contextmanager
+def no_callback_log():
+    """Within the block, JAX does not log the traceback of a failed host callback (how a run-time
+    check reports): the command line prints the check's message as one line instead.  The
+    logger's state is restored afterwards."""
+    logger = logging.getLogger("jax._src.callback")
+    disabled = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = disabled
 
 
 def check_out_folder(prog: str, out: Path) -> str | None:

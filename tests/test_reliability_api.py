@@ -336,3 +336,30 @@ def test_plot_filtered_spikes_checks_its_grid(kwargs, match):
         jn.plot.plot_filtered_spikes(np.array([0.01]), 0.01, **kwargs)
     with pytest.raises(ValueError, match=r"t_max must be finite and in \(0, inf\) s; got t_max = -1"):
         jn.plot.plot_psc_kernels(t_max=-1.0)  # before: an empty plot of negative times
+
+
+# ------------------------------------------------------------------------------ step counts, CLI
+def test_step_counts_over_int32_are_named():
+    # before: jaxneuro spiking --times 1e12 (and simulate_lif_network over 1e9 s) died in JAX's
+    # argument parsing with an OverflowError traceback
+    net = jn.LIFNetwork([jn.LIFPopulation(2, jn.LIF(), 0.005)], {})
+    with pytest.raises(ValueError, match=r"duration must be at most 2147483647 steps of dt .*1000000000000 steps"):
+        jn.simulate_lif_network(net, 1e8, dt=1e-4)
+    mlp = jn.MLP(2, 1, [3], activation="lif", key=KEY)
+    with pytest.raises(ValueError, match=r"presentation must be at most 2147483647 steps of dt .*1000000000000 steps"):
+        jn.convert_mlp(mlp, presentation=1e9)
+
+
+def test_cli_reports_a_run_time_check_in_one_line():
+    import logging
+
+    from jaxneuro.cli import no_callback_log, run_time_message
+
+    f = eqx.filter_jit(lambda x: jn.psc_kernel(jnp.ones(2), x))
+    logger = logging.getLogger("jax._src.callback")
+    with no_callback_log():
+        assert logger.disabled
+        with pytest.raises(eqx.EquinoxRuntimeError) as info:
+            f(jnp.array(-1.0))
+    assert not logger.disabled  # restored
+    assert run_time_message(info.value) == "tau_s must be finite and in (0, inf) s (a traced value was outside it)."

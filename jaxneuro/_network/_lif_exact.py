@@ -96,6 +96,7 @@ from .._custom_types import ParamArray
 from .._kernels import FAST_SYNAPSE_TAU_S
 from .._misc import as_float_array, check_int, check_positive, default_float, error_if_any, is_concrete
 from .._neurons._lif import LIF
+from .._solvers._base import MAX_CAPACITY
 from .._spikes import SpikeTrain, check_overflow
 from . import _lif_kernel as _kernel
 from ._lif_closed_form import kresp
@@ -414,6 +415,11 @@ def _check_timing(duration: Any, dt: Any) -> tuple[float, float, int]:
     steps = int(round(duration / dt))
     if steps < 1 or abs(steps * dt - duration) > 1e-9 * max(1.0, duration):
         raise ValueError(f"duration must be a positive multiple of dt; got duration = {duration:g}, dt = {dt:g}.")
+    if steps > MAX_CAPACITY:  # (a step count JAX could not even take as an int32 argument)
+        raise ValueError(
+            f"duration must be at most {MAX_CAPACITY} steps of dt (int32 step counts); got duration = {duration:g} s, "
+            f"dt = {dt:g} s: {steps} steps."
+        )
     return duration, dt, steps
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import finite_float, int_at_least
+from ..cli import finite_float, int_at_least, no_callback_log, run_time_message
 
 PROG = "jaxneuro spiking"
 
@@ -49,6 +49,9 @@ _OPTIONS = {"presentation": "--times", "tau_s": "--tau-s", "dt": "--dt", "limit"
 
 def run(args: argparse.Namespace) -> int:
     """Run ``spiking``; returns the exit status (0 done, 2 bad input or run folder)."""
+    import equinox as eqx
+    import jax
+
     from ..data import DataNotFoundError
     from ._spiking import CSV_NAME, evaluate_spiking
 
@@ -56,22 +59,26 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         return _error(f"argument run: {str(folder)!r} is not a folder; give the --out folder of a jaxneuro train run")
     try:
-        rows = evaluate_spiking(
-            folder,
-            [t / 1e3 for t in args.times],
-            tau_s=args.tau_s,
-            dt=args.dt,
-            readout=args.readout,
-            limit=args.limit,
-            image=args.image,
-            stream=None if args.quiet else sys.stderr,
-        )
+        with no_callback_log():
+            rows = evaluate_spiking(
+                folder,
+                [t / 1e3 for t in args.times],
+                tau_s=args.tau_s,
+                dt=args.dt,
+                readout=args.readout,
+                limit=args.limit,
+                image=args.image,
+                stream=None if args.quiet else sys.stderr,
+            )
     except (FileNotFoundError, DataNotFoundError) as err:
         return _error(str(err))
     except ValueError as err:
         name = str(err).split(" ", 1)[0]
         option = _OPTIONS.get(name)
         return _error(f"argument {option}: {err}" if option else str(err))
+    except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as err:
+        # a run-time check in the compiled network (e.g. a --tau-s so small that the state overflows)
+        return _error(f"the spiking network failed a run-time check: {run_time_message(err)}")
     key = "accuracy" if "accuracy" in rows[0] else "rmse_vs_rate"
     shown = ", ".join(f"{r['presentation_ms']:g} ms: {r[key]:.4g}" for r in rows)
     print(f"spiking {key}: {shown}; table in {folder / CSV_NAME}")
