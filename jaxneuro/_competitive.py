@@ -52,7 +52,7 @@ def winners(prototypes: Float[ArrayLike, "k d"], x: Float[ArrayLike, "*batch d"]
         ValueError: if ``prototypes`` is not a non-empty ``(K, d)`` matrix or ``x``'s last axis
             is not ``d``.
     """
-    w, x = as_float_array(prototypes), as_float_array(x)
+    w, x = jnp.asarray(as_float_array(prototypes)), jnp.asarray(as_float_array(x))
     _check_prototypes(w, x)
     return _nearest(w, x)
 
@@ -95,7 +95,7 @@ def competitive_update(
         ([[0.0, 0.0], [1.5, 1.0]], [0.0, 1.0])
     """
     w, n = jnp.asarray(as_float_array(prototypes)), jnp.asarray(as_float_array(counts))
-    x = as_float_array(x)
+    x = jnp.asarray(as_float_array(x))
     _check_prototypes(w, x)
     if x.shape != (w.shape[1],) or n.shape != (w.shape[0],):
         raise ValueError(

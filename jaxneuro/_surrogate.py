@@ -196,6 +196,7 @@ def simulate_layers(
         raise ValueError(
             f"solver must be a fixed-step jaxneuro solver (ExponentialEuler, RK4, ...), got {type(solver).__name__}."
         )
+    update: Any = solver.update_with_input  # (dt stays a Python float, as before the check)
     dt = static_positive("dt", dt)
     tau_s = static_positive("tau_s", tau_s)
     # a NaN or infinite weight, bias or input would leave its neurons silently silent (a NaN
@@ -229,7 +230,7 @@ def simulate_layers(
     def layer(y, s, ref, w, b, z_in, t):
         c_old = neuron.spike_condition(y)
         s = s * decay + (w @ z_in) / tau_s
-        y_new = solver.update_with_input(neuron, t, y, dt, s + b, None)
+        y_new = update(neuron, t, y, dt, s + b, None)
         free = ref <= 0 if t_ref is not None else True
         c_new = neuron.spike_condition(y_new)
         z = surrogate(c_new) * free
