@@ -80,7 +80,8 @@ def _first_spikes(fn: str, spikes: SpikeTrain | ArrayLike, window: ArrayLike) ->
 def _counts(fn: str, counts: SpikeTrain | ArrayLike) -> Array:
     if isinstance(counts, SpikeTrain):
         counts = counts.count
-    return _neuron_axis(fn, "counts", as_float_array(counts))
+    # a count is a number of spikes: a negative or NaN one is a bug upstream, not a loss value
+    return _neuron_axis(fn, "counts", check_range("counts", as_float_array(counts), lower=0.0))
 
 
 def _label_mask(fn: str, x: Array, label: Int[ArrayLike, "*batch"] | None) -> Array:

@@ -289,6 +289,17 @@ def test_spike_count_cross_entropy_silent_output():
         L.spike_count_cross_entropy(zero, 2, scale=0.0)
 
 
+@pytest.mark.parametrize(
+    "loss", [lambda c: L.spike_count_cross_entropy(c, 0), lambda c: L.spike_count_mse(c, jnp.ones(2))]
+)
+def test_spike_counts_must_be_counts(loss):
+    for bad in (jnp.array([-1.0, 2.0]), jnp.array([np.nan, 2.0])):
+        with pytest.raises(ValueError, match=r"counts must be finite and in \[0, inf\)"):
+            loss(np.asarray(bad))
+        with pytest.raises(RUNTIME_ERRORS, match=r"counts must be finite and in \[0, inf\)"):
+            jax.block_until_ready(jax.jit(loss)(bad))
+
+
 def test_spike_count_mse(x64):
     c, target = RNG.uniform(0, 10, size=5), RNG.uniform(0, 10, size=5)
     got = L.spike_count_mse(jnp.asarray(c), jnp.asarray(target))
