@@ -22,13 +22,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from ._misc import as_float_array, check_range
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
-    return int(value)
+from ._misc import as_float_array, check_int, check_range
 
 
 def _check_prototypes(w: Array, x: Array) -> None:
@@ -128,7 +122,7 @@ def kmeans_plus_plus(x: Float[ArrayLike, "n d"], n_clusters: int, *, key: PRNGKe
     x = as_float_array(x)
     if x.ndim != 2 or 0 in x.shape:
         raise ValueError(f"x must be a non-empty (n, d) matrix, got shape {x.shape}.")
-    n_clusters = _check_int("n_clusters", n_clusters, 1)
+    n_clusters = check_int("n_clusters", n_clusters, 1)
     if n_clusters > x.shape[0]:
         raise ValueError(f"n_clusters must be <= the number of inputs {x.shape[0]}, got {n_clusters}.")
     keys = jr.split(key, n_clusters)
@@ -201,10 +195,10 @@ def fit_competitive(
     x = as_float_array(x)
     if x.ndim != 2:
         raise ValueError(f"x must have shape (n, d), got shape {x.shape}.")
-    n_clusters = _check_int("n_clusters", n_clusters, 1)
+    n_clusters = check_int("n_clusters", n_clusters, 1)
     if n_clusters > x.shape[0]:
         raise ValueError(f"n_clusters must be <= the number of inputs {x.shape[0]}, got {n_clusters}.")
-    epochs = _check_int("epochs", epochs, 1)
+    epochs = check_int("epochs", epochs, 1)
     if learning_rate is not None:
         learning_rate = check_range("learning_rate", learning_rate, lower=0.0, upper=1.0, lower_open=True)
     k_init, k_order = jr.split(key)

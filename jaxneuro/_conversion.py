@@ -311,8 +311,7 @@ class SpikingMLP(eqx.Module):
         xs = jnp.asarray(xs)
         if xs.ndim != 2 or xs.shape[1] != self.in_size:
             raise ValueError(f"xs must have shape (batch, in_size={self.in_size}), got shape {xs.shape}.")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
+        check_int("batch_size", batch_size, numpy=False)
         size = None if batch_size == 1 else batch_size  # (a vmap of one would batch every loop)
         if self.input_kind == "poisson":
             if key is None:

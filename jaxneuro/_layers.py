@@ -19,13 +19,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._activations import get_activation
 from ._custom_types import ParamArray
-from ._misc import as_float_array, default_float
-
-
-def _check_size(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int (a number of neurons, >= 1), got {value!r}.")
-    return value
+from ._misc import as_float_array, check_int, default_float
 
 
 def augment(x: Float[ArrayLike, " n"]) -> Float[Array, " n+1"]:
@@ -70,8 +64,8 @@ class Dense(eqx.Module):
         Raises:
             ValueError: if a size is not a positive int, or ``dtype`` is not a floating dtype.
         """
-        _check_size("in_size", in_size)
-        _check_size("out_size", out_size)
+        check_int("in_size", in_size, numpy=False)
+        check_int("out_size", out_size, numpy=False)
         dtype = default_float() if dtype is None else dtype
         if not jnp.issubdtype(dtype, jnp.floating):
             raise ValueError(f"dtype must be a floating dtype (e.g. float32, float64), got dtype = {dtype!r}.")
@@ -181,12 +175,12 @@ class MLP(eqx.Module):
         Raises:
             ValueError: for a size that is not a positive int or an unknown activation name.
         """
-        _check_size("in_size", in_size)
-        _check_size("out_size", out_size)
+        check_int("in_size", in_size, numpy=False)
+        check_int("out_size", out_size, numpy=False)
         if isinstance(hidden_sizes, int) or not isinstance(hidden_sizes, Sequence):
             raise ValueError(f"hidden_sizes must be a sequence of positive ints, got {hidden_sizes!r}.")
         for i, h in enumerate(hidden_sizes):
-            _check_size(f"hidden_sizes[{i}]", h)
+            check_int(f"hidden_sizes[{i}]", h, numpy=False)
         get_activation(activation)
         get_activation(final_activation)
         sizes = [in_size, *hidden_sizes, out_size]

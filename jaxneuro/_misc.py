@@ -156,10 +156,41 @@ def check_positive(name: str, value: _T, unit: str = "") -> _T:
     return check_range(name, value, lower=0.0, lower_open=True, unit=unit)
 
 
-def check_int(name: str, value: Any, low: int = 1) -> int:
-    """``value`` as a Python int, checked to be a (static) int ``>= low``: for sizes and capacities."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an int in [{low}, inf), got {name} = {value!r}.")
+def check_int(
+    name: str, value: Any, low: int = 1, high: int | None = None, *, where: str = "", numpy: bool = True
+) -> int:
+    """``value`` as a Python int, checked to be a static int in ``[low, high]``: for sizes, counts and capacities.
+
+    The one integer validator of the package.  ``bool`` is refused (``True`` is not a size), and
+    so are floats, integral ones (``4.0``) included; numpy integers are accepted unless
+    ``numpy=False``.
+
+    Args:
+        name: the parameter's name, as the message shows it.
+        value: the value to check.
+        low: the smallest allowed value.
+        high: the largest allowed value (``None``: no upper bound).
+        where: the function or class the parameter belongs to, prefixed to the message
+            (``"Population: size must be ..."``); empty for no prefix.
+        numpy: whether numpy integers (``np.int64(3)``) are accepted.
+
+    Returns:
+        ``int(value)``.
+
+    Raises:
+        ValueError: naming the parameter, its value and the allowed range, when ``value`` is not
+            an int in ``[low, high]``.
+
+    Example:
+        >>> check_int("n", 3, low=2)
+        3
+    """
+    kinds = (int, np.integer) if numpy else (int,)
+    in_range = isinstance(value, kinds) and value >= low and (high is None or value <= high)
+    if isinstance(value, bool) or not in_range:
+        allowed = f"[{low}, inf)" if high is None else f"[{low}, {high}]"
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}{name} must be an int in {allowed}, got {name} = {value!r}.")
     return int(value)
 
 

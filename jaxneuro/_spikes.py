@@ -29,7 +29,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from ._custom_types import ParamArray
 from ._kernels import check_order, psc_kernel
-from ._misc import as_float_array, check_positive, default_float, is_concrete
+from ._misc import as_float_array, check_int, check_positive, default_float, is_concrete
 
 FilterMethod = Literal["auto", "exact", "convolve", "cascade"]
 
@@ -75,15 +75,14 @@ def _check_times_valid(times: ParamArray, count: Array, name: str) -> Array:
 
 
 def _check_grid(t0, dt, n_bins) -> tuple[ParamArray, ParamArray, int]:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive int, got {n_bins!r}.")
+    n_bins = check_int("n_bins", n_bins)
     dt = check_positive("dt", as_float_array(dt), unit="s")
     t0 = as_float_array(t0)
     if t0.ndim != 0 or dt.ndim != 0:
         raise ValueError(f"t0 and dt must be scalars, got shapes {t0.shape} and {dt.shape}.")
     if is_concrete(t0) and not np.isfinite(float(t0)):
         raise ValueError(f"t0 must be finite, got t0 = {float(t0)}.")
-    return t0, dt, int(n_bins)
+    return t0, dt, n_bins
 
 
 class SpikeTrain(eqx.Module):
@@ -155,9 +154,7 @@ class SpikeTrain(eqx.Module):
         if times.ndim < 1:
             raise ValueError(f"times must have shape (*batch, k), got a scalar of shape {times.shape}.")
         k = times.shape[-1]
-        capacity = k if capacity is None else capacity
-        if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 1:
-            raise ValueError(f"capacity must be a positive int, got {capacity!r}.")
+        capacity = check_int("capacity", k if capacity is None else capacity)
         count = jnp.sum(jnp.isfinite(times), axis=-1).astype(jnp.int32)
         if is_concrete(times) and np.any(np.asarray(times) == -np.inf):
             raise ValueError("times must not contain -inf (use inf for unused slots).")
@@ -208,8 +205,7 @@ class SpikeTrain(eqx.Module):
             raise ValueError(f"on_overflow must be 'error' or 'flag', got {on_overflow!r}.")
         if not (0.0 <= position < 1.0):
             raise ValueError(f"position must be in [0, 1), got {position!r}.")
-        if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 1:
-            raise ValueError(f"capacity must be a positive int, got {capacity!r}.")
+        capacity = check_int("capacity", capacity)
         raster = jnp.asarray(raster)
         if raster.ndim < 1:
             raise ValueError(f"raster must have shape (*batch, bins), got shape {raster.shape}.")

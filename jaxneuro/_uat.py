@@ -34,7 +34,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 from ._custom_types import ParamArray
 from ._layers import MLP, Dense
 from ._losses import mean_loss, mse
-from ._misc import as_float_array, check_range, default_float, is_concrete
+from ._misc import as_float_array, check_int, check_range, default_float, is_concrete
 from ._neurons._soft_lif import soft_lif_rate
 
 DEFAULT_KAPPA = 30.0
@@ -43,12 +43,6 @@ below 1% of ``L delta`` (``edge_factor(30) = 0.0093``)."""
 
 # sup_(y >= 0) y sigma(-y) = y* e^(-y*) at y* = 1 + W(1/e), which equals W(1/e) (W: Lambert's W).
 _SUP_Y_SIGMA = 0.27846454276107380
-
-
-def _check_count(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def edge_factor(kappa: float) -> float:
@@ -130,13 +124,13 @@ def certified_error_bound(
     Raises:
         ValueError: for an argument outside its range.
     """
-    n = _check_count("n_pieces", n_pieces)
+    n = check_int("n_pieces", n_pieces)
     lipschitz = float(check_range("lipschitz", lipschitz, lower=0.0))
     sup_norm = float(check_range("sup_norm", sup_norm, lower=0.0))
     delta = 1.0 / n
     m = delta if margin is None else float(check_range("margin", margin, lower=0.0))
     kappa = float(check_range("kappa", kappa, lower=0.0, lower_open=True))
-    dim = _check_count("dim", dim)
+    dim = check_int("dim", dim)
     if sigmoid is not None:
         _check_sigmoid(sigmoid)
     return _bound(n, lipschitz, sup_norm, kappa, m, sigmoid, dim)
@@ -198,7 +192,7 @@ def pieces_for_tolerance(
     epsilon = float(check_range("epsilon", epsilon, lower=0.0, lower_open=True))
     L = float(check_range("lipschitz", lipschitz, lower=0.0))
     M = float(check_range("sup_norm", sup_norm, lower=0.0))
-    dim = _check_count("dim", dim)
+    dim = check_int("dim", dim)
     if kappa is not None:
         kappa = float(check_range("kappa", kappa, lower=0.0, lower_open=True))
 
@@ -322,7 +316,7 @@ def constructive_approximant(
         ValueError: for an argument outside its range, or if ``f`` does not return one finite
             value per point.
     """
-    n = _check_count("n_pieces", n_pieces)
+    n = check_int("n_pieces", n_pieces)
     kappa = float(check_range("kappa", kappa, lower=0.0, lower_open=True))
     delta = 1.0 / n
     m = delta if margin is None else float(check_range("margin", margin, lower=0.0))
@@ -352,8 +346,7 @@ def max_error(g: Callable[[Array], Array], f: Callable[[Array], Array], *, n_gri
     Raises:
         ValueError: if ``n_grid < 2``.
     """
-    if isinstance(n_grid, bool) or not isinstance(n_grid, int) or n_grid < 2:
-        raise ValueError(f"n_grid must be an int >= 2, got {n_grid!r}.")
+    check_int("n_grid", n_grid, 2, numpy=False)
     x = jnp.linspace(0.0, 1.0, n_grid, dtype=default_float())
     return _nan_max(jnp.abs(g(x) - f(x)))
 
@@ -413,9 +406,9 @@ def fit_single_hidden_layer(
         D. Nguyen and B. Widrow (1990), "Improving the learning speed of 2-layer neural
         networks by choosing initial values of the adaptive weights", IJCNN.
     """
-    n_hidden = _check_count("n_hidden", n_hidden)
-    steps = _check_count("steps", steps)
-    n_train = max(64, 8 * n_hidden) if n_train is None else _check_count("n_train", n_train, 2)
+    n_hidden = check_int("n_hidden", n_hidden)
+    steps = check_int("steps", steps)
+    n_train = max(64, 8 * n_hidden) if n_train is None else check_int("n_train", n_train, 2)
     learning_rate = float(check_range("learning_rate", learning_rate, lower=0.0, lower_open=True))
     dtype = default_float()
     # Chebyshev-Lobatto nodes: denser towards 0 and 1, where an evenly spaced mean-square fit
@@ -490,7 +483,7 @@ def error_versus_pieces(
     Returns:
         A dict of numpy arrays: "n", "constructive", "bound" and, with a key, "trained".
     """
-    ns = [_check_count("ns[i]", int(n) if isinstance(n, np.integer) else n) for n in ns]
+    ns = [check_int("ns[i]", n) for n in ns]
     out: dict[str, list[float]] = {"n": [], "constructive": [], "bound": []}
     if key is not None:
         out["trained"] = []
@@ -614,8 +607,8 @@ def sigmoid_edge_factor(sigmoid: Callable[[Array], Array], kappa: float, n_piece
             nondecreasing from 0 to 1 on a sample of points.
     """
     kappa = float(check_range("kappa", kappa, lower=0.0, lower_open=True))
-    n = _check_count("n_pieces", n_pieces)
-    n_grid = _check_count("n_grid", n_grid, 2)
+    n = check_int("n_pieces", n_pieces)
+    n_grid = check_int("n_grid", n_grid, 2)
     _check_sigmoid(sigmoid)
     return _sigmoid_edge_factor(sigmoid, kappa, n, n_grid)
 
@@ -750,8 +743,8 @@ def constructive_approximant_nd(
         >>> round(float(g(jnp.array([0.5, 0.5]))), 2)
         0.23
     """
-    n = _check_count("n_pieces", n_pieces)
-    dim = _check_count("dim", dim)
+    n = check_int("n_pieces", n_pieces)
+    dim = check_int("dim", dim)
     kappa = float(check_range("kappa", kappa, lower=0.0, lower_open=True))
     _check_sigmoid(sigmoid)
     delta = 1.0 / n
@@ -780,8 +773,8 @@ def max_error_nd(
     Raises:
         ValueError: if ``dim < 1`` or ``n_per_axis < 2``.
     """
-    dim = _check_count("dim", dim)
-    n_per_axis = _check_count("n_per_axis", n_per_axis, 2)
+    dim = check_int("dim", dim)
+    n_per_axis = check_int("n_per_axis", n_per_axis, 2)
     t = jnp.linspace(0.0, 1.0, n_per_axis, dtype=default_float())
     x = jnp.stack(jnp.meshgrid(*([t] * dim), indexing="ij"), axis=-1).reshape(-1, dim)
     return _nan_max(jnp.abs(g(x) - f(x)))

@@ -387,7 +387,7 @@ def test_bad_network_input_is_a_clear_error():
         jn.Network(pops, [jn.Projection("a", "b", syn, jn.FromMatrix(np.ones((10, 9))))])
     with pytest.raises(ValueError, match=r"p must be a number in \[0, 1\], got p = 1.5"):
         jn.FixedProbability(1.5)
-    with pytest.raises(ValueError, match=r"FixedInDegree: k must be an int in \[0, 10\], got 11"):
+    with pytest.raises(ValueError, match=r"FixedInDegree: k must be an int in \[0, 10\], got k = 11"):
         jn.Network(pops, [jn.Projection("a", "b", syn, jn.FixedInDegree(11))])
     with pytest.raises(ValueError, match=r"unknown population 'c'"):
         jn.Network(pops, [jn.Projection("a", "c", syn, jn.AllToAll())])

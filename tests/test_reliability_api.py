@@ -199,7 +199,7 @@ def test_competitive_shapes_are_named():
         jn.competitive_update(jnp.ones((3, 2)), jnp.zeros(5), jnp.ones(2))
     with pytest.raises(ValueError, match=r"x must be a non-empty \(n, d\) matrix, got shape \(5,\)"):
         jn.kmeans_plus_plus(jnp.ones(5), 2, key=KEY)
-    with pytest.raises(ValueError, match=r"n_clusters must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"n_clusters must be an int in \[1, inf\), got n_clusters = 0"):
         jn.kmeans_plus_plus(jnp.ones((5, 2)), 0, key=KEY)
     # before: 10 prototypes from 5 inputs (duplicates) without a word
     with pytest.raises(ValueError, match=r"n_clusters must be <= the number of inputs 5, got 10"):

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from .._misc import check_int
 from ._noise import hash32
 
 DENSE_MAX_PAIRS = 1 << 16  # "auto" storage: dense only for projections this small (and >10% connected)
@@ -52,12 +53,6 @@ def _check_prob(p: Any) -> float:
     if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0.0 <= float(p) <= 1.0:
         raise ValueError(f"FixedProbability: p must be a number in [0, 1], got p = {p!r}.")
     return float(p)
-
-
-def _check_count(name: str, k: Any, upper: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= upper:
-        raise ValueError(f"{name} must be an int in [0, {upper}], got {k!r}.")
-    return int(k)
 
 
 class FixedProbability(AbstractConnectivity):
@@ -132,7 +127,7 @@ class FixedInDegree(AbstractConnectivity):
 
     def pairs(self, n_pre, n_post, same, rng):
         exclude = same and not self.autapses
-        k = _check_count("FixedInDegree: k", self.k, n_pre - int(exclude))
+        k = check_int("k", self.k, 0, n_pre - int(exclude), where="FixedInDegree")
         src = _distinct(rng, n_post, k, n_pre, np.arange(n_post) if exclude else None)
         return src.reshape(-1), np.repeat(np.arange(n_post, dtype=np.int64), k)
 
@@ -158,7 +153,7 @@ class FixedOutDegree(AbstractConnectivity):
 
     def pairs(self, n_pre, n_post, same, rng):
         exclude = same and not self.autapses
-        k = _check_count("FixedOutDegree: k", self.k, n_post - int(exclude))
+        k = check_int("k", self.k, 0, n_post - int(exclude), where="FixedOutDegree")
         tgt = _distinct(rng, n_pre, k, n_post, np.arange(n_pre) if exclude else None)
         return np.repeat(np.arange(n_pre, dtype=np.int64), k), tgt.reshape(-1)
 

@@ -29,7 +29,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from .._custom_types import ParamArray
 from .._inputs import AbstractInput, Constant, as_input
-from .._misc import as_float_array, check_range, default_float, is_concrete
+from .._misc import as_float_array, check_int, check_range, default_float, is_concrete
 from .._neurons._base import AbstractNeuron
 from .._neurons._hh import HodgkinHuxley
 from .._solvers._exp_euler import ExponentialEuler
@@ -51,12 +51,6 @@ from ._connectivity import (
 )
 
 InitialVoltage = None | float | Array | Callable[[PRNGKeyArray, tuple[int, ...]], Array]
-
-
-def _check_size(name: str, size: Any) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"{name}: size must be a positive int, got {size!r}.")
-    return int(size)
 
 
 def default_solver(neuron: AbstractNeuron) -> AbstractFixedStepSolver:
@@ -102,7 +96,7 @@ class Population(eqx.Module):
     refractory_input: bool = eqx.field(static=True, default=False)
 
     def __init__(self, size, neuron, name="", *, drive=0.0, v0=None, solver=None, y0=None, refractory_input=False):
-        self.size = _check_size("Population", size)
+        self.size = check_int("size", size, where="Population")
         if not isinstance(neuron, AbstractNeuron):
             raise ValueError(
                 f"Population: neuron must be a jaxneuro neuron (AbstractNeuron), got {type(neuron).__name__}."
@@ -157,7 +151,7 @@ class PoissonPopulation(eqx.Module):
     name: str = eqx.field(static=True, default="")
 
     def __check_init__(self):
-        _check_size("PoissonPopulation", self.size)
+        check_int("size", self.size, where="PoissonPopulation")
         if jnp.shape(self.rate) not in ((), (self.size,)):
             raise ValueError(
                 f"PoissonPopulation: rate must be a scalar or shape ({self.size},), got {jnp.shape(self.rate)}."
@@ -207,7 +201,7 @@ class PoissonInput(eqx.Module):
     synapse: AbstractSynapse
 
     def __check_init__(self):
-        _check_size("PoissonInput: n", self.n)
+        check_int("n", self.n, where="PoissonInput")
         as_synapse(self.synapse, "PoissonInput: synapse")
         if is_concrete(self.rate):
             check_range("PoissonInput: rate", self.rate, lower=0.0, unit="Hz")

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from .._misc import check_range
+from .._misc import check_int, check_range
 
 
 def xor() -> tuple[Float[Array, "4 2"], Float[Array, "4 1"]]:
@@ -78,8 +78,7 @@ def regression(
     Raises:
         ValueError: for ``n < 1``, an unknown ``function``, ``noise < 0`` or a missing ``key``.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got n = {n!r}.")
+    n = check_int("n", n)
     if function not in REGRESSION_FUNCTIONS:
         raise ValueError(f"function must be one of {sorted(REGRESSION_FUNCTIONS)}, got function = {function!r}.")
     check_range("noise", noise, lower=0.0)
@@ -143,15 +142,6 @@ def _yin_yang_numpy(size: int, seed: int, r_small: float, r_big: float) -> tuple
     return samples, labels
 
 
-def _check_int(name: str, value: object, lower: int, upper: int | None = None) -> int:
-    allowed = f"[{lower}, {upper}]" if upper is not None else f"[{lower}, inf)"
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer in {allowed}, got {name} = {value!r}.")
-    if value < lower or (upper is not None and value > upper):
-        raise ValueError(f"{name} must be an integer in {allowed}, got {name} = {value!r}.")
-    return int(value)
-
-
 def yin_yang(
     split: Literal["train", "validation", "test"] = "train",
     *,
@@ -211,8 +201,8 @@ def yin_yang(
     if split not in YIN_YANG_SPLITS:
         raise ValueError(f"split must be one of {list(YIN_YANG_SPLITS)}, got split = {split!r}.")
     default_size, default_seed = YIN_YANG_SPLITS[split]
-    size = default_size if size is None else _check_int("size", size, 1)
-    seed = default_seed if seed is None else _check_int("seed", seed, 0, 2**32 - 1)
+    size = default_size if size is None else check_int("size", size, 1)
+    seed = default_seed if seed is None else check_int("seed", seed, 0, 2**32 - 1)
     for name, value in (("r_big", r_big), ("r_small", r_small)):
         if np.ndim(value) != 0:
             raise ValueError(f"{name} must be a number, got an array of shape {np.shape(value)}.")
