@@ -47,7 +47,9 @@ def relu(z: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
     return jax.nn.relu(as_float_array(z))
 
 
-def leaky_relu(z: Float[ArrayLike, "*shape"], *, negative_slope: float = 0.01) -> Float[Array, "*shape"]:
+def leaky_relu(
+    z: Float[ArrayLike, "*shape"], *, negative_slope: float | Float[ArrayLike, ""] = 0.01
+) -> Float[Array, "*shape"]:
     """Leaky ReLU (notes ch. 1.5): ``z`` for ``z >= 0`` and ``negative_slope * z`` below.
 
     Args:

@@ -1,5 +1,6 @@
 """Type aliases shared across jaxneuro (jaxtyping shapes)."""
 
+from collections.abc import Sequence
 from typing import TypeAlias
 
 import numpy as np
@@ -18,4 +19,9 @@ ParamArray: TypeAlias = Array | np.ndarray
 and what is computed from such fields and host numbers alone.  Annotate such fields
 ``Float[ParamArray, "*shape"]``."""
 
-__all__ = ["Array", "ArrayLike", "Bool", "Float", "Int", "ParamArray", "RealScalarLike", "Scalar"]
+RealSequence: TypeAlias = Sequence[float | int] | Sequence[Sequence[float | int]]
+"""Array input written as a Python list (1-d or 2-d) of numbers, e.g. spike times ``[0.1, 0.2]``:
+accepted where the function converts its input with ``jnp.asarray``.  (jaxtyping checks no shape
+in a list; the function's own checks do.)"""
+
+__all__ = ["Array", "ArrayLike", "Bool", "Float", "Int", "ParamArray", "RealScalarLike", "RealSequence", "Scalar"]

@@ -149,8 +149,8 @@ class PSCKernel(eqx.Module):
         return psc_kernel(t, self.tau_s, self.n)
 
     @property
-    def peak_time(self) -> Float[ParamArray, "*shape"]:
-        """Where ``h`` peaks: ``n tau_s`` (s)."""
+    def peak_time(self) -> Float[ParamArray, "*shape"] | np.floating:
+        """Where ``h`` peaks: ``n tau_s`` (s); a numpy scalar for a concrete scalar ``tau_s``."""
         return self.n * self.tau_s
 
     def support(self, rtol: float = 1e-6) -> float:

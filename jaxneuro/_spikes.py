@@ -25,9 +25,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Bool, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, Real
 
-from ._custom_types import ParamArray
+from ._custom_types import ParamArray, RealSequence
 from ._kernels import check_order, psc_kernel
 from ._misc import as_float_array, check_int, check_positive, default_float, is_concrete
 
@@ -129,7 +129,7 @@ class SpikeTrain(eqx.Module):
     @classmethod
     def from_times(
         cls,
-        times: Float[ArrayLike, "*batch k"],
+        times: Float[ArrayLike, "*batch k"] | RealSequence,
         capacity: int | None = None,
         *,
         on_overflow: Literal["error", "flag"] = "error",
@@ -175,7 +175,7 @@ class SpikeTrain(eqx.Module):
     @classmethod
     def from_raster(
         cls,
-        raster: Float[ArrayLike, "*batch bins"],
+        raster: Real[ArrayLike, "*batch bins"] | RealSequence,
         t0: float | Float[ArrayLike, ""],
         dt: float | Float[ArrayLike, ""],
         capacity: int,
@@ -334,7 +334,7 @@ def _filter_exact(train: SpikeTrain, ts: ParamArray, tau_s: ParamArray, n: int) 
 
 
 def filter_spikes(
-    spikes: SpikeTrain | Float[ArrayLike, "*batch bins"],
+    spikes: SpikeTrain | Real[ArrayLike, "*batch bins"],
     tau_s: float | Float[ArrayLike, ""],
     n: int = 0,
     *,

@@ -10,21 +10,43 @@ import jaxtyping  # noqa: E402
 import pytest  # noqa: E402
 
 # Run-time checks of the jaxtyping annotations (dtypes and shapes, through beartype, as
-# equinox's tests do) for the neuron models: the import hook wraps every annotated function,
-# method and dataclass of jaxneuro._neurons (installed here, before any test imports jaxneuro),
-# and the checks run in the test modules below, which exercise every neuron model, so an
-# annotation that the code does not honour fails there.  Elsewhere they are switched off: on
-# these modules they double the run time (checks on every eager call; see the commit), and the
-# rest of the package is left out because its validation tests pass values of the wrong type on
-# purpose (to check the ValueError that names the parameter), which the hook would intercept.
-jaxtyping.install_import_hook("jaxneuro._neurons", "beartype.beartype")
-CHECKED_MODULES = {"test_neuron_models.py", "test_hh.py", "test_lif.py", "test_soft_lif.py"}
+# equinox's tests do): the import hook wraps every annotated function, method and dataclass of
+# the modules below (installed here, before any test imports jaxneuro), and the checks run in
+# the test modules of CHECKED_MODULES, which exercise them, so an annotation that the code does
+# not honour fails there.  Elsewhere they are switched off (they cost run time on every eager
+# call).  A validation test that passes a value of the wrong type or shape on purpose, to check
+# the library's own ValueError naming the parameter, is marked ``jaxtyping_off`` (the hook would
+# intercept the value first), with a comment saying which value.
+jaxtyping.install_import_hook(
+    [
+        "jaxneuro._neurons",
+        "jaxneuro._kernels",
+        "jaxneuro._losses",
+        "jaxneuro._spike_losses",
+        "jaxneuro._spikes",
+        "jaxneuro._activations",
+    ],
+    "beartype.beartype",
+)
+CHECKED_MODULES = {
+    "test_neuron_models.py",
+    "test_hh.py",
+    "test_lif.py",
+    "test_soft_lif.py",
+    "test_kernels.py",
+    "test_losses.py",
+    "test_spike_losses.py",
+    "test_spikes.py",
+    "test_activations.py",
+}
 
 
 @pytest.fixture(autouse=True)
 def _jaxtyping_checks(request):
-    """The hook's checks on in ``CHECKED_MODULES``, off elsewhere."""
-    jaxtyping.config.update("jaxtyping_disable", request.path.name not in CHECKED_MODULES)
+    """The hook's checks on in ``CHECKED_MODULES`` (unless the test is marked ``jaxtyping_off``),
+    off elsewhere."""
+    on = request.path.name in CHECKED_MODULES and request.node.get_closest_marker("jaxtyping_off") is None
+    jaxtyping.config.update("jaxtyping_disable", not on)
     yield
 
 

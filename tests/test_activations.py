@@ -210,6 +210,10 @@ def test_get_activation_unknown_name():
         ValueError, match=r"activation must be a callable or one of .*'relu'.*'soft_lif'.*got 'sigmoidal'"
     ):
         jn.get_activation("sigmoidal")
+
+
+@pytest.mark.jaxtyping_off  # name=3, neither a str nor a callable, on purpose
+def test_get_activation_wrong_type():
     with pytest.raises(ValueError, match=r"got 3"):
         jn.get_activation(3)
 
@@ -237,7 +241,12 @@ def test_softmax_one_hot_bad_axis_and_shapes(fn):
         fn(jnp.array(1.0))
     with pytest.raises(ValueError, match=rf"{name}: axis 1 of the input \(shape \(3, 0\)\) is empty"):
         fn(jnp.ones((3, 0)), axis=1)
-    with pytest.raises(ValueError, match=rf"{name}: axis must be an int, got 0.5"):
+
+
+@pytest.mark.jaxtyping_off  # axis=0.5, not an int, on purpose
+@pytest.mark.parametrize("fn", [jn.softmax, jn.one_hot])
+def test_softmax_one_hot_axis_not_int(fn):
+    with pytest.raises(ValueError, match=rf"{fn.__name__}: axis must be an int, got 0.5"):
         fn(jnp.ones(3), axis=0.5)
 
 

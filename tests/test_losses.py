@@ -267,6 +267,7 @@ SHAPE_FNS = [
 ]
 
 
+@pytest.mark.jaxtyping_off  # two arguments annotated "*shape" given different shapes, on purpose
 @pytest.mark.parametrize(("name", "a", "b"), SHAPE_FNS)
 def test_shape_mismatch(name, a, b):
     fn = getattr(L, name)
@@ -312,6 +313,12 @@ def test_integer_labels_bad_input():
         jax.jit(fn)(jnp.zeros(3), jnp.array(3)).block_until_ready()
     with pytest.raises(RUNTIME_ERRORS, match=r"label must be a class index in \[0, 9\]"):
         jax.jit(lambda z, k: L.mean_loss(fn, z, k))(jnp.zeros((4, 10)), jnp.array([0, 1, 10, 2])).block_until_ready()
+
+
+@pytest.mark.jaxtyping_off  # a float label (annotated Int) and a label of the wrong batch shape, on purpose
+def test_integer_labels_wrong_type_and_shape():
+    fn = L.categorical_cross_entropy_with_integer_labels
+    name = "categorical_cross_entropy_with_integer_labels"
     with pytest.raises(
         ValueError, match=rf"{name}: label must be an integer array \(class indices\), got dtype float32"
     ):
@@ -330,6 +337,7 @@ def test_log_softmax_bad_axis():
         L.categorical_cross_entropy_with_logits(jnp.zeros(3), jnp.array([1.0, 0, 0]), axis=1)
 
 
+@pytest.mark.jaxtyping_off  # ys and ts of different N, and scalars (annotated "n *shape"), on purpose
 def test_mean_loss_bad_batches():
     with pytest.raises(
         ValueError,

@@ -213,6 +213,9 @@ def test_silent_output_is_finite_and_can_be_refused():
         jax.block_until_ready(batch_loss_and_grad(bad))
 
 
+# a float label and a label of shape (2,) (annotated Int[..., ""]), and scalar times
+# (annotated "*batch n"), on purpose
+@pytest.mark.jaxtyping_off
 def test_first_spike_cross_entropy_bad_input():
     t = jnp.array([0.01, 0.02])
     with pytest.raises(ValueError, match=r"first_spike_cross_entropy: label must be a class index in \[0, 1\]"):
@@ -255,6 +258,11 @@ def test_check_spikes_any_and_all():
     each_fired = t.at[1, 1].set(0.02)
     np.testing.assert_array_equal(check(each_fired), each_fired)
     assert L.check_spikes(jnp.array([np.nan, np.inf]), WINDOW) is not None  # NaN is the loss's to report
+
+
+@pytest.mark.jaxtyping_off  # require="some", outside its Literal, on purpose
+def test_check_spikes_bad_require():
+    t = jnp.array([[0.01, jnp.inf], [jnp.inf, jnp.inf]])
     with pytest.raises(ValueError, match=r"require must be 'any' or 'all', got require = 'some'"):
         L.check_spikes(t, WINDOW, require="some")
 
@@ -308,6 +316,10 @@ def test_spike_count_mse(x64):
     np.testing.assert_allclose(L.spike_count_mse(jnp.zeros(5), jnp.asarray(target)), 0.5 * np.sum(target**2))
     with pytest.raises(ValueError, match=r"target must be finite and in \[0, inf\); got target = \[-1.\]"):
         L.spike_count_mse(jnp.zeros(2), jnp.array([1.0, -1.0]))
+
+
+@pytest.mark.jaxtyping_off  # counts and target of different n, on purpose
+def test_spike_count_mse_shape_mismatch():
     with pytest.raises(ValueError, match=r"same shape"):
         L.spike_count_mse(jnp.zeros(2), jnp.zeros(3))
 
@@ -364,10 +376,14 @@ def test_readout_bad_input():
         L.leaky_readout(jnp.zeros((0, 3)), dt=1e-3, tau=0.01)
     with pytest.raises(ValueError, match=r"tau must be finite and in \(0, inf\) s; got tau = 0"):
         L.leaky_readout(jnp.zeros((5, 3)), dt=1e-3, tau=0.0)
-    with pytest.raises(ValueError, match=r"v must have shape \(time, n\) .* got v.shape = \(5,\)"):
-        L.max_over_time_cross_entropy(jnp.zeros(5), 0)
     with pytest.raises(ValueError, match=r"max_over_time_cross_entropy: label must be a class index in \[0, 2\]"):
         L.max_over_time_cross_entropy(jnp.zeros((5, 3)), 3)
+
+
+@pytest.mark.jaxtyping_off  # v of shape (5,), annotated "time n", on purpose
+def test_max_over_time_v_not_2d():
+    with pytest.raises(ValueError, match=r"v must have shape \(time, n\) .* got v.shape = \(5,\)"):
+        L.max_over_time_cross_entropy(jnp.zeros(5), 0)
 
 
 # ---------------------------------------------------------------- regularisers
@@ -437,6 +453,11 @@ def test_silent_neuron_penalty(x64):
     np.testing.assert_allclose(only, 0.5 * 0.05**2, rtol=1e-12)
     train = SpikeTrain.from_times(np.array([[np.inf], [0.02], [0.06], [0.01]]))
     np.testing.assert_allclose(silent_pen(jnp.asarray(v_peak), train, threshold=1.0, window=WINDOW), got, rtol=1e-14)
+
+
+@pytest.mark.jaxtyping_off  # v_peak of 3 neurons and spikes of 4 (both annotated " n"), on purpose
+def test_silent_neuron_penalty_shape_mismatch():
+    t = np.array([np.inf, 0.02, 0.06, 0.01])
     with pytest.raises(ValueError, match=r"v_peak must have one value per output neuron.*v_peak.shape = \(3,\)"):
         L.silent_neuron_penalty(jnp.zeros(3), jnp.asarray(t), threshold=1.0, window=WINDOW)
 

@@ -66,28 +66,35 @@ def test_from_times_rejects_bad_times(times, match):
         SpikeTrain.from_times(times)
 
 
-@pytest.mark.parametrize("cap", [0, -1, 2.5, True])
+# capacity=2.5 is not an int on purpose (checks off, so the library's ValueError is tested)
+@pytest.mark.parametrize("cap", [0, -1, pytest.param(2.5, marks=pytest.mark.jaxtyping_off), True])
 def test_capacity_must_be_positive_int(cap):
     with pytest.raises(ValueError, match=r"capacity must be an int in \[1, inf\), got capacity = "):
         SpikeTrain.from_times([0.1], capacity=cap)
 
 
 def test_construction_checks_structure_and_values():
-    with pytest.raises(ValueError, match=r"times must have shape \(\*batch, capacity\)"):
-        SpikeTrain(jnp.zeros((2, 3)), jnp.zeros((3,), jnp.int32))
     with pytest.raises(ValueError, match="must be sorted"):
         SpikeTrain(jnp.array([0.2, 0.1]), jnp.array(2)).validate()
     with pytest.raises(ValueError, match="must not be NaN"):
         SpikeTrain(jnp.array([0.2, jnp.nan]), jnp.array(2)).validate()
     with pytest.raises(ValueError, match="must be finite"):
         SpikeTrain(jnp.array([0.2, jnp.inf]), jnp.array(2)).validate()
-    with pytest.raises(ValueError, match="on_overflow must be"):
-        SpikeTrain.from_times([0.1], on_overflow="drop")
-    with pytest.raises(ValueError, match="scalar"):
-        SpikeTrain.from_times(0.1)
     f = jax.jit(lambda t: SpikeTrain(t, jnp.array(2)).validate().times)
     with pytest.raises(RUNTIME_ERRORS, match="non-NaN and sorted"):
         jax.block_until_ready(f(jnp.array([0.3, 0.1])))
+
+
+# a count of shape (3,) for times of batch shape (2,), on_overflow="drop" (outside its Literal)
+# and scalar times (annotated "*batch k"), on purpose
+@pytest.mark.jaxtyping_off
+def test_construction_checks_wrong_shapes_and_on_overflow():
+    with pytest.raises(ValueError, match="scalar"):
+        SpikeTrain.from_times(0.1)
+    with pytest.raises(ValueError, match="on_overflow must be"):
+        SpikeTrain.from_times([0.1], on_overflow="drop")
+    with pytest.raises(ValueError, match=r"times must have shape \(\*batch, capacity\)"):
+        SpikeTrain(jnp.zeros((2, 3)), jnp.zeros((3,), jnp.int32))
 
 
 # ------------------------------------------------------------------ rasters
@@ -297,6 +304,9 @@ def test_filter_jit_vmap_no_retrace():
     )
 
 
+# method="fft" (outside its Literal), ts of shape (2, 2) (annotated " times"), a 0-d raster
+# (annotated "*batch bins") and tau_s of shape (2,) (annotated ""), on purpose
+@pytest.mark.jaxtyping_off
 def test_filter_validation():
     tr = SpikeTrain.from_times([0.1])
     ts = jnp.linspace(0, 1, 5)
