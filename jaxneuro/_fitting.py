@@ -459,8 +459,7 @@ def fit_neuron(
             raise TypeError(f"target must be an FICurveTarget or a SpikeTimesTarget (or a sequence); got {t!r}.")
     if not targets:
         raise ValueError("target must hold at least one target.")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive int; got steps = {steps!r}.")
+    check_int("steps", steps)
     bounds = _check_free(neuron, free)
     names = tuple(bounds)
     dtype = default_float()

@@ -28,7 +28,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
 from ._inputs import AbstractInput, Constant, as_input
-from ._misc import as_float_array, check_finite, is_concrete, static_float
+from ._misc import as_float_array, check_finite, check_int, is_concrete, static_float
 from ._neurons._base import AbstractNeuron
 from ._neurons._hh import HodgkinHuxley
 from ._neurons._lif import LIF
@@ -168,13 +168,7 @@ def _check_units(neuron: AbstractNeuron, span: Interval, drive: AbstractInput) -
 
 def _capacity(neuron: AbstractNeuron, span: Interval, max_spikes: int | None) -> int:
     if max_spikes is not None:
-        if (
-            not isinstance(max_spikes, (int, np.integer))
-            or isinstance(max_spikes, bool)
-            or not (1 <= max_spikes <= MAX_CAPACITY)
-        ):
-            raise ValueError(f"max_spikes must be a positive int, got {max_spikes!r}; allowed [1, {MAX_CAPACITY}].")
-        return int(max_spikes)
+        return check_int("max_spikes", max_spikes, 1, MAX_CAPACITY)
     if span.s0 is None or span.s1 is None:
         raise ValueError("max_spikes must be given when t0 or t1 is traced (the spike buffer has a static size).")
     return default_capacity(neuron, span.s0, span.s1)

@@ -534,8 +534,8 @@ def pop(**kw):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"size": 0}, "size must be a positive int"),
-        ({"size": 2.5}, "size must be a positive int"),
+        ({"size": 0}, r"LIFPopulation: size must be an int in \[1, inf\), got size = 0"),
+        ({"size": 2.5}, r"LIFPopulation: size must be an int in \[1, inf\), got size = 2.5"),
         ({"neuron": jn.HodgkinHuxley()}, "neuron must be a jaxneuro.LIF"),
         ({"neuron": LIF(tau_m=jnp.array([0.02, 0.03, 0.04]))}, "tau_m must be a scalar"),
         ({"neuron": LIF(tau_ref=jnp.array([0.002, 0.003]))}, r"tau_ref must be a scalar or have shape \(3,\)"),

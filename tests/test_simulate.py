@@ -178,7 +178,7 @@ def test_overflow_is_an_error_or_a_flag():
         (dict(ts=jnp.array([0.0, 0.2])), r"ts must lie within \[t0, t1\]"),
         (dict(drive=jnp.ones(3)), r"the input drive must be a scalar per neuron, got shape \(3,\)"),
         (dict(drive=float("nan")), r"input value must be finite"),
-        (dict(max_spikes=0), r"max_spikes must be a positive int, got 0"),
+        (dict(max_spikes=0), r"max_spikes must be an int in \[1, \d+\], got max_spikes = 0"),
         (dict(on_overflow="ignore"), r"on_overflow must be 'error' or 'flag'"),
     ],
 )

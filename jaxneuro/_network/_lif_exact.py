@@ -141,8 +141,7 @@ class LIFPopulation(eqx.Module):
     name: str = eqx.field(static=True, default="")
 
     def __check_init__(self):
-        if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)) or self.size < 1:
-            raise ValueError(f"LIFPopulation: size must be a positive int, got {self.size!r}.")
+        check_int("size", self.size, where="LIFPopulation")
         if not isinstance(self.neuron, LIF):
             raise ValueError(f"LIFPopulation: neuron must be a jaxneuro.LIF, got {type(self.neuron).__name__}.")
         if jnp.ndim(self.neuron.tau_m) != 0:

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .._misc import check_int
+
 
 def _series(metrics: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
     rows = [(r["epoch"], r[key]) for r in metrics if r.get(key) is not None]
@@ -162,8 +164,7 @@ def plot_misclassified(
     Raises:
         ValueError: ``max_examples < 1``, lengths differ, or the image shape cannot be inferred.
     """
-    if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
-        raise ValueError(f"max_examples must be an int in [1, inf), got max_examples = {max_examples!r}.")
+    check_int("max_examples", max_examples, numpy=False)
     x, y, p = np.asarray(images), np.asarray(labels), np.asarray(predictions)
     if not len(x) == len(y) == len(p):
         raise ValueError(f"images, labels and predictions must have the same length, got {len(x)}, {len(y)}, {len(p)}.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .._misc import check_int
+
 
 def _axes(ax):
     if ax is None:
@@ -34,8 +36,7 @@ def plot_tuning_curve(
     Raises:
         ValueError: ``max_points < 2``, or ``inputs`` and ``rates`` not 1-D of one length.
     """
-    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 2:
-        raise ValueError(f"max_points must be an int in [2, inf), got max_points = {max_points!r}.")
+    check_int("max_points", max_points, 2, numpy=False)
     inputs, rates = np.asarray(inputs), np.asarray(rates)
     if inputs.ndim != 1 or inputs.shape != rates.shape:
         raise ValueError(
