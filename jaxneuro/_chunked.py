@@ -39,6 +39,7 @@ import numpy as np
 from jax.sharding import Mesh
 from jaxtyping import ArrayLike, Float, PyTree
 
+from ._misc import check_int
 from ._neurons._base import AbstractNeuron
 from ._progress import ProgressBar, progress_stream
 from ._tuning import check_duration, tuning_curve
@@ -256,9 +257,7 @@ def chunked_map(
         SweepIntegrityWarning: on resume, chunks whose rows on disk do not match their
             checksum (a file cut short or changed); they are recomputed.
     """
-    if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got chunk_size = {chunk_size!r}.")
-    chunk_size = int(chunk_size)
+    chunk_size = check_int("chunk_size", chunk_size)
     inputs = _open_inputs(inputs)
     n = _leading_size(inputs)
     if n == 0:

@@ -193,9 +193,12 @@ def test_progress_bar(tmp_path, monkeypatch):
     [
         (
             lambda p: jn.chunked_map(lambda x: x, V, p, chunk_size=0),
-            "chunk_size must be a positive int, got chunk_size = 0",
+            r"chunk_size must be an int in \[1, inf\), got chunk_size = 0",
         ),
-        (lambda p: jn.chunked_map(lambda x: x, V, p, chunk_size=True), "chunk_size must be a positive int"),
+        (
+            lambda p: jn.chunked_map(lambda x: x, V, p, chunk_size=True),
+            r"chunk_size must be an int in \[1, inf\), got chunk_size = True",
+        ),
         (
             lambda p: jn.chunked_map(lambda x: x, (V, V[:5]), p, chunk_size=2),
             r"share their leading size; got sizes \[5, 10007\]",

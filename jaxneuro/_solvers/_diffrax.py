@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optimistix as optx
 
-from .._misc import check_positive, default_float
+from .._misc import check_int, check_positive, default_float
 from ._base import (
     AbstractSpikingSolver,
     Interval,
@@ -63,8 +63,7 @@ class Diffrax(AbstractSpikingSolver):
         for name in ("rtol", "atol"):
             if getattr(self, name) is not None:
                 check_positive(name, getattr(self, name))
-        if not isinstance(self.max_steps, int) or isinstance(self.max_steps, bool) or self.max_steps < 1:
-            raise ValueError(f"max_steps must be a positive int, got max_steps = {self.max_steps!r}.")
+        check_int("max_steps", self.max_steps, numpy=False)
         c = self.checkpoints
         if c is not None and (not isinstance(c, int) or isinstance(c, bool) or c < 1):
             raise ValueError(f"checkpoints must be a positive int or None, got checkpoints = {c!r}.")

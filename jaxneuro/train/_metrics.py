@@ -5,6 +5,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Int
 
+from .._misc import check_int
+
 
 def confusion_matrix(
     labels: Int[ArrayLike, " n"], predictions: Int[ArrayLike, " n"], num_classes: int
@@ -23,8 +25,7 @@ def confusion_matrix(
         ValueError: shapes differ, inputs are not 1-D integer arrays, or ``num_classes < 1``.
     """
     labels, predictions = jnp.asarray(labels), jnp.asarray(predictions)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be an integer >= 1, got num_classes = {num_classes!r}.")
+    check_int("num_classes", num_classes, numpy=False)
     if labels.ndim != 1 or labels.shape != predictions.shape:
         raise ValueError(
             "labels and predictions must be 1-D with the same shape, "
