@@ -28,6 +28,8 @@ jaxtyping.install_import_hook(
     ],
     "beartype.beartype",
 )
+# JAXTYPING_DISABLE=1 in the environment (read by jaxtyping at import) keeps them off everywhere.
+CHECKS_DISABLED_BY_ENV = bool(jaxtyping.config.jaxtyping_disable)
 CHECKED_MODULES = {
     "test_neuron_models.py",
     "test_hh.py",
@@ -45,7 +47,11 @@ CHECKED_MODULES = {
 def _jaxtyping_checks(request):
     """The hook's checks on in ``CHECKED_MODULES`` (unless the test is marked ``jaxtyping_off``),
     off elsewhere."""
-    on = request.path.name in CHECKED_MODULES and request.node.get_closest_marker("jaxtyping_off") is None
+    on = (
+        not CHECKS_DISABLED_BY_ENV
+        and request.path.name in CHECKED_MODULES
+        and request.node.get_closest_marker("jaxtyping_off") is None
+    )
     jaxtyping.config.update("jaxtyping_disable", not on)
     yield
 
