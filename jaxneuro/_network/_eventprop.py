@@ -334,31 +334,39 @@ def _make_core(n: int, n_q: int, n_ev: int, max_spikes: int, duration: float, st
         wt, J, tref, inv_tm, inv_ts, in_ch, ev_t, ev_src, ev_prev, ev_s, ev_srel, n_done, last = res
         g_ev = cts[0]
         dtype = J.dtype
-        a = inv_tm - inv_ts
-        ar = jnp.arange(n)
         has = last >= 0
         R0 = jnp.where(has, ev_t[jnp.maximum(last, 0)] + tref, -jnp.inf)
         srel0 = jnp.where(has, ev_srel[jnp.maximum(last, 0)], 0.0)
         t_top = jnp.where(n_done > 0, ev_t[jnp.maximum(n_done - 1, 0)], 0.0)
         zeros = jnp.zeros(n, dtype)
 
-        def interval(t_hi, t_lo, lv, ls, R, srel):
-            u = t_hi - t_lo
-            u_free = jnp.clip(t_hi - jnp.maximum(R, t_lo), 0.0, u)
-            em, es, k = decays(u_free, inv_tm, a)
-            gJ = lv * (1.0 - em)
-            lv2 = em * lv
-            ls2 = k * lv + es * ls
-            released = (R >= t_lo) & (R < t_hi)
-            gR = jnp.where(released, -lv2 * (srel + J) * inv_tm, 0.0)
-            lv2 = jnp.where(R >= t_lo, 0.0, lv2)
-            ls2 = ls2 * jnp.exp(-(u - u_free) * inv_ts)
-            return lv2, ls2, gR, gJ
+        def body(i, c, x):
+            # one event back in time; steps past this run's own events (i >= n_done, which the
+            # batched loop below takes for the samples with fewer events) change nothing
+            wt, J, tref, inv_tm, inv_ts, in_ch = x["wt"], x["J"], x["tref"], x["inv_tm"], x["inv_ts"], x["in_ch"]
+            ev_t, ev_src, ev_prev, ev_s, ev_srel = x["ev_t"], x["ev_src"], x["ev_prev"], x["ev_s"], x["ev_srel"]
+            g_ev, n_done, a = x["g_ev"], x["n_done"], x["inv_tm"] - x["inv_ts"]
 
-        def body(i, c):
+            def interval(t_hi, t_lo, lv, ls, R, srel):
+                u = t_hi - t_lo
+                u_free = jnp.clip(t_hi - jnp.maximum(R, t_lo), 0.0, u)
+                em, es, k = decays(u_free, inv_tm, a)
+                gJ = lv * (1.0 - em)
+                lv2 = em * lv
+                ls2 = k * lv + es * ls
+                released = (R >= t_lo) & (R < t_hi)
+                gR = jnp.where(released, -lv2 * (srel + J) * inv_tm, 0.0)
+                lv2 = jnp.where(R >= t_lo, 0.0, lv2)
+                ls2 = ls2 * jnp.exp(-(u - u_free) * inv_ts)
+                return lv2, ls2, gR, gJ
+
             k = n_done - 1 - i
-            t_lo = ev_t[k]
+            valid = k >= 0
+            k = jnp.maximum(k, 0)
+            t_lo = jnp.where(valid, ev_t[k], c["t_hi"])
             lv, ls, gR_add, gJ_add = interval(c["t_hi"], t_lo, c["lv"], c["ls"], c["R"], c["srel"])
+            lv, ls = jnp.where(valid, lv, c["lv"]), jnp.where(valid, ls, c["ls"])
+            gR_add, gJ_add = jnp.where(valid, gR_add, 0.0), jnp.where(valid, gJ_add, 0.0)
             gR = c["gR"] + gR_add
             src = ev_src[k]
             is_spk = src < n
@@ -366,18 +374,18 @@ def _make_core(n: int, n_q: int, n_ev: int, max_spikes: int, duration: float, st
             row = jnp.where(is_spk, src, n + (in_ch[q] if n_q else 0))
             w = wt[row]
             dt_del = jnp.sum(w * inv_ts * (ls * inv_ts - lv * inv_tm))
-            g_wt = c["g_wt"].at[row].add(ls * inv_ts)
+            g_wt = c["g_wt"].at[row].add(jnp.where(valid, ls * inv_ts, 0.0))
             nn = jnp.where(is_spk, src, 0)
             total = g_ev[k] + dt_del + gR[nn]
             dv = (ev_s[k] + J[nn] - 1.0) * inv_tm[nn]
             lv_n = jnp.where(dv > 0, -total / jnp.where(dv > 0, dv, 1.0), 0.0)
-            me = is_spk & (ar == nn)
+            me = valid & is_spk & (jnp.arange(n) == nn)  # (built here: custom_vmap takes no closed-over arrays)
             prev = ev_prev[k]
             R_n = jnp.where(prev >= 0, ev_t[jnp.maximum(prev, 0)] + tref[nn], -jnp.inf)
             srel_n = jnp.where(prev >= 0, ev_srel[jnp.maximum(prev, 0)], 0.0)
             g_in = c["g_in"]
             if n_q:
-                g_in = g_in.at[q].add(jnp.where(is_spk, 0.0, g_ev[k] + dt_del))
+                g_in = g_in.at[q].add(jnp.where(is_spk | ~valid, 0.0, g_ev[k] + dt_del))
             return dict(
                 t_hi=t_lo,
                 lv=jnp.where(me, lv_n, lv),
@@ -403,7 +411,38 @@ def _make_core(n: int, n_q: int, n_ev: int, max_spikes: int, duration: float, st
             g_wt=jnp.zeros_like(wt),
             g_in=jnp.zeros(max(n_q, 1), dtype),
         )
-        c = lax.fori_loop(0, n_done, body, c0)
+        x = dict(
+            wt=wt,
+            J=J,
+            tref=tref,
+            inv_tm=inv_tm,
+            inv_ts=inv_ts,
+            in_ch=in_ch,
+            ev_t=ev_t,
+            ev_src=ev_src,
+            ev_prev=ev_prev,
+            ev_s=ev_s,
+            ev_srel=ev_srel,
+            g_ev=g_ev,
+            n_done=n_done,
+        )
+
+        # Under vmap a loop bound that differs per sample makes JAX select the whole carry (the
+        # weight gradient included) at every step: O(weights) per event.  The batched rule runs
+        # the batch's longest count instead, each sample's extra steps masked in ``body``.
+        @jax.custom_batching.custom_vmap
+        def adjoint(c0, x):
+            return lax.fori_loop(0, x["n_done"], lambda i, c: body(i, c, x), c0)
+
+        @adjoint.def_vmap
+        def _(axis_size, in_batched, c0, x):
+            full = lambda v, b: v if b else jnp.broadcast_to(v, (axis_size, *jnp.shape(v)))  # noqa: E731
+            c0, x = jax.tree.map(full, (c0, x), tuple(in_batched))
+            step = jax.vmap(body, in_axes=(None, 0, 0))
+            out = lax.fori_loop(0, jnp.max(x["n_done"]), lambda i, c: step(i, c, x), c0)
+            return out, jax.tree.map(lambda _: True, out)
+
+        c = adjoint(c0, x)
         # the free stretch from the first event back to t = 0 (every neuron free, v = s = 0 at 0)
         em = jnp.exp(-c["t_hi"] * inv_tm)
         gJ = c["gJ"] + c["lv"] * (1.0 - em)
