@@ -148,7 +148,19 @@ def test_network_reference_tests_pass_with_loop_kernels():
     env = {**os.environ, "XLA_FLAGS": jx.cpu_loop_kernel_flags("--xla_cpu_multi_thread_eigen=true")}
     selection = "reference or populations or peaking or pushing or refractory_period or many_spikes"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_network.py", "-k", selection],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-n",
+            "0",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_network.py",
+            "-k",
+            selection,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
