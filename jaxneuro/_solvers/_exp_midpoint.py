@@ -14,22 +14,22 @@ from .._neurons._hh import HHState, HodgkinHuxley, alpha_h, alpha_m, alpha_n, be
 from ._fixed_step import AbstractFixedStepSolver
 
 
-def _coefficients(neuron: HodgkinHuxley, y: HHState, J: Array, g_in: float | Array = 0.0) -> tuple[HHState, HHState]:
+def _stack(*xs) -> Array:
+    return jnp.stack(jnp.broadcast_arrays(*xs))
+
+
+def _coefficients(neuron: HodgkinHuxley, y: Array, J: Array, g_in: float | Array = 0.0) -> tuple[Array, Array]:
     """Each variable obeys ``dx/dt = (x_inf - x) rate_x``: the ``x_inf`` and rates at ``y``
-    (input current ``J - g_in V``)."""
-    V = y.v
+    (``(V, n, m, h)`` stacked on axis 0; input current ``J - g_in V``), stacked the same way."""
+    V, n, m, h = y[0], y[1], y[2], y[3]
     an, bn, am, bm, ah, bh = alpha_n(V), beta_n(V), alpha_m(V), beta_m(V), alpha_h(V), beta_h(V)
-    gNa = neuron.g_Na * y.m**3 * y.h
-    gK = neuron.g_K * y.n**4
+    gNa = neuron.g_Na * m**3 * h
+    gK = neuron.g_K * n**4
     G = gNa + gK + neuron.g_L + g_in
     V_inf = (J + gNa * neuron.E_Na + gK * neuron.E_K + neuron.g_L * neuron.E_L) / G
-    infs = HHState(V_inf, an / (an + bn), am / (am + bm), ah / (ah + bh))
-    rates = HHState(G / neuron.C, an + bn, am + bm, ah + bh)  # pyright: ignore[reportArgumentType]  # numpy stubs: ndarray * jax.Array is a jax.Array
+    infs = _stack(V_inf, an / (an + bn), am / (am + bm), ah / (ah + bh))
+    rates = _stack(G / neuron.C, an + bn, am + bm, ah + bh)
     return infs, rates
-
-
-def _relax(y: HHState, infs: HHState, rates: HHState, h) -> HHState:
-    return jax.tree.map(lambda x, i, r: i + (x - i) * jnp.exp(-h * r), y, infs, rates)
 
 
 def hh_exp_midpoint_update(
@@ -43,10 +43,17 @@ def hh_exp_midpoint_update(
     exponential-Euler half step) and advances every variable by its exact exponential:
     second order in ``dt``, unconditionally stable for the stiff gates.
     """
-    infs, rates = _coefficients(neuron, y, J, g_in)
-    half = _relax(y, infs, rates, 0.5 * dt)
+    # The four variables stacked on axis 0 (one array operation per stage of the step instead
+    # of one per variable: 29 XLA kernels per step of the HH sweep instead of 36, measured),
+    # broadcast first to the shape of the result.
+    args = (y.v, y.n, y.m, y.h, J, g_in, *jax.tree.leaves(neuron))
+    shape = jnp.broadcast_shapes(*(jnp.shape(a) for a in args))
+    x = jnp.stack([jnp.broadcast_to(a, shape) for a in (y.v, y.n, y.m, y.h)])
+    infs, rates = _coefficients(neuron, x, J, g_in)
+    half = infs + (x - infs) * jnp.exp(-0.5 * dt * rates)
     infs, rates = _coefficients(neuron, half, J, g_in)
-    return _relax(y, infs, rates, dt)
+    out = infs + (x - infs) * jnp.exp(-dt * rates)
+    return HHState(out[0], out[1], out[2], out[3])
 
 
 class ExpMidpointHH(AbstractFixedStepSolver):
