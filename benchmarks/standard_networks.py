@@ -512,7 +512,7 @@ def main(argv=None) -> None:
     )
     ap.add_argument("--n", type=int, default=None, help="size of cuba, coba, cobahh (default 4000; --quick 1000)")
     ap.add_argument("--brunel-ne", type=int, default=None, help="Brunel N_E (default 10000; --quick 2000)")
-    ap.add_argument("--seeds", type=int, default=None, help="seeds 0 .. SEEDS-1 per network (default 3; --quick 2)")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds 0 .. SEEDS-1 per network (default 6; --quick 2)")
     ap.add_argument("--repeats", type=int, default=None, help="steady jaxneuro runs timed (default 5; --quick 2)")
     ap.add_argument(
         "--sizes", default=None, help="CUBA scaling table sizes (default 1000,4000,16000,64000; --quick 1000,2000)"
@@ -545,7 +545,7 @@ def main(argv=None) -> None:
     q = args.quick
     args.n = args.n or (1000 if q else 4000)
     args.brunel_ne = args.brunel_ne or (2000 if q else 10000)
-    args.seeds = args.seeds or (2 if q else 3)
+    args.seeds = args.seeds or (2 if q else 6)
     args.repeats = args.repeats or (2 if q else 5)
     args.duration = args.duration or (400.0 if q else 1000.0)
     args.scaling_duration = args.scaling_duration or args.duration
