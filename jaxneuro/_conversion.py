@@ -54,8 +54,14 @@ from ._activations import LIF_AMPLITUDE, LIF_INPUT_OFFSET, get_activation, lif_a
 from ._custom_types import ParamArray
 from ._kernels import FAST_SYNAPSE_TAU_S
 from ._layers import MLP, Dense
-from ._misc import as_float_array, check_int, check_range, error_if_any, is_concrete, static_positive
-from ._network._lif_exact import LIFNetwork, LIFPopulation, NetworkResult, simulate_lif_network
+from ._misc import as_float_array, check_int, check_range, default_float, error_if_any, is_concrete, static_positive
+from ._network._lif_exact import (
+    LIFNetwork,
+    LIFPopulation,
+    NetworkResult,
+    check_tau_s_for_dt,
+    simulate_lif_network,
+)
 from ._neurons._lif import LIF
 from ._solvers._base import MAX_CAPACITY
 from ._spikes import SpikeTrain, check_overflow
@@ -409,6 +415,7 @@ def convert_mlp(
         )
     if dt > tau_ref / 2:
         raise ValueError(f"dt must be in (0, tau_ref / 2 = {tau_ref / 2:g}] s; got dt = {dt:g} s.")
+    check_tau_s_for_dt(tau_s, dt, default_float())  # the dtype simulate_lif_network will run in
     if isinstance(readout_start, bool) or not isinstance(readout_start, (int, float, np.integer, np.floating)):
         raise ValueError(f"readout_start must be a Python number of s (static), got {readout_start!r}.")
     if not 0.0 <= float(readout_start) < presentation:

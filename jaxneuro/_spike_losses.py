@@ -249,7 +249,8 @@ def first_spike_cross_entropy(
         spikes: the output layer's ``SpikeTrain`` (batch shape ``(n,)``) or its first-spike
             times (s), shape ``(n,)``, with ``inf`` (or any time ``>= window``) for no spike.
         label: the class index in ``[0, n)`` (integer).
-        tau: the softmax's time scale (s; > 0): a spike earlier by ``tau`` weighs ``e`` times more.
+        tau: the softmax's time scale (s; at least ``finfo(dtype).tiny``): a spike earlier by
+            ``tau`` weighs ``e`` times more.
         window: the end of the observation window (s; > 0).
         on_silent: ``"ignore"`` (a finite loss for a silent output) or ``"error"``: raise, as
             ``check_spikes``, when no output neuron fired.
@@ -258,8 +259,9 @@ def first_spike_cross_entropy(
         A scalar, in nats.
 
     Raises:
-        ValueError: bad label (type, shape, range), ``tau`` or ``window`` not positive, an
-            unknown ``on_silent``, or (``on_silent="error"``) a silent output.
+        ValueError: bad label (type, shape, range), ``tau`` below the smallest normal number of
+            its dtype (1.17549e-38 in float32) or ``window`` not positive, an unknown
+            ``on_silent``, or (``on_silent="error"``) a silent output.
 
     Example:
         >>> t = jnp.array([0.010, 0.012, jnp.inf])  # neuron 2 did not fire
@@ -273,12 +275,18 @@ def first_spike_cross_entropy(
     """
     fn = "first_spike_cross_entropy"
     _silent_mode(fn, on_silent)
-    tau = check_positive("tau", as_float_array(tau), unit="s")
+    tau = as_float_array(tau)
+    # a subnormal tau is flushed to zero by XLA (-t / 0: NaN): at least the dtype's smallest normal,
+    # which keeps 1/tau, and so the gradient, finite
+    tau = check_range("tau", tau, lower=float(jnp.finfo(tau.dtype).tiny), unit="s")
     t = _first_spikes(fn, spikes, window)
     if on_silent == "error":
         t = check_spikes(t, window, what=fn)
         assert not isinstance(t, SpikeTrain)  # given first-spike times, it returns them
-    return _cross_entropy(fn, -t / tau, label)
+    # softmax(-t / tau) shifted by the earliest time (no change in value or gradient): the largest
+    # logit is 0, so a (t_j - t_min) / tau that overflows is a zero weight, never inf - inf
+    shift = jax.lax.stop_gradient(jnp.min(t, axis=-1, keepdims=True))
+    return _cross_entropy(fn, -(t - shift) / tau, label)
 
 
 def late_spike_penalty(

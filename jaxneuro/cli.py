@@ -115,10 +115,57 @@ _OPTION_OF = {
 }
 
 
-def _name_option(message: str) -> str:
+def name_option(message: str, options: dict[str, str]) -> str:
+    """``message`` (the library's, which starts with the parameter's name) prefixed with
+    ``argument OPTION:`` when ``options`` maps that parameter to a command-line option."""
     match = re.match(r"(\w+)\b", message)
-    option = _OPTION_OF.get(match.group(1)) if match else None
+    option = options.get(match.group(1)) if match else None
     return f"argument {option}: {message}" if option else message
+
+
+def _is_run_time_check(err: BaseException) -> bool:
+    """Whether ``err`` is a run-time check (``eqx.error_if``) that failed inside a compiled call."""
+    if "jax" not in sys.modules:  # nothing compiled has run
+        return False
+    import equinox as eqx
+    import jax
+
+    return isinstance(err, (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError))
+
+
+def run_subcommand(args: argparse.Namespace) -> int:
+    """Run a parsed subcommand (``args.func(args)``) and return its exit status.
+
+    The one place where what the library refuses becomes one line on stderr with exit status
+    2: a ``ValueError`` (its message names the parameter and the allowed range) and a run-time
+    check that failed inside a compiled call (``eqx.error_if``: an ``EquinoxRuntimeError`` or
+    ``XlaRuntimeError``, whose traceback JAX would log is suppressed).  The line names the
+    command-line option when the subcommand's ``args.options`` maps the parameter to one.
+
+    Args:
+        args: the parsed arguments; ``args.func`` runs the subcommand, ``args.prog`` (default
+            ``jaxneuro COMMAND``) starts the error line, ``args.options`` (default none) maps the
+            library's parameter names to options (``{"tau_s": "--tau-s"}``).
+
+    Returns:
+        The subcommand's exit status, or 2 for a refused value.
+    """
+    prog = getattr(args, "prog", None) or f"jaxneuro {args.command}"
+    options = getattr(args, "options", None) or {}
+    try:
+        with no_callback_log():
+            return int(args.func(args) or 0)
+    except ValueError as err:  # the library's message names the parameter and the range
+        message = name_option(str(err), options)
+    except Exception as err:
+        if not _is_run_time_check(err):
+            raise
+        what = run_time_message(err)
+        message = name_option(what, options)
+        if message == what:  # no option to name: say where it came from
+            message = f"a run-time check failed in the compiled run: {what}"
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def run_tuning(args: argparse.Namespace) -> int:
@@ -134,6 +181,16 @@ def run_tuning(args: argparse.Namespace) -> int:
     lo, hi = _DEFAULT_RANGE[args.neuron]
     lo = lo if args.min is None else args.min
     hi = hi if args.max is None else args.max
+    dtype = "float64" if args.float64 else "float32"
+    top = float(np.finfo(dtype).max)
+    for option, value in (("--min", lo), ("--max", hi)):
+        if abs(value) > top:  # (it would become inf in the sweep)
+            hint = "" if args.float64 else "; --float64 allows up to 1.79769e+308"
+            print(
+                f"{prog}: error: argument {option}: must be in [-{top:g}, {top:g}] ({dtype}{hint}), got {value:g}",
+                file=sys.stderr,
+            )
+            return 2
     if not hi > lo:
         print(
             f"{prog}: error: argument --max: must be greater than --min; got --min {lo:g}, --max {hi:g}",
@@ -272,7 +329,7 @@ def _register_tuning(subparsers) -> None:
     p.add_argument("--tau-ref", type=finite_float, default=None, help="LIF refractory period in s (default 0.002)")
     p.add_argument("--chunk", type=int_at_least(1), default=None, help="inputs per jitted call (progress granularity)")
     p.add_argument("--float64", action="store_true", help="compute in float64")
-    p.set_defaults(func=run_tuning)
+    p.set_defaults(func=run_tuning, options=_OPTION_OF)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -294,12 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     quiet_third_party()  # the command line owns its process (``import jaxneuro`` changes no logging)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except ValueError as e:  # a value the library refuses: its message names the parameter and the range
-        print(f"jaxneuro {args.command}: error: {_name_option(str(e))}", file=sys.stderr)
-        return 2
+    return run_subcommand(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

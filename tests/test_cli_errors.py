@@ -50,6 +50,12 @@ CASES = [
     (JAXNEURO, TUNING + ["--max", "inf"], "--max: must be a finite number"),
     (JAXNEURO, TUNING + ["--min", "3", "--max", "1"], "--max: must be greater than --min"),
     (JAXNEURO, TUNING + ["--dt", "0"], "--dt: dt must be in (0, inf)"),
+    # before: "(t1 - t0) / dt = 1e+30 steps is over the limit ...", naming no option
+    (JAXNEURO, TUNING + ["--dt", "1e-30"], "--dt: dt must be at least (t1 - t0) / 2147483647 = 4.65661e-10"),
+    # before: a RuntimeWarning (overflow in cast) with its source line, then the error
+    (JAXNEURO, TUNING + ["--max", "1e39"], "--max: must be in [-3.40282e+38, 3.40282e+38] (float32; --float64"),
+    # before: a traceback (the run-time check of the HH step: an EquinoxRuntimeError)
+    (JAXNEURO, TUNING + ["--neuron", "hh", "--max", "3e38"], "error: a run-time check failed in the compiled run: the"),
     (JAXNEURO, TUNING + ["--tau-m", "-1"], "--tau-m: tau_m must be finite and in (0, inf)"),
     (JAXNEURO, TUNING + ["--tau-ref", "x"], "--tau-ref: must be a finite number"),
     (JAXNEURO, TUNING + ["--neuron", "hh", "--tau-m", "3"], "--tau-m: applies to --neuron lif only"),
@@ -122,3 +128,52 @@ def test_a_damaged_checkpoint_through_the_cli(tmp_path):
     err = proc.stderr.decode()
     assert proc.returncode == 2 and "Traceback" not in err
     assert "checkpoint.eqx' is truncated" in err
+
+
+def _subcommand(func, options=None):
+    import argparse
+
+    return argparse.Namespace(command="demo", func=func, options=options or {})
+
+
+def test_run_subcommand_turns_library_errors_into_one_line(capsys):
+    import equinox as eqx
+    import jax.numpy as jnp
+
+    from jaxneuro.cli import run_subcommand
+
+    def run_time_check(args):  # a compiled call whose eqx.error_if fails
+        return eqx.filter_jit(lambda x: eqx.error_if(x, x < 0, "tau_s must be positive (traced)."))(jnp.array(-1.0))
+
+    assert run_subcommand(_subcommand(run_time_check, {"tau_s": "--tau-s"})) == 2
+    err = capsys.readouterr().err
+    assert err == "jaxneuro demo: error: argument --tau-s: tau_s must be positive (traced).\n"
+    # no option to name: the line says where the message came from
+    assert run_subcommand(_subcommand(run_time_check)) == 2
+    assert capsys.readouterr().err == (
+        "jaxneuro demo: error: a run-time check failed in the compiled run: tau_s must be positive (traced).\n"
+    )
+
+    def refused(args):
+        raise ValueError("dt must be in (0, inf) s; got dt = -1.")
+
+    assert run_subcommand(_subcommand(refused, {"dt": "--dt"})) == 2
+    assert capsys.readouterr().err == "jaxneuro demo: error: argument --dt: dt must be in (0, inf) s; got dt = -1.\n"
+    assert run_subcommand(_subcommand(lambda args: 3)) == 3  # a subcommand's own status passes through
+
+    def bug(args):
+        raise KeyError("not a user error")
+
+    with pytest.raises(KeyError):  # a bug is not dressed up as bad input
+        run_subcommand(_subcommand(bug))
+
+
+def test_every_subcommand_goes_through_run_subcommand():
+    import inspect
+
+    import jaxneuro.cli
+    import jaxneuro.data._cli
+    import jaxneuro.train._cli
+
+    for module in (jaxneuro.cli, jaxneuro.train._cli, jaxneuro.data._cli):
+        assert "run_subcommand(parser.parse_args(argv))" in inspect.getsource(module.main)

@@ -288,6 +288,8 @@ def test_spiking_command_writes_table_and_plots(regression_run, capsys):
         (["{run}", "--times", "1"], "jaxneuro spiking: error: argument --times: presentation must be longer than"),
         (["{run}", "--times", "50", "--dt", "0.01"], "jaxneuro spiking: error: argument --dt: dt must be in (0, "),
         (["{run}", "--limit", "0"], "jaxneuro spiking: error: argument --limit: must be an integer >= 1"),
+        # before: "the spiking network failed a run-time check: the network's state became non-finite"
+        (["{run}", "--tau-s", "1e-30"], "error: argument --tau-s: tau_s must be at least dt / 64 = 1.5625e-05 s"),
         (["{run}", "--limit", "5000"], "jaxneuro spiking: error: argument --limit: limit must be an int in [1, "),
         (["{run}/nothing"], "jaxneuro spiking: error: argument run: "),
         (["{tmp}"], "is not a training run folder (it has no config.json)"),

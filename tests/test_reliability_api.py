@@ -363,3 +363,68 @@ def test_cli_reports_a_run_time_check_in_one_line():
             f(jnp.array(-1.0))
     assert not logger.disabled  # restored
     assert run_time_message(info.value) == "tau_s must be finite and in (0, inf) s (a traced value was outside it)."
+
+
+# ------------------------------------------------------------------------------ tau_s against dt
+def _two_free_neurons(tau_s):
+    # two unconnected LIF neurons: bias J fires first at tau_m log(J / (J - 1))
+    return jn.LIFNetwork([jn.LIFPopulation(2, jn.LIF(), tau_s, bias=jnp.array([1.6536982, 1.7704844]))], {})
+
+
+def test_network_tau_s_too_small_for_dt_is_named():
+    # before: tau_s = 1e-6 s at dt = 1 ms died with "the network's state became non-finite" (a
+    # spike 0.64 ms into a step weighed the other neuron by e^(640) = inf, times its e^(-y/tau_s) = 0)
+    with pytest.raises(ValueError, match=r"^tau_s must be at least dt / 64 = 1.5625e-05 s .*got tau_s = 1e-06 s"):
+        jn.simulate_lif_network(_two_free_neurons(1e-6), 0.02, dt=1e-3)
+    mlp = jn.MLP(2, 1, [3], activation="lif", key=KEY)
+    with pytest.raises(ValueError, match=r"^tau_s must be at least dt / 64 .*got tau_s = 1e-30 s with dt = 0.001 s"):
+        jn.convert_mlp(mlp, presentation=0.02, tau_s=1e-30)
+
+
+@pytest.mark.slow  # compiles a network (some 10 s on two busy cores)
+def test_network_tau_s_traced_too_small_is_a_run_time_error():
+    f = eqx.filter_jit(lambda ts: jn.simulate_lif_network(_two_free_neurons(ts), 0.02, dt=1e-3).spike_count)
+    _raises_at_run_time(f, jnp.array(1e-6), match=r"tau_s must be at least dt / 64 = 1.5625e-05 s")
+
+
+@pytest.mark.slow  # compiles a network
+def test_network_tau_s_at_the_bound_is_exact():
+    # at tau_s = dt / 64 the run is finite and the spike times are the closed form's
+    tau_m = 0.02
+    result = jn.simulate_lif_network(_two_free_neurons(1e-3 / 64), 0.02, dt=1e-3)
+    J = np.array([1.6536982, 1.7704844])
+    np.testing.assert_allclose(result.spikes.times[:, 0], tau_m * np.log(J / (J - 1)), rtol=1e-5)
+    from jaxneuro._network._lif_exact import max_dt_over_tau_s
+
+    for dtype in (jnp.float32, jnp.float64):
+        limit = max_dt_over_tau_s(dtype)  # a power of two within 3/4 of log(finfo.max)
+        assert limit <= 0.75 * math.log(float(jnp.finfo(dtype).max)) < 2 * limit
+    assert (max_dt_over_tau_s(jnp.float32), max_dt_over_tau_s(jnp.float64)) == (64.0, 512.0)
+
+
+# ------------------------------------------------------------------------------ first-spike loss tau
+def test_first_spike_cross_entropy_subnormal_tau_is_named():
+    t = jnp.array([0.010, 0.012, jnp.inf])
+    # before: tau = 1e-38 (subnormal in float32, flushed to zero by XLA) gave NaN
+    with pytest.raises(ValueError, match=r"^tau must be finite and in \[1.17549e-38, inf\) s; got tau = 1e-38\.$"):
+        jn.first_spike_cross_entropy(t, 0, tau=1e-38, window=0.05)
+    f = jax.jit(lambda tau: jn.first_spike_cross_entropy(t, 0, tau=tau, window=0.05))
+    _raises_at_run_time(f, 1e-38, match=r"tau must be finite and in \[1.17549e-38, inf\) s \(a traced value")
+    # a valid tau: the formula, t_0 / tau + log sum_j exp(-t_j / tau) with t_2 = window
+    tj = np.array([0.010, 0.012, 0.05])
+    expected = tj[0] / 0.005 + np.log(np.sum(np.exp(-tj / 0.005)))
+    assert float(f(0.005)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_first_spike_cross_entropy_tiny_tau_is_finite_or_inf_never_nan():
+    tau = 2e-38  # a normal float32: window / tau = 5e38 overflows float32
+    f = jn.first_spike_cross_entropy
+    # all silent: every neuron at the window, L = log 2 exactly (before: -inf - -inf = NaN)
+    assert float(f(jnp.array([jnp.inf, jnp.inf]), 0, tau=tau, window=10.0)) == pytest.approx(math.log(2.0))
+    # the label first: L = log(1 + e^(-8 / tau)) = 0, gradient 0; the label last: L = 8 / tau = inf (overflow)
+    loss, grad = jax.value_and_grad(lambda t: f(t, 0, tau=tau, window=10.0))(jnp.array([1.0, 9.0]))
+    assert float(loss) == 0.0 and np.all(np.asarray(grad) == 0.0)
+    loss, grad = jax.value_and_grad(lambda t: f(t, 1, tau=tau, window=10.0))(jnp.array([1.0, 9.0]))
+    # dL/dt = ([j = k] - softmax(-t / tau)_j) / tau = (-1, 1) / tau, finite
+    assert np.isposinf(float(loss))
+    np.testing.assert_allclose(np.asarray(grad), np.array([-1.0, 1.0]) / np.float32(tau), rtol=1e-6)

@@ -123,7 +123,9 @@ class LIFPopulation(eqx.Module):
             scalar (one population per membrane time constant), ``tau_ref`` a scalar or one
             value per neuron.  Threshold 1 and reset 0 (normalised units).
         tau_s: synaptic time constant (s, > 0) of the synapses onto this population, a
-            scalar.  Default ``FAST_SYNAPSE_TAU_S`` (10 ms, the notes' fast synapse).
+            scalar.  Default ``FAST_SYNAPSE_TAU_S`` (10 ms, the notes' fast synapse).  A
+            simulation needs ``tau_s >= dt / 64`` in float32 (``dt / 512`` in float64), so
+            that ``e^(dt / tau_s)`` stays finite (``max_dt_over_tau_s``).
         bias: constant bias current per neuron (normalised input), shape ``(size,)``
             (a scalar is broadcast).
         noise: standard deviation ``sigma`` of a white-noise current, a scalar >= 0:
@@ -400,6 +402,41 @@ class NetworkResult(eqx.Module):
 
 
 # =============================================================================== simulation
+def max_dt_over_tau_s(dtype: Any) -> float:
+    """The largest ``dt / tau_s`` the step computes in ``dtype``: a power of two at most 3/4 of
+    ``log(finfo.max)`` (64 in float32, 512 in float64).
+
+    A spike at offset ``z`` in a step weighs the targets released after it by ``e^(z/tau_s) /
+    tau_s`` (``_lif_kernel.coefficients``), which overflows for ``z / tau_s`` near
+    ``log(finfo.max)`` (88.7 in float32) and turns into NaN against a target's vanished
+    ``e^(-y/tau_s)``; the margin keeps ``1/tau_s`` and the weights inside the range too.
+    """
+    return float(2 ** math.floor(math.log2(0.75 * math.log(float(jnp.finfo(dtype).max)))))
+
+
+def check_tau_s_for_dt(tau_s: Any, dt: float, dtype: Any) -> Any:
+    """``tau_s`` (s) checked to be at least ``dt / max_dt_over_tau_s(dtype)``: a ``ValueError`` when
+    concrete, a run-time check (``eqx.error_if``) when traced; returns the (checked) value.
+
+    Raises:
+        ValueError: for a concrete ``tau_s`` below the bound, naming ``tau_s``, ``dt`` and the bound.
+    """
+    limit = max_dt_over_tau_s(dtype)
+    low = dt / limit
+    why = f"a step's e^(dt / tau_s) must stay finite in {jnp.dtype(dtype).name}"
+    if is_concrete(tau_s):
+        value = float(np.min(np.asarray(tau_s)))
+        if value < low:
+            raise ValueError(
+                f"tau_s must be at least dt / {limit:g} = {low:g} s ({why}); got tau_s = {value:g} s with "
+                f"dt = {dt:g} s: use a larger tau_s or a smaller dt."
+            )
+        return tau_s
+    return error_if_any(
+        tau_s, tau_s < low, f"tau_s must be at least dt / {limit:g} = {low:g} s ({why}; a traced value was below it)."
+    )
+
+
 def _check_timing(duration: Any, dt: Any) -> tuple[float, float, int]:
     """``(duration, dt, steps)`` for static ``duration`` and ``dt`` (Python numbers, s)."""
     if not isinstance(duration, (int, float, np.integer, np.floating)) or isinstance(duration, bool):
@@ -437,7 +474,7 @@ def _population_arrays(pops: Sequence[LIFPopulation], dt: float, dtype: Any) -> 
     tau_m_p, tau_s_p, tau_ref_n, bias_n, noise_n, tr_concrete, tr_p = [], [], [], [], [], [], []
     for p in pops:
         tm = check_positive("tau_m", p.neuron.tau_m, unit="s").astype(dtype)
-        ts_ = check_positive("tau_s", p.tau_s, unit="s").astype(dtype)
+        ts_ = check_tau_s_for_dt(check_positive("tau_s", p.tau_s, unit="s"), dt, dtype).astype(dtype)
         # (concreteness is judged on the fields themselves: inside jit any array op is traced)
         tr = check_positive("tau_ref", p.neuron.tau_ref, unit="s")
         if is_concrete(tr):
@@ -784,7 +821,8 @@ def simulate_lif_network(
 
     Raises:
         ValueError: for a duration that is not a positive multiple of ``dt``, ``dt`` above
-            ``tau_ref / 2``, drive/inputs/state shapes that do not match the network, an
+            ``tau_ref / 2`` or above ``64 tau_s`` (float32; ``512 tau_s`` in float64),
+            drive/inputs/state shapes that do not match the network, an
             initial ``v`` at or above threshold, a missing key, bad recording options, or
             (``differentiable=True``) more spikes in a step than the static bounds.
             Traced values are checked at run time with ``eqx.error_if``.

@@ -204,8 +204,9 @@ def step_grid(span: Interval, dt: float, ts: Any, method: str) -> tuple[int, Arr
     n_steps = int(round(length / dt))
     if n_steps > MAX_CAPACITY:
         raise ValueError(
-            f"(t1 - t0) / dt = {length / dt:g} steps is over the limit of {MAX_CAPACITY} (int32 step counts); "
-            f"got t1 - t0 = {length:g}, dt = {dt:g}: give a shorter run or a longer step."
+            f"dt must be at least (t1 - t0) / {MAX_CAPACITY} = {length / MAX_CAPACITY:g}: (t1 - t0) / dt = "
+            f"{length / dt:g} steps is over the limit of {MAX_CAPACITY} (int32 step counts); got dt = {dt:g}, "
+            f"t1 - t0 = {length:g}: give a longer step or a shorter run."
         )
     if abs(n_steps * dt - length) > max(1e-4 * dt, 1e-6 * abs(length)):
         raise ValueError(f"(t1 - t0) / dt must be an integer number of steps; got (t1 - t0) = {length:g}, dt = {dt:g}.")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import OneLineParser
+from ..cli import OneLineParser, run_subcommand
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="tfds data_dir (default: $JAXNEURO_DATA_DIR, $TFDS_DATA_DIR or ~/tensorflow_datasets)",
     )
     prepare.add_argument("--overwrite", action="store_true", help="rebuild if already prepared")
-    prepare.set_defaults(func=run)
+    prepare.set_defaults(func=run, prog="jaxneuro data prepare")
     return parser
 
 
@@ -77,5 +77,4 @@ def main(argv: list[str] | None = None) -> int:
     quiet_third_party()  # the command line owns its process (``import jaxneuro`` changes no logging)
     parser = OneLineParser(prog="python -m jaxneuro.data")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return run_subcommand(parser.parse_args(argv))

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..cli import OneLineParser, check_out_folder, int_at_least
+from ..cli import OneLineParser, check_out_folder, int_at_least, run_subcommand
 
 PROG = "jaxneuro train"
 
@@ -156,5 +156,4 @@ def main(argv: list[str] | None = None) -> int:
     quiet_third_party()  # the command line owns its process (``import jaxneuro`` changes no logging)
     parser = OneLineParser(prog="python -m jaxneuro")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return run_subcommand(parser.parse_args(argv))

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import finite_float, int_at_least, no_callback_log, run_time_message
+from ..cli import finite_float, int_at_least
 
 PROG = "jaxneuro spiking"
 
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int_at_least(1), default=None, help="evaluate the first N test inputs only")
     parser.add_argument("--image", type=int_at_least(0), default=0, help="test input whose raster is plotted")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, options=_OPTIONS)  # (run by cli.run_subcommand, which names them)
     return parser
 
 
@@ -48,10 +48,12 @@ _OPTIONS = {"presentation": "--times", "tau_s": "--tau-s", "dt": "--dt", "limit"
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``spiking``; returns the exit status (0 done, 2 bad input or run folder)."""
-    import equinox as eqx
-    import jax
+    """Run ``spiking``; returns the exit status (0 done, 2 bad input or run folder).
 
+    Raises:
+        ValueError, EquinoxRuntimeError: a value the library refuses (``cli.run_subcommand``
+            reports it in one line naming the option).
+    """
     from ..data import DataNotFoundError
     from ._spiking import CSV_NAME, evaluate_spiking
 
@@ -59,26 +61,18 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         return _error(f"argument run: {str(folder)!r} is not a folder; give the --out folder of a jaxneuro train run")
     try:
-        with no_callback_log():
-            rows = evaluate_spiking(
-                folder,
-                [t / 1e3 for t in args.times],
-                tau_s=args.tau_s,
-                dt=args.dt,
-                readout=args.readout,
-                limit=args.limit,
-                image=args.image,
-                stream=None if args.quiet else sys.stderr,
-            )
+        rows = evaluate_spiking(
+            folder,
+            [t / 1e3 for t in args.times],
+            tau_s=args.tau_s,
+            dt=args.dt,
+            readout=args.readout,
+            limit=args.limit,
+            image=args.image,
+            stream=None if args.quiet else sys.stderr,
+        )
     except (FileNotFoundError, DataNotFoundError) as err:
         return _error(str(err))
-    except ValueError as err:
-        name = str(err).split(" ", 1)[0]
-        option = _OPTIONS.get(name)
-        return _error(f"argument {option}: {err}" if option else str(err))
-    except (eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError) as err:
-        # a run-time check in the compiled network (e.g. a --tau-s so small that the state overflows)
-        return _error(f"the spiking network failed a run-time check: {run_time_message(err)}")
     key = "accuracy" if "accuracy" in rows[0] else "rmse_vs_rate"
     shown = ", ".join(f"{r['presentation_ms']:g} ms: {r[key]:.4g}" for r in rows)
     print(f"spiking {key}: {shown}; table in {folder / CSV_NAME}")
