@@ -40,6 +40,26 @@ other jobs kept at a load of 6-7, so times vary up to 2x between runs; median [m
 
 An earlier run (same code but the train capacity, load as above) gave for tau_ref 0: forward 81 ms,
 gradient 121 ms (1.5x); with stop_when_fired 24 / 47 ms (1.9x); eventax 36 / 1072 ms (30x).
+
+``--mnist`` (main venv, MNIST prepared): the per-image cost of ``configs/mnist_latency.toml``'s
+784-350-10 classifier with ``spiking.gradient = "exact"``, ``jax.vmap`` over ``--batch`` real
+training images as ``jaxneuro train`` runs it (first-spike loss with the late-spike term, the run
+stopping once every output fired); the forward (loss) and ``value_and_grad`` w.r.t. the weights::
+
+    PYTHONPATH=$PWD taskset -c 0 python benchmarks/eventprop.py --mnist --batch 32 --repeats 3
+
+Measured 2026-12-05 (batch 32: 142 input and 143 network spikes per image, at most 290):
+
+    before the adjoint stored its weight-row gradients (load 4.5)   fwd 20.3 ms/image   grad 51.2 ms/image  2.52x
+    after (load 10, so slower in absolute terms)                    fwd 36.0 ms/image   grad 67.4 ms/image  1.87x
+    both in one process, alternating (load 10; 4 rounds)            old 1.71-2.17x, new 1.39-1.90x of their forward;
+                                                                    the two gradients bitwise equal
+
+The adjoint had added each event's weight-row gradient into the whole ``(sources, N)`` gradient
+in its loop, a scatter that under ``vmap`` cost as much again as the rest of the adjoint; it now
+stores the row at the step index (shared by the batch, so one slice per step) and adds the rows
+up by source once after the loop.  The forward run dominates: at each of the ~140 input spikes
+every one of the 350 hidden neurons' next crossing is searched again.
 """
 
 from __future__ import annotations
@@ -140,6 +160,40 @@ def events_loss(tau_ref, max_spikes, duration=T, stop=None):
     return loss
 
 
+def mnist_per_image(batch: int, repeats: int) -> None:
+    """``--mnist``: the per-image cost of ``configs/mnist_latency.toml``'s 784-350-10 classifier with
+    exact gradients, ``jax.vmap`` over a minibatch of real MNIST training images (as ``jaxneuro
+    train`` runs it): the loss, and ``value_and_grad`` of the mean loss w.r.t. the weights."""
+    import equinox as eqx
+
+    from jaxneuro import train
+
+    cfg = train.load_config(
+        __file__.replace("benchmarks/eventprop.py", "configs/mnist_latency.toml"),
+        ["spiking.gradient=exact", f"data.train_size={batch}", "data.test_size=1"],
+    )
+    data = train.load_data(cfg)
+    model = train.init_state(cfg, data).model
+    loss_fn, _ = train.task_functions(cfg, data.num_classes)
+    x, t = data.x_train[:batch], data.t_train[:batch]
+
+    def loss(model, x, t):
+        return jnp.mean(jax.vmap(loss_fn)(jax.vmap(model)(x), t))
+
+    n_pix = int(jnp.sum(x > cfg.spiking.input_threshold)) / batch
+    spikes = jax.jit(jax.vmap(lambda xi: model._events(model.encode(xi), stop=True).n_spikes))(x)
+    print(
+        f"MNIST 784-350-10, exact gradient, batch {batch} (vmap), float32: {n_pix:.0f} input spikes and "
+        f"{float(jnp.mean(spikes)):.0f} network spikes per image (max {int(jnp.max(spikes))})"
+    )
+    a = (model, x, t)
+    c, r, comp = timed(loss, a, repeats, jit=eqx.filter_jit)
+    f_med = row("  forward (loss)", c, r, comp)
+    c, r, comp = timed(eqx.filter_value_and_grad(loss), a, repeats, jit=eqx.filter_jit)
+    g_med = row("  value_and_grad (weights)", c, r, comp, ref=f_med)
+    print(f"  per image: forward {1e3 * f_med / batch:.2f} ms, value_and_grad {1e3 * g_med / batch:.2f} ms")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=32)
@@ -147,7 +201,11 @@ def main():
     ap.add_argument("--max-spikes", type=int, default=600)
     ap.add_argument("--eventax-step", type=float, default=0.05, help="eventax Euler step (ms)")
     ap.add_argument("--skip-bptt", action="store_true")
+    ap.add_argument("--mnist", action="store_true", help="only the 784-350-10 MNIST per-image cost (main venv)")
     args = ap.parse_args()
+    if args.mnist:
+        mnist_per_image(args.batch, args.repeats)
+        return
     times, labels, w_in, w_out = make_problem(args.batch)
     times, labels, w_in, w_out = map(jnp.asarray, (times, labels, w_in, w_out))
     R = args.repeats

@@ -357,6 +357,12 @@ def test_bad_inputs_name_parameter_value_and_range():
         simulate_lif_events(net, T, on_overflow="drop")
     with pytest.raises(ValueError, match="network must be a LIFNetwork"):
         simulate_lif_events(jn.LIF(), T)
+    # a network of neurons without a closed-form spike time: the error points to surrogate gradients
+    hh = jn.Network([jn.Population(2, jn.HodgkinHuxley(), "hh")], [])
+    with pytest.raises(ValueError, match=r"network must be a LIFNetwork, got Network: exact .*surrogate gradients"):
+        simulate_lif_events(hh, T)
+    with pytest.raises(ValueError, match=r"got HodgkinHuxley: .*closed-form spike times.*surrogate=\.\.\."):
+        jn.LIFPopulation(2, jn.HodgkinHuxley())
 
 
 @pytest.mark.slow  # three compilations

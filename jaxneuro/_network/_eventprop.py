@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import equinox as eqx
 import jax
@@ -213,241 +213,311 @@ def _predict(t, v, s, R, J, inv_tm, inv_ts, a, duration, mask=True):
 
 
 # =============================================================================== core
+# The simulation and its adjoint in small functions over two explicit tuples: ``Sizes`` (static:
+# the shapes and settings a compiled program is specialised to) and ``Consts`` (the per-run
+# arrays).  ``_make_core`` assembles them into the ``custom_vjp`` function; every function is
+# traced inline.
+class Sizes(NamedTuple):
+    """Static settings: ``n`` neurons, ``n_q`` input slots, ``n_ev = max_spikes + n_q`` event
+    records, ``max_spikes``, the ``duration`` (s) and ``stop = (start, size)``: end once each of
+    these neurons has fired (or ``None``)."""
+
+    n: int
+    n_q: int
+    n_ev: int
+    max_spikes: int
+    duration: float
+    stop: tuple[int, int] | None
+
+
+class Consts(NamedTuple):
+    """Per-run arrays: weights ``wt`` (row ``j``: out of neuron ``j``; the input channels after
+    the neurons), biases ``J``, refractory periods ``tref``, ``1/tau_m``, ``1/tau_s`` per neuron,
+    and the input queue: times ``in_t`` (sorted) and channels ``in_ch``."""
+
+    wt: Array
+    J: Array
+    tref: Array
+    inv_tm: Array
+    inv_ts: Array
+    in_t: Array
+    in_ch: Array
+
+    @property
+    def a(self) -> Array:
+        return self.inv_tm - self.inv_ts
+
+
+class Records(NamedTuple):
+    """What the forward run stores per event ``k`` (for the adjoint): time, source (neuron ``j <
+    n`` or input slot ``n + q``), rank among its neuron's spikes, the neuron's previous spike's
+    record (``-1``: none), ``s_n`` at the crossing and at the end of the refractory period."""
+
+    t: Array
+    src: Array
+    rank: Array
+    prev: Array
+    s: Array
+    srel: Array
+
+
+def _row(z: Sizes, c: Consts, is_spk: Array, src: Array, q: Array) -> Array:
+    """The weight row of an event: the spiking neuron's, or its input slot's channel's."""
+    return jnp.where(is_spk, src, z.n + (c.in_ch[q] if z.n_q else 0))
+
+
+def _next_event(z: Sizes, c: Consts, pred: Array, p: Array) -> tuple[Array, Array, Array]:
+    """``(time, is a crossing, neuron)`` of the next event: the earliest predicted crossing or
+    the input slot ``p``, a crossing first at equal times."""
+    inf = jnp.asarray(jnp.inf, c.J.dtype)
+    t_in = jnp.where(p < z.n_q, c.in_t[jnp.minimum(p, z.n_q - 1)], inf) if z.n_q else inf
+    nn = jnp.argmin(pred).astype(jnp.int32)
+    t_sp = pred[nn]
+    is_spk = t_sp <= t_in
+    return jnp.where(is_spk, t_sp, t_in), is_spk, nn
+
+
+def _forward_init(z: Sizes, c: Consts) -> dict[str, Array]:
+    """The state at ``t = 0`` (``v = s = 0``, nothing recorded) and its first event."""
+    dtype = c.J.dtype
+    zeros = jnp.zeros(z.n, dtype)
+    R0 = jnp.full(z.n, -jnp.inf, dtype)
+    T = jnp.asarray(z.duration, dtype)
+    pred0 = _predict(jnp.zeros((), dtype), zeros, zeros, R0, c.J, c.inv_tm, c.inv_ts, c.a, T)
+    t_nx, is_spk, nn = _next_event(z, c, pred0, jnp.asarray(0, jnp.int32))
+    i32 = lambda x: jnp.asarray(x, jnp.int32)  # noqa: E731
+    return dict(
+        t=jnp.zeros((), dtype),
+        v=zeros,
+        s=zeros,
+        R=R0,
+        pred=pred0,
+        p=i32(0),
+        e=i32(0),
+        nspk=i32(0),
+        last=jnp.full(z.n, -1, jnp.int32),
+        cnt=jnp.zeros(z.n, jnp.int32),
+        ev_t=jnp.full(z.n_ev, jnp.inf, dtype),
+        ev_src=jnp.full(z.n_ev, -1, jnp.int32),
+        ev_rank=jnp.full(z.n_ev, -1, jnp.int32),
+        ev_prev=jnp.full(z.n_ev, -1, jnp.int32),
+        ev_s=jnp.zeros(z.n_ev, dtype),
+        ev_srel=jnp.zeros(z.n_ev, dtype),
+        t_nx=t_nx,
+        is_spk=is_spk,
+        nn=nn,
+        over=jnp.asarray(False),
+    )
+
+
+def _forward_cond(z: Sizes, st: dict[str, Array]) -> Array:
+    go = (st["t_nx"] < z.duration) & ~st["over"] & (st["e"] < z.n_ev)
+    if z.stop is not None:
+        go = go & ~jnp.all(st["cnt"][z.stop[0] : z.stop[0] + z.stop[1]] > 0)
+    return go
+
+
+def _forward_step(z: Sizes, c: Consts, st: dict[str, Array]) -> dict[str, Array]:
+    """One event: advance every neuron to it, record it, apply it, predict the next."""
+    n, n_q, n_ev = z.n, z.n_q, z.n_ev
+    t_ev, is_spk, nn, e, p = st["t_nx"], st["is_spk"], st["nn"], st["e"], st["p"]
+    t_ev = jnp.maximum(t_ev, st["t"])  # (a crossing found a rounding error before now)
+    over = is_spk & (st["nspk"] >= z.max_spikes)
+    v, s, s_free = _advance(st["t"], t_ev, st["v"], st["s"], st["R"], c.J, c.inv_tm, c.inv_ts, c.a)
+    R = st["R"]
+    released = (R >= st["t"]) & (R < t_ev) & (st["last"] >= 0) & ~over
+    ev_srel = st["ev_srel"].at[jnp.where(released, st["last"], n_ev)].set(s_free, mode="drop")
+    w_idx = jnp.where(over, n_ev, e)  # the spike that does not fit is not written
+    q = jnp.minimum(p, max(n_q - 1, 0))
+    row = _row(z, c, is_spk, nn, q)
+    src = jnp.where(is_spk, nn, n + p)
+    spiker = is_spk & (jnp.arange(n) == nn)
+    rec = dict(
+        ev_t=st["ev_t"].at[w_idx].set(t_ev, mode="drop"),
+        ev_src=st["ev_src"].at[w_idx].set(src, mode="drop"),
+        ev_rank=st["ev_rank"].at[w_idx].set(jnp.where(is_spk, st["cnt"][nn], -1), mode="drop"),
+        ev_prev=st["ev_prev"].at[w_idx].set(jnp.where(is_spk, st["last"][nn], -1), mode="drop"),
+        ev_s=st["ev_s"].at[w_idx].set(jnp.where(is_spk, s[nn], 0.0), mode="drop"),
+        ev_srel=ev_srel,
+    )
+    v = jnp.where(spiker, 0.0, v)
+    R = jnp.where(spiker, t_ev + c.tref, R)
+    w = c.wt[row]
+    s = s + w * c.inv_ts
+    affected = (w != 0) | spiker
+    T = jnp.asarray(z.duration, c.J.dtype)
+    new_pred = _predict(t_ev, v, s, R, c.J, c.inv_tm, c.inv_ts, c.a, T, affected)
+    pred = jnp.where(affected, new_pred, st["pred"])
+    p = p + jnp.where(is_spk, 0, 1)
+    t_nx, is_spk2, nn2 = _next_event(z, c, pred, p)
+    new = dict(
+        t=t_ev,
+        v=v,
+        s=s,
+        R=R,
+        pred=pred,
+        p=p,
+        e=e + 1,
+        nspk=st["nspk"] + is_spk.astype(jnp.int32),
+        last=jnp.where(spiker, e, st["last"]),
+        cnt=st["cnt"] + spiker.astype(jnp.int32),
+        t_nx=t_nx,
+        is_spk=is_spk2,
+        nn=nn2,
+    )
+    # the spike that does not fit stops the run, leaving the state as it was (selects on the
+    # small state only: the records were not written)
+    new = jax.tree.map(lambda a_, b_: jnp.where(over, b_, a_), new, {k: st[k] for k in new})
+    return {**new, **rec, "over": over}
+
+
+def _forward(z: Sizes, c: Consts) -> dict[str, Array]:
+    """The event loop from ``t = 0`` to the end (``duration``, ``stop``, or overflow)."""
+    cond = functools.partial(_forward_cond, z)
+    return lax.while_loop(cond, functools.partial(_forward_step, z, c), _forward_init(z, c))
+
+
+def _interval(c: Consts, t_hi, t_lo, lv, ls, R, srel):
+    """The adjoint carried back over an event-free gap ``[t_lo, t_hi]`` (module docstring):
+    ``(lambda_v, lambda_s)`` at ``t_lo``, ``dL/dR`` of the neurons released in the gap and the
+    gap's ``dL/dJ``."""
+    u = t_hi - t_lo
+    u_free = jnp.clip(t_hi - jnp.maximum(R, t_lo), 0.0, u)
+    em, es, k = decays(u_free, c.inv_tm, c.a)
+    gJ = lv * (1.0 - em)
+    lv2 = em * lv
+    ls2 = k * lv + es * ls
+    released = (R >= t_lo) & (R < t_hi)
+    gR = jnp.where(released, -lv2 * (srel + c.J) * c.inv_tm, 0.0)
+    lv2 = jnp.where(R >= t_lo, 0.0, lv2)
+    ls2 = ls2 * jnp.exp(-(u - u_free) * c.inv_ts)
+    return lv2, ls2, gR, gJ
+
+
+def _adjoint_step(z: Sizes, i, a: dict[str, Array], x: tuple[Consts, Records, Array, Array]) -> dict[str, Array]:
+    """Step ``i`` of the adjoint: event ``k = n_done - 1 - i``, back over the gap above it and
+    through it.  Its weight-row gradient ``lambda_s(t_k+)/tau_s`` and its input-time gradient
+    are not added up here but stored at index ``i`` (an index the whole batch shares, so the
+    store is one slice under ``vmap``); ``_backward`` sums them by row afterwards.  Steps past
+    this run's own events (``i >= n_done``, which the batched loop takes for the samples with
+    fewer events) change nothing and store zeros."""
+    c, r, g_ev, n_done = x
+    n = z.n
+    k = n_done - 1 - i
+    valid = k >= 0
+    k = jnp.maximum(k, 0)
+    t_lo = jnp.where(valid, r.t[k], a["t_hi"])
+    lv, ls, gR_add, gJ_add = _interval(c, a["t_hi"], t_lo, a["lv"], a["ls"], a["R"], a["srel"])
+    lv, ls = jnp.where(valid, lv, a["lv"]), jnp.where(valid, ls, a["ls"])
+    gR = a["gR"] + jnp.where(valid, gR_add, 0.0)
+    src = r.src[k]
+    is_spk = src < n
+    q = jnp.clip(src - n, 0, max(z.n_q - 1, 0))
+    w = c.wt[_row(z, c, is_spk, src, q)]
+    dt_del = jnp.sum(w * c.inv_ts * (ls * c.inv_ts - lv * c.inv_tm))
+    nn = jnp.where(is_spk, src, 0)
+    total = g_ev[k] + dt_del + gR[nn]
+    dv = (r.s[k] + c.J[nn] - 1.0) * c.inv_tm[nn]
+    lv_n = jnp.where(dv > 0, -total / jnp.where(dv > 0, dv, 1.0), 0.0)
+    me = valid & is_spk & (jnp.arange(n) == nn)
+    prev = r.prev[k]
+    R_n = jnp.where(prev >= 0, r.t[jnp.maximum(prev, 0)] + c.tref[nn], -jnp.inf)
+    srel_n = jnp.where(prev >= 0, r.srel[jnp.maximum(prev, 0)], 0.0)
+    return dict(
+        t_hi=t_lo,
+        lv=jnp.where(me, lv_n, lv),
+        ls=ls,
+        R=jnp.where(me, R_n, a["R"]),
+        srel=jnp.where(me, srel_n, a["srel"]),
+        gR=jnp.where(me, 0.0, gR),
+        g_tref=a["g_tref"] + jnp.where(me, gR, 0.0),
+        gJ=a["gJ"] + jnp.where(valid, gJ_add, 0.0),
+        g_rows=lax.dynamic_update_index_in_dim(a["g_rows"], jnp.where(valid, ls * c.inv_ts, 0.0), i, 0),
+        g_time=lax.dynamic_update_index_in_dim(a["g_time"], jnp.where(valid & ~is_spk, g_ev[k] + dt_del, 0.0), i, 0),
+    )
+
+
+def _adjoint_loop(z: Sizes):
+    """The adjoint loop ``(a0, x) -> a`` over the ``n_done`` events of ``x``.
+
+    Under ``vmap`` a loop bound that differs per sample makes JAX select the whole carry at
+    every step; the batched rule runs the batch's longest count instead, each sample's extra
+    steps masked in ``_adjoint_step``, with the step index shared by the batch."""
+    step = functools.partial(_adjoint_step, z)
+
+    @jax.custom_batching.custom_vmap
+    def loop(a0, x):
+        return lax.fori_loop(0, x[3], lambda i, a: step(i, a, x), a0)
+
+    @loop.def_vmap
+    def _(axis_size, in_batched, a0, x):
+        full = lambda v, b: v if b else jnp.broadcast_to(v, (axis_size, *jnp.shape(v)))  # noqa: E731
+        a0, x = jax.tree.map(full, (a0, x), tuple(in_batched))
+        batched = jax.vmap(step, in_axes=(None, 0, 0))
+        out = lax.fori_loop(0, jnp.max(x[3]), lambda i, a: batched(i, a, x), a0)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return loop
+
+
+def _backward(z: Sizes, c: Consts, r: Records, g_ev: Array, n_done: Array, last: Array):
+    """The adjoint from the last event back to ``t = 0``: the gradients w.r.t. ``(wt, J,
+    tref)`` and the input times (sorted queue order)."""
+    n, dtype = z.n, c.J.dtype
+    has = last >= 0
+    zeros = jnp.zeros(n, dtype)
+    a0 = dict(
+        t_hi=jnp.where(n_done > 0, r.t[jnp.maximum(n_done - 1, 0)], 0.0),
+        lv=zeros,
+        ls=zeros,
+        R=jnp.where(has, r.t[jnp.maximum(last, 0)] + c.tref, -jnp.inf),
+        srel=jnp.where(has, r.srel[jnp.maximum(last, 0)], 0.0),
+        gR=zeros,
+        g_tref=zeros,
+        gJ=zeros,
+        g_rows=jnp.zeros((z.n_ev, n), dtype),
+        g_time=jnp.zeros(z.n_ev, dtype),
+    )
+    a = _adjoint_loop(z)(a0, (c, r, g_ev, n_done))
+    # the free stretch from the first event back to t = 0 (every neuron free, v = s = 0 at 0)
+    gJ = a["gJ"] + a["lv"] * (1.0 - jnp.exp(-a["t_hi"] * c.inv_tm))
+    # event of step i: k = n_done - 1 - i; its weight row and (input events) its queue slot
+    i = jnp.arange(z.n_ev)
+    k = n_done - 1 - i
+    src = r.src[jnp.maximum(k, 0)]
+    is_spk = src < n
+    q = jnp.clip(src - n, 0, max(z.n_q - 1, 0))
+    rows = jnp.where(k >= 0, _row(z, c, is_spk, src, q), c.wt.shape[0])
+    g_wt = jnp.zeros_like(c.wt).at[rows].add(a["g_rows"], mode="drop")
+    slots = jnp.where((k >= 0) & ~is_spk, q, z.n_q)
+    g_in = jnp.zeros(z.n_q, dtype).at[slots].add(a["g_time"], mode="drop")
+    return g_wt, gJ, a["g_tref"], g_in
+
+
 @functools.lru_cache(maxsize=64)
-def _make_core(n: int, n_q: int, n_ev: int, max_spikes: int, duration: float, stop: tuple[int, int] | None):
-    """The ``custom_vjp`` simulation for static sizes: ``n`` neurons, ``n_q`` input slots,
-    ``n_ev = max_spikes + n_q`` event records; ``stop = (start, size)``: end once each of these
-    neurons has fired."""
+def _make_core(z: Sizes):
+    """The ``custom_vjp`` simulation for the static sizes ``z``: ``core(wt, J, tref, inv_tm,
+    inv_ts, in_t, in_ch) -> (ev_t, ev_src, ev_rank, n_events, spike counts, overflow)``,
+    differentiable w.r.t. ``ev_t`` (the event times)."""
 
-    def forward(wt, J, tref, inv_tm, inv_ts, in_t, in_ch):
-        dtype = J.dtype
-        a = inv_tm - inv_ts
-        ar = jnp.arange(n)
-        inf = jnp.asarray(jnp.inf, dtype)
-        T = jnp.asarray(duration, dtype)
-
-        def next_event(pred, p):
-            t_in = jnp.where(p < n_q, in_t[jnp.minimum(p, n_q - 1)], inf) if n_q else inf
-            nn = jnp.argmin(pred).astype(jnp.int32)
-            t_sp = pred[nn]
-            is_spk = t_sp <= t_in  # a crossing goes before an input spike at the same time
-            return jnp.where(is_spk, t_sp, t_in), is_spk, nn
-
-        zeros = jnp.zeros(n, dtype)
-        R0 = jnp.full(n, -jnp.inf, dtype)
-        pred0 = _predict(jnp.zeros((), dtype), zeros, zeros, R0, J, inv_tm, inv_ts, a, T)
-        t_nx, is_spk, nn = next_event(pred0, jnp.asarray(0, jnp.int32))
-        st0 = dict(
-            t=jnp.zeros((), dtype),
-            v=zeros,
-            s=zeros,
-            R=R0,
-            pred=pred0,
-            p=jnp.asarray(0, jnp.int32),
-            e=jnp.asarray(0, jnp.int32),
-            nspk=jnp.asarray(0, jnp.int32),
-            last=jnp.full(n, -1, jnp.int32),
-            cnt=jnp.zeros(n, jnp.int32),
-            ev_t=jnp.full(n_ev, jnp.inf, dtype),
-            ev_src=jnp.full(n_ev, -1, jnp.int32),
-            ev_rank=jnp.full(n_ev, -1, jnp.int32),
-            ev_prev=jnp.full(n_ev, -1, jnp.int32),
-            ev_s=jnp.zeros(n_ev, dtype),
-            ev_srel=jnp.zeros(n_ev, dtype),
-            t_nx=t_nx,
-            is_spk=is_spk,
-            nn=nn,
-            over=jnp.asarray(False),
-        )
-
-        def cond(st):
-            go = (st["t_nx"] < T) & ~st["over"] & (st["e"] < n_ev)
-            if stop is not None:
-                go = go & ~jnp.all(st["cnt"][stop[0] : stop[0] + stop[1]] > 0)
-            return go
-
-        def body(st):
-            t_ev, is_spk, nn, e, p = st["t_nx"], st["is_spk"], st["nn"], st["e"], st["p"]
-            t_ev = jnp.maximum(t_ev, st["t"])  # (a crossing found a rounding error before now)
-            over = is_spk & (st["nspk"] >= max_spikes)
-            v, s, s_free = _advance(st["t"], t_ev, st["v"], st["s"], st["R"], J, inv_tm, inv_ts, a)
-            R = st["R"]
-            released = (R >= st["t"]) & (R < t_ev) & (st["last"] >= 0) & ~over
-            ev_srel = st["ev_srel"].at[jnp.where(released, st["last"], n_ev)].set(s_free, mode="drop")
-            w_idx = jnp.where(over, n_ev, e)  # the spike that does not fit is not written
-            q = jnp.minimum(p, max(n_q - 1, 0))
-            row = jnp.where(is_spk, nn, n + (in_ch[q] if n_q else 0))
-            src = jnp.where(is_spk, nn, n + p)
-            spiker = is_spk & (ar == nn)
-            rec = dict(
-                ev_t=st["ev_t"].at[w_idx].set(t_ev, mode="drop"),
-                ev_src=st["ev_src"].at[w_idx].set(src, mode="drop"),
-                ev_rank=st["ev_rank"].at[w_idx].set(jnp.where(is_spk, st["cnt"][nn], -1), mode="drop"),
-                ev_prev=st["ev_prev"].at[w_idx].set(jnp.where(is_spk, st["last"][nn], -1), mode="drop"),
-                ev_s=st["ev_s"].at[w_idx].set(jnp.where(is_spk, s[nn], 0.0), mode="drop"),
-                ev_srel=ev_srel,
-            )
-            v = jnp.where(spiker, 0.0, v)
-            R = jnp.where(spiker, t_ev + tref, R)
-            w = wt[row]
-            s = s + w * inv_ts
-            affected = (w != 0) | spiker
-            new_pred = _predict(t_ev, v, s, R, J, inv_tm, inv_ts, a, T, affected)
-            pred = jnp.where(affected, new_pred, st["pred"])
-            p = p + jnp.where(is_spk, 0, 1)
-            t_nx, is_spk2, nn2 = next_event(pred, p)
-            new = dict(
-                t=t_ev,
-                v=v,
-                s=s,
-                R=R,
-                pred=pred,
-                p=p,
-                e=e + 1,
-                nspk=st["nspk"] + is_spk.astype(jnp.int32),
-                last=jnp.where(spiker, e, st["last"]),
-                cnt=st["cnt"] + spiker.astype(jnp.int32),
-                t_nx=t_nx,
-                is_spk=is_spk2,
-                nn=nn2,
-            )
-            # the spike that does not fit stops the run, leaving the state as it was (selects
-            # on the small state only: the records were not written)
-            new = jax.tree.map(lambda a_, b_: jnp.where(over, b_, a_), new, {k: st[k] for k in new})
-            return {**new, **rec, "over": over}
-
-        st = lax.while_loop(cond, body, st0)
-        return st
+    def run(*args):
+        st = _forward(z, Consts(*args))
+        return st, (st["ev_t"], st["ev_src"], st["ev_rank"], st["e"], st["cnt"], st["over"])
 
     @jax.custom_vjp
-    def core(wt, J, tref, inv_tm, inv_ts, in_t, in_ch):
-        st = forward(wt, J, tref, inv_tm, inv_ts, in_t, in_ch)
-        return st["ev_t"], st["ev_src"], st["ev_rank"], st["e"], st["cnt"], st["over"]
+    def core(*args):
+        return run(*args)[1]
 
-    def core_fwd(wt, J, tref, inv_tm, inv_ts, in_t, in_ch):
-        st = forward(wt, J, tref, inv_tm, inv_ts, in_t, in_ch)
-        out = (st["ev_t"], st["ev_src"], st["ev_rank"], st["e"], st["cnt"], st["over"])
-        res = (wt, J, tref, inv_tm, inv_ts, in_ch, st["ev_t"], st["ev_src"], st["ev_prev"], st["ev_s"])
-        return out, res + (st["ev_srel"], st["e"], st["last"])
+    def core_fwd(*args):
+        st, out = run(*args)
+        r = Records(st["ev_t"], st["ev_src"], st["ev_rank"], st["ev_prev"], st["ev_s"], st["ev_srel"])
+        return out, (Consts(*args), r, st["e"], st["last"])
 
     def core_bwd(res, cts):
-        wt, J, tref, inv_tm, inv_ts, in_ch, ev_t, ev_src, ev_prev, ev_s, ev_srel, n_done, last = res
-        g_ev = cts[0]
-        dtype = J.dtype
-        has = last >= 0
-        R0 = jnp.where(has, ev_t[jnp.maximum(last, 0)] + tref, -jnp.inf)
-        srel0 = jnp.where(has, ev_srel[jnp.maximum(last, 0)], 0.0)
-        t_top = jnp.where(n_done > 0, ev_t[jnp.maximum(n_done - 1, 0)], 0.0)
-        zeros = jnp.zeros(n, dtype)
-
-        def body(i, c, x):
-            # one event back in time; steps past this run's own events (i >= n_done, which the
-            # batched loop below takes for the samples with fewer events) change nothing
-            wt, J, tref, inv_tm, inv_ts, in_ch = x["wt"], x["J"], x["tref"], x["inv_tm"], x["inv_ts"], x["in_ch"]
-            ev_t, ev_src, ev_prev, ev_s, ev_srel = x["ev_t"], x["ev_src"], x["ev_prev"], x["ev_s"], x["ev_srel"]
-            g_ev, n_done, a = x["g_ev"], x["n_done"], x["inv_tm"] - x["inv_ts"]
-
-            def interval(t_hi, t_lo, lv, ls, R, srel):
-                u = t_hi - t_lo
-                u_free = jnp.clip(t_hi - jnp.maximum(R, t_lo), 0.0, u)
-                em, es, k = decays(u_free, inv_tm, a)
-                gJ = lv * (1.0 - em)
-                lv2 = em * lv
-                ls2 = k * lv + es * ls
-                released = (R >= t_lo) & (R < t_hi)
-                gR = jnp.where(released, -lv2 * (srel + J) * inv_tm, 0.0)
-                lv2 = jnp.where(R >= t_lo, 0.0, lv2)
-                ls2 = ls2 * jnp.exp(-(u - u_free) * inv_ts)
-                return lv2, ls2, gR, gJ
-
-            k = n_done - 1 - i
-            valid = k >= 0
-            k = jnp.maximum(k, 0)
-            t_lo = jnp.where(valid, ev_t[k], c["t_hi"])
-            lv, ls, gR_add, gJ_add = interval(c["t_hi"], t_lo, c["lv"], c["ls"], c["R"], c["srel"])
-            lv, ls = jnp.where(valid, lv, c["lv"]), jnp.where(valid, ls, c["ls"])
-            gR_add, gJ_add = jnp.where(valid, gR_add, 0.0), jnp.where(valid, gJ_add, 0.0)
-            gR = c["gR"] + gR_add
-            src = ev_src[k]
-            is_spk = src < n
-            q = jnp.clip(src - n, 0, max(n_q - 1, 0))
-            row = jnp.where(is_spk, src, n + (in_ch[q] if n_q else 0))
-            w = wt[row]
-            dt_del = jnp.sum(w * inv_ts * (ls * inv_ts - lv * inv_tm))
-            g_wt = c["g_wt"].at[row].add(jnp.where(valid, ls * inv_ts, 0.0))
-            nn = jnp.where(is_spk, src, 0)
-            total = g_ev[k] + dt_del + gR[nn]
-            dv = (ev_s[k] + J[nn] - 1.0) * inv_tm[nn]
-            lv_n = jnp.where(dv > 0, -total / jnp.where(dv > 0, dv, 1.0), 0.0)
-            me = valid & is_spk & (jnp.arange(n) == nn)  # (built here: custom_vmap takes no closed-over arrays)
-            prev = ev_prev[k]
-            R_n = jnp.where(prev >= 0, ev_t[jnp.maximum(prev, 0)] + tref[nn], -jnp.inf)
-            srel_n = jnp.where(prev >= 0, ev_srel[jnp.maximum(prev, 0)], 0.0)
-            g_in = c["g_in"]
-            if n_q:
-                g_in = g_in.at[q].add(jnp.where(is_spk | ~valid, 0.0, g_ev[k] + dt_del))
-            return dict(
-                t_hi=t_lo,
-                lv=jnp.where(me, lv_n, lv),
-                ls=ls,
-                R=jnp.where(me, R_n, c["R"]),
-                srel=jnp.where(me, srel_n, c["srel"]),
-                gR=jnp.where(me, 0.0, gR),
-                g_tref=c["g_tref"] + jnp.where(me, gR, 0.0),
-                gJ=c["gJ"] + gJ_add,
-                g_wt=g_wt,
-                g_in=g_in,
-            )
-
-        c0 = dict(
-            t_hi=t_top,
-            lv=zeros,
-            ls=zeros,
-            R=R0,
-            srel=srel0,
-            gR=zeros,
-            g_tref=zeros,
-            gJ=zeros,
-            g_wt=jnp.zeros_like(wt),
-            g_in=jnp.zeros(max(n_q, 1), dtype),
-        )
-        x = dict(
-            wt=wt,
-            J=J,
-            tref=tref,
-            inv_tm=inv_tm,
-            inv_ts=inv_ts,
-            in_ch=in_ch,
-            ev_t=ev_t,
-            ev_src=ev_src,
-            ev_prev=ev_prev,
-            ev_s=ev_s,
-            ev_srel=ev_srel,
-            g_ev=g_ev,
-            n_done=n_done,
-        )
-
-        # Under vmap a loop bound that differs per sample makes JAX select the whole carry (the
-        # weight gradient included) at every step: O(weights) per event.  The batched rule runs
-        # the batch's longest count instead, each sample's extra steps masked in ``body``.
-        @jax.custom_batching.custom_vmap
-        def adjoint(c0, x):
-            return lax.fori_loop(0, x["n_done"], lambda i, c: body(i, c, x), c0)
-
-        @adjoint.def_vmap
-        def _(axis_size, in_batched, c0, x):
-            full = lambda v, b: v if b else jnp.broadcast_to(v, (axis_size, *jnp.shape(v)))  # noqa: E731
-            c0, x = jax.tree.map(full, (c0, x), tuple(in_batched))
-            step = jax.vmap(body, in_axes=(None, 0, 0))
-            out = lax.fori_loop(0, jnp.max(x["n_done"]), lambda i, c: step(i, c, x), c0)
-            return out, jax.tree.map(lambda _: True, out)
-
-        c = adjoint(c0, x)
-        # the free stretch from the first event back to t = 0 (every neuron free, v = s = 0 at 0)
-        em = jnp.exp(-c["t_hi"] * inv_tm)
-        gJ = c["gJ"] + c["lv"] * (1.0 - em)
-        g_in = c["g_in"][:n_q]
-        return c["g_wt"], gJ, c["g_tref"], jnp.zeros_like(inv_tm), jnp.zeros_like(inv_ts), g_in, None
+        c, r, n_done, last = res
+        g_wt, gJ, g_tref, g_in = _backward(z, c, r, cts[0], n_done, last)
+        zero = jnp.zeros_like(c.inv_tm)
+        return g_wt, gJ, g_tref, zero, zero, g_in, None
 
     core.defvjp(core_fwd, core_bwd)
     return jax.jit(core)  # one compiled program also when called outside jit (op by op it is slow)
@@ -542,7 +612,11 @@ def simulate_lif_events(
         gradients for spiking neural networks", Sci. Rep. 11:12829.
     """
     if not isinstance(network, LIFNetwork):
-        raise ValueError(f"network must be a LIFNetwork, got {type(network).__name__}.")
+        raise ValueError(
+            f"network must be a LIFNetwork, got {type(network).__name__}: exact (event) gradients need the LIF's "
+            "closed-form spike times. For other neurons use surrogate gradients: jaxneuro.simulate_layers(..., "
+            "neuron=..., surrogate=...), or jaxneuro.SpikingClassifier(..., gradient='surrogate')."
+        )
     if on_overflow not in ("error", "flag"):
         raise ValueError(f"on_overflow must be 'error' or 'flag', got on_overflow = {on_overflow!r}.")
     duration = _static_number("duration", duration)
@@ -634,7 +708,7 @@ def simulate_lif_events(
     if stop_when_fired is not None:
         sl = network.population_slice(stop_when_fired)
         stop = (sl.start, sl.stop - sl.start)
-    core = _make_core(N, n_q, max_spikes + n_q, max_spikes, duration, stop)
+    core = _make_core(Sizes(N, n_q, max_spikes + n_q, max_spikes, duration, stop))
     ev_t, ev_src, ev_rank, _, cnt, over = core(wt, bias.astype(dtype), tref, inv_tm, inv_ts, in_t, in_ch)
 
     is_n = (ev_src >= 0) & (ev_src < N)

@@ -145,7 +145,12 @@ class LIFPopulation(eqx.Module):
     def __check_init__(self):
         check_int("size", self.size, where="LIFPopulation")
         if not isinstance(self.neuron, LIF):
-            raise ValueError(f"LIFPopulation: neuron must be a jaxneuro.LIF, got {type(self.neuron).__name__}.")
+            raise ValueError(
+                f"LIFPopulation: neuron must be a jaxneuro.LIF, got {type(self.neuron).__name__}: the exact LIF "
+                "network and its exact (event) gradients need the LIF's closed-form spike times. For other neurons "
+                "use a jaxneuro.Network (simulate_network), and for their gradients surrogate ones "
+                "(jaxneuro.simulate_layers(..., neuron=..., surrogate=...))."
+            )
         if jnp.ndim(self.neuron.tau_m) != 0:
             raise ValueError(
                 f"LIFPopulation: neuron.tau_m must be a scalar (got shape {jnp.shape(self.neuron.tau_m)}); "
