@@ -8,6 +8,7 @@ checkpoint (resumed model = saved model, the same test accuracy re-evaluated ind
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import equinox as eqx
@@ -109,3 +110,37 @@ def test_mnist_latency_config_builds_and_trains_a_few_images():
         model, opt_state, loss, _ = step(model, opt_state, x, y)
         losses.append(float(loss))
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def _silent_lines(text):
+    return [line for line in text.splitlines() if "no output neuron fired" in line]
+
+
+@pytest.mark.slow  # a training run (compilation of the stepped network inside an epoch scan)
+def test_a_silent_network_is_reported_every_epoch():
+    # zero weights: no neuron can reach threshold, so every sample is silent (fraction 1 exactly)
+    over = [*SMALL, "epochs=2", "spiking.gradient=surrogate", "spiking.weight_mean=0.0", "spiking.weight_std=0.0"]
+    cfg = train.load_config(CONFIGS / "yin_yang.toml", over)
+    log = io.StringIO()
+    result = train.fit(cfg, None, stream=log, plot=False)
+    assert [row["silent_fraction"] for row in result.metrics] == [1.0, 1.0]
+    lines = _silent_lines(log.getvalue())
+    assert [line.split(":")[0] for line in lines] == ["epoch 1", "epoch 2"]
+    assert "100.0% of 64 training samples" in lines[0] and "jaxneuro.losses.silent_neuron_penalty" in lines[0]
+
+
+@pytest.mark.slow  # a training run
+def test_silent_fraction_is_that_of_the_model_outputs():
+    from jaxneuro.train._fit import SILENT_PROBE
+
+    cfg = train.load_config(CONFIGS / "yin_yang.toml", [*SMALL, "spiking.gradient=surrogate"])
+    log = io.StringIO()
+    result = train.fit(cfg, None, stream=log, plot=False)
+    data = train.load_data(cfg)
+    x = np.asarray(data.x_train[:SILENT_PROBE])
+    model = result.model
+    # independently: each sample's outputs one at a time, silent where none is below the duration
+    silent = [bool(np.all(np.asarray(model(jnp.asarray(xi))) >= model.duration)) for xi in x[:64]]
+    assert len(x) == 64
+    assert result.metrics[0]["silent_fraction"] == pytest.approx(np.mean(silent), abs=1e-12)
+    assert len(_silent_lines(log.getvalue())) == (1 if any(silent) else 0)

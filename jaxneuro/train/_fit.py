@@ -6,7 +6,8 @@ Files written into ``out_dir`` (when given):
 * ``metrics.jsonl``: one JSON object per epoch (``epoch``, ``step``, ``train_loss``,
   ``train_accuracy`` or ``train_mse``, ``lr``, ``epoch_time`` in s, and on evaluation epochs
   ``test_loss``, ``test_accuracy`` or ``test_mse``, and ``test_accuracy_<activation>`` for
-  each of ``model.eval_activations``);
+  each of ``model.eval_activations``; for a spiking classifier ``silent_fraction``, see
+  ``silent_fraction``);
 * ``checkpoint.eqx`` and ``checkpoint.json``: the latest checkpoint (atomic, with a SHA-256);
 * ``learning_curves.png``: loss and accuracy (or MSE) against epoch;
 * ``confusion_matrix.csv``, ``confusion_matrix.png`` and (image data) ``misclassified.png`` for
@@ -168,6 +169,47 @@ def make_model(config: Config, in_size: int, out_size: int, *, key: jax.Array) -
             max_spikes=sp.max_spikes,
         )
     return MLP(in_size, out_size, list(m.hidden_sizes), m.activation, m.final_activation, key=key)
+
+
+SILENT_PROBE = 512
+"""Training samples (the first ones) on which ``fit`` measures a spiking classifier's silence."""
+
+
+@eqx.filter_jit
+def _outputs(model: Any, x: jax.Array) -> jax.Array:
+    return jax.vmap(model)(x)
+
+
+def silent_fraction(model: Any, x: jax.Array) -> float:
+    """The fraction of the inputs ``x`` on which no output neuron of a spiking classifier fires.
+
+    ``silent = mean over samples of [t_k >= duration for every output k]`` (the model returns
+    ``duration`` for an output that does not fire).  The first-spike loss of such a sample is
+    finite but constant in the weights that would make it fire (``on_silent="ignore"``), so a
+    network that falls silent trains on without a word; ``fit`` logs this fraction per epoch.
+
+    Args:
+        model: a ``jaxneuro.SpikingClassifier``.
+        x: inputs, shape ``(n, in_size)``.
+
+    Returns:
+        The fraction in ``[0, 1]``.
+
+    Example::
+
+        frac = silent_fraction(model, data.x_train[:512])
+    """
+    t = _outputs(model, x)
+    return float(jnp.mean(jnp.all(t >= model.duration, axis=-1)))
+
+
+def silent_message(epoch: int, fraction: float, n: int) -> str:
+    """The line ``fit`` logs when a spiking classifier is silent on some of ``n`` samples."""
+    return (
+        f"epoch {epoch}: no output neuron fired on {fraction:.1%} of {n} training samples (a silent network: their "
+        "loss is finite but gives no gradient towards firing); add jaxneuro.losses.silent_neuron_penalty (or "
+        "firing_rate_penalty) to the loss, or raise spiking.weight_mean."
+    )
 
 
 def with_hidden_activation(model: Any, activation: str) -> Any:
@@ -510,6 +552,11 @@ def fit(
                 for act in config.model.eval_activations:
                     _, s = evaluate(with_hidden_activation(model, act), data.x_test, data.t_test)
                     row[f"test_{score_name}_{act}"] = float(s)
+            if config.spiking is not None:
+                probe = data.x_train[:SILENT_PROBE]
+                row["silent_fraction"] = silent_fraction(model, probe)
+                if row["silent_fraction"] > 0 and stream is not None and jax.process_index() == 0:
+                    bar.write(silent_message(epoch, row["silent_fraction"], int(probe.shape[0])), file=stream)
             metrics.append(row)
             if out is not None:
                 checkpoint = epoch % config.checkpoint_every == 0 or epoch == stop
