@@ -35,25 +35,39 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {"yin_yang": "yin_yang.toml", "mnist": "mnist_latency.toml"}
+# a task's config for one gradient, where it has its own (the other gradient is an override)
+OWN_CONFIGS = {("mnist", "exact"): "mnist_latency_exact.toml"}
 GRADIENTS = ("exact", "surrogate")
 
 _CHILD = r"""
 import json, resource, sys
 from jaxneuro import train
-cfg = train.load_config(sys.argv[1], sys.argv[3:])
-result = train.fit(cfg, sys.argv[2], stream=sys.stderr, plot=False)
+resume = sys.argv[3] == "resume"
+cfg = train.load_config(sys.argv[1], sys.argv[4:])
+result = train.fit(cfg, sys.argv[2], resume=resume, stream=sys.stderr, plot=False)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"metrics": result.metrics, "peak_rss_mib": rss}))
 """
 
 
-def run(task: str, gradient: str, epochs: int, sizes: tuple, extra: list[str], out: Path) -> dict:
-    overrides = [f"spiking.gradient={gradient}", f"epochs={epochs}", "eval_every=1", *extra]
+def run(task: str, gradient: str, epochs: int | None, sizes: tuple, extra: list[str], out: Path, resume: bool) -> dict:
+    config = OWN_CONFIGS.get((task, gradient), CONFIGS[task])
+    overrides = [f"spiking.gradient={gradient}", "eval_every=1", *extra]
+    if epochs is not None:
+        overrides.append(f"epochs={epochs}")
     for key, n in zip(("train_size", "test_size"), sizes, strict=True):
         if n:
             overrides.append(f"data.{key}={n}")
     proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(ROOT / "configs" / CONFIGS[task]), str(out), *overrides],
+        [
+            sys.executable,
+            "-c",
+            _CHILD,
+            str(ROOT / "configs" / config),
+            str(out),
+            "resume" if resume else "new",
+            *overrides,
+        ],
         stdout=subprocess.PIPE,
         text=True,
         check=False,
@@ -99,13 +113,16 @@ def per_gradient(values: list[str], name: str) -> dict[str, int | None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", nargs="+", default=["yin_yang"], choices=sorted(CONFIGS))
-    parser.add_argument("--epochs", nargs="+", default=["25"], help="N, or GRADIENT=N entries")
+    parser.add_argument("--epochs", nargs="+", default=[], help="N, or GRADIENT=N entries (default: the config's)")
     parser.add_argument("--train-size", nargs="+", default=[], help="first N training samples (default all)")
     parser.add_argument("--test-size", nargs="+", default=[], help="first N test samples (default all)")
     parser.add_argument("--gradients", nargs="+", default=list(GRADIENTS), choices=GRADIENTS)
     parser.add_argument("--set", dest="sets", action="append", default=[], help="more config overrides")
     parser.add_argument("--out", type=Path, default=None, help="keep the run folders under OUT/TASK_GRADIENT")
+    parser.add_argument("--resume", action="store_true", help="continue the runs checkpointed under --out")
     args = parser.parse_args()
+    if args.resume and args.out is None:
+        raise SystemExit("--resume needs --out (the folder holding the runs' checkpoints).")
     epochs = per_gradient(args.epochs, "epochs")
     train_sizes, test_sizes = per_gradient(args.train_size, "train-size"), per_gradient(args.test_size, "test-size")
     sizes = {g: (train_sizes[g], test_sizes[g]) for g in GRADIENTS}
@@ -118,7 +135,7 @@ def main() -> None:
         for task in args.task:
             for g in args.gradients:
                 out = (args.out or Path(tmp)) / f"{task}_{g}"
-                res = run(task, g, epochs[g] or 25, sizes[g], args.sets, out)
+                res = run(task, g, epochs[g], sizes[g], args.sets, out, args.resume)
                 results.append(summarise(task, g, sizes[g], res))
     print(
         "\n| task | gradient | train / test samples | epochs | test acc (final) | best epoch "
