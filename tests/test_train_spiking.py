@@ -8,6 +8,7 @@ checkpoint (resumed model = saved model, the same test accuracy re-evaluated ind
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -75,6 +76,14 @@ def test_bad_spiking_configs_are_named(overrides, match):
 def test_first_spike_loss_needs_a_spiking_table():
     with pytest.raises(train.ConfigError, match="without one"):
         train.load_config(CONFIGS / "mnist_mlp.toml", ["loss=first_spike_cross_entropy"])
+
+
+def test_mnist_exact_config_is_the_surrogate_one_with_exact_gradients():
+    exact, surrogate = train.load_config("mnist_latency_exact"), train.load_config("mnist_latency")
+    assert exact.spiking.gradient == "exact" and surrogate.spiking.gradient == "surrogate"
+    # the same task, network, code, loss and optimiser: only the gradient and the epochs differ
+    assert dataclasses.replace(exact, spiking=surrogate.spiking, epochs=surrogate.epochs) == surrogate
+    assert dataclasses.replace(exact.spiking, gradient="surrogate") == surrogate.spiking
 
 
 def test_mnist_latency_config_builds_and_trains_a_few_images():
