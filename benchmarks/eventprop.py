@@ -41,6 +41,18 @@ other jobs kept at a load of 6-7, so times vary up to 2x between runs; median [m
 An earlier run (same code but the train capacity, load as above) gave for tau_ref 0: forward 81 ms,
 gradient 121 ms (1.5x); with stop_when_fired 24 / 47 ms (1.9x); eventax 36 / 1072 ms (30x).
 
+After the adjoint stored its weight-row gradients (below), 2026-12-05, ``--repeats 3 --skip-bptt``
+pinned to core 0 at a load of 9-12 (so every time is some 3x the ones above):
+
+    simulate_lif_events, tau_ref 2 ms                     fwd 396 [367-420]  grad  544 [520-571]   1.37x  20 MiB
+      scratch of the gradient: 20.2 MiB at 50 ms and at 200 ms; 38.4 MiB with max_spikes x2
+    simulate_lif_events, tau_ref 0                        fwd 440 [434-476]  grad  616 [567-645]   1.40x  20 MiB
+      with stop_when_fired="out"                          fwd 148 [144-152]  grad  216 [212-228]   1.46x  20 MiB
+    eventax FFEvNN + LIF, Euler 0.05 ms, ttfs             fwd 404 [368-424]  grad 9536 [9070-9802] 23.6x 116 MiB
+
+so the exact gradient is 1.4-1.5x its forward run and 15-44x faster than eventax's EventProp
+gradient on the same network (9.5 s), at 1/6 of its scratch memory.
+
 ``--mnist`` (main venv, MNIST prepared): the per-image cost of ``configs/mnist_latency.toml``'s
 784-350-10 classifier with ``spiking.gradient = "exact"``, ``jax.vmap`` over ``--batch`` real
 training images as ``jaxneuro train`` runs it (first-spike loss with the late-spike term, the run

@@ -16,7 +16,9 @@ bracketed on a monotone branch and located by safeguarded Newton steps to roundi
 records, per event ``k``: its time ``t_k``, its source (neuron or input), and for a network
 spike of neuron ``n`` two numbers: ``s_n(t_k)`` (the synaptic current at the crossing, for
 ``dv/dt`` there) and ``s_n(t_k + tau_ref)`` (at the end of the refractory period).  Nothing
-is stored per time step, so memory is O(events), not O(duration / dt).
+is stored per time step, so memory is O(events), not O(duration / dt); the adjoint also keeps
+one row of ``N`` numbers per event (its weight-row gradient, added up by source after its
+loop), O(events x N).
 
 The gradient (``jax.custom_vjp``) is the adjoint of Wunderlich and Pehle (2021) for this
 model, run backwards from the last event to 0 with the closed form of the adjoint between
@@ -554,10 +556,11 @@ def simulate_lif_events(
     refractory periods and simultaneous spikes), and its memory grows with the number of
     events (``max_spikes`` plus the input slots), not with ``duration``: each event stores
     its time, source, and for a network spike the synaptic current at the crossing and at
-    the release.  Differentiable with respect to the weights (``network`` connections and
-    ``W_in``), the input spike times, the biases and ``tau_ref``; ``tau_m`` and ``tau_s`` are
-    held constant (their gradient is zero).  Use it under ``jax.jit`` (``duration`` and the
-    capacities are static) and ``jax.vmap`` over input samples.
+    the release (and the adjoint one row of ``N`` weight gradients).  Differentiable with
+    respect to the weights (``network`` connections and ``W_in``), the input spike times, the
+    biases and ``tau_ref``; ``tau_m`` and ``tau_s`` are held constant (their gradient is zero).
+    Use it under ``jax.jit`` (``duration`` and the capacities are static) and ``jax.vmap`` over
+    input samples.
 
     Example (a 2-layer network with a first-spike readout)::
 
