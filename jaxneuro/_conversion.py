@@ -121,6 +121,21 @@ def _train(times: Array, duration: float, capacity: int, name: str) -> SpikeTrai
     return check_overflow(SpikeTrain(jnp.where(slots, times[:, :capacity], jnp.inf), count), name)
 
 
+MAX_TRAIN_SLOTS = 2**28
+"""The most spike slots (``n x (capacity + 1)``, 1 GiB of float32) a generated input train allocates."""
+
+
+def _max_capacity(n: int) -> int:
+    """The largest capacity per train of ``n`` trains within ``MAX_TRAIN_SLOTS`` (and int32 counts)."""
+    return max(1, min(MAX_TRAIN_SLOTS // max(n, 1) - 1, MAX_CAPACITY))
+
+
+def _max_mean(capacity: int) -> float:
+    """The largest mean count ``m`` whose default capacity ``m + 8 sqrt(m) + 8`` fits ``capacity``."""
+    root = max(0.0, -4.0 + math.sqrt(max(16.0 + capacity - 8.0, 0.0)))  # m + 8 sqrt(m) + 8 - capacity = 0
+    return max(0.0, math.floor(root * root) - 1.0)  # (1 below: the ceiling stays within capacity)
+
+
 def poisson_spike_train(
     rates: Float[ArrayLike, " n"], duration: float, key: PRNGKeyArray, *, capacity: int | None = None
 ) -> SpikeTrain:
@@ -130,6 +145,12 @@ def poisson_spike_train(
     holds ``capacity`` spikes per train (default: the mean count of the highest rate plus
     eight standard deviations and 8, so that an overflow has probability below 1e-15 per
     train); a train that would need more is an error (``SpikeTrain`` overflow), never cut.
+    All trains together hold at most ``MAX_TRAIN_SLOTS`` slots (``n (capacity + 1)``).
+
+    Raises:
+        ValueError: rates not finite and >= 0, ``duration`` not finite and > 0, a ``capacity``
+            that is not an int in ``[1, MAX_TRAIN_SLOTS / n - 1]``, or (default capacity) a
+            ``max(rates) x duration`` too large for that buffer; the message names the limit.
 
     Example::
 
@@ -138,12 +159,20 @@ def poisson_spike_train(
     """
     rates = _checked_rates(rates)
     duration = static_positive("duration", duration, "s")
+    top = _max_capacity(rates.shape[0])
     if capacity is None:
         if not is_concrete(rates):
             raise ValueError("capacity must be given when rates are traced (it sets a static buffer size).")
-        mean = float(np.max(np.asarray(rates), initial=0.0)) * duration
-        capacity = int(math.ceil(mean + 8.0 * math.sqrt(mean) + 8))
-    capacity = check_int("capacity", capacity)
+        rate = float(np.max(np.asarray(rates), initial=0.0))
+        mean = rate * duration
+        capacity = math.ceil(mean + 8.0 * math.sqrt(mean) + 8)
+        if capacity > top:  # (1e9 Hz for 1 s was a 4 GB buffer per train)
+            raise ValueError(
+                f"rates x duration must be at most {_max_mean(top):g} spikes per train (a buffer of at most "
+                f"{MAX_TRAIN_SLOTS} spike slots over the {rates.shape[0]} train(s)); got max(rates) = {rate:g} Hz, "
+                f"duration = {duration:g} s: {mean:g} spikes. Use lower rates or a shorter duration."
+            )
+    capacity = check_int("capacity", capacity, high=top)
     isi = jax.random.exponential(key, (rates.shape[0], capacity + 1), rates.dtype)
     times = jnp.cumsum(isi, axis=1) / rates[:, None]  # rate 0: all inf
     return _train(times, duration, capacity, "poisson_spike_train")
@@ -156,7 +185,7 @@ def regular_spike_train(rates: Float[ArrayLike, " n"], duration: float, *, capac
     suffices)."""
     rates = _checked_rates(rates)
     duration = static_positive("duration", duration, "s")
-    capacity = check_int("capacity", capacity)
+    capacity = check_int("capacity", capacity, high=_max_capacity(rates.shape[0]))
     times = (jnp.arange(capacity + 1, dtype=rates.dtype)[None, :] + 0.5) / rates[:, None]
     return _train(times, duration, capacity, "regular_spike_train")
 

@@ -241,8 +241,7 @@ class SpikeTimesTarget(eqx.Module):
         if np.any(~np.isfinite(s)) or np.any(np.diff(s) < 0) or np.any((s <= t0) | (s > t1)):
             raise ValueError(f"times must be finite, sorted and in (t0, t1] = ({t0:g}, {t1:g}]; got {s}.")
         capacity = 2 * s.size + 8 if capacity is None else capacity
-        if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < s.size:
-            raise ValueError(f"capacity must be an int >= len(times) = {s.size}; got capacity = {capacity!r}.")
+        check_int("capacity", capacity, s.size, hint=f"(at least len(times) = {s.size})")
         self.weight = _target_settings(method, dt, weight)
         self.drive, self.times = as_input(drive), jnp.asarray(s)
         self.t0, self.t1, self.capacity = t0, t1, int(capacity)

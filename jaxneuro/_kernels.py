@@ -24,7 +24,7 @@ from jax.scipy.special import gammaln
 from jaxtyping import Array, ArrayLike, Float
 
 from ._custom_types import ParamArray
-from ._misc import as_float_array, check_positive, is_concrete
+from ._misc import as_float_array, check_int, check_positive, is_concrete, static_number
 
 FAST_SYNAPSE_TAU_S = 0.010
 """A fast, AMPA-like synapse: ``tau_s = 10 ms``.
@@ -48,11 +48,7 @@ def check_order(n: object) -> int:
     Raises:
         ValueError: if ``n`` is not an integer or is negative.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise ValueError(f"n (the PSC kernel order) must be an integer >= 0, got {n!r}.")
-    if n < 0:
-        raise ValueError(f"n (the PSC kernel order) must be an integer >= 0, got n = {int(n)}.")
-    return int(n)
+    return check_int("n", n, 0, hint="(the PSC kernel order)")
 
 
 def psc_kernel(
@@ -124,7 +120,7 @@ class PSCKernel(eqx.Module):
     """
 
     tau_s: Float[ParamArray, "*shape"] = eqx.field(converter=as_float_array)
-    n: int = eqx.field(static=True, default=0)
+    n: int = eqx.field(static=True, converter=static_number, default=0)
 
     fast_tau_s: ClassVar[float] = FAST_SYNAPSE_TAU_S
     slow_tau_s: ClassVar[float] = SLOW_SYNAPSE_TAU_S

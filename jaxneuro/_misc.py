@@ -157,7 +157,14 @@ def check_positive(name: str, value: _T, unit: str = "") -> _T:
 
 
 def check_int(
-    name: str, value: Any, low: int = 1, high: int | None = None, *, where: str = "", numpy: bool = True
+    name: str,
+    value: Any,
+    low: int = 1,
+    high: int | None = None,
+    *,
+    where: str = "",
+    numpy: bool = True,
+    hint: str = "",
 ) -> int:
     """``value`` as a Python int, checked to be a static int in ``[low, high]``: for sizes, counts and capacities.
 
@@ -173,6 +180,7 @@ def check_int(
         where: the function or class the parameter belongs to, prefixed to the message
             (``"Population: size must be ..."``); empty for no prefix.
         numpy: whether numpy integers (``np.int64(3)``) are accepted.
+        hint: what the range means, shown after it (``"(80% excitatory, 20% inhibitory)"``).
 
     Returns:
         ``int(value)``.
@@ -190,8 +198,21 @@ def check_int(
     if isinstance(value, bool) or not in_range:
         allowed = f"[{low}, inf)" if high is None else f"[{low}, {high}]"
         prefix = f"{where}: " if where else ""
-        raise ValueError(f"{prefix}{name} must be an int in {allowed}, got {name} = {value!r}.")
+        hint = f" {hint}" if hint else ""
+        raise ValueError(f"{prefix}{name} must be an int in {allowed}{hint}, got {name} = {value!r}.")
     return int(value)
+
+
+def static_number(value: Any) -> Any:
+    """Converter for static fields that hold an int or a float: a numpy scalar (``np.int64(3)``,
+    ``np.float64(0.5)``) becomes the Python number, which equinox keeps as static without its
+    "A JAX array is being set as static" warning; anything else is returned unchanged, for the
+    field's own check (``check_int``) to judge."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
 
 
 def static_positive(name: str, value: Any, unit: str = "") -> float:

@@ -32,7 +32,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import PyTree
 
-from ._misc import is_concrete
+from ._misc import check_int, is_concrete
 
 BATCH_AXIS = "batch"
 """Name of the axis of the meshes built by :func:`batch_mesh`."""
@@ -190,8 +190,7 @@ def pad_batch(tree: PyTree, multiple: int) -> tuple[PyTree, int]:
     Raises:
         ValueError: for ``multiple < 1`` or batched leaves of different leading sizes.
     """
-    if not isinstance(multiple, (int, np.integer)) or multiple < 1:
-        raise ValueError(f"multiple must be a positive int, got {multiple!r}.")
+    check_int("multiple", multiple)
     n = batch_size(tree)
     extra = -n % multiple
     if extra == 0 or n == 0:

@@ -46,7 +46,7 @@ from jaxtyping import Array, Float, PyTree
 
 from ._custom_types import ParamArray
 from ._kernels import check_order
-from ._misc import as_float_array, check_finite, check_positive, is_concrete
+from ._misc import as_float_array, check_finite, check_positive, is_concrete, static_number
 
 
 def step_mean(x: Array) -> Array:
@@ -200,7 +200,7 @@ class PSCSynapse(AbstractSynapse):
     """
 
     tau: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
-    order: int = eqx.field(static=True, default=1)
+    order: int = eqx.field(static=True, converter=static_number, default=1)
 
     def __check_init__(self):
         check_order(self.order)

@@ -254,9 +254,9 @@ def test_prepare_from_idx_and_read_back_with_stock_tfds(tmp_path):
 
 
 def test_numpy_batches_errors(tmp_path):
-    with pytest.raises(ValueError, match=r"batch_size must be an integer >= 1, got batch_size = 0"):
+    with pytest.raises(ValueError, match=r"batch_size must be an int in \[1, inf\), got batch_size = 0"):
         next(jd.numpy_batches("mnist", "train", 0, data_dir=tmp_path))
-    with pytest.raises(ValueError, match=r"limit must be None or an integer >= 1, got limit = 0"):
+    with pytest.raises(ValueError, match=r"limit must be an int in \[1, inf\) \(or None: all\), got limit = 0"):
         next(jd.numpy_batches("mnist", "train", 4, data_dir=tmp_path, limit=0))
 
 

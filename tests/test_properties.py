@@ -325,7 +325,9 @@ _psc_traced = jax.jit(lambda s, n: jn.psc_kernel(0.01, s, n=n), static_argnums=1
 @property_test(tau_s=_not_positive, n=st.integers(-3, 3))
 def _psc_kernel_rejects_bad_arguments_by_name(tau_s, n):
     with pytest.raises(
-        ValueError, match=r"tau_s must be finite and in \(0, inf\) s; got tau_s =|n \(the PSC kernel order\) must"
+        ValueError,
+        match=r"tau_s must be finite and in \(0, inf\) s; got tau_s ="
+        r"|n must be an int in \[0, inf\) \(the PSC kernel order\)",
     ):
         jn.psc_kernel(0.01, tau_s, n=n)
     if n >= 0:

@@ -110,9 +110,9 @@ def test_dense_dtype_must_be_floating(dtype):
 @pytest.mark.parametrize("capacity", [0, -1, 2.5, True])
 def test_regular_spike_train_checks_capacity(capacity):
     # before: -1 returned an empty buffer for a 1 Hz train over 1 s (a lost spike), 2.5 a TypeError
-    with pytest.raises(ValueError, match=r"capacity must be an int in \[1, inf\), got capacity ="):
+    with pytest.raises(ValueError, match=r"capacity must be an int in \[1, 134217727\], got capacity ="):
         jn.regular_spike_train(jnp.ones(2), 1.0, capacity=capacity)
-    with pytest.raises(ValueError, match=r"capacity must be an int in \[1, inf\), got capacity ="):
+    with pytest.raises(ValueError, match=r"capacity must be an int in \[1, 134217727\], got capacity ="):
         jn.poisson_spike_train(jnp.ones(2), 1.0, KEY, capacity=capacity)
     # 2 Hz over 1 s: spikes at 0.25 and 0.75 s
     train = jn.regular_spike_train(jnp.array([2.0]), 1.0, capacity=2)
@@ -428,3 +428,45 @@ def test_first_spike_cross_entropy_tiny_tau_is_finite_or_inf_never_nan():
     # dL/dt = ([j = k] - softmax(-t / tau)_j) / tau = (-1, 1) / tau, finite
     assert np.isposinf(float(loss))
     np.testing.assert_allclose(np.asarray(grad), np.array([-1.0, 1.0]) / np.float32(tau), rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------ buffer sizes
+def test_poisson_spike_train_capacity_is_bounded():
+    from jaxneuro._conversion import MAX_TRAIN_SLOTS
+
+    # before: 1e9 Hz for 1 s asked for a buffer of 1e9 slots per train (4 GB each)
+    with pytest.raises(
+        ValueError,
+        match=r"^rates x duration must be at most 1.34125e\+08 spikes per train .*"
+        r"got max\(rates\) = 1e\+09 Hz, duration = 1 s: 1e\+09 spikes",
+    ):
+        jn.poisson_spike_train(jnp.array([1e9, 1.0]), 1.0, KEY)
+    top = MAX_TRAIN_SLOTS // 2 - 1
+    with pytest.raises(ValueError, match=rf"^capacity must be an int in \[1, {top}\], got capacity = {top + 1}\.$"):
+        jn.poisson_spike_train(jnp.array([1.0, 1.0]), 1.0, KEY, capacity=top + 1)
+    with pytest.raises(ValueError, match=rf"^capacity must be an int in \[1, {MAX_TRAIN_SLOTS // 4 - 1}\]"):
+        jn.regular_spike_train(jnp.ones(4), 1.0, capacity=10**9)
+    # a large rate within the bound still works: 1e5 Hz over 0.1 s, about 1e4 spikes (Poisson sd 100)
+    count = int(jn.poisson_spike_train(jnp.array([1e5]), 0.1, KEY).count[0])
+    assert abs(count - 10_000) < 800
+
+
+def test_poisson_default_capacity_fits_at_the_stated_limit():
+    from jaxneuro._conversion import _max_capacity, _max_mean
+
+    for n in (1, 2, 1000):  # the largest allowed mean's default capacity is within the bound
+        top = _max_capacity(n)
+        m = _max_mean(top)
+        assert math.ceil(m + 8 * math.sqrt(m) + 8) <= top < math.ceil((m + 2) + 8 * math.sqrt(m + 2) + 8)
+
+
+def test_plot_filtered_spikes_bins_are_bounded():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    # before: 1e12 bins died in JAX with an OverflowError
+    with pytest.raises(ValueError, match=r"^dt must be at least t_max / 1000000 = 1e-06 s .*1e\+12 bins\.$"):
+        jn.plot.plot_filtered_spikes(np.array([0.01]), 0.01, t_max=1.0, dt=1e-12)
+    ax = jn.plot.plot_filtered_spikes(np.array([0.01]), 0.01, t_max=1.0, dt=1e-3)  # 1000 bins: drawn
+    assert len(ax.lines) >= 2
+    plt.close(ax.figure)

@@ -333,7 +333,7 @@ def test_filter_validation():
         filter_spikes(r, 0.0, dt=0.1)
     with pytest.raises(ValueError, match="tau_s must be a scalar"):
         filter_spikes(r, jnp.array([0.01, 0.02]), dt=0.1)
-    with pytest.raises(ValueError, match=r"n \(the PSC kernel order\)"):
+    with pytest.raises(ValueError, match=r"n must be an int in \[0, inf\) \(the PSC kernel order\), got n = -1"):
         filter_spikes(r, 0.01, -1, dt=0.1)
     with pytest.raises(ValueError, match="raster must have shape"):
         filter_spikes(jnp.float32(1.0), 0.01, dt=0.1)

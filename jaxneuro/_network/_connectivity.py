@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from .._misc import check_int
+from .._misc import check_int, static_number
 from ._noise import hash32
 
 DENSE_MAX_PAIRS = 1 << 16  # "auto" storage: dense only for projections this small (and >10% connected)
@@ -122,7 +122,7 @@ class FixedInDegree(AbstractConnectivity):
         autapses: allow a neuron to connect to itself (same population only).
     """
 
-    k: int = eqx.field(static=True)
+    k: int = eqx.field(static=True, converter=static_number)
     autapses: bool = eqx.field(static=True, default=True)
 
     def pairs(self, n_pre, n_post, same, rng):
@@ -147,7 +147,7 @@ class FixedOutDegree(AbstractConnectivity):
         procedural: generate the targets on the fly instead of storing them.
     """
 
-    k: int = eqx.field(static=True)
+    k: int = eqx.field(static=True, converter=static_number)
     autapses: bool = eqx.field(static=True, default=True)
     procedural: bool = eqx.field(static=True, default=False)
 

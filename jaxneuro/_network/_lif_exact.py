@@ -94,7 +94,7 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._custom_types import ParamArray
 from .._kernels import FAST_SYNAPSE_TAU_S
-from .._misc import as_float_array, check_int, check_positive, default_float, error_if_any, is_concrete
+from .._misc import as_float_array, check_int, check_positive, default_float, error_if_any, is_concrete, static_number
 from .._neurons._lif import LIF
 from .._solvers._base import MAX_CAPACITY
 from .._spikes import SpikeTrain, check_overflow
@@ -135,7 +135,7 @@ class LIFPopulation(eqx.Module):
         name: a label used to address the population in ``LIFNetwork(weights=...)``.
     """
 
-    size: int = eqx.field(static=True)
+    size: int = eqx.field(static=True, converter=static_number)
     neuron: LIF = eqx.field(default_factory=LIF)
     tau_s: Float[ParamArray, ""] = eqx.field(converter=as_float_array, default=FAST_SYNAPSE_TAU_S)
     bias: Float[ParamArray, " size"] = eqx.field(converter=as_float_array, default=0.0)

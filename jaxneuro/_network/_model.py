@@ -29,7 +29,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from .._custom_types import ParamArray
 from .._inputs import AbstractInput, Constant, as_input
-from .._misc import as_float_array, check_int, check_range, default_float, is_concrete
+from .._misc import as_float_array, check_int, check_range, default_float, is_concrete, static_number
 from .._neurons._base import AbstractNeuron
 from .._neurons._hh import HodgkinHuxley
 from .._solvers._exp_euler import ExponentialEuler
@@ -146,7 +146,7 @@ class PoissonPopulation(eqx.Module):
         size: number of sources.  rate: Hz, a scalar or ``(size,)``, >= 0.  name: label.
     """
 
-    size: int = eqx.field(static=True)
+    size: int = eqx.field(static=True, converter=static_number)
     rate: Float[ParamArray, "*size"] = eqx.field(converter=as_float_array)
     name: str = eqx.field(static=True, default="")
 
@@ -195,7 +195,7 @@ class PoissonInput(eqx.Module):
     """
 
     target: str = eqx.field(static=True)
-    n: int = eqx.field(static=True)
+    n: int = eqx.field(static=True, converter=static_number)
     rate: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
     weight: Float[ParamArray, ""] = eqx.field(converter=as_float_array)
     synapse: AbstractSynapse
@@ -368,8 +368,7 @@ class Network(eqx.Module):
         units = {type(p.neuron).seconds_per_time_unit for p in pops if isinstance(p, Population)}
         if len(units) > 1:
             raise ValueError(f"Network: all neurons must share one time unit, got seconds per unit {sorted(units)}.")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"Network: seed must be an int >= 0, got {seed!r}.")
+        check_int("seed", seed, 0, where="Network")
 
         def index(name: str, what: str) -> int:
             if name not in names:

@@ -45,7 +45,7 @@ from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
-from .._misc import default_float, error_if_any, is_concrete, static_float
+from .._misc import check_int, default_float, error_if_any, is_concrete, static_float
 from .._spikes import SpikeTrain, check_overflow
 from ._binomial import binomial_counts
 from ._bitmap import for_each_one
@@ -538,8 +538,10 @@ def simulate_general_network(
     n_steps = int(round(dur / dt_f))
     if abs(n_steps * dt_f - dur) > 1e-6 * dt_f or n_steps < 1:
         raise ValueError(f"duration must be a positive multiple of dt = {dt_f:g} {unit}; got duration = {dur:g}.")
-    if trace_every is not None and (not isinstance(trace_every, int) or trace_every < 1 or n_steps % trace_every):
-        raise ValueError(f"trace_every must be an int >= 1 that divides the {n_steps} steps, got {trace_every!r}.")
+    if trace_every is not None:
+        hint = f"that divides the {n_steps} steps"
+        if check_int("trace_every", trace_every, 1, n_steps, numpy=False, hint=hint) and n_steps % trace_every:
+            raise ValueError(f"trace_every must be an int in [1, {n_steps}] {hint}, got trace_every = {trace_every!r}.")
     if mesh is not None and (not isinstance(mesh, Mesh) or len(mesh.axis_names) != 1):
         raise ValueError(f"mesh must be a 1-D jax.sharding.Mesh (e.g. jaxneuro.batch_mesh()), got {mesh!r}.")
     if on_overflow not in ("error", "flag"):
@@ -548,8 +550,8 @@ def simulate_general_network(
         raise ValueError("this network draws random numbers (Poisson sources or inputs): pass key=.")
     if max_spikes is None:
         max_spikes = max(math.ceil(dur * sec * MAX_NETWORK_RATE_HZ) + 1, min(n_steps, 64))
-    elif isinstance(max_spikes, bool) or not isinstance(max_spikes, int) or max_spikes < 1:
-        raise ValueError(f"max_spikes must be an int >= 1, got {max_spikes!r}.")
+    else:
+        check_int("max_spikes", max_spikes, numpy=False)
     dtype = default_float()
     dt_s = dt_f * sec  # seconds, for rates
     _checked_sources(network, dt_f, dt_s, t0)

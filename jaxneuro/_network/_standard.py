@@ -20,6 +20,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from .._misc import check_int
 from .._neurons._hh import HHState
 from .._neurons._iaf import IntegrateAndFire
 from .._neurons._traub_miles import TraubMiles
@@ -38,8 +39,7 @@ BRUNEL_REGIMES: dict[str, dict[str, Any]] = {
 
 
 def _sizes(n: int) -> tuple[int, int]:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an int >= 2 (80% excitatory, 20% inhibitory), got {n!r}.")
+    check_int("n", n, 2, numpy=False, hint="(80% excitatory, 20% inhibitory)")
     return int(0.8 * n), n - int(0.8 * n)
 
 
@@ -156,11 +156,9 @@ def brunel_network(
     ``BRUNEL_REGIMES`` gives ``g`` and ``nu_ratio`` of Fig. 8 A-D
     (``brunel_network(**{k: v for k, v in BRUNEL_REGIMES["C"].items() if k != "name"})``).
     """
-    for name, value in (("n_e", n_e), ("n_i", n_i), ("c_e", c_e)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"brunel_network: {name} must be a positive int, got {value!r}.")
-    if c_e > n_e:
-        raise ValueError(f"brunel_network: c_e must be in [1, n_e = {n_e}], got {c_e}.")
+    for name, value in (("n_e", n_e), ("n_i", n_i)):
+        check_int(name, value, where="brunel_network", numpy=False)
+    check_int("c_e", c_e, 1, n_e, where="brunel_network", numpy=False, hint=f"(at most n_e = {n_e})")
     tau, theta = 20.0, 20.0
     nu_thr_hz = theta / (J * c_e * tau) * 1000.0
     cell = IntegrateAndFire(tau_m=tau, E_L=0.0, V_th=theta, V_reset=10.0, tau_ref=2.0)

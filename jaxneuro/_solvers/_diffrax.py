@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optimistix as optx
 
-from .._misc import check_int, check_positive, default_float
+from .._misc import check_int, check_positive, default_float, static_number
 from ._base import (
     AbstractSpikingSolver,
     Interval,
@@ -51,8 +51,8 @@ class Diffrax(AbstractSpikingSolver):
 
     rtol: float | None = eqx.field(static=True, default=None)
     atol: float | None = eqx.field(static=True, default=None)
-    max_steps: int = eqx.field(static=True, default=1_000_000)
-    checkpoints: int | None = eqx.field(static=True, default=None)
+    max_steps: int = eqx.field(static=True, converter=static_number, default=1_000_000)
+    checkpoints: int | None = eqx.field(static=True, converter=static_number, default=None)
     mode: str = eqx.field(static=True, default="reverse")
 
     def __check_init__(self):
@@ -64,9 +64,8 @@ class Diffrax(AbstractSpikingSolver):
             if getattr(self, name) is not None:
                 check_positive(name, getattr(self, name))
         check_int("max_steps", self.max_steps, numpy=False)
-        c = self.checkpoints
-        if c is not None and (not isinstance(c, int) or isinstance(c, bool) or c < 1):
-            raise ValueError(f"checkpoints must be a positive int or None, got checkpoints = {c!r}.")
+        if self.checkpoints is not None:
+            check_int("checkpoints", self.checkpoints, numpy=False, hint="(or None)")
 
     def forward_mode(self) -> Diffrax:
         return Diffrax(self.rtol, self.atol, self.max_steps, None, "forward")

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PyTree
 
+from .._misc import static_number
 from .._spikes import SpikeTrain
 
 
@@ -58,7 +59,7 @@ class SpikeTimes(AbstractRecorder):
     """Every spike time, in a ``SpikeTrain`` buffer of ``capacity`` slots (the true count is
     kept beyond it, so an overflow is flagged, never hidden)."""
 
-    capacity: int = eqx.field(static=True)
+    capacity: int = eqx.field(static=True, converter=static_number)
 
     def init(self, shape, dtype):
         return jnp.full(tuple(shape) + (self.capacity,), jnp.inf, dtype), jnp.zeros(shape, jnp.int32)
@@ -98,8 +99,8 @@ class SpikeStats(AbstractRecorder):
 
     transient: Float[Array, ""]
     t0: Float[Array, ""]
-    bin_width: float = eqx.field(static=True, default=1.0)
-    n_bins: int = eqx.field(static=True, default=0)
+    bin_width: float = eqx.field(static=True, converter=static_number, default=1.0)
+    n_bins: int = eqx.field(static=True, converter=static_number, default=0)
 
     def init(self, shape, dtype):
         shape = tuple(shape)

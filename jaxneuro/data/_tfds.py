@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .._misc import check_int
+
 
 class DataNotFoundError(FileNotFoundError):
     """A tensorflow-datasets data set is not prepared in the data directory."""
@@ -135,10 +137,9 @@ def numpy_batches(
         ValueError: for ``batch_size < 1`` or ``limit < 1``.
         DataNotFoundError: the data set is not prepared.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got batch_size = {batch_size!r}.")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
-        raise ValueError(f"limit must be None or an integer >= 1, got limit = {limit!r}.")
+    check_int("batch_size", batch_size)
+    if limit is not None:
+        check_int("limit", limit, hint="(or None: all)")
     source = data_source(name, split, data_dir=data_dir)
     n = len(source) if limit is None else min(limit, len(source))
     order = np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)

@@ -12,6 +12,9 @@ from .._kernels import psc_kernel
 from .._misc import static_positive
 from .._spikes import SpikeTrain, filter_spikes
 
+MAX_PLOT_BINS = 10**6
+"""The most bins the grid version of ``plot_filtered_spikes`` draws."""
+
 
 def _axes(ax, size=(6, 4)):
     if ax is None:
@@ -107,11 +110,12 @@ def plot_filtered_spikes(spike_times, tau_s: float, n: int = 0, *, t_max=None, d
         spike_times: spike times of one neuron (s), or a 1-D ``SpikeTrain``.
         tau_s: synaptic time constant (s).   n: kernel order.
         t_max: end of the plot (s; default last spike + 6 tau_s (n + 1)).
-        dt: bin width (s, > 0) for the grid version (optional).
+        dt: bin width (s, > 0) for the grid version (optional; at most ``MAX_PLOT_BINS``
+            bins up to ``t_max``).
 
     Raises:
-        ValueError: for a ``tau_s``, ``t_max`` or ``dt`` that is not finite and > 0, or NaN
-            spike times.
+        ValueError: for a ``tau_s``, ``t_max`` or ``dt`` that is not finite and > 0, a ``dt``
+            that makes more than ``MAX_PLOT_BINS`` bins, or NaN spike times.
     """
     tau_s = static_positive("tau_s", tau_s, "s")
     dt = None if dt is None else static_positive("dt", dt, "s")
@@ -119,6 +123,11 @@ def plot_filtered_spikes(spike_times, tau_s: float, n: int = 0, *, t_max=None, d
     train = SpikeTrain.from_times(times if len(times) else np.array([np.inf]))
     t_max = (times.max() if len(times) else 0.0) + 6 * tau_s * (n + 1) if t_max is None else t_max
     t_max = static_positive("t_max", t_max, "s")
+    if dt is not None and t_max / dt > MAX_PLOT_BINS:  # (1e12 bins was JAX's OverflowError)
+        raise ValueError(
+            f"dt must be at least t_max / {MAX_PLOT_BINS} = {t_max / MAX_PLOT_BINS:g} s (the grid version plots at "
+            f"most {MAX_PLOT_BINS} bins); got dt = {dt:g} s, t_max = {t_max:g} s: {t_max / dt:g} bins."
+        )
     ax = _axes(ax, (7, 3.5))
     ts = np.linspace(0.0, t_max, 2000)
     s = np.asarray(filter_spikes(train, tau_s, n, ts=ts))

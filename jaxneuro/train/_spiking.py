@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._misc import check_int
 from .._progress import ProgressBar
 from ._checkpoint import atomic_write, load_checkpoint
 from ._config import Config, config_from_dict
@@ -134,11 +135,9 @@ def evaluate_spiking(
     snns = [convert_mlp(model, presentation=t, **kwargs) for t in presentations]  # validates every setting
     n_test = int(data.x_test.shape[0])
     n = n_test if limit is None else limit
-    for name, value, low, high in (("limit", n, 1, n_test), ("image", image, 0, n - 1), ("chunk", chunk, 1, None)):
-        integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-        if not integer or value < low or (high is not None and value > high):
-            top = "inf" if high is None else high
-            raise ValueError(f"{name} must be an int in [{low}, {top}], got {name} = {value!r}.")
+    n = check_int("limit", n, 1, n_test, hint="(the test inputs)")
+    check_int("image", image, 0, n - 1, hint="(an index into the evaluated test inputs)")
+    chunk = check_int("chunk", chunk)
     x, t = data.x_test[:n], np.asarray(data.t_test[:n])
     chunk = min(chunk, n)
     rate_y = np.asarray(jax.jit(jax.vmap(model))(x))
