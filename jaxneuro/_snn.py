@@ -47,6 +47,7 @@ from ._misc import as_float_array, check_finite, check_int, check_range, error_i
 from ._network._eventprop import EventResult, simulate_lif_events
 from ._network._lif_exact import LIFNetwork, LIFPopulation
 from ._neurons._lif import LIF
+from ._solvers._base import MAX_CAPACITY
 from ._spikes import SpikeTrain
 from ._surrogate import AbstractSurrogate, FastSigmoid, LayerRun, simulate_layers
 
@@ -154,6 +155,11 @@ class SpikingClassifier(eqx.Module):
         steps = round(self.duration / self.dt)
         if abs(steps * self.dt - self.duration) > 1e-9 * self.duration:
             raise ValueError(f"dt must divide duration = {self.duration:g} s; got dt = {self.dt:g} s.")
+        if steps > MAX_CAPACITY:  # (1e-30 was an OverflowError from JAX's argument parsing)
+            raise ValueError(
+                f"dt must be at least duration / {MAX_CAPACITY} = {self.duration / MAX_CAPACITY:g} s (int32 step "
+                f"counts); got dt = {self.dt:g} s: {steps:g} steps."
+            )
         self.gradient = gradient
         if encoding not in _ENCODINGS:
             raise ValueError(f"encoding must be one of {_ENCODINGS}, got {encoding!r}.")

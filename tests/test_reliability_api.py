@@ -131,6 +131,8 @@ def test_regular_spike_train_checks_capacity(capacity):
         (dict(weight_std=-1.0), r"weight_std must be finite and in \[0, inf\); got weight_std = -1"),
         (dict(weight_mean=float("inf")), r"weight_mean must be finite and in \(-inf, inf\); got weight_mean = inf"),
         (dict(surrogate="fast"), r"surrogate must be a jaxneuro.AbstractSurrogate, got str"),
+        # before: an OverflowError from JAX's argument parsing (4e26 steps)
+        (dict(dt=1e-28), r"dt must be at least duration / 2147483647 = 1.86265e-11 s .*got dt = 1e-28 s: 4e\+26 steps"),
         (
             dict(weights=[jnp.full((4, 3), jnp.nan), jnp.ones((3, 4))]),
             r"weights\[0\] must be finite and in \(-inf, inf\); got weights\[0\] = \[nan",

@@ -66,6 +66,15 @@ def test_first_spike_loss_is_the_cross_entropy_plus_the_late_spike_term():
         (["spiking.gradient=bptt"], "config key 'spiking.gradient' must be one of 'exact', 'surrogate'"),
         (["spiking.tau_s=-1"], r"spiking.tau_s.*a finite float > 0"),
         (["spiking.max_spikes=0"], r"spiking.max_spikes.*None or an integer >= 1"),
+        # before: NaN weights after the first step ("the network's weights must be finite")
+        (
+            ["spiking.loss_tau=1e-38"],
+            r"'spiking.loss_tau' must be a float >= 1.17549e-38, got spiking.loss_tau = 1e-38",
+        ),
+        (
+            ["spiking.late_spike_tau=1e-30"],
+            r"'spiking.late_spike_tau' must be a float >= spiking.duration / 80 = 0.0005",
+        ),
     ],
 )
 def test_bad_spiking_configs_are_named(overrides, match):

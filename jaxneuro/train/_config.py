@@ -49,6 +49,9 @@ class ConfigError(ValueError):
     """A configuration file or override is invalid (unknown key, wrong type, missing field...)."""
 
 
+_FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
+
+
 def _require(cond: bool, key: str, value: Any, allowed: str) -> None:
     if not cond:
         raise ConfigError(f"config key {key!r} must be {allowed}, got {key} = {value!r}.")
@@ -172,6 +175,16 @@ class SpikingConfig:
             _require(math.isfinite(value) and value >= 0, f"spiking.{key}", value, "a finite float >= 0")
         _require(
             0.0 <= self.input_threshold < 1.0, "spiking.input_threshold", self.input_threshold, "a float in [0, 1)"
+        )
+        # the loss's -t / loss_tau: a subnormal loss_tau is flushed to zero (NaN); the late-spike
+        # term's e^(t / late_spike_tau) for t up to duration must stay finite (as late_spike_penalty)
+        _require(self.loss_tau >= _FLOAT32_TINY, "spiking.loss_tau", self.loss_tau, f"a float >= {_FLOAT32_TINY:g}")
+        _require(
+            self.duration <= 80.0 * self.late_spike_tau,
+            "spiking.late_spike_tau",
+            self.late_spike_tau,
+            f"a float >= spiking.duration / 80 = {self.duration / 80.0:g} (e^(duration / late_spike_tau) must stay "
+            "finite)",
         )
         _require(math.isfinite(self.weight_mean), "spiking.weight_mean", self.weight_mean, "a finite float")
         _require(
