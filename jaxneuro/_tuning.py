@@ -33,7 +33,15 @@ from ._neurons._base import AbstractNeuron
 from ._neurons._lif import LIF
 from ._sharding import call_sharded, resolve_mesh
 from ._simulate import METHODS, check_interval, check_neuron, choose_solver, initial_state
-from ._solvers import AbstractFixedStepSolver, AbstractSpikingSolver, ExactLIF, Interval, SpikeStats, SteppedLIF
+from ._solvers import (
+    AbstractFixedStepSolver,
+    AbstractSpikingSolver,
+    Diffrax,
+    ExactLIF,
+    Interval,
+    SpikeStats,
+    SteppedLIF,
+)
 from ._solvers._base import check_step, step_grid
 from ._solvers._sensitivity import forward_sensitivities, run_solver
 
@@ -90,8 +98,10 @@ def check_duration(neuron: AbstractNeuron, duration: Any, transient: Any) -> tup
 # ----------------------------------------------------------------------------- kernels
 def _solver_rates(solver: AbstractSpikingSolver, neuron, inputs: Array, t_end: float, transient: float) -> Array:
     """Rates from a solver run with a statistics recorder: batch-native for the LIF solvers
-    (elementwise loops; the stepped readout schedule needs concrete parameters), ``vmap``
-    over the batch otherwise."""
+    (elementwise loops; the stepped readout schedule needs concrete parameters) and for
+    ``Diffrax`` (its loop from spike to spike runs on the batch, each neuron's solve mapped:
+    ``vmap`` of the whole loop traced and compiled it about a third longer), ``vmap`` over the
+    batch otherwise."""
     unit = type(neuron).seconds_per_time_unit
     dtype = inputs.dtype
     solver = solver.forward_mode()  # differentiated by forward sensitivities (below)
@@ -106,7 +116,7 @@ def _solver_rates(solver: AbstractSpikingSolver, neuron, inputs: Array, t_end: f
         return rate_from_stats(st.count_after, st.first_spike, st.last_spike, t_end, seconds_per_unit=unit)
 
     def batch(neuron, inputs):
-        if isinstance(solver, (SteppedLIF, ExactLIF)):
+        if isinstance(solver, (SteppedLIF, ExactLIF, Diffrax)):
             return one(neuron, inputs)
         # Scalar parameters unmapped (read once per step, not per lane): with the stacked HH
         # update (``_exp_midpoint``) 4-8% less CPU than mapping them, with 1 or 8 host devices
