@@ -222,6 +222,11 @@ assert 4.0 < float(run.rates("exc").mean()) < 7.0
     "jn.chunked_tuning_curve(": """
 assert rate.shape == (200, 100) and rates.shape == (10_000_000,)
 """,
+    # the option names are JAX's (jax.config.update raises on an unknown one)
+    "jax_compilation_cache_dir": """
+assert jax.config.jax_compilation_cache_dir == "jax-cache"
+assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.5
+""",
 }
 
 
@@ -231,7 +236,7 @@ def example_blocks() -> list[Block]:
 
 def test_every_python_example_is_run():
     examples = example_blocks()
-    assert len(examples) == len(CHECKS) == 3
+    assert len(examples) == len(CHECKS) == 4
     assert all(sum(key in b.code for b in examples) == 1 for key in CHECKS)
 
 
