@@ -228,7 +228,7 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
         return t_next, y_next, armed, rec, traj, bad
 
     def guarded(c, nrn, drv, scl):
-        # Under vmap every lane runs the body until the last lane finishes.  A finished lane
+        # Every lane (of vmap or the batch loop) runs the body until the last one finishes; a finished lane
         # (t == t1) solves a short dummy segment at the end of the interval, from its own final
         # state, and keeps its old carry: cheap, and never a degenerate zero-length solve.
         active = c[0] < t1
@@ -242,23 +242,15 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
         armed0 = jnp.ones(shape, bool) if neuron.resets else nrn.spike_condition(y) < 0
         return (t0, y, armed0, recorder.init(shape, dtype), traj0, jnp.zeros(shape, bool))
 
-    if batch:  # one loop over the batch, each lane's step mapped (the carry's leaves lead with the batch)
-        init = eqx.filter_vmap(start)(y0, neuron)
-
-        def cond(c):
-            return jnp.any(c[0] < t1)
-
-        def step(c):
+    def step(c):
+        if batch:  # one loop over the batch, each lane's body mapped (the carry's leaves lead with the batch)
             return eqx.filter_vmap(guarded)(c, neuron, drive, scale)
-    else:
-        init = start(y0, neuron)
+        return guarded(c, neuron, drive, scale)
 
-        def cond(c):
-            return c[0] < t1
+    def cond(c):
+        return jnp.any(c[0] < t1)
 
-        def step(c):
-            return guarded(c, neuron, drive, scale)
-
+    init = eqx.filter_vmap(start)(y0, neuron) if batch else start(y0, neuron)
     # A spike buffer flags an overflow itself; any other recorder needs the loop to finish.
     flags_overflow = isinstance(recorder, SpikeTimes)
     max_loops = (1 if neuron.resets else 2) * (max_spikes + 1)
