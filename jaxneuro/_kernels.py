@@ -24,7 +24,7 @@ from jax.scipy.special import gammaln
 from jaxtyping import Array, ArrayLike, Float
 
 from ._custom_types import ParamArray
-from ._misc import as_float_array, check_int, check_positive, is_concrete, static_number
+from ._misc import as_float_array, check_int, check_positive, check_positive_normal, is_concrete, static_number
 
 FAST_SYNAPSE_TAU_S = 0.010
 """A fast, AMPA-like synapse: ``tau_s = 10 ms``.
@@ -86,7 +86,7 @@ def psc_kernel(
         ``n = 1``).
     """
     n = check_order(n)
-    tau_s = check_positive("tau_s", as_float_array(tau_s), unit="s")
+    tau_s = check_positive_normal("tau_s", as_float_array(tau_s), unit="s")
     t = as_float_array(t)
     try:
         jnp.broadcast_shapes(t.shape, tau_s.shape)
@@ -94,7 +94,7 @@ def psc_kernel(
         raise ValueError(
             f"t and tau_s must broadcast against each other; got t.shape = {t.shape}, tau_s.shape = {tau_s.shape}."
         ) from None
-    x = t / tau_s
+    x = jnp.asarray(t) / tau_s  # (in JAX: an overflow is inf, not numpy's RuntimeWarning)
     if n == 0:
         pos = x >= 0
         x_safe = jnp.where(pos, x, jnp.zeros_like(x))

@@ -228,6 +228,36 @@ def static_positive(name: str, value: Any, unit: str = "") -> float:
     return value
 
 
+def check_positive_normal(name: str, value: _T, unit: str = "") -> _T:
+    """``check_positive``, and no element subnormal in its dtype: XLA flushes subnormal numbers
+    to zero (a time constant of 1e-45 s divides by zero: NaN), and inconsistently so (one
+    comparison of a subnormal with 0 can differ from the same comparison fused into another
+    kernel), so a traced value is checked on its bits.
+
+    Raises:
+        ValueError: for a concrete value not finite and > 0 (``check_positive``'s message), or in
+            ``(0, finfo(dtype).tiny)`` (1.17549e-38 in float32), naming the parameter, its value
+            and the range; a traced one is checked at run time.
+    """
+    dtype = np.dtype(jnp.asarray(value).dtype if not is_concrete(value) else np.asarray(value).dtype)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        return check_positive(name, value, unit)
+    tiny = float(jnp.finfo(dtype).tiny)
+    allowed = f"finite and in [{tiny:g}, inf){' ' + unit if unit else ''}"
+    if is_concrete(value):
+        check_positive(name, value, unit)
+        arr = np.asarray(value)
+        if np.any(arr < tiny):
+            raise ValueError(f"{name} must be {allowed}; got {name} = {_fmt(arr[arr < tiny] if arr.ndim else arr)}.")
+        return value
+    # positive normal finite floats are exactly the bit patterns from tiny's up to (not with) inf's
+    itype = {2: np.int16, 4: np.int32, 8: np.int64}[dtype.itemsize]
+    lo, hi = (int(np.array(v, dtype).view(itype)) for v in (tiny, np.inf))
+    bits = jax.lax.bitcast_convert_type(jnp.asarray(value), itype)
+    bad = (bits < lo) | (bits >= hi)
+    return cast(_T, error_if_any(value, bad, f"{name} must be {allowed} (a traced value was outside it)."))
+
+
 def check_finite(name: str, value: _T) -> _T:
     """Check that a (possibly traced) array holds no NaN or infinity."""
     return check_range(name, value)

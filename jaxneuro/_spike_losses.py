@@ -39,7 +39,7 @@ from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._custom_types import ParamArray
 from ._losses import log_softmax, mse
-from ._misc import as_float_array, check_positive, check_range, error_if_any, is_concrete
+from ._misc import as_float_array, check_positive, check_positive_normal, check_range, error_if_any, is_concrete
 from ._spikes import SpikeTrain
 
 OnSilent = Literal["ignore", "error"]
@@ -275,10 +275,9 @@ def first_spike_cross_entropy(
     """
     fn = "first_spike_cross_entropy"
     _silent_mode(fn, on_silent)
-    tau = as_float_array(tau)
     # a subnormal tau is flushed to zero by XLA (-t / 0: NaN): at least the dtype's smallest normal,
     # which keeps 1/tau, and so the gradient, finite
-    tau = check_range("tau", tau, lower=float(jnp.finfo(tau.dtype).tiny), unit="s")
+    tau = check_positive_normal("tau", as_float_array(tau), unit="s")
     t = _first_spikes(fn, spikes, window)
     if on_silent == "error":
         t = check_spikes(t, window, what=fn)
@@ -517,9 +516,10 @@ def leaky_readout(
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"leaky_readout: inputs need a non-empty time axis first; got inputs.shape = {x.shape}.")
     dt = check_positive("dt", as_float_array(dt), unit="s")
-    tau = check_positive("tau", as_float_array(tau), unit="s")
-    a = jnp.exp(-dt / tau)
-    gain = -jnp.expm1(-dt / tau)  # 1 - a without cancellation for dt << tau
+    tau = check_positive_normal("tau", as_float_array(tau), unit="s")
+    ratio = jnp.asarray(dt) / tau  # (in JAX: an overflow is inf, a = 0, not numpy's RuntimeWarning)
+    a = jnp.exp(-ratio)
+    gain = -jnp.expm1(-ratio)  # 1 - a without cancellation for dt << tau
     v_init = as_float_array(v0)
     try:
         v_init = jnp.broadcast_to(v_init, x.shape[1:]).astype(x.dtype)

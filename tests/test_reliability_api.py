@@ -364,7 +364,8 @@ def test_cli_reports_a_run_time_check_in_one_line():
         with pytest.raises(eqx.EquinoxRuntimeError) as info:
             f(jnp.array(-1.0))
     assert not logger.disabled  # restored
-    assert run_time_message(info.value) == "tau_s must be finite and in (0, inf) s (a traced value was outside it)."
+    expected = "tau_s must be finite and in [1.17549e-38, inf) s (a traced value was outside it)."
+    assert run_time_message(info.value) == expected
 
 
 # ------------------------------------------------------------------------------ tau_s against dt
@@ -472,3 +473,26 @@ def test_plot_filtered_spikes_bins_are_bounded():
     ax = jn.plot.plot_filtered_spikes(np.array([0.01]), 0.01, t_max=1.0, dt=1e-3)  # 1000 bins: drawn
     assert len(ax.lines) >= 2
     plt.close(ax.figure)
+
+
+# ------------------------------------------------------------------------------ subnormal time constants
+@pytest.mark.parametrize("tau", [1e-45, 1e-38])  # subnormal in float32
+def test_subnormal_time_constants_are_named(tau):
+    # before: psc_kernel gave NaN (t / 0 once XLA flushed tau_s to zero), leaky_readout a numpy
+    # RuntimeWarning (overflow in dt / tau)
+    with pytest.raises(ValueError, match=r"^tau_s must be finite and in \[1.17549e-38, inf\) s; got tau_s = "):
+        jn.psc_kernel(jnp.array([0.1, 0.0]), tau, 2)
+    with pytest.raises(ValueError, match=r"^tau must be finite and in \[1.17549e-38, inf\) s; got tau = "):
+        jn.losses.leaky_readout(jnp.ones((3, 2)), dt=0.001, tau=tau)
+    # traced, checked on the bits (a fused comparison of a subnormal with 0 is not reliable)
+    f = jax.jit(lambda ts: jn.psc_kernel(jnp.array([0.1]), ts))
+    _raises_at_run_time(f, tau, match=r"tau_s must be finite and in \[1.17549e-38, inf\) s \(a traced value")
+
+
+def test_smallest_normal_time_constants_are_finite():
+    # tau_s = 2e-38: h(0.1) = e^(-5e36) / tau_s = 0 and h(0) = 0 for n = 2 (the limit), no NaN
+    np.testing.assert_array_equal(jn.psc_kernel(jnp.array([0.1, 0.0]), 2e-38, 2), [0.0, 0.0])
+    f = jax.jit(lambda ts: jn.psc_kernel(jnp.array([0.01]), ts))
+    assert float(f(0.01)[0]) == pytest.approx(math.exp(-1.0) / 0.01, rel=1e-6)  # e^(-t/tau) / tau
+    # leaky_readout with dt / tau = 5e38 (overflows float32): a = 0, v = I at once
+    np.testing.assert_array_equal(jn.losses.leaky_readout(jnp.full((2, 1), 3.0), dt=10.0, tau=2e-38), [[3.0], [3.0]])
