@@ -105,8 +105,9 @@ def _solver_rates(solver: AbstractSpikingSolver, neuron, inputs: Array, t_end: f
     unit = type(neuron).seconds_per_time_unit
     dtype = inputs.dtype
     solver = solver.forward_mode()  # differentiated by forward sensitivities (below)
-    span = Interval(jnp.asarray(0.0, dtype), jnp.asarray(t_end, dtype), 0.0, t_end)
-    recorder = SpikeStats(jnp.asarray(transient, dtype), span.t0)
+    t0 = jnp.asarray(0.0, dtype)
+    span = Interval(t0, jnp.asarray(t_end, dtype), 0.0, t_end)
+    recorder = SpikeStats(jnp.asarray(transient, dtype), t0)
 
     def one(nrn, x):
         y0 = jax.tree.map(
@@ -147,7 +148,7 @@ def tuning_curve(
     dt: float | None = None,
     dtype: Any = None,
     mesh: Mesh | None = None,
-) -> Float[Array, "*batch"]:
+) -> Float[Array, "*shape"]:
     """Steady-state firing rate (Hz) of ``neuron`` for each constant input, in one call.
 
     Each input is held constant from ``t = 0`` (LIF from ``v = 0``, HH from rest) for
@@ -364,7 +365,8 @@ def spike_statistics(
                 f"bin_width must be {grid}dividing t1 - t0 = {s1 - s0:g} {unit}; got bin_width = {width:g}."
             )
     y0 = initial_state(neuron, y0)
-    recorder = SpikeStats(transient, span.t0, width, n_bins)
+    t0_arr, t1_arr = jnp.asarray(span.t0), jnp.asarray(span.t1)  # numpy when concrete (check_interval)
+    recorder = SpikeStats(transient, t0_arr, width, n_bins)
     _, _, st = run_solver(solver, neuron, drive, span, y0, recorder, np.zeros(0))
     return SpikeStatistics(
         st.count,
@@ -372,8 +374,8 @@ def spike_statistics(
         st.first_spike,
         st.last_spike,
         jnp.moveaxis(st.bins, 0, -1),
-        span.t0,
-        span.t1,
+        t0_arr,
+        t1_arr,
         transient,
         type(neuron).seconds_per_time_unit,
     )

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PyTree
 
+from .._custom_types import ParamArray
 from .._inputs import AbstractInput
 from .._misc import check_finite, is_concrete
 from .._neurons._base import AbstractNeuron
@@ -32,10 +33,11 @@ class CoarseStepWarning(UserWarning):
 
 
 class Interval(eqx.Module):
-    """``[t0, t1]`` as arrays, with the Python floats when they are known at trace time."""
+    """``[t0, t1]`` as arrays (numpy when known on the host, as ``as_float_array`` gives them),
+    with the Python floats when they are known at trace time."""
 
-    t0: Float[Array, ""]
-    t1: Float[Array, ""]
+    t0: Float[ParamArray, ""]
+    t1: Float[ParamArray, ""]
     s0: float | None = eqx.field(static=True)
     s1: float | None = eqx.field(static=True)
 
@@ -45,7 +47,7 @@ class Interval(eqx.Module):
         representable times near ``t0 = 1e4`` s is 1 ms, coarser than the events of a run."""
         if self.s0 is not None and self.s1 is not None:
             return jnp.asarray(self.s1 - self.s0, self.t0.dtype)
-        return self.t1 - self.t0
+        return jnp.asarray(self.t1 - self.t0)
 
 
 class AbstractSpikingSolver(eqx.Module):
@@ -169,7 +171,7 @@ def check_ts(span: Interval, ts: Any, default: int = 1001) -> Array:
     equally spaced times."""
     t0, t1, s0, s1 = span.t0, span.t1, span.s0, span.s1
     if ts is None:  # t0 + increasing offsets: nondecreasing after rounding, however large t0
-        return t0 + jnp.linspace(0.0, span.length(), default, dtype=t0.dtype)
+        return jnp.asarray(t0) + jnp.linspace(0.0, span.length(), default, dtype=t0.dtype)
     concrete = is_concrete(ts)
     host = np.asarray(ts) if concrete else None  # read before jnp.asarray: under jit that is a tracer
     ts = jnp.asarray(host if concrete else ts, t0.dtype)
@@ -231,7 +233,7 @@ def step_grid(span: Interval, dt: float, ts: Any, method: str) -> tuple[int, Arr
             )
         if np.any(np.diff(idx) < 0):
             raise ValueError("ts must be increasing.")
-    ts_arr = span.t0 + jnp.asarray(idx, dtype=span.t0.dtype) * jnp.asarray(dt, span.t0.dtype)
+    ts_arr = jnp.asarray(span.t0) + jnp.asarray(idx, dtype=span.t0.dtype) * jnp.asarray(dt, span.t0.dtype)
     return n_steps, ts_arr, idx
 
 

@@ -27,8 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from equinox.internal import unvmap_any
-from jaxtyping import Array, PyTree
+from jaxtyping import Array, Float, PyTree
 
+from .._custom_types import ParamArray
 from .._neurons._base import AbstractNeuron
 from ._base import NON_FINITE_STATE, AbstractSpikingSolver, Interval, check_step, error_if_any, step_grid
 from ._recorders import AbstractRecorder, SpikeStats
@@ -142,7 +143,7 @@ def fixed_step_loop(
     update,
     neuron: AbstractNeuron,
     drive,
-    t0: Array,
+    t0: Float[ParamArray, ""],
     dt: float,
     n_steps: int,
     save_idx,
