@@ -59,7 +59,13 @@ def batch_mesh(
     Raises:
         ValueError: for an empty device list.
     """
-    devices = list(jax.local_devices() if devices is None else devices)
+    given = jax.local_devices() if devices is None else devices
+    if not isinstance(given, (list, tuple, np.ndarray)) or not all(isinstance(d, jax.Device) for d in given):
+        # (batch_mesh(0) was "TypeError: 'int' object is not iterable")
+        raise ValueError(
+            f"devices must be a sequence of jax devices (e.g. jax.devices()[:2]), got devices = {given!r}."
+        )
+    devices = list(given)
     if not devices:
         raise ValueError("devices must hold at least one device; got an empty sequence.")
     return Mesh(np.asarray(devices, dtype=object), (axis_name,))

@@ -496,3 +496,13 @@ def test_smallest_normal_time_constants_are_finite():
     assert float(f(0.01)[0]) == pytest.approx(math.exp(-1.0) / 0.01, rel=1e-6)  # e^(-t/tau) / tau
     # leaky_readout with dt / tau = 5e38 (overflows float32): a = 0, v = I at once
     np.testing.assert_array_equal(jn.losses.leaky_readout(jnp.full((2, 1), 3.0), dt=10.0, tau=2e-38), [[3.0], [3.0]])
+
+
+def test_batch_mesh_devices_must_be_devices():
+    # before: batch_mesh(0) was "TypeError: 'int' object is not iterable"
+    with pytest.raises(ValueError, match=r"^devices must be a sequence of jax devices .*got devices = 0\.$"):
+        jn.batch_mesh(0)
+    with pytest.raises(ValueError, match=r"^devices must be a sequence of jax devices .*got devices = \['cpu'\]\.$"):
+        jn.batch_mesh(["cpu"])
+    mesh = jn.batch_mesh(jax.devices()[:1])
+    assert mesh.devices.size == 1 and mesh.devices.flat[0] == jax.devices()[0]
