@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -140,7 +141,8 @@ def run_subcommand(args: argparse.Namespace) -> int:
     2: a ``ValueError`` (its message names the parameter and the allowed range) and a run-time
     check that failed inside a compiled call (``eqx.error_if``: an ``EquinoxRuntimeError`` or
     ``XlaRuntimeError``, whose traceback JAX would log is suppressed).  The line names the
-    command-line option when the subcommand's ``args.options`` maps the parameter to one.
+    command-line option when the subcommand's ``args.options`` maps the parameter to one.  A
+    warning (e.g. a step too coarse for the neuron) is one line ``PROG: warning: MESSAGE``, once.
 
     Args:
         args: the parsed arguments; ``args.func`` runs the subcommand, ``args.prog`` (default
@@ -152,8 +154,18 @@ def run_subcommand(args: argparse.Namespace) -> int:
     """
     prog = getattr(args, "prog", None) or f"jaxneuro {args.command}"
     options = getattr(args, "options", None) or {}
+
+    shown: set[str] = set()
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        if str(message) not in shown:  # (raised where a program is traced and again where it runs)
+            shown.add(str(message))
+            print(f"{prog}: warning: {message}", file=sys.stderr)
+
     try:
-        with no_callback_log():
+        with no_callback_log(), warnings.catch_warnings():
+            warnings.simplefilter("always")  # every one reaches one_line, which shows each message once
+            warnings.showwarning = one_line  # restored by catch_warnings
             return int(args.func(args) or 0)
     except ValueError as err:  # the library's message names the parameter and the range
         message = name_option(str(err), options)

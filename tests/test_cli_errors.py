@@ -177,3 +177,23 @@ def test_every_subcommand_goes_through_run_subcommand():
 
     for module in (jaxneuro.cli, jaxneuro.train._cli, jaxneuro.data._cli):
         assert "run_subcommand(parser.parse_args(argv))" in inspect.getsource(module.main)
+
+
+def test_run_subcommand_shows_a_warning_once_in_one_line(capsys):
+    import warnings
+
+    from jaxneuro.cli import run_subcommand
+
+    def coarse(args):  # as the HH sweep warns where it is traced and again where it runs
+        for _ in range(2):
+            warnings.warn(
+                "dt = 1000 ms is coarser than HodgkinHuxley resolves a spike with.", UserWarning, stacklevel=2
+            )
+        return 0
+
+    # before: each warning printed twice with its file, line and source line
+    assert run_subcommand(_subcommand(coarse)) == 0
+    err = capsys.readouterr().err
+    assert err == "jaxneuro demo: warning: dt = 1000 ms is coarser than HodgkinHuxley resolves a spike with.\n"
+    with pytest.raises(UserWarning):  # the filters and showwarning are restored afterwards (errors here)
+        warnings.warn("outside", UserWarning, stacklevel=2)
