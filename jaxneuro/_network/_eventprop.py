@@ -205,7 +205,7 @@ def _advance(t, t_new, v, s, R, J, inv_tm, inv_ts, a):
     return J + (v0 - J) * em + s0 * k, s0 * es, s0
 
 
-def _predict(t, v, s, R, J, inv_tm, inv_ts, a, duration, mask=True):
+def _predict(t, v, s, R, J, inv_tm, inv_ts, a, duration, mask: bool | jax.Array = True):
     """Absolute time of each neuron's next crossing with no further input (``inf`` if none
     before ``duration``); refractory neurons start from ``v = 0`` at their release ``R``."""
     base = jnp.maximum(t, R)
