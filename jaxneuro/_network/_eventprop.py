@@ -132,7 +132,7 @@ def _log1p_ratio(x: Array) -> Array:
     return jnp.where(small, series, jnp.log1p(xs) / xs)
 
 
-def _crossing(vb, sb, J, inv_tm, inv_ts, a, horizon, mask=True):
+def _crossing(vb, sb, J, inv_tm, inv_ts, a, horizon, mask: bool | jax.Array = True):
     """The first ``u`` in ``[0, horizon]`` at which ``v`` (free evolution from ``(vb, sb)``
     under drive ``J``) reaches 1; ``0`` when ``vb >= 1`` already, ``inf`` when it does not
     reach 1 by ``horizon``.
