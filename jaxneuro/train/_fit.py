@@ -173,11 +173,15 @@ def make_model(config: Config, in_size: int, out_size: int, *, key: jax.Array) -
 
 SILENT_PROBE = 512
 """Training samples (the first ones) on which ``fit`` measures a spiking classifier's silence."""
+SPIKING_CHUNK = 256
+"""Samples a spiking classifier evaluates at once (``vmap``) in ``fit``: the exact simulation
+holds a spike buffer of ``N x max_spikes`` per sample (2 MB for 784-350-10), so the 10,000 MNIST
+test images at once need some 20 GB."""
 
 
 @eqx.filter_jit
 def _outputs(model: Any, x: jax.Array) -> jax.Array:
-    return jax.vmap(model)(x)
+    return jax.lax.map(model, x, batch_size=min(SPIKING_CHUNK, x.shape[0]))
 
 
 def silent_fraction(model: Any, x: jax.Array) -> float:
@@ -477,7 +481,7 @@ def fit(
     schedule = make_schedule(config, n_train)
     batch = min(config.batch_size, n_train)
     nb = steps_per_epoch(config, n_train)
-    evaluate = make_evaluate(loss_fn, score_fn)
+    evaluate = make_evaluate(loss_fn, score_fn, **({} if config.spiking is None else {"chunk_size": SPIKING_CHUNK}))
     if config.scan_epoch:
         train_epoch = make_train_epoch(loss_fn, optimizer, batch, score_fn, mesh=mesh)
     else:
