@@ -74,7 +74,7 @@ class SpikingClassifier(eqx.Module):
         max_spikes: event capacity of the exact simulation (static): network spikes per input.
     """
 
-    weights: tuple[Float[Array, "n_l n_prev"], ...]
+    weights: tuple[Float[Array, "_n_l _n_prev"], ...]  # each layer its own sizes (unchecked names)
     tau_m: float = eqx.field(static=True)
     tau_s: float = eqx.field(static=True)
     tau_ref: float = eqx.field(static=True)

@@ -353,6 +353,13 @@ def test_bad_inputs_name_parameter_value_and_range():
     noisy = jn.LIFNetwork([jn.LIFPopulation(3, noise=0.1)])
     with pytest.raises(ValueError, match="noise must be 0 for simulate_lif_events.*got noise = 0.1"):
         simulate_lif_events(noisy, T)
+
+
+# on_overflow="drop" (outside its Literal) and a LIF for the network, on purpose
+@pytest.mark.jaxtyping_off
+def test_wrongly_typed_options_are_clear_errors():
+    params, build = two_layer(seed=0)
+    net = build(params[0], params[3])
     with pytest.raises(ValueError, match="on_overflow must be 'error' or 'flag'"):
         simulate_lif_events(net, T, on_overflow="drop")
     with pytest.raises(ValueError, match="network must be a LIFNetwork"):

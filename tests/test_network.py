@@ -535,8 +535,14 @@ def pop(**kw):
     "kwargs, match",
     [
         ({"size": 0}, r"LIFPopulation: size must be an int in \[1, inf\), got size = 0"),
-        ({"size": 2.5}, r"LIFPopulation: size must be an int in \[1, inf\), got size = 2.5"),
-        ({"neuron": jn.HodgkinHuxley()}, "neuron must be a jaxneuro.LIF"),
+        # size=2.5 (not an int) and a HodgkinHuxley neuron (not a LIF) on purpose: the run-time
+        # jaxtyping checks off for them, so that the library's ValueError is tested
+        pytest.param(
+            {"size": 2.5},
+            r"LIFPopulation: size must be an int in \[1, inf\), got size = 2.5",
+            marks=pytest.mark.jaxtyping_off,
+        ),
+        pytest.param({"neuron": jn.HodgkinHuxley()}, "neuron must be a jaxneuro.LIF", marks=pytest.mark.jaxtyping_off),
         ({"neuron": LIF(tau_m=jnp.array([0.02, 0.03, 0.04]))}, "tau_m must be a scalar"),
         ({"neuron": LIF(tau_ref=jnp.array([0.002, 0.003]))}, r"tau_ref must be a scalar or have shape \(3,\)"),
         ({"tau_s": jnp.array([0.01, 0.02])}, "tau_s must be a scalar"),
@@ -552,6 +558,9 @@ def test_population_validation(kwargs, match):
         pop(**kwargs)
 
 
+# a weights key "a" (not a (post, pre) pair), a list of arrays for the Connections and a (3, 2)
+# matrix for from_weights' (n, n) on purpose
+@pytest.mark.jaxtyping_off
 def test_network_validation():
     a, b = LIFPopulation(3, name="a"), LIFPopulation(2, name="b")
     with pytest.raises(ValueError, match="non-empty sequence of LIFPopulation"):
@@ -578,6 +587,9 @@ def test_network_validation():
         LIFNetwork([a]).population_slice("z")
 
 
+# on_overflow="drop", state0=(1, 2), trace_neurons=[[0]], inputs=(an array, ...), a LIFPopulation
+# for the network and a JAX duration are wrongly typed on purpose
+@pytest.mark.jaxtyping_off
 def test_simulate_validation():
     net = LIFNetwork.from_weights(np.zeros((2, 2)), bias=1.2)
     cases = [
@@ -690,6 +702,13 @@ def test_connection_weights_dense_and_augmented_form():
     np.testing.assert_allclose(np.asarray(layer.augmented_weight() @ jn.augment(x)), np.asarray(layer(x)), rtol=1e-6)
     batch = rng.normal(size=(6, 4))
     np.testing.assert_allclose(np.asarray(jax.vmap(layer)(batch)), batch @ W.T + b, rtol=1e-6)
+
+
+# a bias, input and weight of the wrong shape on purpose
+@pytest.mark.jaxtyping_off
+def test_dense_shape_errors():
+    W = np.random.default_rng(7).normal(size=(3, 4))
+    layer = jn.Dense.from_weights(W, np.zeros(3))
     with pytest.raises(ValueError, match=r"bias must have shape \(out_size,\) = \(3,\)"):
         jn.Dense.from_weights(W, np.zeros(4))
     with pytest.raises(ValueError, match=r"x must have shape \(in_size,\) = \(4,\)"):
@@ -781,5 +800,9 @@ def test_connections_store_outgoing_rows():
     np.testing.assert_allclose(net.outgoing_weights(), full.T, rtol=1e-6)
     one = LIFNetwork.from_weights(W_aa.astype(np.float32))
     assert one.outgoing_weights() is one.connections[0].weight_t  # no copy for one population
+
+
+@pytest.mark.jaxtyping_off  # a 1-D weight (annotated "post pre") on purpose
+def test_connection_weight_must_be_a_matrix():
     with pytest.raises(ValueError, match="weight must be a matrix"):
         jn.Connection(0, 0, np.zeros(3))

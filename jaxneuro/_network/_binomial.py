@@ -25,12 +25,14 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._custom_types import ParamArray
+from .._custom_types import RealScalarLike
 
 INVERSION_MAX_MEAN = 30.0
 
 
-def binomial_counts(key: PRNGKeyArray, n: int, p: ParamArray, shape: tuple[int, ...], dtype) -> Float[Array, "*shape"]:
+def binomial_counts(
+    key: PRNGKeyArray, n: int, p: RealScalarLike, shape: tuple[int, ...], dtype
+) -> Float[Array, "*shape"]:
     """Draws from Binomial(``n``, ``p``) of ``shape`` (``n`` a static int, ``0 <= p <= 1``).
 
     Inversion (module docstring) when the mean ``n p`` is at most ``INVERSION_MAX_MEAN``;

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 from jax import lax
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Bool, Float, Int
 
 
-def bitmap(m: Float[Array, " n"]) -> tuple[Array, Array, Array, Array]:
+def bitmap(m: Float[Array, " n"] | Bool[Array, " n"]) -> tuple[Array, Array, Array, Array]:
     """The 1s of a 0/1 vector ``m`` as a two-level bitmap (``uint32``): with ``nb =
     ceil(n/32)`` words, bit ``i`` of ``words[b]`` is set where ``m[b + i nb] = 1`` (packed down
     the columns of ``m`` seen as ``(32, nb)``: a vertical, vectorised reduction), and bit

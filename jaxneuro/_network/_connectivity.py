@@ -243,6 +243,9 @@ class OneToOne(AbstractConnectivity):
 
 # ================================================================================ storage
 PerSynapse = Float[Array, ""] | Float[Array, "n_pre fan"]
+OneDelay = Float[Array, ""] | Int[Array, ""]
+"""A storage's delay field ``delay_steps``: the delay in s (floating) as the network builds
+it, in whole steps (int32) once the simulation has converted it for its step ``dt``."""
 
 
 class SparseStorage(eqx.Module):
@@ -252,7 +255,7 @@ class SparseStorage(eqx.Module):
 
     targets: Int[Array, "n_pre fan"]
     weight: PerSynapse
-    delay_steps: Int[Array, ""] | Int[Array, "n_pre fan"]
+    delay_steps: OneDelay | Float[Array, "n_pre fan"] | Int[Array, "n_pre fan"]  # s, then steps (OneDelay)
     n_post: int = eqx.field(static=True)
 
     def rows(self, src: Int[Array, " k"]) -> tuple[Array, Array, Array]:
@@ -273,7 +276,7 @@ class ProceduralStorage(eqx.Module):
     seed: int = eqx.field(static=True)
     k: int = eqx.field(static=True)
     weight: Float[Array, ""]
-    delay_steps: Int[Array, ""]
+    delay_steps: OneDelay  # s, then steps
     n_post: int = eqx.field(static=True)
     n_pre: int = eqx.field(static=True)
 
@@ -289,7 +292,7 @@ class DenseStorage(eqx.Module):
     """A ``(n_pre, n_post)`` weight matrix (zero where not connected), one delay."""
 
     matrix: Float[Array, "n_pre n_post"]
-    delay_steps: Int[Array, ""]
+    delay_steps: OneDelay  # s, then steps
 
     @property
     def n_post(self) -> int:

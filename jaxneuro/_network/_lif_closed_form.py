@@ -26,7 +26,8 @@ gradient), and the location and value of an interior maximum of ``v`` (``interio
 Newton on ``v' = 0``).
 
 Every function is elementwise: its array arguments broadcast together, and each result has
-the broadcast shape of the arguments it depends on.  Times (``u``, ``lo``, ``hi``, ``h``) are in s, rates (``inv_tm =
+the broadcast shape of the arguments it depends on (arrays, numpy arrays or Python numbers:
+``ArrayLike``).  Times (``u``, ``lo``, ``hi``, ``h``) are in s, rates (``inv_tm =
 1/tau_m``, ``inv_ts = 1/tau_s``, ``a``) in 1/s, ``v``, ``s`` and ``J`` normalised.  The
 functions are written for the time step of ``simulate_lif_network``: few XLA kernels (the
 exponentials of a stage are stacked into one) and no division or branch that XLA cannot
@@ -43,7 +44,7 @@ import math
 
 import jax.numpy as jnp
 from jax import lax
-from jaxtyping import Array
+from jaxtyping import Array, ArrayLike
 
 PHI1_SERIES = 0.1  # below this |a u|, (e^(a u) - 1)/(a u) from its Taylor series
 NEWTON_ITERS = 1  # Halley steps from a 2nd-order start on an interval <= dt, then a Newton step: to rounding (tests)
@@ -66,7 +67,7 @@ def phi1(x: Array) -> Array:
     return out
 
 
-def decays(u: Array, inv_tm: Array, a: Array) -> tuple[Array, Array, Array]:
+def decays(u: ArrayLike, inv_tm: ArrayLike, a: ArrayLike) -> tuple[Array, Array, Array]:
     """The decays over a time ``u``: ``e^(-u/tau_m)``, ``e^(-u/tau_s)`` and
 
         K(u) = (u/tau_m) e^(-u/tau_m) (e^(a u) - 1)/(a u) = tau_s/(tau_s - tau_m) (e^(-u/tau_s) - e^(-u/tau_m)),
@@ -86,6 +87,7 @@ def decays(u: Array, inv_tm: Array, a: Array) -> tuple[Array, Array, Array]:
     Returns:
         ``(e^(-u/tau_m), e^(-u/tau_s), K(u))``, each of the broadcast shape.
     """
+    u, inv_tm, a = jnp.asarray(u), jnp.asarray(inv_tm), jnp.asarray(a)
     em, es = exps(-u * inv_tm, -u * (inv_tm - a))
     return em, es, k_from(u, em, es, inv_tm, a)
 
@@ -100,7 +102,7 @@ def exps(*xs: Array) -> list[Array]:
     return list(jnp.exp(jnp.stack(jnp.broadcast_arrays(*xs))))
 
 
-def k_from(u: Array, em: Array, es: Array, inv_tm: Array, a: Array) -> Array:
+def k_from(u: ArrayLike, em: Array, es: Array, inv_tm: ArrayLike, a: ArrayLike) -> Array:
     """``K(u)`` of ``decays`` from ``em = e^(-u/tau_m)`` and ``es = e^(-u/tau_s)``: ``(es -
     em)/(a tau_m)`` for ``|a u| > PHI1_SERIES``, else ``(u/tau_m) em phi1(a u)``.
 
@@ -119,7 +121,7 @@ def k_from(u: Array, em: Array, es: Array, inv_tm: Array, a: Array) -> Array:
     return jnp.where(small, k_series, k_diff)
 
 
-def kresp(u: Array, inv_tm: Array, a: Array) -> Array:
+def kresp(u: ArrayLike, inv_tm: ArrayLike, a: ArrayLike) -> Array:
     """``K(u)`` of ``decays`` (the third of its results)."""
     return decays(u, inv_tm, a)[2]
 

@@ -92,7 +92,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from .._custom_types import ParamArray
+from .._custom_types import ParamArray, RealSequence
 from .._kernels import FAST_SYNAPSE_TAU_S
 from .._misc import as_float_array, check_int, check_positive, default_float, error_if_any, is_concrete, static_number
 from .._neurons._lif import LIF
@@ -305,11 +305,11 @@ class LIFNetwork(eqx.Module):
     @classmethod
     def from_weights(
         cls,
-        weight: Float[ArrayLike, "n n"],
+        weight: Float[ArrayLike, "n n"] | RealSequence,
         neuron: LIF | None = None,
         *,
         tau_s: float | ArrayLike = FAST_SYNAPSE_TAU_S,
-        bias: float | ArrayLike = 0.0,
+        bias: float | ArrayLike | RealSequence = 0.0,
         noise: float | ArrayLike = 0.0,
     ) -> "LIFNetwork":
         """One recurrent population of ``n`` neurons with weights ``weight`` (shape ``(n, n)``,
@@ -760,7 +760,7 @@ def simulate_lif_network(
     dt: float = 1e-4,
     t0: float | ArrayLike = 0.0,
     drive: Callable[[Array], ArrayLike] | Float[ArrayLike, " steps"] | Float[ArrayLike, "steps n"] | None = None,
-    inputs: tuple[SpikeTrain, Float[ArrayLike, "n n_in"]] | None = None,
+    inputs: tuple[SpikeTrain, Float[ArrayLike, "n n_in"] | RealSequence] | None = None,
     key: PRNGKeyArray | None = None,
     state0: NetworkState | None = None,
     record_spikes: bool = True,

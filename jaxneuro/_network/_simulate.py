@@ -78,12 +78,12 @@ class RunState(eqx.Module):
     """
 
     y: tuple[PyTree, ...]
-    refractory: tuple[Int[Array, " n"] | None, ...]
-    armed: tuple[Bool[Array, " n"] | None, ...]
+    refractory: tuple[Int[Array, " _n"] | None, ...]  # _n: each population its own size
+    armed: tuple[Bool[Array, " _n"] | None, ...]
     synapses: tuple[PyTree, ...]
     inputs: tuple[PyTree, ...]
-    buffers: tuple[Float[Array, "slots n1"], ...]
-    history: tuple[Bool[Array, "slots n"] | None, ...]
+    buffers: tuple[Float[Array, "_slots _n1"], ...]
+    history: tuple[Bool[Array, "_slots _n"] | None, ...]
     step: Int[Array, ""]
 
 
@@ -102,9 +102,9 @@ class NetworkRun(eqx.Module):
     """
 
     spikes: tuple[SpikeTrain | None, ...]
-    spike_count: tuple[Int[Array, " n"], ...]
+    spike_count: tuple[Int[Array, " _n"], ...]  # _n: each population its own size
     ts: Float[Array, " records"] | None
-    v: tuple[Float[Array, "records n"] | None, ...] | None
+    v: tuple[Float[Array, "records _n"] | None, ...] | None
     final_state: RunState
     names: tuple[str, ...] = eqx.field(static=True)
     duration: float = eqx.field(static=True)
@@ -351,7 +351,15 @@ def _neurons(plan: _Plan, st: RunState, t: Array, keys) -> tuple[list, list, lis
 
 
 def _propagate(
-    plan: _Plan, n: Array, spiked: list, t_spk: list, syns: list, bufs: list, times: list, counts: list, history: list
+    plan: _Plan,
+    n: Array,
+    spiked: list,
+    t_spk: list,
+    syns: list,
+    bufs: list,
+    times: list,
+    counts: tuple[Array, ...],
+    history: list,
 ):
     """Step 5: every spike's weights into the delay buffers (or, for a projection without
     delay whose synapse only adds its input, straight into its state), its time into the spike
