@@ -224,7 +224,9 @@ def test_error_versus_pieces_table():
 
 
 # ---------------------------------------------------------------- bad input
-@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
+# n_pieces=2.5 is not an int on purpose (run-time jaxtyping checks off for it, so that the
+# library's ValueError is tested)
+@pytest.mark.parametrize("bad", [0, -3, pytest.param(2.5, marks=pytest.mark.jaxtyping_off), True])
 def test_bad_piece_counts(bad):
     f = TARGETS["sin"][0]
     with pytest.raises(ValueError, match=rf"n_pieces must be an int in \[1, inf\), got n_pieces = {bad!r}"):
