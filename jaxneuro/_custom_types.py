@@ -9,6 +9,10 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int
 RealScalarLike = float | int | np.floating | np.integer | Float[ArrayLike, ""]
 """A real scalar: a Python number or a 0-d array."""
 
+StaticReal: TypeAlias = float | int | np.floating | np.integer
+"""A real number known on the host (static: it sets a step, a loop length or a shape), a Python or
+numpy number, e.g. ``dt = 1e-4`` or ``dt = 1``."""
+
 Scalar = Float[Array, ""]
 BoolScalar = Bool[Array, ""]
 IntScalar = Int[Array, ""]
@@ -24,4 +28,15 @@ RealSequence: TypeAlias = Sequence[float | int] | Sequence[Sequence[float | int]
 accepted where the function converts its input with ``jnp.asarray``.  (jaxtyping checks no shape
 in a list; the function's own checks do.)"""
 
-__all__ = ["Array", "ArrayLike", "Bool", "Float", "Int", "ParamArray", "RealScalarLike", "RealSequence", "Scalar"]
+__all__ = [
+    "Array",
+    "ArrayLike",
+    "Bool",
+    "Float",
+    "Int",
+    "ParamArray",
+    "RealScalarLike",
+    "RealSequence",
+    "Scalar",
+    "StaticReal",
+]

@@ -118,7 +118,7 @@ class Dense(eqx.Module):
     def out_size(self) -> int:
         return self.weight.shape[0]
 
-    def augmented_weight(self) -> Float[Array, "out_size in_size+1"]:
+    def augmented_weight(self) -> Float[Array, "{self.out_size} {self.in_size}+1"]:
         """``W_hat = [W | b]``, shape ``(out_size, in_size + 1)``: ``W_hat @ augment(x) == W x + b``."""
         return jnp.concatenate([self.weight, self.bias[:, None]], axis=1)
 

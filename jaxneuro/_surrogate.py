@@ -55,8 +55,9 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
+from ._custom_types import StaticReal
 from ._misc import as_float_array, check_finite, static_positive
 from ._neurons._base import AbstractNeuron
 from ._neurons._lif import LIF
@@ -144,13 +145,13 @@ class LayerRun(eqx.Module):
 
 
 def simulate_layers(
-    weights: Sequence[Float[ArrayLike, "n_l n_prev"]],
-    inputs: Float[ArrayLike, "steps n_in"],
+    weights: Sequence[Float[ArrayLike, "_n_l _n_prev"]],  # each layer its own sizes (unchecked names)
+    inputs: Real[ArrayLike, "steps n_in"],
     *,
-    dt: float,
-    tau_s: float,
+    dt: StaticReal,
+    tau_s: StaticReal,
     neuron: AbstractNeuron | None = None,
-    bias: Sequence[Float[ArrayLike, " n_l"]] | None = None,
+    bias: Sequence[Float[ArrayLike, " _n_l"] | Float[ArrayLike, ""]] | None = None,
     surrogate: AbstractSurrogate | None = None,
     solver: Any = None,
 ) -> LayerRun:
@@ -166,7 +167,8 @@ def simulate_layers(
     Args:
         weights: ``W_l`` of shape ``(n_l, n_(l-1))`` (charges: a spike adds ``W_l / tau_s`` to
             the synaptic current), ``n_0`` the number of inputs.
-        inputs: spikes per step of each input, shape ``(steps, n_in)`` (a raster).
+        inputs: spikes per step of each input, shape ``(steps, n_in)`` (a raster of int or float
+            counts, e.g. ``SpikeTrain.to_raster``).
         dt: step (static), in the neuron's time unit.
         tau_s: synaptic time constant (> 0), same unit.
         neuron: any ``AbstractNeuron`` (default ``LIF()``: normalised, seconds); its parameters

@@ -206,7 +206,17 @@ def test_trains_xor_with_optax():
 
 
 # ---------------------------------------------------------------- bad input
-@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        0,
+        -1,
+        # not ints on purpose (the hook would reject them before the library's own check)
+        pytest.param(2.5, marks=pytest.mark.jaxtyping_off),
+        True,
+        pytest.param("3", marks=pytest.mark.jaxtyping_off),
+    ],
+)
 def test_bad_sizes(bad):
     with pytest.raises(ValueError, match=rf"in_size must be an int in \[1, inf\), got in_size = {bad!r}"):
         jn.Dense(bad, 2, key=jr.key(0))
@@ -216,9 +226,13 @@ def test_bad_sizes(bad):
         jn.MLP(2, 1, (3, bad), key=jr.key(0))
 
 
-def test_bad_hidden_sizes_and_activation():
+@pytest.mark.jaxtyping_off  # hidden_sizes = 3, not a sequence on purpose
+def test_hidden_sizes_must_be_a_sequence():
     with pytest.raises(ValueError, match=r"hidden_sizes must be a sequence of positive ints, got 3"):
         jn.MLP(2, 1, 3, key=jr.key(0))
+
+
+def test_bad_activation():
     with pytest.raises(ValueError, match=r"activation must be a callable or one of .*got 'sigmoidal'"):
         jn.MLP(2, 1, (3,), "sigmoidal", key=jr.key(0))
     with pytest.raises(ValueError, match=r"activation must be a callable or one of .*got 'nope'"):
@@ -229,15 +243,22 @@ def test_input_shape_mismatch():
     layer = jn.Dense(3, 2, key=jr.key(0))
     with pytest.raises(ValueError, match=r"Dense: x must have shape \(in_size,\) = \(3,\), got shape \(4,\)"):
         layer(jnp.ones(4))
-    with pytest.raises(ValueError, match=r"got shape \(5, 3\) \(batch with jax.vmap\)"):
-        layer(jnp.ones((5, 3)))
     model = jn.MLP(3, 1, (2,), key=jr.key(0))
     with pytest.raises(ValueError, match=r"Dense: x must have shape \(in_size,\) = \(3,\), got shape \(2,\)"):
         eqx.filter_jit(lambda m, x: m(x))(model, jnp.ones(2))
+
+
+@pytest.mark.jaxtyping_off  # x = jnp.ones((5, 3)) and jnp.ones((2, 2)): matrices where a vector is expected, on purpose
+def test_input_that_is_not_a_vector():
+    layer = jn.Dense(3, 2, key=jr.key(0))
+    with pytest.raises(ValueError, match=r"got shape \(5, 3\) \(batch with jax.vmap\)"):
+        layer(jnp.ones((5, 3)))
     with pytest.raises(ValueError, match=r"augment expects a vector x of shape \(n,\), got shape \(2, 2\)"):
         jn.augment(jnp.ones((2, 2)))
 
 
+# weight = jnp.ones(3) (a vector) and bias = jnp.ones(3) for a (2, 3) weight: wrong shapes on purpose
+@pytest.mark.jaxtyping_off
 def test_from_weights_bad_shapes():
     with pytest.raises(ValueError, match=r"weight must be a non-empty \(out_size, in_size\) matrix, got shape \(3,\)"):
         jn.Dense.from_weights(jnp.ones(3))
@@ -282,8 +303,10 @@ def assert_annotations(fn, *args, **kwargs):
             if "jaxtyping" in repr(h):
                 assert _matches(getattr(module, name), h), f"{type(module).__name__}.{name}: {h}"
 
-    @jaxtyped(typechecker=None)
-    def run():
+    # the arguments of ``fn`` form the memo, so that an axis written ``{self.in_size}`` resolves
+    @functools.partial(jaxtyped, typechecker=None)
+    @functools.wraps(fn)
+    def run(*_args, **_kwargs):
         first = next(iter(bound.arguments.values()), None)
         if isinstance(first, eqx.Module):
             check_fields(first)
@@ -297,7 +320,7 @@ def assert_annotations(fn, *args, **kwargs):
         if isinstance(out, eqx.Module):
             check_fields(out)
 
-    run()
+    run(*args, **kwargs)
     return checked
 
 

@@ -105,6 +105,10 @@ def test_bad_layers_are_named():
         jn.simulate_layers([jnp.zeros((2, 3)), jnp.zeros((1, 3))], x, dt=1e-4, tau_s=0.005)
     with pytest.raises(ValueError, match=r"dt must be finite and in \(0, inf\); got dt = 0"):
         jn.simulate_layers([jnp.zeros((2, 3))], x, dt=0, tau_s=0.005)
+
+
+@pytest.mark.jaxtyping_off  # inputs = jnp.zeros(3), a vector where a raster is expected, on purpose
+def test_an_input_that_is_not_a_raster_is_named():
     with pytest.raises(ValueError, match=r"inputs must be a raster of shape \(steps, n_in\)"):
         jn.simulate_layers([jnp.zeros((2, 3))], jnp.zeros(3), dt=1e-4, tau_s=0.005)
 
@@ -166,7 +170,11 @@ def test_classifier_surrogate_gradient_is_finite_and_trains_one_sample():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(gradient="bptt"), r"gradient must be one of \('exact', 'surrogate'\), got 'bptt'"),
+        pytest.param(  # not one of the Literal's values on purpose
+            dict(gradient="bptt"),
+            r"gradient must be one of \('exact', 'surrogate'\), got 'bptt'",
+            marks=pytest.mark.jaxtyping_off,
+        ),
         (dict(tau_s=0.02), r"tau_s must differ from tau_m = 0.02 s"),
         (dict(t_in=0.05), r"t_in must be in \(0, duration = 0.04\) s; got t_in = 0.05 s"),
         (dict(dt=3e-3), r"dt must divide duration = 0.04 s; got dt = 0.003 s"),
@@ -267,9 +275,13 @@ def test_layer_spikes_of_the_stepped_model_are_its_raster():
     assert np.all(np.abs(np.minimum(np.asarray(output.times[:, 0]), model.duration) - first) <= model.dt + 1e-9)
 
 
+@pytest.mark.jaxtyping_off  # encoding = "rate", not one of the Literal's values on purpose
 def test_bad_encoding_is_named():
     with pytest.raises(ValueError, match=r"encoding must be one of \('linear', 'intensity'\), got 'rate'"):
         jn.SpikingClassifier(4, 3, [5], key=jax.random.key(0), encoding="rate")
+
+
+def test_bad_input_threshold_is_named():
     with pytest.raises(ValueError, match=r"input_threshold must be a Python number in \[0, 1\), got 1.0"):
         jn.SpikingClassifier(4, 3, [5], key=jax.random.key(0), encoding="intensity", input_threshold=1.0)
 

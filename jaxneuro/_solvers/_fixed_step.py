@@ -108,10 +108,14 @@ class AbstractFixedStepSolver(AbstractSpikingSolver):
     crossing_order: ClassVar[int] = 3
 
     @abc.abstractmethod
-    def update(self, neuron: AbstractNeuron | SynapticInput, drive: Any, t: Array, y: PyTree, h: Array) -> PyTree:
+    def update(
+        self, neuron: AbstractNeuron | SynapticInput, drive: Any, t: Array, y: PyTree, h: Array | float
+    ) -> PyTree:
         """The state at ``t + h`` from ``y`` at ``t`` (``h`` may be 0: then ``y``)."""
 
-    def update_with_input(self, neuron: AbstractNeuron, t: Array, y: PyTree, h: Array, a: Array, g: Array | None):
+    def update_with_input(
+        self, neuron: AbstractNeuron, t: Array, y: PyTree, h: Array | float, a: Array, g: Array | None
+    ):
         """One step under the input current ``a - g v`` held over the step (``v`` the
         membrane potential ``neuron.voltage(y)``; ``g`` is ``None`` for a current input):
         how a network steps a population under its synapses.  Default: ``update`` on the
