@@ -644,6 +644,36 @@ def simulate_lif_events(
     inv_tm = lax.stop_gradient(1.0 / tau_m)
     inv_ts = lax.stop_gradient(1.0 / tau_s)
     bias = check_finite("bias", rep([p.bias for p in pops]))
+    tref, per_neuron = _refractory_periods(pops, tau_ref, rep, N, duration, dtype)
+    if max_spikes is None:
+        if per_neuron is None:
+            raise ValueError("max_spikes is required when tau_ref is 0 or traced (the event buffer has a static size).")
+        max_spikes = N * per_neuron
+    max_spikes = check_int("max_spikes", max_spikes)
+    if max_spikes_per_neuron is None:
+        max_spikes_per_neuron = max_spikes if per_neuron is None else min(per_neuron, max_spikes)
+    cap = check_int("max_spikes_per_neuron", max_spikes_per_neuron)
+
+    # a NaN weight or bias would silence its neuron without a word (NaN never crosses threshold)
+    wt = check_finite("the network's weights", network.outgoing_weights().astype(dtype))
+    in_t, in_ch = jnp.zeros((0,), dtype), jnp.zeros((0,), jnp.int32)
+    if inputs is not None:
+        w_in_t, in_t, in_ch = _input_queue(inputs, N, dtype)
+        wt = jnp.concatenate([wt, w_in_t], axis=0)
+    n_q = in_t.shape[0]
+    stop = None
+    if stop_when_fired is not None:
+        sl = network.population_slice(stop_when_fired)
+        stop = (sl.start, sl.stop - sl.start)
+    core = _make_core(Sizes(N, n_q, max_spikes + n_q, max_spikes, duration, stop))
+    ev_t, ev_src, ev_rank, _, cnt, over = core(wt, bias.astype(dtype), tref, inv_tm, inv_ts, in_t, in_ch)
+    return _result(ev_t, ev_src, ev_rank, cnt, over, N, cap, max_spikes, duration, on_overflow)
+
+
+def _refractory_periods(pops, tau_ref, rep, N: int, duration: float, dtype):
+    """``(tref, per_neuron)``: each neuron's refractory period (``tau_ref`` or the
+    populations' own, checked >= 0) and, when all are concrete and positive, the most spikes a
+    neuron can fire in ``duration`` (else ``None``)."""
     # (concreteness is judged on the values given: inside jit any array op on them is traced)
     sources = [p.neuron.tau_ref for p in pops] if tau_ref is None else [as_float_array(tau_ref)]
     concrete = [np.asarray(x) for x in sources if is_concrete(x)]
@@ -658,62 +688,49 @@ def simulate_lif_events(
         tref = jnp.broadcast_to(jnp.asarray(tref, dtype), (N,))
     if len(concrete) < len(sources):
         tref = check_range("tau_ref", tref, lower=0.0, unit="s")
-
     per_neuron = None
     if len(concrete) == len(sources) and min(float(np.min(x)) for x in concrete) > 0:
         per_neuron = int(math.ceil(duration / min(float(np.min(x)) for x in concrete) * (1 + 1e-9))) + 1
-    if max_spikes is None:
-        if per_neuron is None:
-            raise ValueError("max_spikes is required when tau_ref is 0 or traced (the event buffer has a static size).")
-        max_spikes = N * per_neuron
-    max_spikes = check_int("max_spikes", max_spikes)
-    if max_spikes_per_neuron is None:
-        max_spikes_per_neuron = max_spikes if per_neuron is None else min(per_neuron, max_spikes)
-    cap = check_int("max_spikes_per_neuron", max_spikes_per_neuron)
+    return tref, per_neuron
 
-    # a NaN weight or bias would silence its neuron without a word (NaN never crosses threshold)
-    wt = check_finite("the network's weights", network.outgoing_weights().astype(dtype))
-    n_q = 0
-    in_t = jnp.zeros((0,), dtype)
-    in_ch = jnp.zeros((0,), jnp.int32)
-    if inputs is not None:
-        if not (isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[0], SpikeTrain)):
-            raise ValueError("inputs must be a pair (SpikeTrain of shape (n_in, capacity), W_in of shape (N, n_in)).")
-        train, w_in = inputs
-        if train.times.ndim != 2:
-            raise ValueError(f"inputs: the SpikeTrain must have shape (n_in, capacity), got {train.times.shape}.")
-        n_in, cap_in = train.times.shape
-        w_in = as_float_array(w_in)
-        if w_in.shape != (N, n_in):
-            raise ValueError(f"inputs: W_in must have shape (N, n_in) = ({N}, {n_in}), got shape {w_in.shape}.")
-        # (the times need not be sorted: they are sorted here into one queue)
-        train = check_overflow(train, "simulate_lif_events inputs")
-        times = jnp.where(train.mask, train.times, jnp.inf).astype(dtype)
-        if is_concrete(times):
-            t_np = np.asarray(times)
-            bad = np.isnan(t_np) | (t_np < 0)
-            if np.any(bad):
-                raise ValueError(f"input spike times must be in [0, inf) s; got input time = {float(t_np[bad][0]):g}.")
-        else:
-            times = error_if_any(
-                times,
-                jnp.isnan(times) | (times < 0),
-                "input spike times must be in [0, inf) s (a traced one was not).",
-            )
-        w_in = check_finite("W_in", w_in)
-        wt = jnp.concatenate([wt, w_in.astype(dtype).T], axis=0)
-        flat = times.reshape(-1)
-        order = jnp.argsort(flat, stable=True)
-        in_t = flat[order]
-        in_ch = (order // cap_in).astype(jnp.int32)
-        n_q = n_in * cap_in
-    stop = None
-    if stop_when_fired is not None:
-        sl = network.population_slice(stop_when_fired)
-        stop = (sl.start, sl.stop - sl.start)
-    core = _make_core(Sizes(N, n_q, max_spikes + n_q, max_spikes, duration, stop))
-    ev_t, ev_src, ev_rank, _, cnt, over = core(wt, bias.astype(dtype), tref, inv_tm, inv_ts, in_t, in_ch)
 
+def _input_queue(inputs, N: int, dtype):
+    """``(W_in.T, times, channels)``: the input spikes checked and sorted into one queue
+    (times in s, ``inf`` for empty slots) with the channel of each, and the transposed input
+    weights (one row per channel, appended to the network's outgoing weights)."""
+    if not (isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[0], SpikeTrain)):
+        raise ValueError("inputs must be a pair (SpikeTrain of shape (n_in, capacity), W_in of shape (N, n_in)).")
+    train, w_in = inputs
+    if train.times.ndim != 2:
+        raise ValueError(f"inputs: the SpikeTrain must have shape (n_in, capacity), got {train.times.shape}.")
+    n_in, cap_in = train.times.shape
+    w_in = as_float_array(w_in)
+    if w_in.shape != (N, n_in):
+        raise ValueError(f"inputs: W_in must have shape (N, n_in) = ({N}, {n_in}), got shape {w_in.shape}.")
+    # (the times need not be sorted: they are sorted here into one queue)
+    train = check_overflow(train, "simulate_lif_events inputs")
+    times = jnp.where(train.mask, train.times, jnp.inf).astype(dtype)
+    if is_concrete(times):
+        t_np = np.asarray(times)
+        bad = np.isnan(t_np) | (t_np < 0)
+        if np.any(bad):
+            raise ValueError(f"input spike times must be in [0, inf) s; got input time = {float(t_np[bad][0]):g}.")
+    else:
+        times = error_if_any(
+            times,
+            jnp.isnan(times) | (times < 0),
+            "input spike times must be in [0, inf) s (a traced one was not).",
+        )
+    w_in = check_finite("W_in", w_in)
+    flat = times.reshape(-1)
+    order = jnp.argsort(flat, stable=True)
+    return w_in.astype(dtype).T, flat[order], (order // cap_in).astype(jnp.int32)
+
+
+def _result(ev_t, ev_src, ev_rank, cnt, over, N: int, cap: int, max_spikes: int, duration: float, on_overflow):
+    """The ``EventResult`` of the event log (time, source, rank of each event; inputs have
+    sources ``>= N``): each neuron's spike train and the network's spikes in time order."""
+    dtype = ev_t.dtype
     is_n = (ev_src >= 0) & (ev_src < N)
     rows = jnp.where(is_n, ev_src, N)
     cols = jnp.where(is_n & (ev_rank < cap), ev_rank, cap)

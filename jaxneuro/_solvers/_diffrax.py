@@ -126,17 +126,10 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
     controller = diffrax.PIDController(rtol=rtol, atol=atol)
     if jumps is not None:
         controller = diffrax.ClipStepSizeController(controller, jump_ts=jumps)
-    # Event times: Newton on the dense interpolant, never finer than a few ulps of the largest
-    # time.  (Bisection is not usable under vmap: a lane without an event root-finds a stand-in
-    # whose root sits exactly on the bracket end, which optimistix's bracket check rejects.)
-    time_ulps = 8 * float(jnp.finfo(dtype).eps) * jnp.maximum(jnp.abs(t0), jnp.abs(t1))
-    atol_root = jnp.maximum(root_tol, time_ulps)
-    root_finder = optx.Newton(rtol=root_tol, atol=atol_root)  # pyright: ignore[reportArgumentType]  # optimistix annotates float; a traced array works
+    event = _spike_event(type(neuron).rearm, root_tol, t0, t1, dtype)
     # args = (drive, armed, scale, neuron): everything a lane's solve reads from its neuron.
     term = diffrax.ODETerm(lambda t, y, args: args[3].vector_field(offset + t, y, args[0]))
-    rearm = jnp.asarray(type(neuron).rearm, dtype)
     refractory = neuron.refractory_period() is not None
-
     # The root finder stops when its step in time is below the tolerance and the event
     # function's value below the same number: a condition in mV (HH, AdEx) would be driven to
     # 1e-5 mV, needing extra Newton iterations, and one in V to 1e-5 V.  So the condition is
@@ -145,67 +138,15 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
     # derivatives are unchanged).
     c0 = jax.lax.stop_gradient(jnp.abs(neuron.spike_condition(y0)))
     scale = 1.0 / jnp.where(c0 > 0, c0, 1.0)
-
-    def event_fn(t, y, args, **kwargs):
-        # args = (drive, armed, scale, neuron): armed, an upward zero crossing of the spike condition;
-        # disarmed, its fall to -rearm.  Both rise through their root.
-        del t, kwargs
-        c = args[3].spike_condition(y)
-        # In the default float dtype: diffrax compares it with a Python 0.0 in a cond, which
-        # is float64 under jax_enable_x64 (a float32 run there was a TypeError from lax.cond).
-        return (jnp.where(args[1], c, -(c + rearm)) * args[2]).astype(default_float())
-
-    event = diffrax.Event(event_fn, root_finder=root_finder, direction=True)
     n_ts = ts.shape[0]
-
-    def segment(t_start, y_start, armed, nrn, drv, scl):
-        subs = [diffrax.SubSaveAt(t1=True)]
-        if n_ts:
-            subs.append(diffrax.SubSaveAt(ts=jnp.clip(ts, t_start, t1)))
-        return diffrax.diffeqsolve(
-            term,
-            diffrax.Tsit5(),
-            t_start,
-            t1,
-            None,
-            y_start,
-            args=(drv, armed, scl, nrn),
-            saveat=diffrax.SaveAt(subs=subs),
-            stepsize_controller=controller,
-            event=event,
-            max_steps=solver.max_steps,
-            adjoint=(
-                diffrax.ForwardMode()
-                if solver.mode == "forward"
-                else diffrax.RecursiveCheckpointAdjoint(checkpoints=solver.checkpoints)
-            ),
-            throw=False,
-        )
-
-    def checked_end(sol):
-        # A threshold grazed tangentially makes the event root ill-conditioned and Newton may
-        # stop at its step limit: the crossing exists (a sign change was seen) and its time is
-        # kept.  Any other failure (step limit of the solve, non-finite state) is an error.
-        R = diffrax.RESULTS
-        ok = (
-            (sol.result == R.successful)
-            | (sol.result == R.event_occurred)
-            | (sol.result == R.nonlinear_max_steps_reached)
-            | (sol.result == R.nonlinear_divergence)
-        )
-        return eqx.error_if(
-            sol.ts[0][-1],
-            ~ok,
-            "the diffrax solve failed (max_steps reached or a non-finite state); raise max_steps or tighten rtol/atol.",
-        )
 
     def body(c, nrn, drv, scl):
         t, y, armed, rec, traj, bad = c
         tr = nrn.refractory_period()
-        sol = segment(t, y, armed, nrn, drv, scl)
+        sol = _segment(solver, term, controller, event, t, t1, y, (drv, armed, scl, nrn), ts)
         hit, ys = sol.event_mask, sol.ys
         assert hit is not None and ys is not None  # an event and SaveAt(subs) were given
-        t_end = jnp.clip(checked_end(sol), t, t1)
+        t_end = jnp.clip(_checked_end(sol), t, t1)
         y_end = jax.tree.map(lambda a: a[-1], ys[0])
         if n_ts:
             valid = (ts >= t) & (ts <= t_end)
@@ -272,6 +213,76 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
         "the reset must bring the state below threshold.",
     )
     return traj, rec
+
+
+def _spike_event(rearm: float, root_tol: float, t0, t1, dtype) -> diffrax.Event:
+    """The spike ``diffrax.Event`` of a solve from ``t0`` to ``t1``: with ``args = (drive,
+    armed, scale, neuron)``, an armed lane's event is the upward zero crossing of the spike
+    condition, a disarmed one's its fall to ``-rearm``; both rise through their root, which
+    Newton locates on the dense interpolant."""
+    # Event times: never finer than a few ulps of the largest time.  (Bisection is not usable
+    # under vmap: a lane without an event root-finds a stand-in whose root sits exactly on the
+    # bracket end, which optimistix's bracket check rejects.)
+    time_ulps = 8 * float(jnp.finfo(dtype).eps) * jnp.maximum(jnp.abs(t0), jnp.abs(t1))
+    atol_root = jnp.maximum(root_tol, time_ulps)
+    root_finder = optx.Newton(rtol=root_tol, atol=atol_root)  # pyright: ignore[reportArgumentType]  # optimistix annotates float; a traced array works
+    rearm_ = jnp.asarray(rearm, dtype)
+
+    def event_fn(t, y, args, **kwargs):
+        del t, kwargs
+        c = args[3].spike_condition(y)
+        # In the default float dtype: diffrax compares it with a Python 0.0 in a cond, which
+        # is float64 under jax_enable_x64 (a float32 run there was a TypeError from lax.cond).
+        return (jnp.where(args[1], c, -(c + rearm_)) * args[2]).astype(default_float())
+
+    return diffrax.Event(event_fn, root_finder=root_finder, direction=True)
+
+
+def _segment(solver: Diffrax, term, controller, event, t_start, t1, y_start, args, ts):
+    """diffrax's solve from ``t_start`` to the next event (or ``t1``), saving the end state
+    and, when ``ts`` is not empty, the states at ``ts`` (clipped into the segment)."""
+    subs = [diffrax.SubSaveAt(t1=True)]
+    if ts.shape[0]:
+        subs.append(diffrax.SubSaveAt(ts=jnp.clip(ts, t_start, t1)))
+    return diffrax.diffeqsolve(
+        term,
+        diffrax.Tsit5(),
+        t_start,
+        t1,
+        None,
+        y_start,
+        args=args,
+        saveat=diffrax.SaveAt(subs=subs),
+        stepsize_controller=controller,
+        event=event,
+        max_steps=solver.max_steps,
+        adjoint=(
+            diffrax.ForwardMode()
+            if solver.mode == "forward"
+            else diffrax.RecursiveCheckpointAdjoint(checkpoints=solver.checkpoints)
+        ),
+        throw=False,
+    )
+
+
+def _checked_end(sol):
+    """The end time of a segment's solve, with a run-time error if the solve failed.
+
+    A threshold grazed tangentially makes the event root ill-conditioned and Newton may stop
+    at its step limit: the crossing exists (a sign change was seen) and its time is kept.  Any
+    other failure (step limit of the solve, non-finite state) is an error."""
+    R = diffrax.RESULTS
+    ok = (
+        (sol.result == R.successful)
+        | (sol.result == R.event_occurred)
+        | (sol.result == R.nonlinear_max_steps_reached)
+        | (sol.result == R.nonlinear_divergence)
+    )
+    return eqx.error_if(
+        sol.ts[0][-1],
+        ~ok,
+        "the diffrax solve failed (max_steps reached or a non-finite state); raise max_steps or tighten rtol/atol.",
+    )
 
 
 def _bcast(mask, like):
