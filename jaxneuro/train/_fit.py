@@ -453,19 +453,7 @@ def fit(
     """
     if not isinstance(config, Config):
         raise TypeError(f"config must be a jaxneuro.train.Config, got {type(config).__name__}.")
-    out = Path(out_dir) if out_dir is not None else None
-    if resume and out is None:
-        raise ValueError("resume=True needs the out_dir of the run to resume, got out_dir = None.")
-    if out is not None:
-        if resume and not has_checkpoint(out):
-            raise FileNotFoundError(f"--resume: {str(out)!r} holds no checkpoint to resume from.")
-        if not resume and has_checkpoint(out):
-            raise FileExistsError(
-                f"{str(out)!r} already holds a run's checkpoint; pass --resume to continue it, or choose "
-                "another --out folder."
-            )
-        if resume:
-            _check_resume_config(_read_json(out / CONFIG_NAME), config)
+    out = _check_out_dir(out_dir, resume, config)
 
     data = load_data(config) if data is None else data
     # Data parallelism over every device of every process (jax.distributed): data and
@@ -523,23 +511,7 @@ def fit(
                 losses, scores = jnp.stack(losses), jnp.stack(scores)
             losses = np.asarray(losses)
             epoch_time = time.perf_counter() - t0
-            bad = np.flatnonzero(~np.isfinite(losses))
-            if bad.size:
-                i = int(bad[0])
-                step = int(state.step) + i
-                where = (
-                    f"the last good checkpoint, {str(last_checkpoint)!r} (after epoch {int(state.epoch)}), is kept"
-                    if last_checkpoint is not None
-                    else "no checkpoint had been written yet"
-                )
-                raise NonFiniteLossError(
-                    f"training stopped: the loss is {losses[i]} at step {step} (epoch {epoch}, minibatch "
-                    f"{i + 1} of {nb}); the parameters of epoch {epoch} were discarded and {where}. "
-                    "Lower optimizer.learning_rate or check the data.",
-                    step=step,
-                    epoch=epoch,
-                    checkpoint=last_checkpoint,
-                )
+            _check_losses(losses, int(state.step), int(state.epoch), epoch, nb, last_checkpoint)
             state = TrainState(model, opt_state, key, state.epoch + 1, state.step + nb)
             row: dict[str, Any] = {
                 "epoch": epoch,
@@ -550,12 +522,7 @@ def fit(
                 "epoch_time": epoch_time,
             }
             if epoch % config.eval_every == 0 or epoch == stop:
-                test_loss, test_score = evaluate(model, data.x_test, data.t_test)
-                row["test_loss"] = float(test_loss)
-                row[f"test_{score_name}"] = float(test_score)
-                for act in config.model.eval_activations:
-                    _, s = evaluate(with_hidden_activation(model, act), data.x_test, data.t_test)
-                    row[f"test_{score_name}_{act}"] = float(s)
+                row.update(_test_metrics(evaluate, model, data, config.model.eval_activations, score_name))
             if config.spiking is not None:
                 probe = data.x_train[:SILENT_PROBE]
                 row["silent_fraction"] = silent_fraction(model, probe)
@@ -570,17 +537,74 @@ def fit(
             bar.set_postfix_str(metrics_text(row), refresh=False)
             bar.update(1)
 
-    completed = int(state.epoch) >= config.epochs
-    result = TrainResult(state, metrics, out, completed)
+    result = TrainResult(state, metrics, out, int(state.epoch) >= config.epochs)
     if out is not None:
-        if plot and metrics:
-            from ..plot._learning import save_learning_curves
-
-            tmp = out / f".{PLOT_NAME}.tmp.png"  # matplotlib takes the format from the suffix
-            save_learning_curves(metrics, tmp, title=f"{config.data.name}: {config.loss}")
-            os.replace(tmp, out / PLOT_NAME)
-            write_run_figures(out, config, data, state.model)
-        if completed:
-            summary = {k: v for k, v in result.final.items() if not (isinstance(v, float) and math.isnan(v))}
-            _write_json(out / SUMMARY_NAME, summary)
+        _write_run_files(out, config, data, result, plot)
     return result
+
+
+def _check_out_dir(out_dir: str | os.PathLike | None, resume: bool, config: Config) -> Path | None:
+    """``out_dir`` as a path, checked against ``resume``: a new run needs a folder without a
+    checkpoint, a resumed one a checkpoint written with a compatible config."""
+    out = Path(out_dir) if out_dir is not None else None
+    if resume and out is None:
+        raise ValueError("resume=True needs the out_dir of the run to resume, got out_dir = None.")
+    if out is not None:
+        if resume and not has_checkpoint(out):
+            raise FileNotFoundError(f"--resume: {str(out)!r} holds no checkpoint to resume from.")
+        if not resume and has_checkpoint(out):
+            raise FileExistsError(
+                f"{str(out)!r} already holds a run's checkpoint; pass --resume to continue it, or choose "
+                "another --out folder."
+            )
+        if resume:
+            _check_resume_config(_read_json(out / CONFIG_NAME), config)
+    return out
+
+
+def _check_losses(losses: np.ndarray, step0: int, done: int, epoch: int, nb: int, last_checkpoint: Path | None):
+    """Raise ``NonFiniteLossError`` naming the first minibatch of ``epoch`` whose loss is not
+    finite (``step0``: steps before the epoch; ``done``: epochs in the last checkpoint)."""
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if not bad.size:
+        return
+    i = int(bad[0])
+    step = step0 + i
+    where = (
+        f"the last good checkpoint, {str(last_checkpoint)!r} (after epoch {done}), is kept"
+        if last_checkpoint is not None
+        else "no checkpoint had been written yet"
+    )
+    raise NonFiniteLossError(
+        f"training stopped: the loss is {losses[i]} at step {step} (epoch {epoch}, minibatch "
+        f"{i + 1} of {nb}); the parameters of epoch {epoch} were discarded and {where}. "
+        "Lower optimizer.learning_rate or check the data.",
+        step=step,
+        epoch=epoch,
+        checkpoint=last_checkpoint,
+    )
+
+
+def _test_metrics(evaluate, model, data: Dataset, eval_activations, score_name: str) -> dict[str, float]:
+    """Test loss and score, and the score with each hidden activation of ``eval_activations``."""
+    test_loss, test_score = evaluate(model, data.x_test, data.t_test)
+    row = {"test_loss": float(test_loss), f"test_{score_name}": float(test_score)}
+    for act in eval_activations:
+        _, s = evaluate(with_hidden_activation(model, act), data.x_test, data.t_test)
+        row[f"test_{score_name}_{act}"] = float(s)
+    return row
+
+
+def _write_run_files(out: Path, config: Config, data: Dataset, result: TrainResult, plot: bool) -> None:
+    """The learning curves and the final model's figures (``plot``), and the summary of a
+    completed run."""
+    if plot and result.metrics:
+        from ..plot._learning import save_learning_curves
+
+        tmp = out / f".{PLOT_NAME}.tmp.png"  # matplotlib takes the format from the suffix
+        save_learning_curves(result.metrics, tmp, title=f"{config.data.name}: {config.loss}")
+        os.replace(tmp, out / PLOT_NAME)
+        write_run_figures(out, config, data, result.state.model)
+    if result.completed:
+        summary = {k: v for k, v in result.final.items() if not (isinstance(v, float) and math.isnan(v))}
+        _write_json(out / SUMMARY_NAME, summary)
