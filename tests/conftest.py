@@ -24,12 +24,12 @@ import pytest  # noqa: E402
 # test_solvers 37.2 -> 39.5, test_sensitivity 21.1 -> 22.0, test_simulate 34.3 -> 35.9,
 # test_tuning 30.8 -> 32.6, test_lif_closed_form 17.1 -> 17.3, test_noise 13.0 -> 13.7,
 # test_network_general 47.9 -> 50.8, test_eventprop 39.6 -> 39.7, test_uat 23.9 -> 22.2,
-# test_layers 20.6 -> 22.1, test_surrogate 34.4 -> 34.5, test_depth 7.2 -> 6.7 (a difference
-# under ~1 s is within the run-to-run spread).  The hook is on for all of
+# test_layers 20.6 -> 22.1, test_surrogate 34.4 -> 34.5, test_depth 7.2 -> 6.7,
+# test_conversion 22.0 -> 22.6 (a difference under ~1 s is within the run-to-run spread).  The hook is on for all of
 # jaxneuro._network, whose annotations were made true by running test_network and
 # test_lif_reference once with the checks on too (default selection); those two files are not in
 # CHECKED_MODULES yet: their slow tests have not been run with the checks on and their cost is not
-# measured.  Not yet checked: _conversion, _synapses, _fitting, _chunked, _competitive, train.
+# measured.  Not yet checked: _synapses, _fitting, _chunked, _competitive, train.
 jaxtyping.install_import_hook(
     [
         "jaxneuro._neurons",
@@ -46,6 +46,7 @@ jaxtyping.install_import_hook(
         "jaxneuro._layers",
         "jaxneuro._snn",
         "jaxneuro._surrogate",
+        "jaxneuro._conversion",
     ],
     "beartype.beartype",
 )
@@ -73,6 +74,7 @@ CHECKED_MODULES = {
     "test_layers.py",
     "test_surrogate.py",
     "test_depth.py",
+    "test_conversion.py",
 }
 
 
