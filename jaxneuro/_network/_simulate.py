@@ -18,9 +18,9 @@ integrate, detect threshold crossings, propagate, reset):
    reset, and held for the steps that start less than ``tau_ref`` after its step's start
    (Brian2's rule: the refractory period is counted in whole steps).
 4. Synapses.  Each synaptic state evolves freely over the step (``propagate``, exact).
-5. Propagation.  One loop runs over the spikes of every population, one iteration per spike
-   (found through a bitmap, ``_bitmap.for_each_one``, in time proportional to their number;
-   no spike is ever dropped): each source adds its weights at its targets into the delay
+5. Propagation.  One loop per source population runs over its spikes, one iteration per
+   spike (found through a bitmap, ``_bitmap.for_each_one``, in time proportional to their
+   number; no spike is ever dropped): each source adds its weights at its targets into the delay
    buffer of each projection from it, in the slot of step ``n + delay`` (a ring of
    ``max_delay/dt + 1`` rows).
 6. Arrivals.  The slot of step ``n`` is taken out of each buffer and handed to the synapse
@@ -299,7 +299,6 @@ class _Plan(NamedTuple):
     incoming: list  # projections into each population
     inputs_to: list  # Poisson inputs into each population
     sources: list  # populations whose spikes the propagation loop reads
-    offsets: np.ndarray  # their offsets in the concatenated spike vector
     sparse: list  # the projections delivered by that loop (not dense)
     direct: list  # per projection: its synapse's direct_jump when it has no ring, else None
     delayed: list  # (population, delay in ms, projections): read from the spike history at arrival
@@ -376,30 +375,19 @@ def _propagate(
                 dest[i] = dest[i] + x if dest[i].ndim == 1 else dest[i].at[0].add(x)
             else:
                 dest[i] = dest[i].at[(n + storages[i].delay_steps) % dest[i].shape[0], :-1].add(x)
-    if plan.sources:
+    for p in plan.sources:  # one loop per source population: no padding rows, no concatenation
+        mine = [i for i in plan.sparse if net.links[i].pre == p and i in now]
 
-        def body(j, c):
-            ds, tms = list(c[0]), list(c[1])
-            for q, p in enumerate(plan.sources):
-                size = pops[p].size
-                local = j - int(plan.offsets[q])
-                valid = (local >= 0) & (local < size) if len(plan.sources) > 1 else True
-                row = jnp.where(valid, local, size)  # row ``size``: padding, its targets are sinks
-                for k, i in enumerate(plan.sparse):
-                    if net.links[i].pre == p and i in now:
-                        ds[k] = _deliver(storages[i], ds[k], row[None], n, plan.direct[i])
-                if tms[q] is not None:
-                    safe = jnp.clip(local, 0, size - 1)
-                    tms[q] = tms[q].at[row, counts[p][safe]].set(t_spk[p][safe], mode="drop")
-            return tuple(ds), tuple(tms)
+        def body(j, c, p=p, mine=mine):
+            ds, tm = c
+            ds = tuple(_deliver(storages[i], d, j[None], n, plan.direct[i]) for i, d in zip(mine, ds, strict=True))
+            if tm is not None:
+                tm = tm.at[j, counts[p][j]].set(t_spk[p][j], mode="drop")
+            return ds, tm
 
-        every = jnp.concatenate([spiked[p] for p in plan.sources]) if len(plan.sources) > 1 else spiked[plan.sources[0]]
-        carry = (tuple(dest[i] for i in plan.sparse), tuple(times[p] for p in plan.sources))
-        new_dest, new_times = for_each_one(every, body, carry)
-        for i, d in zip(plan.sparse, new_dest, strict=True):
+        new_dest, times[p] = for_each_one(spiked[p], body, (tuple(dest[i] for i in mine), times[p]))
+        for i, d in zip(mine, new_dest, strict=True):
             dest[i] = d
-        for p, tm in zip(plan.sources, new_times, strict=True):
-            times[p] = tm
     # projections with one delay: the spikes of step n - delay, read back from the history
     for p, _, group in plan.delayed:
         slots = history[p].shape[0]
@@ -594,7 +582,6 @@ def simulate_general_network(
         incoming=[[i for i, link in enumerate(network.links) if link.post == p] for p in range(len(pops))],
         inputs_to=[[i for i, (t, _) in enumerate(network.inputs) if t == p] for p in range(len(pops))],
         sources=sources,
-        offsets=np.cumsum([0] + [pops[p].size for p in sources]),
         sparse=sparse,
         direct=direct,
         delayed=delayed,
