@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import TypeAlias
 
 import numpy as np
-from jaxtyping import Array, ArrayLike, Bool, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, Real
 
 RealScalarLike = float | int | np.floating | np.integer | Float[ArrayLike, ""]
 """A real scalar: a Python number or a 0-d array."""
@@ -23,10 +23,11 @@ ParamArray: TypeAlias = Array | np.ndarray
 and what is computed from such fields and host numbers alone.  Annotate such fields
 ``Float[ParamArray, "*shape"]``."""
 
-RealSequence: TypeAlias = Sequence[float | int] | Sequence[Sequence[float | int]]
-"""Array input written as a Python list (1-d or 2-d) of numbers, e.g. spike times ``[0.1, 0.2]``:
-accepted where the function converts its input with ``jnp.asarray``.  (jaxtyping checks no shape
-in a list; the function's own checks do.)"""
+RealSequence: TypeAlias = Sequence[float | int] | Sequence[Sequence[float | int] | Real[ArrayLike, " _"]]
+"""Array input written as a Python list (1-d or 2-d) of numbers, e.g. spike times ``[0.1, 0.2]``,
+or as a list of 1-d arrays (its rows, e.g. one array of spike times per train): accepted where
+the function converts its input with ``jnp.asarray``.  (jaxtyping checks no shape in a list; the
+function's own checks do, and ``jnp.asarray`` rejects rows of different lengths.)"""
 
 __all__ = [
     "Array",

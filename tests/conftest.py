@@ -25,11 +25,9 @@ import pytest  # noqa: E402
 # test_tuning 30.8 -> 32.6, test_lif_closed_form 17.1 -> 17.3, test_noise 13.0 -> 13.7,
 # test_network_general 47.9 -> 50.8, test_eventprop 39.6 -> 39.7, test_uat 23.9 -> 22.2,
 # test_layers 20.6 -> 22.1, test_surrogate 34.4 -> 34.5, test_depth 7.2 -> 6.7,
-# test_conversion 22.0 -> 22.6 (a difference under ~1 s is within the run-to-run spread).  The hook is on for all of
-# jaxneuro._network, whose annotations were made true by running test_network and
-# test_lif_reference once with the checks on too (default selection); those two files are not in
-# CHECKED_MODULES yet: their slow tests have not been run with the checks on and their cost is not
-# measured.  Not yet checked: _synapses, _fitting, _chunked, _competitive, train.
+# test_conversion 22.0 -> 22.6, test_network 78.4 -> 80.8, test_lif_reference 14.8 -> 15.0,
+# test_traub_miles 10.0 -> 9.7 (a difference under ~1 s is within the run-to-run spread).
+# Not yet checked: _fitting, _chunked, _competitive, train.
 jaxtyping.install_import_hook(
     [
         "jaxneuro._neurons",
@@ -47,6 +45,7 @@ jaxtyping.install_import_hook(
         "jaxneuro._snn",
         "jaxneuro._surrogate",
         "jaxneuro._conversion",
+        "jaxneuro._synapses",
     ],
     "beartype.beartype",
 )
@@ -75,6 +74,9 @@ CHECKED_MODULES = {
     "test_surrogate.py",
     "test_depth.py",
     "test_conversion.py",
+    "test_network.py",
+    "test_lif_reference.py",
+    "test_traub_miles.py",
 }
 
 
