@@ -55,6 +55,12 @@ from ._model import Network, PoissonPopulation, Population, SpikeSource
 
 _DELAY_RTOL = 0.01  # a delay more than 1% of dt off a multiple of dt is an error
 _GRID_TOL = 1e-4  # a given spike time within 1e-4 dt below a grid time belongs to the step starting there
+# Steps per iteration of the step loop.  With one, XLA copies most of the state arrays once per
+# step (each is read by several kernels after its new value is written, and a loop's output must
+# go back into its input's buffer); with two, the middle state is a plain temporary and those
+# copies go: CUBA 1.12-1.14x faster at 4,000-64,000 neurons (benchmarks/README.md, "delivery
+# of arrivals"); four was no faster than one.
+_UNROLL = 2
 MAX_NETWORK_RATE_HZ = 500.0
 """Default spike-time capacity per neuron: ``ceil(duration * MAX_NETWORK_RATE_HZ) + 1``, and at
 least 64 (or one per step, if fewer) for short runs; more is an error naming ``max_spikes``, never a
@@ -616,14 +622,14 @@ def simulate_general_network(
     carry = split((state, times0, counts0))
     ts = v = None
     if trace_every is None:
-        carry, _ = lax.scan(step, carry, None, length=n_steps)
+        carry, _ = lax.scan(step, carry, None, length=n_steps, unroll=_UNROLL)
     else:
 
         def block(c, _):
             vs = tuple(
                 p.neuron.voltage(y) if isinstance(p, Population) else None for p, y in zip(pops, c[0].y, strict=True)
             )
-            c, _ = lax.scan(step, c, None, length=trace_every)
+            c, _ = lax.scan(step, c, None, length=trace_every, unroll=_UNROLL)
             return c, vs
 
         carry, v = lax.scan(block, carry, None, length=n_steps // trace_every)
