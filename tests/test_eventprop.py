@@ -98,6 +98,42 @@ def test_spike_times_equal_simulate_network(x64):
     assert np.all(np.diff(np.asarray(res.times)[:k]) >= 0)
 
 
+@pytest.mark.slow  # three compilations
+def test_weight_gradient_rows_stored_or_carried(x64, monkeypatch):
+    # The adjoint adds each event's weight-row gradient into a carried (rows, N) gradient for
+    # small networks (these tests) and stores the rows to add them up after the loop for large
+    # ones (MNIST 784-350-10): the stored path against central differences, and both paths
+    # equal, alone and under vmap (the batched loop rule).
+    import jaxneuro._network._eventprop as ep
+
+    params, build = two_layer(seed=0)
+    rng = np.random.default_rng(4)
+    batch = np.sort(rng.uniform(0.0, 0.02, (3, N_IN, 2)), axis=-1)
+
+    def run(p):
+        w_out, w_in, t_in, bias = p
+        train = jn.SpikeTrain(jnp.asarray(t_in), jnp.full(N_IN, 2))
+        return simulate_lif_events(build(w_out, bias), T, inputs=(train, w_in), max_spikes=400)
+
+    def batched_grads():
+        w_out, w_in, _, bias = params
+        g = jax.vmap(jax.grad(lambda t: weighted_times(run([w_out, w_in, t, bias]))))(batch)
+        return g, jax.grad(lambda p: weighted_times(run(p)))(params)
+
+    assert ep.Sizes(N_HID + N_OUT, 10, 410, 400, T, None, N_HID + N_OUT + N_IN).rows_in_carry
+    carried = batched_grads()
+    monkeypatch.setattr(ep, "_ROWS_IN_CARRY_MAX", 0)
+    ep._make_core.cache_clear()  # the cores are cached by their Sizes
+    try:
+        assert not ep.Sizes(N_HID + N_OUT, 10, 410, 400, T, None, N_HID + N_OUT + N_IN).rows_in_carry
+        check_fd(run, weighted_times, params, ["w_out", "w_in", "t_in", "bias"])
+        stored = batched_grads()
+    finally:
+        ep._make_core.cache_clear()
+    for a, b in zip(jax.tree.leaves(carried), jax.tree.leaves(stored), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-14 * np.max(np.abs(b)))
+
+
 @pytest.mark.parametrize("tau_ref", [0.002, 0.0])
 def test_gradient_equals_finite_differences_two_layer(x64, tau_ref):
     params, build = two_layer(seed=0, tau_ref=tau_ref)

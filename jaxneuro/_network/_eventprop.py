@@ -17,8 +17,8 @@ records, per event ``k``: its time ``t_k``, its source (neuron or input), and fo
 spike of neuron ``n`` two numbers: ``s_n(t_k)`` (the synaptic current at the crossing, for
 ``dv/dt`` there) and ``s_n(t_k + tau_ref)`` (at the end of the refractory period).  Nothing
 is stored per time step, so memory is O(events), not O(duration / dt); the adjoint also keeps
-one row of ``N`` numbers per event (its weight-row gradient, added up by source after its
-loop), O(events x N).
+the weight gradient (small networks) or one row of ``N`` numbers per event (its weight-row
+gradient, added up by source after its loop; large ones): O(min(weights, events x N)).
 
 The gradient (``jax.custom_vjp``) is the adjoint of Wunderlich and Pehle (2021) for this
 model, run backwards from the last event to 0 with the closed form of the adjoint between
@@ -221,8 +221,9 @@ def _predict(t, v, s, R, J, inv_tm, inv_ts, a, duration, mask: bool | jax.Array 
 # traced inline.
 class Sizes(NamedTuple):
     """Static settings: ``n`` neurons, ``n_q`` input slots, ``n_ev = max_spikes + n_q`` event
-    records, ``max_spikes``, the ``duration`` (s) and ``stop = (start, size)``: end once each of
-    these neurons has fired (or ``None``)."""
+    records, ``max_spikes``, the ``duration`` (s), ``stop = (start, size)``: end once each of
+    these neurons has fired (or ``None``), and ``n_rows``, the rows of the weights ``wt``
+    (neurons and input channels)."""
 
     n: int
     n_q: int
@@ -230,6 +231,21 @@ class Sizes(NamedTuple):
     max_spikes: int
     duration: float
     stop: tuple[int, int] | None
+    n_rows: int
+
+    @property
+    def rows_in_carry(self) -> bool:
+        """Whether the adjoint adds each event's weight-row gradient into a ``(n_rows, n)``
+        gradient it carries (small networks), rather than storing the row at its step and
+        adding the rows up after the loop (large ones).  Under ``vmap`` both cost one row
+        per sample and event; the carried gradient is the less memory (``n_rows`` rows
+        against ``n_ev``) and time while it stays small, the stored rows scale where it
+        does not: Yin-Yang 5-120-3 (128 x 123) runs its gradient 10-20% faster carried,
+        MNIST 784-350-10 (1,144 x 360) faster stored (benchmarks/README.md, EventProp)."""
+        return self.n_rows * self.n <= _ROWS_IN_CARRY_MAX
+
+
+_ROWS_IN_CARRY_MAX = 1 << 16  # weights (floats) up to which the adjoint carries their gradient
 
 
 class Consts(NamedTuple):
@@ -415,7 +431,8 @@ def _adjoint_step(z: Sizes, i, a: dict[str, Array], x: tuple[Consts, Records, Ar
     src = r.src[k]
     is_spk = src < n
     q = jnp.clip(src - n, 0, max(z.n_q - 1, 0))
-    w = c.wt[_row(z, c, is_spk, src, q)]
+    row = _row(z, c, is_spk, src, q)
+    w = c.wt[row]
     dt_del = jnp.sum(w * c.inv_ts * (ls * c.inv_ts - lv * c.inv_tm))
     nn = jnp.where(is_spk, src, 0)
     total = g_ev[k] + dt_del + gR[nn]
@@ -434,9 +451,17 @@ def _adjoint_step(z: Sizes, i, a: dict[str, Array], x: tuple[Consts, Records, Ar
         gR=jnp.where(me, 0.0, gR),
         g_tref=a["g_tref"] + jnp.where(me, gR, 0.0),
         gJ=a["gJ"] + jnp.where(valid, gJ_add, 0.0),
-        g_rows=lax.dynamic_update_index_in_dim(a["g_rows"], jnp.where(valid, ls * c.inv_ts, 0.0), i, 0),
+        g_rows=_add_row(z, a["g_rows"], jnp.where(valid, ls * c.inv_ts, 0.0), row, i),
         g_time=lax.dynamic_update_index_in_dim(a["g_time"], jnp.where(valid & ~is_spk, g_ev[k] + dt_del, 0.0), i, 0),
     )
+
+
+def _add_row(z: Sizes, g_rows: Array, g: Array, row: Array, i) -> Array:
+    """The weight-row gradient ``g`` of the event at adjoint step ``i`` (weight row ``row``):
+    added into the carried gradient, or stored at index ``i`` (``Sizes.rows_in_carry``)."""
+    if z.rows_in_carry:
+        return g_rows.at[row].add(g)
+    return lax.dynamic_update_index_in_dim(g_rows, g, i, 0)
 
 
 def _adjoint_loop(z: Sizes):
@@ -477,7 +502,7 @@ def _backward(z: Sizes, c: Consts, r: Records, g_ev: Array, n_done: Array, last:
         gR=zeros,
         g_tref=zeros,
         gJ=zeros,
-        g_rows=jnp.zeros((z.n_ev, n), dtype),
+        g_rows=jnp.zeros((z.n_rows if z.rows_in_carry else z.n_ev, n), dtype),
         g_time=jnp.zeros(z.n_ev, dtype),
     )
     a = _adjoint_loop(z)(a0, (c, r, g_ev, n_done))
@@ -489,8 +514,11 @@ def _backward(z: Sizes, c: Consts, r: Records, g_ev: Array, n_done: Array, last:
     src = r.src[jnp.maximum(k, 0)]
     is_spk = src < n
     q = jnp.clip(src - n, 0, max(z.n_q - 1, 0))
-    rows = jnp.where(k >= 0, _row(z, c, is_spk, src, q), c.wt.shape[0])
-    g_wt = jnp.zeros_like(c.wt).at[rows].add(a["g_rows"], mode="drop")
+    if z.rows_in_carry:
+        g_wt = a["g_rows"]
+    else:
+        rows = jnp.where(k >= 0, _row(z, c, is_spk, src, q), c.wt.shape[0])
+        g_wt = jnp.zeros_like(c.wt).at[rows].add(a["g_rows"], mode="drop")
     slots = jnp.where((k >= 0) & ~is_spk, q, z.n_q)
     g_in = jnp.zeros(z.n_q, dtype).at[slots].add(a["g_time"], mode="drop")
     return g_wt, gJ, a["g_tref"], g_in
@@ -556,9 +584,10 @@ def simulate_lif_events(
     refractory periods and simultaneous spikes), and its memory grows with the number of
     events (``max_spikes`` plus the input slots), not with ``duration``: each event stores
     its time, source, and for a network spike the synaptic current at the crossing and at
-    the release (and the adjoint one row of ``N`` weight gradients).  Differentiable with
-    respect to the weights (``network`` connections and ``W_in``), the input spike times, the
-    biases and ``tau_ref``; ``tau_m`` and ``tau_s`` are held constant (their gradient is zero).
+    the release (and the adjoint, in a large network, one row of ``N`` weight gradients).
+    Differentiable with respect to the weights (``network`` connections and ``W_in``), the
+    input spike times, the biases and ``tau_ref``; ``tau_m`` and ``tau_s`` are held constant
+    (their gradient is zero).
     Use it under ``jax.jit`` (``duration`` and the capacities are static) and ``jax.vmap`` over
     input samples.
 
@@ -665,7 +694,7 @@ def simulate_lif_events(
     if stop_when_fired is not None:
         sl = network.population_slice(stop_when_fired)
         stop = (sl.start, sl.stop - sl.start)
-    core = _make_core(Sizes(N, n_q, max_spikes + n_q, max_spikes, duration, stop))
+    core = _make_core(Sizes(N, n_q, max_spikes + n_q, max_spikes, duration, stop, int(wt.shape[0])))
     ev_t, ev_src, ev_rank, _, cnt, over = core(wt, bias.astype(dtype), tref, inv_tm, inv_ts, in_t, in_ch)
     return _result(ev_t, ev_src, ev_rank, cnt, over, N, cap, max_spikes, duration, on_overflow)
 
