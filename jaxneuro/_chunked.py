@@ -30,7 +30,7 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import equinox as eqx
 import jax
@@ -41,7 +41,7 @@ from jaxtyping import ArrayLike, Float, PyTree
 
 from ._misc import check_int
 from ._neurons._base import AbstractNeuron
-from ._progress import ProgressBar, progress_stream
+from ._progress import ProgressBar, TextStream, progress_stream
 from ._tuning import check_duration, tuning_curve
 
 MANIFEST_FORMAT = "jaxneuro-chunked-sweep/2"
@@ -217,7 +217,7 @@ def chunked_map(
     *,
     chunk_size: int,
     fingerprint: str = "",
-    progress: bool | IO[str] | None = True,
+    progress: bool | TextStream | None = True,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> np.memmap:
     """Apply a batch function to ``inputs`` chunk by chunk, writing the results to ``path``.
@@ -368,7 +368,7 @@ def chunked_tuning_curve(
     dt: float | None = None,
     dtype: Any = None,
     mesh: Mesh | None = None,
-    progress: bool | IO[str] | None = True,
+    progress: bool | TextStream | None = True,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> np.memmap:
     """:func:`jaxneuro.tuning_curve` over millions of inputs, in chunks, resumable on disk.

@@ -14,6 +14,7 @@ centre of one category, and the winner is the category of an input.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -219,7 +220,9 @@ def fit_competitive(
     return CompetitiveResult(w, labels, inertia)
 
 
-def adjusted_rand_index(labels_true: ArrayLike, labels_pred: ArrayLike) -> float:
+def adjusted_rand_index(
+    labels_true: Int[ArrayLike, " n"] | Sequence[int], labels_pred: Int[ArrayLike, " n"] | Sequence[int]
+) -> float:
     """The adjusted Rand index of two partitions (Hubert & Arabie, 1985), from their contingency table.
 
         ARI = (sum_ij C(n_ij, 2) - E) / ((sum_i C(a_i, 2) + sum_j C(b_j, 2)) / 2 - E),
@@ -230,7 +233,8 @@ def adjusted_rand_index(labels_true: ArrayLike, labels_pred: ArrayLike) -> float
     renaming), about 0 for independent ones.  Computed on the host (numpy, float64).
 
     Args:
-        labels_true: one label per input (any hashable integers), shape ``(n,)``.
+        labels_true: one label per input (any integers), shape ``(n,)``: an integer array or a
+            list of ints.
         labels_pred: the other labels, shape ``(n,)``.
 
     Returns:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import IO, Any, NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import equinox as eqx
 import jax
@@ -36,10 +36,11 @@ import numpy as np
 import optax
 from jaxtyping import Array, ArrayLike, Float
 
+from ._custom_types import RealSequence
 from ._inputs import as_input
 from ._misc import check_int, check_range, default_float, is_concrete, static_positive
 from ._neurons._base import AbstractNeuron
-from ._progress import ProgressBar, progress_stream
+from ._progress import ProgressBar, TextStream, progress_stream
 from ._simulate import METHODS, Method, check_neuron, simulate
 from ._tuning import tuning_curve
 
@@ -119,10 +120,10 @@ class FICurveTarget(eqx.Module):
 
     def __init__(
         self,
-        inputs: Float[ArrayLike, " points"],
-        rates: Float[ArrayLike, " points"],
+        inputs: Float[ArrayLike, " points"] | RealSequence,
+        rates: Float[ArrayLike, " points"] | RealSequence,
         *,
-        weights: Float[ArrayLike, " points"] | None = None,
+        weights: Float[ArrayLike, " points"] | RealSequence | None = None,
         exclude_onset: bool = True,
         onset_margin: float = 0.0,
         duration: float | None = None,
@@ -225,7 +226,7 @@ class SpikeTimesTarget(eqx.Module):
     def __init__(
         self,
         drive: Any,
-        times: Float[ArrayLike, " spikes"],
+        times: Float[ArrayLike, " spikes"] | RealSequence,
         t0: float,
         t1: float,
         *,
@@ -403,7 +404,7 @@ def fit_neuron(
     *,
     optimizer: optax.GradientTransformation | None = None,
     steps: int = DEFAULT_STEPS,
-    progress: bool | IO[str] | None = False,
+    progress: bool | TextStream | None = False,
 ) -> FitResult:
     """Fit the ``free`` parameters of ``neuron`` to ``target`` by gradient descent.
 

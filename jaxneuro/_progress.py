@@ -10,9 +10,20 @@
 from __future__ import annotations
 
 import math
-from typing import IO, Any
+from typing import Any, Protocol, runtime_checkable
 
 from tqdm import tqdm
+
+
+@runtime_checkable
+class TextStream(Protocol):
+    """A text stream that progress lines are written to (what tqdm uses of it): ``sys.stderr``, an
+    open text file, ``io.StringIO``.  (``typing.IO[str]`` asks for more, e.g. the ``buffer`` of a
+    binary stream underneath, which ``io.StringIO`` does not have.)"""
+
+    def write(self, s: str, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 def is_terminal(stream: Any) -> bool:
@@ -31,7 +42,7 @@ class ProgressBar(tqdm):
     also when the job stops early.
     """
 
-    def __init__(self, *args: Any, stream: IO[str] | None, **kwargs: Any):
+    def __init__(self, *args: Any, stream: TextStream | None, **kwargs: Any):
         self._final_line = stream is not None and not is_terminal(stream)
         import jax  # here, not at import: the command line's --help does not wait for JAX
 
@@ -50,7 +61,7 @@ class ProgressBar(tqdm):
         super().close()
 
 
-def progress_stream(progress: bool | IO[str] | None) -> IO[str] | None:
+def progress_stream(progress: bool | TextStream | None) -> TextStream | None:
     """The stream of a ``progress=`` argument: ``True`` is ``sys.stderr``, a stream itself,
     ``False`` or ``None`` no display."""
     import sys

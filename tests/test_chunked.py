@@ -213,9 +213,10 @@ def test_progress_bar(tmp_path, monkeypatch):
             lambda p: jn.chunked_tuning_curve(jn.LIF(tau_m=[0.01, 0.02]), V, p),
             r"scalar parameters for a chunked sweep; got shapes \[\(2,\)",
         ),
-        (
+        pytest.param(  # inputs of shape (1, 10007), not 1-D on purpose
             lambda p: jn.chunked_tuning_curve(jn.LIF(), V.reshape(1, -1), p),
             r"inputs must be 1-D; got shape \(1, 10007\)",
+            marks=pytest.mark.jaxtyping_off,
         ),
     ],
 )
@@ -236,6 +237,7 @@ def test_resumed_rows_must_match_the_file(tmp_path):
         jn.chunked_map(lambda x: np.asarray(x, np.float64), np.ones(6, np.float32), path, chunk_size=2, progress=False)
 
 
+@pytest.mark.jaxtyping_off  # neuron = "LIF", a string where a neuron is expected, on purpose
 def test_chunked_type_error(tmp_path):
     with pytest.raises(TypeError, match="neuron must be a jaxneuro neuron .*got str"):
         jn.chunked_tuning_curve("LIF", V, tmp_path / "x.npy")

@@ -105,9 +105,13 @@ def test_validation_errors():
         jn.fit_competitive(x, 0, key=jr.key(0))
     with pytest.raises(ValueError, match="n_clusters must be <= the number of inputs 5, got 6"):
         jn.fit_competitive(x, 6, key=jr.key(0))
-    with pytest.raises(ValueError, match=r"x must have shape \(n, d\)"):
-        jn.fit_competitive(jnp.zeros(5), 2, key=jr.key(0))
     with pytest.raises(ValueError, match="learning_rate must be finite and in"):
         jn.fit_competitive(x, 2, key=jr.key(0), learning_rate=1.5)
     with pytest.raises(ValueError, match=r"epochs must be an int in \[1, inf\)"):
         jn.fit_competitive(x, 2, key=jr.key(0), epochs=0)
+
+
+@pytest.mark.jaxtyping_off  # x = jnp.zeros(5), a vector where an (n, d) matrix is expected, on purpose
+def test_inputs_that_are_not_a_matrix_are_named():
+    with pytest.raises(ValueError, match=r"x must have shape \(n, d\)"):
+        jn.fit_competitive(jnp.zeros(5), 2, key=jr.key(0))

@@ -37,7 +37,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._progress import TextStream
 from .._sharding import data_parallel_mesh, replicate
 from ._checkpoint import TrainState, atomic_write, has_checkpoint, load_checkpoint, save_checkpoint
 from ._config import CLASSIFICATION_DATASETS, Config, ConfigError, config_from_dict
@@ -425,7 +426,7 @@ def fit(
     *,
     resume: bool = False,
     data: Dataset | None = None,
-    stream: IO[str] | None = sys.stderr,
+    stream: TextStream | None = sys.stderr,
     plot: bool = True,
 ) -> TrainResult:
     """Train the model of ``config``; write metrics, checkpoints and a plot into ``out_dir``.

@@ -3,9 +3,9 @@ with the last epoch's metrics after it."""
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import Any
 
-from .._progress import ProgressBar
+from .._progress import ProgressBar, TextStream
 
 _SHOWN = (
     ("train_loss", "loss", "{:.4g}"),
@@ -26,6 +26,6 @@ def metrics_text(metrics: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
-def epoch_bar(total: int, done: int, stream: IO[str] | None) -> ProgressBar:
+def epoch_bar(total: int, done: int, stream: TextStream | None) -> ProgressBar:
     """The bar of a run of ``total`` epochs of which ``done`` are already done (a resumed run)."""
     return ProgressBar(total=total, initial=done, unit="epoch", desc="epochs", stream=stream)

@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._misc import check_int
-from .._progress import ProgressBar
+from .._progress import ProgressBar, TextStream
 from ._checkpoint import atomic_write, load_checkpoint
 from ._config import Config, config_from_dict
 from ._fit import CONFIG_NAME, Dataset, init_state, load_data, with_hidden_activation
@@ -98,7 +98,7 @@ def evaluate_spiking(
     image: int = 0,
     chunk: int = 500,
     data: Dataset | None = None,
-    stream: IO[str] | None = sys.stderr,
+    stream: TextStream | None = sys.stderr,
     plot: bool = True,
 ) -> list[dict[str, Any]]:
     """Evaluate the trained model of a run folder as a spiking network (``convert_mlp``).
