@@ -205,13 +205,13 @@ def _advance(t, t_new, v, s, R, J, inv_tm, inv_ts, a):
     return J + (v0 - J) * em + s0 * k, s0 * es, s0
 
 
-def _predict(t, v, s, R, J, inv_tm, inv_ts, a, duration, mask: bool | jax.Array = True):
+def _predict(t, v, s, R, J, inv_tm, inv_ts, a, until, mask: bool | jax.Array = True):
     """Absolute time of each neuron's next crossing with no further input (``inf`` if none
-    before ``duration``); refractory neurons start from ``v = 0`` at their release ``R``."""
+    by ``until``); refractory neurons start from ``v = 0`` at their release ``R``."""
     base = jnp.maximum(t, R)
     vb = jnp.where(R > t, 0.0, v)
     sb = s * jnp.exp(-(base - t) * inv_ts)
-    return base + _crossing(vb, sb, J, inv_tm, inv_ts, a, duration - base, mask)
+    return base + _crossing(vb, sb, J, inv_tm, inv_ts, a, until - base, mask)
 
 
 # =============================================================================== core
@@ -284,11 +284,16 @@ def _row(z: Sizes, c: Consts, is_spk: Array, src: Array, q: Array) -> Array:
     return jnp.where(is_spk, src, z.n + (c.in_ch[q] if z.n_q else 0))
 
 
+def _input_time(z: Sizes, c: Consts, p: Array) -> Array:
+    """The time of input slot ``p`` (``inf`` past the last)."""
+    inf = jnp.asarray(jnp.inf, c.J.dtype)
+    return jnp.where(p < z.n_q, c.in_t[jnp.minimum(p, z.n_q - 1)], inf) if z.n_q else inf
+
+
 def _next_event(z: Sizes, c: Consts, pred: Array, p: Array) -> tuple[Array, Array, Array]:
     """``(time, is a crossing, neuron)`` of the next event: the earliest predicted crossing or
     the input slot ``p``, a crossing first at equal times."""
-    inf = jnp.asarray(jnp.inf, c.J.dtype)
-    t_in = jnp.where(p < z.n_q, c.in_t[jnp.minimum(p, z.n_q - 1)], inf) if z.n_q else inf
+    t_in = _input_time(z, c, p)
     nn = jnp.argmin(pred).astype(jnp.int32)
     t_sp = pred[nn]
     is_spk = t_sp <= t_in
@@ -301,7 +306,8 @@ def _forward_init(z: Sizes, c: Consts) -> dict[str, Array]:
     zeros = jnp.zeros(z.n, dtype)
     R0 = jnp.full(z.n, -jnp.inf, dtype)
     T = jnp.asarray(z.duration, dtype)
-    pred0 = _predict(jnp.zeros((), dtype), zeros, zeros, R0, c.J, c.inv_tm, c.inv_ts, c.a, T)
+    until0 = jnp.minimum(T, _input_time(z, c, jnp.asarray(0, jnp.int32)))
+    pred0 = _predict(jnp.zeros((), dtype), zeros, zeros, R0, c.J, c.inv_tm, c.inv_ts, c.a, until0)
     t_nx, is_spk, nn = _next_event(z, c, pred0, jnp.asarray(0, jnp.int32))
     i32 = lambda x: jnp.asarray(x, jnp.int32)  # noqa: E731
     return dict(
@@ -310,6 +316,7 @@ def _forward_init(z: Sizes, c: Consts) -> dict[str, Array]:
         s=zeros,
         R=R0,
         pred=pred0,
+        until=jnp.full(z.n, until0, dtype),
         p=i32(0),
         e=i32(0),
         nspk=i32(0),
@@ -362,11 +369,14 @@ def _forward_step(z: Sizes, c: Consts, st: dict[str, Array]) -> dict[str, Array]
     R = jnp.where(spiker, t_ev + c.tref, R)
     w = c.wt[row]
     s = s + w * c.inv_ts
-    affected = (w != 0) | spiker
-    T = jnp.asarray(z.duration, c.J.dtype)
-    new_pred = _predict(t_ev, v, s, R, c.J, c.inv_tm, c.inv_ts, c.a, T, affected)
-    pred = jnp.where(affected, new_pred, st["pred"])
     p = p + jnp.where(is_spk, 0, 1)
+    # Crossings are searched only up to the next input spike (``until``): at that input each
+    # neuron's prediction is made anew (it changes the neuron's input, or its search stopped
+    # there), so nothing later is needed, and most searches end before any root iteration.
+    until = jnp.minimum(jnp.asarray(z.duration, c.J.dtype), _input_time(z, c, p))
+    affected = (w != 0) | spiker | (st["until"] <= t_ev)
+    new_pred = _predict(t_ev, v, s, R, c.J, c.inv_tm, c.inv_ts, c.a, until, affected)
+    pred = jnp.where(affected, new_pred, st["pred"])
     t_nx, is_spk2, nn2 = _next_event(z, c, pred, p)
     new = dict(
         t=t_ev,
@@ -374,6 +384,7 @@ def _forward_step(z: Sizes, c: Consts, st: dict[str, Array]) -> dict[str, Array]
         s=s,
         R=R,
         pred=pred,
+        until=jnp.where(affected, until, st["until"]),
         p=p,
         e=e + 1,
         nspk=st["nspk"] + is_spk.astype(jnp.int32),
