@@ -335,11 +335,15 @@ def test_run_folder_errors(tmp_path):
         train.fit(cfg.replace(["optimizer.learning_rate=0.02"]), tmp_path / "b", resume=True, stream=None)
     with pytest.raises(ValueError, match=r"resume=True needs the out_dir"):
         train.fit(cfg, None, resume=True)
-    with pytest.raises(TypeError, match=r"config must be a jaxneuro.train.Config, got dict"):
-        train.fit(cfg.to_dict())
     other = train.init_state(small_regression(model={"hidden_sizes": [3]}), train.load_data(cfg))
     with pytest.raises(ValueError, match=r"does not match the model and optimiser of this config"):
         train.load_checkpoint(tmp_path / "b", other)
+
+
+@pytest.mark.jaxtyping_off  # config = a dict, not a Config, on purpose
+def test_fit_names_a_config_of_the_wrong_type():
+    with pytest.raises(TypeError, match=r"config must be a jaxneuro.train.Config, got dict"):
+        train.fit(small_regression(epochs=1).to_dict())
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
@@ -387,6 +391,13 @@ def test_confusion_matrix_against_numpy():
     np.testing.assert_array_equal(np.asarray(cm), ref)
     with pytest.raises(ValueError, match=r"num_classes must be an int in \[1, inf\), got num_classes = 0"):
         train.confusion_matrix(labels, preds, 0)
+
+
+# predictions of 199 for 200 labels and float labels: wrong shape and dtype on purpose
+@pytest.mark.jaxtyping_off
+def test_confusion_matrix_bad_inputs_are_named():
+    rng = np.random.default_rng(0)
+    labels, preds = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
     with pytest.raises(ValueError, match=r"must be 1-D with the same shape, got shapes \(200,\) and \(199,\)"):
         train.confusion_matrix(labels, preds[:-1], 4)
     with pytest.raises(ValueError, match=r"must be integer arrays"):
