@@ -33,7 +33,7 @@ def _coefficients(neuron: HodgkinHuxley, y: Array, J: Array, g_in: float | Array
 
 
 def hh_exp_midpoint_update(
-    neuron: HodgkinHuxley, y: HHState, J: Array, dt: Array, g_in: float | Array = 0.0
+    neuron: HodgkinHuxley, y: HHState, J: Array, dt: Array | float, g_in: float | Array = 0.0
 ) -> HHState:
     """One exponential-midpoint step of the HH equations from ``y`` with current
     ``J - g_in V`` (``g_in`` a synaptic conductance, mS/cm^2, in the membrane's leak).
