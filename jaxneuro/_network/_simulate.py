@@ -268,6 +268,29 @@ def _deliver(storage, buffer: Array, rows: Int[Array, " k"], n: Array, scale: An
     return buffer.at[slot, tgt].add(w, mode="drop")
 
 
+def _count_type(times: Array):
+    """The integer type whose bits a spike counter shares with a ``times`` element."""
+    return jnp.int32 if times.dtype.itemsize == 4 else jnp.int64
+
+
+def _record_spike(times: Array, j: Array, t: Array) -> Array:
+    """Spike time ``t`` of neuron ``j`` into its row of ``times``, ``(n, capacity + 1)``: the
+    row's last element holds the neuron's spike count (an integer, its bits stored as a float),
+    the time goes to the column of that count (none once the row is full), the count goes up
+    by one.  So no per-step spike counter is carried: counts are read from the buffer at the end."""
+    cap = times.shape[1] - 1
+    count = lax.bitcast_convert_type(times[j, cap], _count_type(times))
+    col = jnp.where(count < cap, count, cap + 1)  # a full row: no time (dropped)
+    new = jnp.stack([t, lax.bitcast_convert_type(count + 1, times.dtype)])
+    return times.at[j, jnp.stack([col, cap])].set(new, mode="drop")
+
+
+def _counted(times: Array) -> tuple[Array, Array]:
+    """``(spike times (n, capacity), spike counts)`` from a buffer written by ``_record_spike``."""
+    counts = lax.bitcast_convert_type(times[:, -1], _count_type(times)).astype(jnp.int32)
+    return times[:, :-1], counts
+
+
 def _population_update(pop: Population, y, refr, armed, a, g, t, dt, n_ref):
     """Steps 2-3 for one population: the new state, spikes, spike times, counters."""
     neuron, solver = pop.neuron, pop.solver
@@ -363,7 +386,6 @@ def _propagate(
     syns: list,
     bufs: list,
     times: list,
-    counts: tuple[Array, ...],
     history: list,
 ):
     """Step 5: every spike's weights into the delay buffers (or, for a projection without
@@ -388,7 +410,7 @@ def _propagate(
             ds, tm = c
             ds = tuple(_deliver(storages[i], d, j[None], n, plan.direct[i]) for i, d in zip(mine, ds, strict=True))
             if tm is not None:
-                tm = tm.at[j, counts[p][j]].set(t_spk[p][j], mode="drop")
+                tm = _record_spike(tm, j, t_spk[p][j])
             return ds, tm
 
         new_dest, times[p] = for_each_one(spiked[p], body, (tuple(dest[i] for i in mine), times[p]))
@@ -483,9 +505,10 @@ def _step(plan: _Plan, carry):
         for (_, inp), s, c in zip(plan.network.inputs, st.inputs, plan.input_coefficients, strict=True)
     ]
     syns, bufs, times, history = _propagate(
-        plan, n, spiked, t_spk, syns, list(st.buffers), list(times), counts, list(st.history)
+        plan, n, spiked, t_spk, syns, list(st.buffers), list(times), list(st.history)
     )
-    counts = tuple(c + s.astype(jnp.int32) for c, s in zip(counts, spiked, strict=True))
+    # counted here only without spike times (else read from the times buffer at the end)
+    counts = tuple(None if c is None else c + s.astype(jnp.int32) for c, s in zip(counts, spiked, strict=True))
     held = [None if r is None else r > 0 for r in st.refractory]  # held during this step
     syns, ins, bufs, ys = _arrive(plan, n, keys, syns, ins, bufs, ys, held, spiked)
     new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), tuple(history), n + 1)
@@ -617,8 +640,11 @@ def simulate_general_network(
     def step(carry, _):
         return split(_step(plan, carry)), None
 
-    times0 = tuple(jnp.full((p.size, max_spikes), jnp.inf, dtype) if record_spikes else None for p in pops)
-    counts0 = tuple(jnp.zeros((p.size,), jnp.int32) for p in pops)
+    # spike times and, in a last column, the spikes beyond max_spikes (``_record_spike``)
+    times0 = tuple(
+        jnp.full((p.size, max_spikes + 1), jnp.inf, dtype).at[:, -1].set(0.0) if record_spikes else None for p in pops
+    )
+    counts0 = tuple(None if record_spikes else jnp.zeros((p.size,), jnp.int32) for p in pops)
     carry = split((state, times0, counts0))
     ts = v = None
     if trace_every is None:
@@ -635,6 +661,8 @@ def simulate_general_network(
         carry, v = lax.scan(block, carry, None, length=n_steps // trace_every)
         ts = jnp.asarray(t0, dtype) + dt_a * trace_every * jnp.arange(n_steps // trace_every, dtype=dtype)
     state, times, counts = carry
+    if record_spikes:
+        times, counts = (tuple(x) for x in zip(*(_counted(tm) for tm in times), strict=True))
     # one check of the final state: a NaN or infinite traced drive, weight or parameter reaches it
     leaves = [x for x in jax.tree.leaves((state.y, state.synapses)) if jnp.issubdtype(x.dtype, jnp.inexact)]
     bad = ~jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.asarray(False)
