@@ -413,6 +413,14 @@ def test_spike_buffer_overflow_is_an_error_never_a_silent_loss():
         jn.simulate_network(net, 100.0, dt=0.1, max_spikes=5)
     run = jn.simulate_network(net, 100.0, dt=0.1, max_spikes=5, on_overflow="flag")
     assert bool(run.train("p").overflow.all()) and int(run.spike_count[0][0]) > 5
+    # the counts beyond the capacity (kept in the spike-time buffer) equal the per-step counter of
+    # a run without spike times and the closed-form period T = tau_ref + tau_m ln(30 / 20)
+    counter = jn.simulate_network(net, 100.0, dt=0.1, record_spikes=False).spike_count[0]
+    np.testing.assert_array_equal(run.spike_count[0], counter)
+    assert abs(int(counter[0]) - 100.0 / (1.0 + 10.0 * np.log(1.5))) <= 1.0
+    big = jn.simulate_network(net, 100.0, dt=0.1, max_spikes=64)
+    np.testing.assert_array_equal(run.train("p").times, np.asarray(big.train("p").times)[:, :5])
+    np.testing.assert_array_equal(big.spike_count[0], counter)
 
 
 def test_traced_delay_is_checked_at_run_time():
