@@ -661,8 +661,10 @@ def simulate_general_network(
         carry, v = lax.scan(block, carry, None, length=n_steps // trace_every)
         ts = jnp.asarray(t0, dtype) + dt_a * trace_every * jnp.arange(n_steps // trace_every, dtype=dtype)
     state, times, counts = carry
-    if record_spikes:
-        times, counts = (tuple(x) for x in zip(*(_counted(tm) for tm in times), strict=True))
+    if record_spikes:  # every population has a spike-time buffer
+        recorded = [_counted(tm) for tm in times if tm is not None]
+        assert len(recorded) == len(pops)
+        times, counts = tuple(r[0] for r in recorded), tuple(r[1] for r in recorded)
     # one check of the final state: a NaN or infinite traced drive, weight or parameter reaches it
     leaves = [x for x in jax.tree.leaves((state.y, state.synapses)) if jnp.issubdtype(x.dtype, jnp.inexact)]
     bad = ~jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.asarray(False)
