@@ -535,21 +535,8 @@ def _checked_sources(network: Network, dt: float, dt_s: float, t0: Any) -> None:
                 )
 
 
-def simulate_general_network(
-    network: Network,
-    duration: float,
-    *,
-    dt: float | None = None,
-    t0: float = 0.0,
-    key: PRNGKeyArray | None = None,
-    state0: RunState | None = None,
-    record_spikes: bool = True,
-    max_spikes: int | None = None,
-    trace_every: int | None = None,
-    on_overflow: Literal["error", "flag"] = "error",
-    mesh: Mesh | None = None,
-) -> NetworkRun:
-    """``simulate_network`` for a ``Network`` (module docstring for the step)."""
+def _checked_run(network: Network, duration, dt, trace_every, mesh, on_overflow, key, max_spikes):
+    """The run's arguments checked at trace time: ``(dt, duration, n_steps, max_spikes)``."""
     pops = network.populations
     unit, sec = network.time_unit
     neuron_pops = [p for p in pops if isinstance(p, Population)]
@@ -577,13 +564,13 @@ def simulate_general_network(
         max_spikes = max(math.ceil(dur * sec * MAX_NETWORK_RATE_HZ) + 1, min(n_steps, 64))
     else:
         check_int("max_spikes", max_spikes, numpy=False)
-    dtype = default_float()
-    dt_s = dt_f * sec  # seconds, for rates
-    _checked_sources(network, dt_f, dt_s, t0)
-    k_init, k_run = jax.random.split(key) if key is not None else (None, None)
-    state = initial_run_state(network, k_init, dt_f, dtype, t0=t0) if state0 is None else state0
+    return dt_f, dur, n_steps, max_spikes
+
+
+def _plan(network: Network, dt_f: float, t0: Any, key, record_spikes: bool, dtype) -> _Plan:
+    """What every step needs, computed once: storages, delay groups, decay factors, sources."""
+    pops = network.populations
     storages = [_delay_steps(link, dt_f) for link in network.links]
-    direct = [_direct_jump(link, dt_f) for link in network.links]
     groups: dict = {}
     for i, link in enumerate(network.links):
         if _one_delay(link) and link.max_delay > 0:
@@ -601,7 +588,7 @@ def simulate_general_network(
         for p in range(len(pops))
         if record_spikes or any(network.links[i].pre == p and i not in later for i in sparse)
     ]
-    plan = _Plan(
+    return _Plan(
         network=network,
         storages=storages,
         # the synapses' decay factors, once (inside the loop XLA would evaluate them per element)
@@ -612,55 +599,61 @@ def simulate_general_network(
         inputs_to=[[i for i, (t, _) in enumerate(network.inputs) if t == p] for p in range(len(pops))],
         sources=sources,
         sparse=sparse,
-        direct=direct,
+        direct=[_direct_jump(link, dt_f) for link in network.links],
         delayed=delayed,
         t0=jnp.asarray(t0, dtype),
         dt=dt_a,
-        dt_seconds=dt_s,
+        dt_seconds=dt_f * network.time_unit[1],
         dtype=dtype,
-        key=k_run,
+        key=key,
     )
 
+
+def _mesh_split(mesh: Mesh | None):
+    """A function that splits the carry's neurons across the mesh's devices: every array along
+    its neuron axis (the last, but the first for the spike-time buffers ``(n, capacity)``)."""
+    if mesh is None:
+        return lambda tree: tree
+    axis = mesh.axis_names[0]
+
+    def constrain(x, first=False):
+        if x is None or jnp.ndim(x) == 0:
+            return x
+        spec = (axis,) + (None,) * (x.ndim - 1) if first else (None,) * (x.ndim - 1) + (axis,)
+        return lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(*spec)))
+
     def split(tree):
-        """Neurons split across the mesh's devices: every array of the carry along its neuron
-        axis (the last, but the first for the spike-time buffers ``(n, capacity)``)."""
-        if mesh is None:
-            return tree
-        axis, sharding_mesh = mesh.axis_names[0], mesh
-
-        def constrain(x, first=False):
-            if x is None or jnp.ndim(x) == 0:
-                return x
-            spec = (axis,) + (None,) * (x.ndim - 1) if first else (None,) * (x.ndim - 1) + (axis,)
-            return lax.with_sharding_constraint(x, NamedSharding(sharding_mesh, PartitionSpec(*spec)))
-
         st, tm, cn = tree
         return jax.tree.map(constrain, st), tuple(constrain(x, first=True) for x in tm), jax.tree.map(constrain, cn)
 
-    def step(carry, _):
-        return split(_step(plan, carry)), None
+    return split
 
-    # spike times and, in a last column, the spikes beyond max_spikes (``_record_spike``)
-    times0 = tuple(
-        jnp.full((p.size, max_spikes + 1), jnp.inf, dtype).at[:, -1].set(0.0) if record_spikes else None for p in pops
-    )
-    counts0 = tuple(None if record_spikes else jnp.zeros((p.size,), jnp.int32) for p in pops)
-    carry = split((state, times0, counts0))
-    ts = v = None
+
+def _loop(plan: _Plan, carry, n_steps: int, trace_every: int | None, split):
+    """The step loop: ``(carry, trace times, voltage traces)``, traces every ``trace_every`` steps."""
+
+    def step(c, _):
+        return split(_step(plan, c)), None
+
     if trace_every is None:
         carry, _ = lax.scan(step, carry, None, length=n_steps, unroll=_UNROLL)
-    else:
+        return carry, None, None
+    pops = plan.network.populations
 
-        def block(c, _):
-            vs = tuple(
-                p.neuron.voltage(y) if isinstance(p, Population) else None for p, y in zip(pops, c[0].y, strict=True)
-            )
-            c, _ = lax.scan(step, c, None, length=trace_every, unroll=_UNROLL)
-            return c, vs
+    def block(c, _):
+        vs = tuple(
+            p.neuron.voltage(y) if isinstance(p, Population) else None for p, y in zip(pops, c[0].y, strict=True)
+        )
+        c, _ = lax.scan(step, c, None, length=trace_every, unroll=_UNROLL)
+        return c, vs
 
-        carry, v = lax.scan(block, carry, None, length=n_steps // trace_every)
-        ts = jnp.asarray(t0, dtype) + dt_a * trace_every * jnp.arange(n_steps // trace_every, dtype=dtype)
-    state, times, counts = carry
+    carry, v = lax.scan(block, carry, None, length=n_steps // trace_every)
+    ts = plan.t0 + plan.dt * trace_every * jnp.arange(n_steps // trace_every, dtype=plan.dtype)
+    return carry, ts, v
+
+
+def _trains(pops, state: RunState, times, counts, record_spikes: bool, on_overflow: str):
+    """The recorded spike trains and counts, checked for a non-finite final state and overflow."""
     if record_spikes:  # every population has a spike-time buffer
         recorded = [_counted(tm) for tm in times if tm is not None]
         assert len(recorded) == len(pops)
@@ -679,15 +672,43 @@ def simulate_general_network(
         if on_overflow == "error":
             train = check_overflow(train, f"population {pops[p].name!r} (raise max_spikes)")
         trains.append(train)
+    return tuple(trains), counts
+
+
+def simulate_general_network(
+    network: Network,
+    duration: float,
+    *,
+    dt: float | None = None,
+    t0: float = 0.0,
+    key: PRNGKeyArray | None = None,
+    state0: RunState | None = None,
+    record_spikes: bool = True,
+    max_spikes: int | None = None,
+    trace_every: int | None = None,
+    on_overflow: Literal["error", "flag"] = "error",
+    mesh: Mesh | None = None,
+) -> NetworkRun:
+    """``simulate_network`` for a ``Network`` (module docstring for the step)."""
+    pops = network.populations
+    dt_f, dur, n_steps, max_spikes = _checked_run(
+        network, duration, dt, trace_every, mesh, on_overflow, key, max_spikes
+    )
+    dtype = default_float()
+    _checked_sources(network, dt_f, dt_f * network.time_unit[1], t0)
+    k_init, k_run = jax.random.split(key) if key is not None else (None, None)
+    state = initial_run_state(network, k_init, dt_f, dtype, t0=t0) if state0 is None else state0
+    plan = _plan(network, dt_f, t0, k_run, record_spikes, dtype)
+    split = _mesh_split(mesh)
+    # spike times and, in a last column, the spikes beyond max_spikes (``_record_spike``)
+    times0 = tuple(
+        jnp.full((p.size, max_spikes + 1), jnp.inf, dtype).at[:, -1].set(0.0) if record_spikes else None for p in pops
+    )
+    counts0 = tuple(None if record_spikes else jnp.zeros((p.size,), jnp.int32) for p in pops)
+    (state, times, counts), ts, v = _loop(plan, split((state, times0, counts0)), n_steps, trace_every, split)
+    trains, counts = _trains(pops, state, times, counts, record_spikes, on_overflow)
     return NetworkRun(
-        tuple(trains),
-        counts,
-        ts,
-        v,
-        state,
-        tuple(p.name for p in pops),
-        float(dur),
-        float(sec),
+        trains, counts, ts, v, state, tuple(p.name for p in pops), float(dur), float(network.time_unit[1])
     )
 
 
