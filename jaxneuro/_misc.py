@@ -288,3 +288,30 @@ def exprel(x: ArrayLike) -> jax.Array:
     x_safe = jnp.where(small, jnp.ones_like(x), x)
     series = 1.0 - x / 2.0 + x * x / 12.0
     return jnp.where(small, series, x_safe / jnp.expm1(x_safe))
+
+
+def exprel_of_exp(x: ArrayLike, ex: ArrayLike) -> jax.Array:
+    """``x / (exp(x) - 1)`` given ``ex = exp(x)`` (computed by the caller, often shared with
+    other rate terms), so that no ``expm1`` is needed.
+
+    ``ex - 1`` loses about ``eps / |x|`` relative precision near 0, so for ``|x| < t`` the
+    Bernoulli series ``1 - x/2 + x^2/12 - x^4/720 + x^6/30240`` (truncation ``x^8 / 1209600``)
+    is taken instead, with ``t = (1209600 eps)^(1/9)`` balancing the two errors (0.81 in
+    float32, 0.086 in float64: a few ulp either way).  A double ``where`` keeps the gradient
+    finite at 0, as in ``exprel``.
+
+    Args:
+        x: the argument (any shape).
+        ex: ``exp(x)``, broadcastable with ``x``.
+
+    Returns:
+        ``x / (exp(x) - 1)`` (1 at ``x = 0``).
+    """
+    x, ex = jnp.asarray(x), jnp.asarray(ex)
+    t = float((1209600.0 * jnp.finfo(jnp.result_type(x, ex)).eps) ** (1.0 / 9.0))
+    small = jnp.abs(x) < t
+    x_safe = jnp.where(small, jnp.ones_like(x), x)
+    ex_safe = jnp.where(small, jnp.full_like(ex, np.e), ex)
+    x2 = x * x
+    series = 1.0 - 0.5 * x + x2 * (1.0 / 12.0 + x2 * (-1.0 / 720.0 + x2 * (1.0 / 30240.0)))
+    return jnp.where(small, series, x_safe / (ex_safe - 1.0))

@@ -10,7 +10,7 @@ from jaxtyping import Array
 
 from .._inputs import AbstractInput
 from .._neurons._base import AbstractNeuron, input_value
-from .._neurons._hh import HHState, HodgkinHuxley, alpha_h, alpha_m, alpha_n, beta_h, beta_m, beta_n
+from .._neurons._hh import HHState, HodgkinHuxley
 from ._fixed_step import AbstractFixedStepSolver
 
 
@@ -22,7 +22,7 @@ def _coefficients(neuron: HodgkinHuxley, y: Array, J: Array, g_in: float | Array
     """Each variable obeys ``dx/dt = (x_inf - x) rate_x``: the ``x_inf`` and rates at ``y``
     (``(V, n, m, h)`` stacked on axis 0; input current ``J - g_in V``), stacked the same way."""
     V, n, m, h = y[0], y[1], y[2], y[3]
-    an, bn, am, bm, ah, bh = alpha_n(V), beta_n(V), alpha_m(V), beta_m(V), alpha_h(V), beta_h(V)
+    am, bm, ah, bh, an, bn = neuron.rates(V)
     gNa = neuron.g_Na * m**3 * h
     gK = neuron.g_K * n**4
     G = gNa + gK + neuron.g_L + g_in
