@@ -123,6 +123,26 @@ def test_rates_on_a_dense_grid_through_the_singularities(x64, dtype, rtol):
         np.testing.assert_allclose(np.asarray(jac, np.float64), fd, rtol=1e-6 if dtype == jnp.float64 else 2e-3)
 
 
+def test_linearised_is_the_jacobian_diagonal(x64):
+    # The closed-form (f, a) of TraubMiles.linearised against forward-mode products of its
+    # vector field (the default of AbstractNeuron.linearised), alone and under a conductance
+    # input a - g v (the network's SynapticInput, whose v-diagonal gains -g / C).
+    from jaxneuro._neurons._base import diagonal_jacobian
+    from jaxneuro._solvers._fixed_step import SynapticInput
+
+    rng = np.random.default_rng(3)
+    neuron = jn.TraubMiles(C=rng.uniform(0.5, 2.0, 50), g_K=rng.uniform(10.0, 50.0, 50))
+    y = state([rng.uniform(-90.0, 40.0, 50), *rng.uniform(0.0, 1.0, (3, 50))])
+    drive, g = jnp.asarray(rng.uniform(-5.0, 20.0, 50)), jnp.asarray(rng.uniform(0.0, 2.0, 50))
+    for model, args in ((neuron, drive), (SynapticInput(neuron, drive, g), None)):
+        got = model.linearised(0.0, y, args)
+        want = diagonal_jacobian(lambda z, m=model, a=args: m.vector_field(0.0, z, a), y)
+        for gl, wl in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            np.testing.assert_allclose(np.asarray(gl), np.asarray(wl), rtol=1e-12, atol=1e-12)
+    a_v = SynapticInput(neuron, drive, g).linearised(0.0, y, None)[1].v
+    np.testing.assert_allclose(np.asarray(a_v - neuron.linearised(0.0, y, drive)[1].v), -np.asarray(g / neuron.C))
+
+
 def test_initial_state_is_the_resting_steady_state(x64):
     neuron = jn.TraubMiles()
     y = neuron.initial_state()

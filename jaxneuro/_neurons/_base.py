@@ -100,6 +100,23 @@ class AbstractNeuron(eqx.Module):
         """A smooth function of the state that crosses zero upwards at a spike (for a voltage
         threshold, ``v - v_threshold``); negative below threshold."""
 
+    def linearised(self, t: Any, y: PyTree, args: Any) -> tuple[PyTree, PyTree]:
+        """``(f, a)``: the vector field ``f = vector_field(t, y, args)`` and the diagonal of
+        its Jacobian, ``a_i = d f_i / d y_i`` for each leaf of the state (what
+        ``ExponentialEuler`` steps with).  Default: one forward-mode product per state variable
+        (``diagonal_jacobian``); a neuron whose ``a`` has a closed form may override this with
+        it (the same values, fewer operations per step).
+
+        Args:
+            t: time (``time_unit``).
+            y: the state.
+            args: the input, as for ``vector_field``.
+
+        Returns:
+            ``(f, a)``, each a PyTree like ``y``.
+        """
+        return diagonal_jacobian(lambda z: self.vector_field(t, z, args), y)
+
     def reset(self, y: PyTree) -> PyTree:
         """The state right after a spike, from the state at the crossing.  Default: no reset
         (the state is unchanged; the spike is only detected, as for Hodgkin-Huxley)."""
@@ -140,6 +157,23 @@ class AbstractNeuron(eqx.Module):
     def resets(self) -> bool:
         """Whether this neuron defines a reset map (else its spikes only are detected)."""
         return type(self).reset is not AbstractNeuron.reset
+
+
+def diagonal_jacobian(f, y):
+    """``(f(y), a)`` with ``a`` the diagonal of the Jacobian of an elementwise ``f``: for each
+    leaf ``y_i`` of the state, ``a_i = d f_i / d y_i`` (one forward-mode product per leaf;
+    neurons are independent elementwise, so one product serves every neuron)."""
+    leaves, treedef = jax.tree.flatten(y)
+
+    def flat(*ls):
+        return jax.tree.leaves(f(jax.tree.unflatten(treedef, ls)))
+
+    out, diag = [], []
+    for i in range(len(leaves)):
+        tangent = [jnp.ones_like(x) if j == i else jnp.zeros_like(x) for j, x in enumerate(leaves)]
+        out, d = jax.jvp(flat, leaves, tangent)
+        diag.append(d[i])
+    return jax.tree.unflatten(treedef, out), jax.tree.unflatten(treedef, diag)
 
 
 def input_value(args: Any, t: Any) -> jax.Array:

@@ -5,27 +5,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 import jax
-import jax.numpy as jnp
 
 from .._misc import exprel
+from .._neurons._base import diagonal_jacobian
 from ._fixed_step import AbstractFixedStepSolver
-
-
-def diagonal_jacobian(f, y):
-    """``(f(y), a)`` with ``a`` the diagonal of the Jacobian of an elementwise ``f``: for each
-    leaf ``y_i`` of the state, ``a_i = d f_i / d y_i`` (one forward-mode product per leaf;
-    neurons are independent elementwise, so one product serves every neuron)."""
-    leaves, treedef = jax.tree.flatten(y)
-
-    def flat(*ls):
-        return jax.tree.leaves(f(jax.tree.unflatten(treedef, ls)))
-
-    out, diag = [], []
-    for i in range(len(leaves)):
-        tangent = [jnp.ones_like(x) if j == i else jnp.zeros_like(x) for j, x in enumerate(leaves)]
-        out, d = jax.jvp(flat, leaves, tangent)
-        diag.append(d[i])
-    return jax.tree.unflatten(treedef, out), jax.tree.unflatten(treedef, diag)
 
 
 class ExponentialEuler(AbstractFixedStepSolver):
@@ -37,9 +20,9 @@ class ExponentialEuler(AbstractFixedStepSolver):
 
     which is exact for a variable that is linear in itself (the membrane potential of an
     integrate-and-fire neuron under a held input, a gate ``dx/dt = (x_inf - x)/tau_x``) and
-    stable for stiff gates at any ``h``.  First order.  ``a_i`` is computed by forward-mode
-    differentiation of the vector field (one product per state variable), so any neuron works
-    without hand-written coefficients.  ``(e^x - 1)/x`` is evaluated stably (``exprel``).
+    stable for stiff gates at any ``h``.  First order.  ``a_i`` comes from the neuron's ``linearised``:
+    by default forward-mode differentiation of the vector field (one product per state
+    variable), so any neuron works without hand-written coefficients.  ``(e^x - 1)/x`` is evaluated stably (``exprel``).
 
     Example::
 
@@ -49,7 +32,7 @@ class ExponentialEuler(AbstractFixedStepSolver):
     crossing_order: ClassVar[int] = 2
 
     def update(self, neuron, drive, t, y, h):
-        f, a = diagonal_jacobian(lambda z: neuron.vector_field(t, z, drive), y)
+        f, a = neuron.linearised(t, y, drive)
         return jax.tree.map(lambda y_, f_, a_: y_ + h * f_ / exprel(a_ * h), y, f, a)
 
 

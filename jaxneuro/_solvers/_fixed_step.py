@@ -94,6 +94,20 @@ class SynapticInput(eqx.Module):
         current = self.a if self.g is None else self.a - self.g * self.neuron.voltage(y)
         return self.neuron.vector_field(t, y, current)
 
+    def linearised(self, t, y, args):
+        """The neuron's ``linearised`` under the input current, with ``-g dv'/dJ`` added to
+        the voltage's diagonal (the current ``a - g v`` depends on ``v``)."""
+        del args
+        if self.g is None:
+            return self.neuron.linearised(t, y, self.a)
+        v = self.neuron.voltage(y)
+        current = self.a - self.g * v
+        f, a = self.neuron.linearised(t, y, current)
+        dv_dJ = jax.jvp(
+            lambda J: self.neuron.voltage(self.neuron.vector_field(t, y, J)), (current,), (jnp.ones_like(current),)
+        )[1]
+        return f, self.neuron.with_voltage(a, self.neuron.voltage(a) - self.g * dv_dJ)
+
 
 class AbstractFixedStepSolver(AbstractSpikingSolver):
     """A fixed step ``dt`` (default: the neuron's ``default_dt``) and an update rule.
