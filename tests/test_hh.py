@@ -52,6 +52,21 @@ def test_shared_exponential_rates_derivatives(x64, V):
             assert np.isfinite(float(gg))
 
 
+def test_linearised_is_the_jacobian_diagonal(x64):
+    # HodgkinHuxley.linearised (closed form, what ExponentialEuler steps with) against the
+    # vector field and forward-mode products of it (AbstractNeuron's default).
+    from jaxneuro._neurons._base import diagonal_jacobian
+
+    rng = np.random.default_rng(4)
+    hh = jn.HodgkinHuxley(C=rng.uniform(0.5, 2.0, 40), g_Na=rng.uniform(60.0, 180.0, 40))
+    y = jn.HHState(*map(jnp.asarray, (rng.uniform(-90.0, 40.0, 40), *rng.uniform(0.0, 1.0, (3, 40)))))
+    J = jnp.asarray(rng.uniform(-10.0, 50.0, 40))
+    got = hh.linearised(0.0, y, J)
+    want = diagonal_jacobian(lambda z: hh.vector_field(0.0, z, J), y)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-12, atol=1e-13)
+
+
 def test_exprel_of_exp_matches_expm1(x64):
     # x / (exp(x) - 1) from a given exp(x) against float64 x / expm1(x), across the series switch.
     from jaxneuro._misc import exprel_of_exp

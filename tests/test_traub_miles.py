@@ -102,8 +102,9 @@ def test_rates_and_vector_field_match_the_equations(x64):
         np.testing.assert_allclose([float(got.v), float(got.n), float(got.m), float(got.h)], rhs_ref(y, I), rtol=1e-12)
 
 
+@pytest.mark.parametrize("stacked", [False, True])
 @pytest.mark.parametrize("dtype, rtol", [(jnp.float64, 1e-12), (jnp.float32, 3e-6)])
-def test_rates_on_a_dense_grid_through_the_singularities(x64, dtype, rtol):
+def test_rates_on_a_dense_grid_through_the_singularities(x64, dtype, rtol, stacked):
     # TraubMiles.rates shares four exponentials among the six rates and takes exprel from a
     # given exponential (a series near 0): against Brian2's formulas at the same (rounded)
     # voltages, densely through u = 13, 40 and 15 mV, where exprel switches to its series.
@@ -112,13 +113,13 @@ def test_rates_on_a_dense_grid_through_the_singularities(x64, dtype, rtol):
         [np.linspace(-150.0, 100.0, 5001), *(VT + c + np.linspace(-10.0, 10.0, 2001) for c in (13.0, 40.0, 15.0))]
     )
     V = jnp.asarray(volts, dtype)
-    got = np.stack([np.asarray(r, np.float64) for r in jn.TraubMiles().rates(V)])
+    got = np.stack([np.asarray(r, np.float64) for r in jn.TraubMiles().rates(V, stacked=stacked)])
     want = np.array([rates_ref(float(v)) for v in np.asarray(V, np.float64)]).T
     np.testing.assert_allclose(got, want, rtol=rtol, atol=0)
     # first derivatives against float64 central differences of the formulas, at the singularities
     for c in (13.0, 40.0, 15.0):
         v0, h = VT + c, 1e-4
-        jac = jax.jacfwd(lambda v: jnp.stack(jn.TraubMiles().rates(v)))(jnp.asarray(v0, dtype))
+        jac = jax.jacfwd(lambda v: jnp.stack(jn.TraubMiles().rates(v, stacked=stacked)))(jnp.asarray(v0, dtype))
         fd = (np.array(rates_ref(v0 + h)) - np.array(rates_ref(v0 - h))) / (2 * h)
         np.testing.assert_allclose(np.asarray(jac, np.float64), fd, rtol=1e-6 if dtype == jnp.float64 else 2e-3)
 

@@ -216,6 +216,23 @@ class HodgkinHuxley(AbstractNeuron):
         dh = alpha_h(V) * (1.0 - y.h) - beta_h(V) * y.h
         return HHState(dv, dn, dm, dh)
 
+    def linearised(self, t: Any, y: HHState, args: Any) -> tuple[HHState, HHState]:
+        """``(vector_field(t, y, args), a)`` with the Jacobian's diagonal in closed form:
+        ``a_v = -(g_L + g_Na m^3 h + g_K n^4) / C``, ``a_x = -(alpha_x + beta_x)``
+        (``AbstractNeuron.linearised``; the rates from ``rates``, computed once)."""
+        J = input_value(args, t)
+        I_Na, I_K, I_L = self.currents(y)
+        V = y.v
+        am, bm, ah, bh, an, bn = self.rates(V)
+        f = HHState(
+            (J - I_Na - I_K - I_L) / self.C,
+            an * (1.0 - y.n) - bn * y.n,
+            am * (1.0 - y.m) - bm * y.m,
+            ah * (1.0 - y.h) - bh * y.h,
+        )
+        a_v = -(self.g_L + self.g_Na * y.m**3 * y.h + self.g_K * y.n**4) / self.C
+        return f, HHState(jnp.asarray(a_v), -(an + bn), -(am + bm), -(ah + bh))
+
     def steady_gates(self, V: ArrayLike) -> HHState:
         """The state with gates at their steady-state values for voltage ``V``."""
         V = jnp.asarray(as_float_array(V))

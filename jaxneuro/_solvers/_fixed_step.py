@@ -103,9 +103,12 @@ class SynapticInput(eqx.Module):
         v = self.neuron.voltage(y)
         current = self.a - self.g * v
         f, a = self.neuron.linearised(t, y, current)
-        dv_dJ = jax.jvp(
-            lambda J: self.neuron.voltage(self.neuron.vector_field(t, y, J)), (current,), (jnp.ones_like(current),)
-        )[1]
+        # dv'/dJ through the same expression as f where the neuron writes its own (so that XLA
+        # shares the rates between the two; through vector_field it evaluated them twice)
+        nrn = self.neuron
+        own = type(nrn).linearised is not AbstractNeuron.linearised
+        field = (lambda J: nrn.linearised(t, y, J)[0]) if own else (lambda J: nrn.vector_field(t, y, J))
+        dv_dJ = jax.jvp(lambda J: nrn.voltage(field(J)), (current,), (jnp.ones_like(current),))[1]
         return f, self.neuron.with_voltage(a, self.neuron.voltage(a) - self.g * dv_dJ)
 
 
