@@ -8,7 +8,6 @@ import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optimistix as optx
 
 from .._inputs import Constant
 from .._misc import check_int, check_positive, default_float, static_number
@@ -23,6 +22,8 @@ from ._base import (
     spike_budget,
 )
 from ._recorders import SpikeTimes
+
+CROSSING_ITERATIONS = 4  # Newton iterations placing a spike inside its step (``_crossing``)
 
 
 class Diffrax(AbstractSpikingSolver):
@@ -76,8 +77,7 @@ class Diffrax(AbstractSpikingSolver):
         f64 = jnp.dtype(dtype) == jnp.float64
         rtol = (1e-9 if f64 else 1e-6) if self.rtol is None else self.rtol
         atol = (1e-9 if f64 else 1e-6) if self.atol is None else self.atol
-        # float32 root finding needs a looser tolerance than the step control (MEASURED.md).
-        return rtol, atol, max(rtol, 1e-10 if f64 else 1e-5)
+        return rtol, atol
 
     def run(self, neuron, drive, span: Interval, y0, recorder, ts):
         ts = check_ts(span, ts)
@@ -116,7 +116,7 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
     mapped; the recorder's state leads with the batch axis.  Same results as ``vmap`` of the
     loop, traced and compiled in about three quarters of the time (benchmarks/README.md)."""
     dtype = jnp.result_type(*jax.tree.leaves(y0))
-    rtol, atol, root_tol = solver.tolerances(dtype)
+    rtol, atol = solver.tolerances(dtype)
     t0 = jnp.zeros((), dtype)
     t1 = jnp.asarray(t1, dtype)
     offset = jnp.asarray(offset, dtype)
@@ -126,40 +126,44 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
     controller = diffrax.PIDController(rtol=rtol, atol=atol)
     if jumps is not None:
         controller = diffrax.ClipStepSizeController(controller, jump_ts=jumps)
-    event = _spike_event(type(neuron).rearm, root_tol, t0, t1, dtype)
-    # args = (drive, armed, scale, neuron): everything a lane's solve reads from its neuron.
-    term = diffrax.ODETerm(lambda t, y, args: args[3].vector_field(offset + t, y, args[0]))
+    event = _spike_event(type(neuron).rearm)
+
+    # args = (drive, armed, neuron): everything a lane's solve reads from its neuron.
+    def vf(t, y, args):
+        return args[2].vector_field(offset + t, y, args[0])
+
+    term = diffrax.ODETerm(vf)
     refractory = neuron.refractory_period() is not None
-    # The root finder stops when its step in time is below the tolerance and the event
-    # function's value below the same number: a condition in mV (HH, AdEx) would be driven to
-    # 1e-5 mV, needing extra Newton iterations, and one in V to 1e-5 V.  So the condition is
-    # measured in units of its distance from threshold at the start (positive scaling moves
-    # no root, and at a root its derivatives scale with it, so spike times and their
-    # derivatives are unchanged).
-    c0 = jax.lax.stop_gradient(jnp.abs(neuron.spike_condition(y0)))
-    scale = 1.0 / jnp.where(c0 > 0, c0, 1.0)
     n_ts = ts.shape[0]
 
-    def body(c, nrn, drv, scl):
+    def body(c, nrn, drv):
         t, y, armed, rec, traj, bad = c
         tr = nrn.refractory_period()
-        sol = _segment(solver, term, controller, event, t, t1, y, (drv, armed, scl, nrn), ts)
+        args = (drv, armed, nrn)
+        sol = _segment(solver, term, controller, event, t, t1, y, args, ts)
         hit, ys = sol.event_mask, sol.ys
         assert hit is not None and ys is not None  # an event and SaveAt(subs) were given
+        # diffrax stops at the end of the step in which the condition changed sign; the
+        # crossing inside that step is placed by ``_crossing``.
         t_end = jnp.clip(_checked_end(sol), t, t1)
         y_end = jax.tree.map(lambda a: a[-1], ys[0])
-        if n_ts:
-            valid = (ts >= t) & (ts <= t_end)
-            traj = jax.tree.map(lambda o, n: jnp.where(_bcast(valid, o), n, o), traj, ys[1])
         spike = hit & armed
-        rec = recorder.record(rec, spike, offset + t_end, None)
+        t_spike, y_spike = _crossing(vf, nrn.spike_condition, t_end, y_end, args, t_end - t)
+        rec = recorder.record(rec, spike, offset + t_spike, None)
         if neuron.resets or refractory:
-            y_reset = nrn.reset(y_end)
+            t_stop = jnp.where(spike, t_spike, t_end)  # the next segment restarts at the spike
+        else:  # nothing changes at a spike: the solve goes on from the step's end
+            t_stop = t_end
+        if n_ts:
+            valid = (ts >= t) & (ts <= t_stop)
+            traj = jax.tree.map(lambda o, n: jnp.where(_bcast(valid, o), n, o), traj, ys[1])
+        if neuron.resets or refractory:
+            y_reset = nrn.reset(y_spike)
             if neuron.resets:
                 bad = bad | (spike & (nrn.spike_condition(y_reset) >= 0))
-            t_resume = t_end if tr is None else jnp.minimum(t_end + tr, t1)
+            t_resume = t_spike if tr is None else jnp.minimum(t_spike + tr, t1)
             if n_ts and tr is not None:  # held at the reset state while refractory
-                held = spike & (ts >= t_end) & (ts < t_end + tr)
+                held = spike & (ts >= t_spike) & (ts < t_spike + tr)
                 traj = jax.tree.map(lambda o, r: jnp.where(_bcast(held, o), r, o), traj, y_reset)
             y_next = jax.tree.map(lambda r, e: jnp.where(spike, r, e), y_reset, y_end)
             t_next = jnp.where(spike, t_resume, jnp.where(hit, t_end, t1))
@@ -168,13 +172,13 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
         armed = armed if neuron.resets else jnp.where(hit, ~armed, armed)
         return t_next, y_next, armed, rec, traj, bad
 
-    def guarded(c, nrn, drv, scl):
+    def guarded(c, nrn, drv):
         # Every lane (of vmap or the batch loop) runs the body until the last one finishes; a finished lane
         # (t == t1) solves a short dummy segment at the end of the interval, from its own final
         # state, and keeps its old carry: cheap, and never a degenerate zero-length solve.
         active = c[0] < t1
         t_dummy = t1 - 1e-3 * (t1 - t0)
-        new = body((jnp.where(active, c[0], t_dummy), *c[1:]), nrn, drv, scl)
+        new = body((jnp.where(active, c[0], t_dummy), *c[1:]), nrn, drv)
         return jax.tree.map(lambda n, o: jnp.where(active, n, o), new, c)
 
     def start(y, nrn):
@@ -185,8 +189,8 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
 
     def step(c):
         if batch:  # one loop over the batch, each lane's body mapped (the carry's leaves lead with the batch)
-            return eqx.filter_vmap(guarded)(c, neuron, drive, scale)
-        return guarded(c, neuron, drive, scale)
+            return eqx.filter_vmap(guarded)(c, neuron, drive)
+        return guarded(c, neuron, drive)
 
     def cond(c):
         return jnp.any(c[0] < t1)
@@ -215,27 +219,78 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
     return traj, rec
 
 
-def _spike_event(rearm: float, root_tol: float, t0, t1, dtype) -> diffrax.Event:
-    """The spike ``diffrax.Event`` of a solve from ``t0`` to ``t1``: with ``args = (drive,
-    armed, scale, neuron)``, an armed lane's event is the upward zero crossing of the spike
-    condition, a disarmed one's its fall to ``-rearm``; both rise through their root, which
-    Newton locates on the dense interpolant."""
-    # Event times: never finer than a few ulps of the largest time.  (Bisection is not usable
-    # under vmap: a lane without an event root-finds a stand-in whose root sits exactly on the
-    # bracket end, which optimistix's bracket check rejects.)
-    time_ulps = 8 * float(jnp.finfo(dtype).eps) * jnp.maximum(jnp.abs(t0), jnp.abs(t1))
-    atol_root = jnp.maximum(root_tol, time_ulps)
-    root_finder = optx.Newton(rtol=root_tol, atol=atol_root)  # pyright: ignore[reportArgumentType]  # optimistix annotates float; a traced array works
-    rearm_ = jnp.asarray(rearm, dtype)
+def _spike_event(rearm: float) -> diffrax.Event:
+    """The spike ``diffrax.Event``: with ``args = (drive, armed, neuron)``, an armed lane's
+    event is the upward zero crossing of the spike condition, a disarmed one's its fall to
+    ``-rearm``.  No root finder: the solve stops at the end of the step in which the sign
+    changed (``_crossing`` then places a spike inside it)."""
 
     def event_fn(t, y, args, **kwargs):
         del t, kwargs
-        c = args[3].spike_condition(y)
+        c = args[2].spike_condition(y)
         # In the default float dtype: diffrax compares it with a Python 0.0 in a cond, which
         # is float64 under jax_enable_x64 (a float32 run there was a TypeError from lax.cond).
-        return (jnp.where(args[1], c, -(c + rearm_)) * args[2]).astype(default_float())
+        return jnp.where(args[1], c, -(c + jnp.asarray(rearm, c.dtype))).astype(default_float())
 
-    return diffrax.Event(event_fn, root_finder=root_finder, direction=True)
+    return diffrax.Event(event_fn, direction=True)
+
+
+def _back_step(vf, t_end, y_end, delta, args):
+    """``y(t_end - delta)`` and the vector field there: one Tsit5 step of length ``-delta``
+    from ``(t_end, y_end)``, fifth order like the solve's own steps.  Its seven stages (the
+    field at the start, five inner stages, the field at the end: first same as last) run in
+    a ``lax.scan``, so the vector field is traced and compiled once."""
+    tableau = diffrax.Tsit5.tableau
+    n = len(tableau.c) + 1
+    a = np.zeros((n, n))  # row i: the weights of k_0 .. k_{i-1} in stage i's state
+    c = np.zeros(n)
+    c[1:] = tableau.c
+    for i, row in enumerate(tableau.a_lower):
+        a[i + 1, : len(row)] = row
+    dtype = jnp.result_type(delta)
+    h = -delta
+
+    def stage(ks, row):
+        a_i, c_i, i = row
+        y = jax.tree.map(lambda y0, k: y0 + h * jnp.tensordot(a_i, k, axes=1), y_end, ks)
+        f = vf(t_end + c_i * h, y, args)
+        return jax.tree.map(lambda k, fi: k.at[i].set(fi), ks, f), (y, f)
+
+    ks0 = jax.tree.map(lambda y: jnp.zeros((n,) + jnp.shape(y), jnp.result_type(y)), y_end)
+    _, (ys, fs) = jax.lax.scan(stage, ks0, (jnp.asarray(a, dtype), jnp.asarray(c, dtype), jnp.arange(n)))
+    return jax.tree.map(lambda x: x[-1], (ys, fs))
+
+
+def _crossing(vf, condition, t_end, y_end, args, h_max, iterations: int = CROSSING_ITERATIONS):
+    """The upward zero crossing of ``condition`` in the last step of a segment (which ends
+    at ``(t_end, y_end)``, ``condition(y_end) > 0``, and started at most ``h_max`` earlier,
+    below zero): the time ``t_end - delta`` and the state there.
+
+    Newton on ``delta -> condition(y(t_end - delta))`` from ``delta = 0``, each ``y`` one
+    Tsit5 step back from the step's end (``_back_step``) and the derivative ``dc/dt =
+    grad(condition) . f`` along the flow; each iterate clipped into the bracket of the
+    iterates so far (``[0, h_max]`` at first).  A fixed number of iterations in a
+    ``fori_loop`` (no while loop).  The iterates carry no derivatives, the states and values
+    at them do, so that the last Newton step gives the implicit function theorem's
+    derivatives: ``dt* = -(dc/dtheta) / (dc/dt)`` at the crossing, ``dy* = dy + f dt*``."""
+
+    def newton(_, carry):
+        _, delta, lo, hi, _ = carry  # evaluate at delta, then step from it
+        y, f = _back_step(vf, t_end, y_end, delta, args)
+        c, dc = jax.jvp(condition, (y,), (f,))
+        c_, dc_ = jax.lax.stop_gradient((c, dc))
+        lo, hi = jnp.where(c_ > 0, delta, lo), jnp.where(c_ > 0, hi, delta)
+        new = jnp.clip(delta + c_ / jnp.where(dc_ > 0, dc_, jnp.inf), lo, hi)
+        return delta, new, lo, hi, (y, f, c, dc)
+
+    h_max = jax.lax.stop_gradient(h_max)
+    zero = jnp.zeros_like(h_max)
+    like = jax.eval_shape(lambda: (y_end, y_end, condition(y_end), condition(y_end)))
+    start = (zero, zero, zero, h_max, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), like))
+    # The first iteration evaluates at delta = 0 (the step's end), then ``iterations`` steps.
+    delta, _, _, _, (y, f, c, dc) = jax.lax.fori_loop(0, iterations + 1, newton, start)
+    dt = -c / jax.lax.stop_gradient(jnp.where(dc > 0, dc, 1.0))
+    return t_end - delta + dt, jax.tree.map(lambda a, b: a + b * dt, y, f)
 
 
 def _segment(solver: Diffrax, term, controller, event, t_start, t1, y_start, args, ts):
@@ -266,18 +321,10 @@ def _segment(solver: Diffrax, term, controller, event, t_start, t1, y_start, arg
 
 
 def _checked_end(sol):
-    """The end time of a segment's solve, with a run-time error if the solve failed.
-
-    A threshold grazed tangentially makes the event root ill-conditioned and Newton may stop
-    at its step limit: the crossing exists (a sign change was seen) and its time is kept.  Any
-    other failure (step limit of the solve, non-finite state) is an error."""
+    """The end time of a segment's solve, with a run-time error if the solve failed (step
+    limit, non-finite state)."""
     R = diffrax.RESULTS
-    ok = (
-        (sol.result == R.successful)
-        | (sol.result == R.event_occurred)
-        | (sol.result == R.nonlinear_max_steps_reached)
-        | (sol.result == R.nonlinear_divergence)
-    )
+    ok = (sol.result == R.successful) | (sol.result == R.event_occurred)
     return eqx.error_if(
         sol.ts[0][-1],
         ~ok,
