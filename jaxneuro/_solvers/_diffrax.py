@@ -8,9 +8,10 @@ import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optimistix as optx
 
 from .._inputs import Constant
-from .._misc import check_int, check_positive, default_float, static_number
+from .._misc import check_int, check_positive, default_float, static_float, static_number
 from ._base import (
     AbstractSpikingSolver,
     Interval,
@@ -29,10 +30,12 @@ CROSSING_ITERATIONS = 4  # Newton iterations placing a spike inside its step (``
 class Diffrax(AbstractSpikingSolver):
     """Adaptive Tsit5 (``diffrax.diffeqsolve``, PID control stepping onto the drive's
     discontinuities) with each spike a ``diffrax.Event`` on the neuron's spike condition,
-    located by a root finder on the dense interpolant; then the reset map, and the refractory
-    period skipped with the state held.  A neuron without a reset is re-armed by a second
-    event, the condition falling ``rearm`` below zero.  Runs any ``AbstractNeuron``;
-    reverse-mode differentiable (checkpointed loops) and, through ``jax.jvp``, forward mode.
+    placed inside the step in which the condition changed sign by Newton on Tsit5 steps back
+    from the step's end (for a drive with jumps, by diffrax's root finder on the step's dense
+    interpolant); then the reset map, and the refractory period skipped with the state held.
+    A neuron without a reset is re-armed by a second event, the condition falling ``rearm``
+    below zero.  Runs any ``AbstractNeuron``; reverse-mode differentiable (checkpointed loops)
+    and, through ``jax.jvp``, forward mode.
 
     Attributes:
         rtol, atol: step-size control tolerances (default 1e-6 in float32, 1e-9 in float64).
@@ -77,7 +80,8 @@ class Diffrax(AbstractSpikingSolver):
         f64 = jnp.dtype(dtype) == jnp.float64
         rtol = (1e-9 if f64 else 1e-6) if self.rtol is None else self.rtol
         atol = (1e-9 if f64 else 1e-6) if self.atol is None else self.atol
-        return rtol, atol
+        # float32 root finding needs a looser tolerance than the step control (MEASURED.md).
+        return rtol, atol, max(rtol, 1e-10 if f64 else 1e-5)
 
     def run(self, neuron, drive, span: Interval, y0, recorder, ts):
         ts = check_ts(span, ts)
@@ -116,39 +120,64 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
     mapped; the recorder's state leads with the batch axis.  Same results as ``vmap`` of the
     loop, traced and compiled in about three quarters of the time (benchmarks/README.md)."""
     dtype = jnp.result_type(*jax.tree.leaves(y0))
-    rtol, atol = solver.tolerances(dtype)
+    rtol, atol, root_tol = solver.tolerances(dtype)
     t0 = jnp.zeros((), dtype)
     t1 = jnp.asarray(t1, dtype)
     offset = jnp.asarray(offset, dtype)
     ts = ts - offset
     jumps = drive.jump_ts()
     jumps = None if jumps is None else jnp.asarray(jumps, dtype) - offset
-    controller = diffrax.PIDController(rtol=rtol, atol=atol)
-    if jumps is not None:
-        controller = diffrax.ClipStepSizeController(controller, jump_ts=jumps)
-    event = _spike_event(type(neuron).rearm)
+    # Without jumps in the drive each segment is solved in its own time, from 0 at the
+    # segment's start t_start: diffrax's t0 and t1 are then the same for every neuron of a
+    # batch, and its time direction and end clipping are resolved once, not per neuron and
+    # step; the spike is placed by ``_crossing`` (benchmarks/README.md).  A drive with jumps
+    # keeps the run's time, in which diffrax steps exactly onto the jumps, and diffrax's
+    # root finder on the dense interpolant of the step (``_crossing``'s step back from a
+    # step's end could cross a jump: diffrax may see the sign change only in the short step
+    # just after a jump).
+    local = jumps is None
+    horizon = _trace_time(t1, dtype) if local else t1
+    event = _events(type(neuron).rearm, t1, None if local else _root_finder(root_tol, t0, t1, dtype))
+    # The root finder stops when its step in time is below the tolerance and the event
+    # function's value below the same number: a condition in mV (HH, AdEx) would be driven to
+    # 1e-5 mV, needing extra Newton iterations, and one in V to 1e-5 V.  So the condition is
+    # measured in units of its distance from threshold at the start (positive scaling moves
+    # no root, and at a root its derivatives scale with it, so spike times and their
+    # derivatives are unchanged).
+    c0 = jax.lax.stop_gradient(jnp.abs(neuron.spike_condition(y0)))
+    scale = 1.0 / jnp.where(c0 > 0, c0, 1.0)
 
-    # args = (drive, armed, neuron): everything a lane's solve reads from its neuron.
-    def vf(t, y, args):
-        return args[2].vector_field(offset + t, y, args[0])
+    # args = (drive, armed, neuron, t_start or 0, scale): everything a lane's solve reads.
+    def vf(tau, y, args):
+        return args[2].vector_field(offset + args[3] + tau, y, args[0])
 
     term = diffrax.ODETerm(vf)
     refractory = neuron.refractory_period() is not None
     n_ts = ts.shape[0]
 
-    def body(c, nrn, drv):
+    def body(c, nrn, drv, scl):
         t, y, armed, rec, traj, bad = c
         tr = nrn.refractory_period()
-        args = (drv, armed, nrn)
-        sol = _segment(solver, term, controller, event, t, t1, y, args, ts)
-        hit, ys = sol.event_mask, sol.ys
-        assert hit is not None and ys is not None  # an event and SaveAt(subs) were given
-        # diffrax stops at the end of the step in which the condition changed sign; the
-        # crossing inside that step is placed by ``_crossing``.
-        t_end = jnp.clip(_checked_end(sol), t, t1)
+        start = t if local else jnp.zeros_like(t)
+        args = (drv, armed, nrn, start, scl)
+        controller = diffrax.PIDController(rtol=rtol, atol=atol)
+        if jumps is not None:
+            controller = diffrax.ClipStepSizeController(controller, jump_ts=jumps)
+        sol = _segment(solver, term, controller, event, t - start, horizon, y, args, ts - start)
+        mask, ys = sol.event_mask, sol.ys
+        assert mask is not None and ys is not None  # events and SaveAt(subs) were given
+        hit = mask[0]
+        tau_end = _checked_end(sol)
         y_end = jax.tree.map(lambda a: a[-1], ys[0])
-        spike = hit & armed
-        t_spike, y_spike = _crossing(vf, nrn.spike_condition, t_end, y_end, args, t_end - t)
+        if local:
+            # diffrax stopped at the end of the step in which a condition changed sign (which
+            # may pass t1 in the last segment); the spike inside that step is placed here.
+            tau_spike, y_spike = _crossing(vf, nrn.spike_condition, tau_end, y_end, args, tau_end)
+        else:  # diffrax's root finder placed it
+            tau_spike, y_spike = tau_end, y_end
+        t_end, t_spike = start + tau_end, start + tau_spike
+        go_on = hit & (t_end < t1)  # a crossing before the end (a spike, or a re-arming)
+        spike = hit & armed & (t_spike <= t1)
         rec = recorder.record(rec, spike, offset + t_spike, None)
         if neuron.resets or refractory:
             t_stop = jnp.where(spike, t_spike, t_end)  # the next segment restarts at the spike
@@ -166,19 +195,19 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
                 held = spike & (ts >= t_spike) & (ts < t_spike + tr)
                 traj = jax.tree.map(lambda o, r: jnp.where(_bcast(held, o), r, o), traj, y_reset)
             y_next = jax.tree.map(lambda r, e: jnp.where(spike, r, e), y_reset, y_end)
-            t_next = jnp.where(spike, t_resume, jnp.where(hit, t_end, t1))
+            t_next = jnp.where(spike, t_resume, jnp.where(go_on, t_end, t1))
         else:
-            y_next, t_next = y_end, jnp.where(hit, t_end, t1)
-        armed = armed if neuron.resets else jnp.where(hit, ~armed, armed)
+            y_next, t_next = y_end, jnp.where(go_on, t_end, t1)
+        armed = armed if neuron.resets else jnp.where(go_on, ~armed, armed)
         return t_next, y_next, armed, rec, traj, bad
 
-    def guarded(c, nrn, drv):
+    def guarded(c, nrn, drv, scl):
         # Every lane (of vmap or the batch loop) runs the body until the last one finishes; a finished lane
         # (t == t1) solves a short dummy segment at the end of the interval, from its own final
         # state, and keeps its old carry: cheap, and never a degenerate zero-length solve.
         active = c[0] < t1
         t_dummy = t1 - 1e-3 * (t1 - t0)
-        new = body((jnp.where(active, c[0], t_dummy), *c[1:]), nrn, drv)
+        new = body((jnp.where(active, c[0], t_dummy), *c[1:]), nrn, drv, scl)
         return jax.tree.map(lambda n, o: jnp.where(active, n, o), new, c)
 
     def start(y, nrn):
@@ -189,8 +218,8 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
 
     def step(c):
         if batch:  # one loop over the batch, each lane's body mapped (the carry's leaves lead with the batch)
-            return eqx.filter_vmap(guarded)(c, neuron, drive)
-        return guarded(c, neuron, drive)
+            return eqx.filter_vmap(guarded)(c, neuron, drive, scale)
+        return guarded(c, neuron, drive, scale)
 
     def cond(c):
         return jnp.any(c[0] < t1)
@@ -219,20 +248,45 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spi
     return traj, rec
 
 
-def _spike_event(rearm: float) -> diffrax.Event:
-    """The spike ``diffrax.Event``: with ``args = (drive, armed, neuron)``, an armed lane's
-    event is the upward zero crossing of the spike condition, a disarmed one's its fall to
-    ``-rearm``.  No root finder: the solve stops at the end of the step in which the sign
-    changed (``_crossing`` then places a spike inside it)."""
+def _events(rearm: float, t1, root_finder) -> diffrax.Event:
+    """The events of a segment's solve (in time ``tau`` from ``args[3]``): with ``args =
+    (drive, armed, neuron, t_start or 0, scale)``, first the spike event, an armed lane's
+    upward zero crossing of the spike condition or a disarmed one's fall to ``-rearm``
+    (times ``scale``); then the end of the run, ``args[3] + tau`` reaching ``t1``.  Without
+    a root finder the solve stops at the end of the step in which a sign changed."""
 
-    def event_fn(t, y, args, **kwargs):
+    def spike_fn(t, y, args, **kwargs):
         del t, kwargs
         c = args[2].spike_condition(y)
         # In the default float dtype: diffrax compares it with a Python 0.0 in a cond, which
         # is float64 under jax_enable_x64 (a float32 run there was a TypeError from lax.cond).
-        return jnp.where(args[1], c, -(c + jnp.asarray(rearm, c.dtype))).astype(default_float())
+        return (jnp.where(args[1], c, -(c + jnp.asarray(rearm, c.dtype))) * args[4]).astype(default_float())
 
-    return diffrax.Event(event_fn, direction=True)
+    def end_fn(t, y, args, **kwargs):
+        del y, kwargs
+        return (args[3] - t1 + t).astype(default_float())
+
+    return diffrax.Event((spike_fn, end_fn), root_finder=root_finder, direction=(True, True))
+
+
+def _root_finder(root_tol: float, t0, t1, dtype) -> optx.Newton:
+    """Newton on the dense interpolant, for event times never finer than a few ulps of the
+    largest time.  (Bisection is not usable under vmap: a lane without an event root-finds a
+    stand-in whose root sits exactly on the bracket end, which optimistix's bracket check
+    rejects.)"""
+    time_ulps = 8 * float(jnp.finfo(dtype).eps) * jnp.maximum(jnp.abs(t0), jnp.abs(t1))
+    atol_root = jnp.maximum(root_tol, time_ulps)
+    return optx.Newton(rtol=root_tol, atol=atol_root)  # pyright: ignore[reportArgumentType]  # optimistix annotates float; a traced array works
+
+
+def _trace_time(t, dtype):
+    """``t`` as a Python float when it is known at trace time and ``dtype`` is JAX's default
+    float (diffrax then works out its time direction and the end clipping, a hundred
+    ``prevbefore`` steps, while tracing); else the array."""
+    if jnp.dtype(dtype) != jnp.dtype(default_float()):
+        return t
+    value = static_float(t)
+    return t if value is None else value
 
 
 def _back_step(vf, t_end, y_end, delta, args):
@@ -293,17 +347,18 @@ def _crossing(vf, condition, t_end, y_end, args, h_max, iterations: int = CROSSI
     return t_end - delta + dt, jax.tree.map(lambda a, b: a + b * dt, y, f)
 
 
-def _segment(solver: Diffrax, term, controller, event, t_start, t1, y_start, args, ts):
-    """diffrax's solve from ``t_start`` to the next event (or ``t1``), saving the end state
-    and, when ``ts`` is not empty, the states at ``ts`` (clipped into the segment)."""
+def _segment(solver: Diffrax, term, controller, event, t_start, horizon, y_start, args, ts):
+    """diffrax's solve from ``t_start`` (0 in a segment's own time) to the next event or
+    ``horizon``, saving the end state and, when ``ts`` is not empty, the states at ``ts``
+    (clipped into the segment)."""
     subs = [diffrax.SubSaveAt(t1=True)]
     if ts.shape[0]:
-        subs.append(diffrax.SubSaveAt(ts=jnp.clip(ts, t_start, t1)))
+        subs.append(diffrax.SubSaveAt(ts=jnp.clip(ts, t_start, horizon)))
     return diffrax.diffeqsolve(
         term,
         diffrax.Tsit5(),
-        t_start,
-        t1,
+        0.0 if isinstance(horizon, float) else t_start,
+        horizon,
         None,
         y_start,
         args=args,
@@ -321,10 +376,19 @@ def _segment(solver: Diffrax, term, controller, event, t_start, t1, y_start, arg
 
 
 def _checked_end(sol):
-    """The end time of a segment's solve, with a run-time error if the solve failed (step
-    limit, non-finite state)."""
+    """The end time of a segment's solve, with a run-time error if the solve failed.
+
+    A threshold grazed tangentially makes the event root ill-conditioned and diffrax's root
+    finder (drives with jumps) may stop at its step limit: the crossing exists (a sign change
+    was seen) and its time is kept.  Any other failure (step limit of the solve, non-finite
+    state) is an error."""
     R = diffrax.RESULTS
-    ok = (sol.result == R.successful) | (sol.result == R.event_occurred)
+    ok = (
+        (sol.result == R.successful)
+        | (sol.result == R.event_occurred)
+        | (sol.result == R.nonlinear_max_steps_reached)
+        | (sol.result == R.nonlinear_divergence)
+    )
     return eqx.error_if(
         sol.ts[0][-1],
         ~ok,
