@@ -340,17 +340,23 @@ def test_jit_vmap_over_samples():
         res = simulate_lif_events(net, T, inputs=(train, w_in), max_spikes=400)
         return jnp.sum(jnp.where(jnp.isfinite(res.spikes.times[N_HID:, 0]), res.spikes.times[N_HID:, 0], 0.0))
 
-    f = jax.jit(jax.vmap(jax.value_and_grad(loss, argnums=(0, 1)), in_axes=(None, 0)))
+    traces = []
+
+    @jax.jit
+    def f(w, t):
+        traces.append(None)
+        return jax.vmap(jax.value_and_grad(loss, argnums=(0, 1)), in_axes=(None, 0))(w, t)
+
     vals, (g_w, g_t) = f(jnp.asarray(w_in, jnp.float32), jnp.asarray(batch))
     for b in range(2):
         v1, (gw1, gt1) = jax.value_and_grad(loss, argnums=(0, 1))(jnp.asarray(w_in, jnp.float32), batch[b])
         np.testing.assert_allclose(vals[b], v1, rtol=1e-6)
         np.testing.assert_allclose(g_w[b], gw1, rtol=1e-4, atol=1e-6 * np.max(np.abs(np.asarray(gw1))))
         np.testing.assert_allclose(g_t[b], gt1, rtol=1e-4, atol=1e-6 * np.max(np.abs(np.asarray(gt1))))
-    # a second call with new values does not retrace
-    n = f._cache_size()
+    # a second call with new values does not retrace (counted by tracing: ``_cache_size()`` reads
+    # JAX's process-wide fast-path cache, which a long single-process run can fill)
     f(jnp.asarray(w_in, jnp.float32) * 1.01, jnp.asarray(batch) + 1e-4)
-    assert f._cache_size() == n
+    assert len(traces) == 1
 
 
 def test_overflow_is_an_error_or_a_flag():
