@@ -100,6 +100,21 @@ class HHState(eqx.Module):
     h: Float[Array, "*s"]
 
 
+def gated_field(dv: Array, y: HHState, rates: tuple[Array, ...]) -> HHState:
+    """``dy/dt`` of a conductance-based neuron with HH gates: ``dv`` given, and for each gate
+    ``dx/dt = alpha_x (1 - x) - beta_x x``, with ``rates = (alpha_m, beta_m, alpha_h, beta_h,
+    alpha_n, beta_n)`` at the state's voltage (1/ms)."""
+    am, bm, ah, bh, an, bn = rates
+    return HHState(dv, an * (1.0 - y.n) - bn * y.n, am * (1.0 - y.m) - bm * y.m, ah * (1.0 - y.h) - bh * y.h)
+
+
+def gated_diagonal(a_v: ArrayLike, rates: tuple[Array, ...]) -> HHState:
+    """The diagonal of ``gated_field``'s Jacobian: ``a_v`` for the voltage (given) and
+    ``-(alpha_x + beta_x)`` for each gate (``AbstractNeuron.linearised``)."""
+    am, bm, ah, bh, an, bn = rates
+    return HHState(jnp.asarray(a_v), -(an + bn), -(am + bm), -(ah + bh))
+
+
 class HodgkinHuxley(AbstractNeuron):
     """Hodgkin-Huxley point neuron with the 1952 squid-axon parameters (notes ch. 1.3).
 
@@ -209,12 +224,9 @@ class HodgkinHuxley(AbstractNeuron):
         """The 4-D HH vector field; ``args`` is the input current J (uA/cm^2) or J(t)."""
         J = input_value(args, t)
         I_Na, I_K, I_L = self.currents(y)
-        dv = (J - I_Na - I_K - I_L) / self.C
         V = y.v
-        dn = alpha_n(V) * (1.0 - y.n) - beta_n(V) * y.n
-        dm = alpha_m(V) * (1.0 - y.m) - beta_m(V) * y.m
-        dh = alpha_h(V) * (1.0 - y.h) - beta_h(V) * y.h
-        return HHState(dv, dn, dm, dh)
+        rates = (alpha_m(V), beta_m(V), alpha_h(V), beta_h(V), alpha_n(V), beta_n(V))
+        return gated_field((J - I_Na - I_K - I_L) / self.C, y, rates)
 
     def linearised(self, t: Any, y: HHState, args: Any) -> tuple[HHState, HHState]:
         """``(vector_field(t, y, args), a)`` with the Jacobian's diagonal in closed form:
@@ -222,16 +234,10 @@ class HodgkinHuxley(AbstractNeuron):
         (``AbstractNeuron.linearised``; the rates from ``rates``, computed once)."""
         J = input_value(args, t)
         I_Na, I_K, I_L = self.currents(y)
-        V = y.v
-        am, bm, ah, bh, an, bn = self.rates(V)
-        f = HHState(
-            (J - I_Na - I_K - I_L) / self.C,
-            an * (1.0 - y.n) - bn * y.n,
-            am * (1.0 - y.m) - bm * y.m,
-            ah * (1.0 - y.h) - bh * y.h,
-        )
+        rates = self.rates(y.v)
+        f = gated_field((J - I_Na - I_K - I_L) / self.C, y, rates)
         a_v = -(self.g_L + self.g_Na * y.m**3 * y.h + self.g_K * y.n**4) / self.C
-        return f, HHState(jnp.asarray(a_v), -(an + bn), -(am + bm), -(ah + bh))
+        return f, gated_diagonal(a_v, rates)
 
     def steady_gates(self, V: ArrayLike) -> HHState:
         """The state with gates at their steady-state values for voltage ``V``."""
@@ -279,6 +285,8 @@ __all__ = [
     "beta_h",
     "beta_m",
     "beta_n",
+    "gated_diagonal",
+    "gated_field",
     "h_inf",
     "m_inf",
     "n_inf",
