@@ -11,11 +11,12 @@ caches, ``jax.clear_caches()``): ``jax.jit(f).trace(x)`` (Python tracing to a ja
 included), ``.lower()`` (jaxpr to StableHLO) and ``.compile()`` (XLA's HLO passes and code
 generation), in wall and process CPU time (medians).  Each diffrax row is followed by the same
 solve for one neuron without ``vmap`` (``Diffrax.run`` on a scalar input), which shows what
-batching costs: ``vmap`` of the nested while loops batches each loop body several times (a
-fixpoint over which carries are batched, then once more with every carry batched) and turns the
-conditionals of the step into selects.  Columns also give the size of what is compiled: jaxpr
-equations (sub-jaxprs of loops and conditionals included), the libraries that emit most of
-them, and the while loops and fusions of the compiled HLO.
+batching costs: ``vmap`` of a while loop batches its body several times (a fixpoint over which
+carries are batched, then once more with every carry batched), turns the conditionals of the
+step into selects, and XLA compiles each kernel of the loop body as a vector loop.  Columns
+also give the size of what is compiled: jaxpr equations (sub-jaxprs of loops and conditionals
+included), the libraries that emit most of them, and the while loops and fusions of the
+compiled HLO.
 
 The sweep target of issue 12 is a compile under 2 s (``benchmarks/tuning.py``'s compile column:
 trace + lower + compile).

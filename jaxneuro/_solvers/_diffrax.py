@@ -2,49 +2,50 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import diffrax
 import equinox as eqx
 import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optimistix as optx
+from jaxtyping import PyTree
 
 from .._inputs import Constant
-from .._misc import check_int, check_positive, default_float, static_float, static_number
+from .._misc import check_int, check_positive, static_number
 from ._base import (
     AbstractSpikingSolver,
     Interval,
     check_ts,
-    default_capacity,
     error_if_any,
     neuron_batch_shape,
     run_each,
-    spike_budget,
 )
-from ._recorders import SpikeTimes
 
 CROSSING_ITERATIONS = 4  # Newton iterations placing a spike inside its step (``_crossing``)
 
 
 class Diffrax(AbstractSpikingSolver):
-    """Adaptive Tsit5 (``diffrax.diffeqsolve``, PID control stepping onto the drive's
-    discontinuities) with each spike a ``diffrax.Event`` on the neuron's spike condition,
-    placed inside the step in which the condition changed sign by Newton on Tsit5 steps back
-    from the step's end (for a drive with jumps, by diffrax's root finder on the step's dense
-    interpolant); then the reset map, and the refractory period skipped with the state held.
-    A neuron without a reset is re-armed by a second event, the condition falling ``rearm``
-    below zero.  Runs any ``AbstractNeuron``; reverse-mode differentiable (checkpointed loops)
-    and, through ``jax.jvp``, forward mode.
+    """Adaptive Tsit5 with PID step-size control (diffrax's ``Tsit5`` step and
+    ``PIDController``, stepping onto the drive's discontinuities) in one loop of steps: in
+    each accepted step in which the neuron's spike condition rises through zero, the spike is
+    placed on the step's dense interpolant (Newton, no extra vector-field evaluation); then
+    the reset map, and the refractory period skipped with the state held.  A neuron without
+    a reset is re-armed once its condition has fallen ``rearm`` below zero.  Runs any
+    ``AbstractNeuron``; reverse-mode differentiable (a checkpointed loop) and, through
+    ``jax.jvp``, forward mode; spike times are differentiated by the implicit function
+    theorem at the crossing.
 
     Attributes:
         rtol, atol: step-size control tolerances (default 1e-6 in float32, 1e-9 in float64).
-        max_steps: step limit of each segment between spikes.
-        checkpoints: states stored by each loop for reverse mode (default ``None``: about
+        max_steps: step limit of the whole run (accepted and rejected steps; each neuron of a
+            batch counts its own).  Reaching it is a run-time error.
+        checkpoints: states stored by the loop for reverse mode (default ``None``: about
             ``sqrt(2 max_steps)``, memory growing as the square root of the step budget).
         mode: how ``run`` called directly differentiates its loop: ``"reverse"`` (default:
-            checkpointed loops, for ``jax.grad``) or ``"forward"`` (plain loops and
-            ``diffrax.ForwardMode``, for ``jax.jvp``).  JAX cannot differentiate one loop both
+            a checkpointed loop, for ``jax.grad``) or ``"forward"`` (plain loops, for
+            ``jax.jvp``).  JAX cannot differentiate one loop both
             ways.  Through ``simulate``, ``tuning_curve`` and ``spike_statistics`` both modes
             work with either: derivatives with respect to up to ``MAX_DIRECTIONS`` traced
             scalars come from forward sensitivities (``forward_mode()``), transposed for
@@ -80,324 +81,307 @@ class Diffrax(AbstractSpikingSolver):
         f64 = jnp.dtype(dtype) == jnp.float64
         rtol = (1e-9 if f64 else 1e-6) if self.rtol is None else self.rtol
         atol = (1e-9 if f64 else 1e-6) if self.atol is None else self.atol
-        # float32 root finding needs a looser tolerance than the step control (MEASURED.md).
-        return rtol, atol, max(rtol, 1e-10 if f64 else 1e-5)
+        return rtol, atol
 
     def run(self, neuron, drive, span: Interval, y0, recorder, ts):
         ts = check_ts(span, ts)
-        max_spikes = spike_budget(recorder, span, lambda s0, s1: default_capacity(neuron, s0, s1))
         shape = neuron_batch_shape(neuron, y0)
         if shape and ts.shape[0] == 0 and isinstance(drive, Constant):
-            # A sweep (no saved states, an input per neuron): the loop from spike to spike runs
-            # on the whole batch and only its body (diffrax's solve to the next event) is mapped.
+            # A sweep (no saved states, an input per neuron): the loop of steps runs on the whole
+            # batch and only its body (each neuron's step) is mapped.
             n = int(np.prod(shape))
 
             def flat(a):
                 return jnp.broadcast_to(a, shape).reshape((n,)) if eqx.is_array(a) else a
 
             nrn, drv, ys = (jax.tree.map(flat, x) for x in (neuron, drive, y0))
-            _, rec = _solve(self, nrn, drv, span.t0, span.length(), ts, ys, recorder, max_spikes, batch=True)
+            _, rec = _solve(self, nrn, drv, span.t0, span.length(), ts, ys, recorder, batch=True)
             rec = jax.tree.map(lambda a: a.reshape(shape + a.shape[1:]), rec)
             return ts, jax.tree.map(lambda a: jnp.zeros((0,) + shape + a.shape[1:], a.dtype), ys), rec
-        if shape:  # a stacked neuron: diffrax's events are per solve
+        if shape:  # a stacked neuron with saved states or a drive of time: vmap of the whole run
 
             def one(nrn, y):
-                return ts, *_solve(self, nrn, drive, span.t0, span.length(), ts, y, recorder, max_spikes)
+                return ts, *_solve(self, nrn, drive, span.t0, span.length(), ts, y, recorder)
 
             return run_each(one, neuron, y0, shape)
-        return (ts, *_solve(self, neuron, drive, span.t0, span.length(), ts, y0, recorder, max_spikes))
+        return (ts, *_solve(self, neuron, drive, span.t0, span.length(), ts, y0, recorder))
 
 
-def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, max_spikes: int, batch: bool = False):
-    """Solve over ``[0, t1]`` in time relative to ``offset`` (the run's ``t0``), so that the
-    steps keep their precision however large ``t0`` is (in float32 near ``t0 = 1e6`` the
-    representable times are 0.06 apart: the steps and save times collapsed).  The neuron
-    and the drive see ``offset + t``; the spikes are recorded there.
+def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, batch: bool = False):
+    """One loop of adaptive Tsit5 steps over ``[0, t1]``, in time relative to ``offset`` (the
+    run's ``t0``), so that the steps keep their precision however large ``t0`` is (in float32
+    near ``t0 = 1e6`` the representable times are 0.06 apart).  The neuron and the drive see
+    ``offset + t``; the spikes are recorded there.
 
-    With ``batch``, every leaf of ``neuron``, ``drive`` and ``y0`` leads with one batch axis:
-    the loop from spike to spike runs once over the batch (until its last neuron is done, as
-    ``vmap`` of the loop would) and only its body, each neuron's solve to its next event, is
-    mapped; the recorder's state leads with the batch axis.  Same results as ``vmap`` of the
-    loop, traced and compiled in about three quarters of the time (benchmarks/README.md)."""
+    Each pass of the loop is one step of every lane (``_Lane.advance``): diffrax's Tsit5 step and PID
+    control, the spike placed on the step's dense interpolant, the reset and the refractory
+    period, the states at ``ts`` inside the step.  With ``batch`` every leaf of ``neuron``,
+    ``drive`` and ``y0`` leads with one batch axis: the loop runs once over the batch (until its
+    last lane is done, as ``vmap`` of the loop would) with only its body mapped, and the
+    recorder's state leads with the batch axis."""
     dtype = jnp.result_type(*jax.tree.leaves(y0))
-    rtol, atol, root_tol = solver.tolerances(dtype)
-    t0 = jnp.zeros((), dtype)
+    rtol, atol = solver.tolerances(dtype)
     t1 = jnp.asarray(t1, dtype)
     offset = jnp.asarray(offset, dtype)
     ts = ts - offset
     jumps = drive.jump_ts()
-    jumps = None if jumps is None else jnp.asarray(jumps, dtype) - offset
-    # Without jumps in the drive each segment is solved in its own time, from 0 at the
-    # segment's start t_start: diffrax's t0 and t1 are then the same for every neuron of a
-    # batch, and its time direction and end clipping are resolved once, not per neuron and
-    # step; the spike is placed by ``_crossing`` (benchmarks/README.md).  A drive with jumps
-    # keeps the run's time, in which diffrax steps exactly onto the jumps, and diffrax's
-    # root finder on the dense interpolant of the step (``_crossing``'s step back from a
-    # step's end could cross a jump: diffrax may see the sign change only in the short step
-    # just after a jump).
-    local = jumps is None
-    horizon = _trace_time(t1, dtype) if local else t1
-    event = _events(type(neuron).rearm, t1, None if local else _root_finder(root_tol, t0, t1, dtype))
-    # The root finder stops when its step in time is below the tolerance and the event
-    # function's value below the same number: a condition in mV (HH, AdEx) would be driven to
-    # 1e-5 mV, needing extra Newton iterations, and one in V to 1e-5 V.  So the condition is
-    # measured in units of its distance from threshold at the start (positive scaling moves
-    # no root, and at a root its derivatives scale with it, so spike times and their
-    # derivatives are unchanged).
-    c0 = jax.lax.stop_gradient(jnp.abs(neuron.spike_condition(y0)))
-    scale = 1.0 / jnp.where(c0 > 0, c0, 1.0)
+    jumps = None if jumps is None else jnp.sort(jnp.asarray(jumps, dtype) - offset)
+    kind: Literal["lax", "checkpointed"] = "lax" if solver.mode == "forward" else "checkpointed"
 
-    # args = (drive, armed, neuron, t_start or 0, scale): everything a lane's solve reads.
-    def vf(tau, y, args):
-        return args[2].vector_field(offset + args[3] + tau, y, args[0])
+    def vf(t, y, args):
+        return args[1].vector_field(offset + t, y, args[0])
 
-    term = diffrax.ODETerm(vf)
-    refractory = neuron.refractory_period() is not None
-    n_ts = ts.shape[0]
-
-    def body(c, nrn, drv, scl):
-        t, y, armed, rec, traj, bad = c
-        tr = nrn.refractory_period()
-        start = t if local else jnp.zeros_like(t)
-        args = (drv, armed, nrn, start, scl)
-        controller = diffrax.PIDController(rtol=rtol, atol=atol)
-        if jumps is not None:
-            controller = diffrax.ClipStepSizeController(controller, jump_ts=jumps)
-        sol = _segment(solver, term, controller, event, t - start, horizon, y, args, ts - start)
-        mask, ys = sol.event_mask, sol.ys
-        assert mask is not None and ys is not None  # events and SaveAt(subs) were given
-        hit = mask[0]
-        tau_end = _checked_end(sol)
-        y_end = jax.tree.map(lambda a: a[-1], ys[0])
-        if local:
-            # diffrax stopped at the end of the step in which a condition changed sign (which
-            # may pass t1 in the last segment); the spike inside that step is placed here.
-            tau_spike, y_spike = _crossing(vf, nrn.spike_condition, tau_end, y_end, args, tau_end)
-        else:  # diffrax's root finder placed it
-            tau_spike, y_spike = tau_end, y_end
-        t_end, t_spike = start + tau_end, start + tau_spike
-        go_on = hit & (t_end < t1)  # a crossing before the end (a spike, or a re-arming)
-        spike = hit & armed & (t_spike <= t1)
-        rec = recorder.record(rec, spike, offset + t_spike, None)
-        if neuron.resets or refractory:
-            t_stop = jnp.where(spike, t_spike, t_end)  # the next segment restarts at the spike
-        else:  # nothing changes at a spike: the solve goes on from the step's end
-            t_stop = t_end
-        if n_ts:
-            valid = (ts >= t) & (ts <= t_stop)
-            traj = jax.tree.map(lambda o, n: jnp.where(_bcast(valid, o), n, o), traj, ys[1])
-        if neuron.resets or refractory:
-            y_reset = nrn.reset(y_spike)
-            if neuron.resets:
-                bad = bad | (spike & (nrn.spike_condition(y_reset) >= 0))
-            t_resume = t_spike if tr is None else jnp.minimum(t_spike + tr, t1)
-            if n_ts and tr is not None:  # held at the reset state while refractory
-                held = spike & (ts >= t_spike) & (ts < t_spike + tr)
-                traj = jax.tree.map(lambda o, r: jnp.where(_bcast(held, o), r, o), traj, y_reset)
-            y_next = jax.tree.map(lambda r, e: jnp.where(spike, r, e), y_reset, y_end)
-            t_next = jnp.where(spike, t_resume, jnp.where(go_on, t_end, t1))
-        else:
-            y_next, t_next = y_end, jnp.where(go_on, t_end, t1)
-        armed = armed if neuron.resets else jnp.where(go_on, ~armed, armed)
-        return t_next, y_next, armed, rec, traj, bad
-
-    def guarded(c, nrn, drv, scl):
-        # Every lane (of vmap or the batch loop) runs the body until the last one finishes; a finished lane
-        # (t == t1) solves a short dummy segment at the end of the interval, from its own final
-        # state, and keeps its old carry: cheap, and never a degenerate zero-length solve.
-        active = c[0] < t1
-        t_dummy = t1 - 1e-3 * (t1 - t0)
-        new = body((jnp.where(active, c[0], t_dummy), *c[1:]), nrn, drv, scl)
-        return jax.tree.map(lambda n, o: jnp.where(active, n, o), new, c)
-
-    def start(y, nrn):
-        shape = jnp.shape(nrn.spike_condition(y))
-        traj0 = jax.tree.map(lambda a: jnp.zeros((n_ts,) + jnp.shape(a), dtype), y)
-        armed0 = jnp.ones(shape, bool) if neuron.resets else nrn.spike_condition(y) < 0
-        return (t0, y, armed0, recorder.init(shape, dtype), traj0, jnp.zeros(shape, bool))
+    lane = _Lane(
+        diffrax.ODETerm(vf),
+        diffrax.PIDController(rtol=rtol, atol=atol),
+        neuron.resets,
+        neuron.refractory_period() is not None,
+        type(neuron).rearm,
+        t1,
+        jumps,
+        ts,
+        kind,
+    )
 
     def step(c):
-        if batch:  # one loop over the batch, each lane's body mapped (the carry's leaves lead with the batch)
-            return eqx.filter_vmap(guarded)(c, neuron, drive, scale)
-        return guarded(c, neuron, drive, scale)
+        carry, rec = c
+        if batch:  # one loop over the batch, each lane's step mapped (the carry's leaves lead with the batch)
+            carry, spike, t_spike = eqx.filter_vmap(lambda c, n, d: lane.guarded(c, n, d))(carry, neuron, drive)
+            rec = jax.vmap(lambda r, s, t: recorder.record(r, s, t, None))(rec, spike, offset + t_spike)
+        else:
+            carry, spike, t_spike = lane.advance(carry, neuron, drive)
+            rec = recorder.record(rec, spike, offset + t_spike, None)
+        return carry, rec
 
     def cond(c):
-        return jnp.any(c[0] < t1)
+        return jnp.any(lane.active(c[0]))
 
-    init = eqx.filter_vmap(start)(y0, neuron) if batch else start(y0, neuron)
-    # A spike buffer flags an overflow itself; any other recorder needs the loop to finish.
-    flags_overflow = isinstance(recorder, SpikeTimes)
-    max_loops = (1 if neuron.resets else 2) * (max_spikes + 1)
-    outer = None if solver.checkpoints is None else min(solver.checkpoints, max_loops)
-    if solver.mode == "forward":
-        t_last, _, _, rec, traj, bad = eqxi.while_loop(cond, step, init, max_steps=max_loops, kind="lax")
+    def start(y, nrn, drv):
+        shape = jnp.shape(nrn.spike_condition(y))
+        return lane.start(y, nrn, drv), recorder.init(shape, dtype)
+
+    init = eqx.filter_vmap(start)(y0, neuron, drive) if batch else start(y0, neuron, drive)
+    if kind == "lax":
+        carry, rec = eqxi.while_loop(cond, step, init, max_steps=solver.max_steps, kind="lax")
     else:
-        t_last, _, _, rec, traj, bad = eqxi.while_loop(
-            cond, step, init, max_steps=max_loops, kind="checkpointed", checkpoints=outer
-        )
-    if not flags_overflow:
-        rec = error_if_any(
-            rec, jnp.any(t_last < t1), f"more spikes than max_spikes={max_spikes} (at most 1 kHz by default)."
+        carry, rec = eqxi.while_loop(
+            cond, step, init, max_steps=solver.max_steps, kind="checkpointed", checkpoints=solver.checkpoints
         )
     rec = error_if_any(
         rec,
-        jnp.any(bad),
+        jnp.any(carry.t < t1),
+        "the diffrax solve failed (max_steps reached or a non-finite state); raise max_steps or tighten rtol/atol.",
+    )
+    rec = error_if_any(
+        rec,
+        jnp.any(carry.bad),
         f"{type(neuron).__name__}.reset leaves the spike condition >= 0 (the neuron would fire again at once); "
         "the reset must bring the state below threshold.",
     )
-    return traj, rec
+    return carry.traj, rec
 
 
-def _events(rearm: float, t1, root_finder) -> diffrax.Event:
-    """The events of a segment's solve (in time ``tau`` from ``args[3]``): with ``args =
-    (drive, armed, neuron, t_start or 0, scale)``, first the spike event, an armed lane's
-    upward zero crossing of the spike condition or a disarmed one's fall to ``-rearm``
-    (times ``scale``); then the end of the run, ``args[3] + tau`` reaching ``t1``.  Without
-    a root finder the solve stops at the end of the step in which a sign changed."""
+class _Carry(eqx.Module):
+    """One lane's state between steps: the step ``[t, t_next]`` to try next, the state ``y`` at
+    ``t``, the vector field there (``f0``, first same as last), the PID controller's state,
+    whether the next step starts after a jump (a reset, a drive's discontinuity), whether the
+    spike detector is armed, the states at ``ts`` written so far (``traj``, ``i_save`` of them),
+    a reset that left the condition >= 0 (``bad``) and a step that could not advance
+    (``failed``: a non-finite state)."""
 
-    def spike_fn(t, y, args, **kwargs):
-        del t, kwargs
-        c = args[2].spike_condition(y)
-        # In the default float dtype: diffrax compares it with a Python 0.0 in a cond, which
-        # is float64 under jax_enable_x64 (a float32 run there was a TypeError from lax.cond).
-        return (jnp.where(args[1], c, -(c + jnp.asarray(rearm, c.dtype))) * args[4]).astype(default_float())
-
-    def end_fn(t, y, args, **kwargs):
-        del y, kwargs
-        return (args[3] - t1 + t).astype(default_float())
-
-    return diffrax.Event((spike_fn, end_fn), root_finder=root_finder, direction=(True, True))
-
-
-def _root_finder(root_tol: float, t0, t1, dtype) -> optx.Newton:
-    """Newton on the dense interpolant, for event times never finer than a few ulps of the
-    largest time.  (Bisection is not usable under vmap: a lane without an event root-finds a
-    stand-in whose root sits exactly on the bracket end, which optimistix's bracket check
-    rejects.)"""
-    time_ulps = 8 * float(jnp.finfo(dtype).eps) * jnp.maximum(jnp.abs(t0), jnp.abs(t1))
-    atol_root = jnp.maximum(root_tol, time_ulps)
-    return optx.Newton(rtol=root_tol, atol=atol_root)  # pyright: ignore[reportArgumentType]  # optimistix annotates float; a traced array works
+    t: Any
+    t_next: Any
+    y: PyTree
+    f0: PyTree
+    controller_state: PyTree
+    made_jump: Any
+    armed: jax.Array
+    traj: PyTree
+    i_save: jax.Array
+    bad: jax.Array
+    failed: jax.Array
 
 
-def _trace_time(t, dtype):
-    """``t`` as a Python float when it is known at trace time and ``dtype`` is JAX's default
-    float (diffrax then works out its time direction and the end clipping, a hundred
-    ``prevbefore`` steps, while tracing); else the array."""
-    if jnp.dtype(dtype) != jnp.dtype(default_float()):
-        return t
-    value = static_float(t)
-    return t if value is None else value
+class _Lane(eqx.Module):
+    """The step of one neuron's run (``advance``), closed over the run's settings."""
+
+    term: diffrax.ODETerm
+    controller: diffrax.PIDController
+    resets: bool = eqx.field(static=True)
+    refractory: bool = eqx.field(static=True)
+    rearm: float = eqx.field(static=True)
+    t1: jax.Array
+    jumps: jax.Array | None
+    ts: jax.Array
+    kind: Literal["lax", "checkpointed"] = eqx.field(static=True)
+
+    @property
+    def solver(self) -> diffrax.Tsit5:
+        # Its stage loop: a plain loop for forward mode (jax.jvp), checkpointed for reverse mode.
+        return diffrax.Tsit5(scan_kind="lax" if self.kind == "lax" else None)
+
+    def start(self, y, nrn, drv) -> _Carry:
+        args = (drv, nrn)
+        t0 = jnp.zeros_like(self.t1)
+        # The first step is the neuron's default step (no initial step selection: two more
+        # compiled copies of the vector field); the controller adapts it from there.
+        dt0 = jnp.asarray(type(nrn).default_dt, t0.dtype)
+        t_next, cstate = self.controller.init(self.term, t0, self.t1, y, dt0, args, self.solver.func, _TSIT5_ORDER)
+        t_next = jnp.minimum(jnp.asarray(t_next, t0.dtype), self.t1)
+        cstate = jax.tree.map(jnp.asarray, cstate)  # carried: arrays, batched with the lane
+        t, t_next, jumped = self.clip_to_jumps(t0, t_next)
+        armed = jnp.ones((), bool) if self.resets else nrn.spike_condition(y) < 0
+        traj = jax.tree.map(lambda a: jnp.zeros((self.ts.shape[0],) + jnp.shape(a), a.dtype), y)
+        false = jnp.zeros((), bool)
+        if self.jumps_possible:  # the first step evaluates the field at its start (``advance``)
+            f0, jumped = jax.tree.map(jnp.zeros_like, y), jnp.ones((), bool)
+        else:
+            f0 = self.term.vf(t, y, args)
+        return _Carry(t, t_next, y, f0, cstate, jumped, armed, traj, jnp.zeros((), jnp.int32), false, false)
+
+    @property
+    def jumps_possible(self) -> bool:
+        """Whether a step may start after a jump of the state (a reset, the end of a refractory
+        period) or of the drive: the vector field at its start is then evaluated anew."""
+        return self.resets or self.refractory or self.jumps is not None
+
+    def active(self, c: _Carry):
+        return (c.t < self.t1) & ~c.failed
+
+    def clip_to_jumps(self, t, t_next):
+        """Steps onto a drive's jumps as diffrax's ``ClipStepSizeController`` does: a step
+        ends just before a jump, the next starts just after it (``made_jump``)."""
+        if self.jumps is None:
+            return t, t_next, jnp.zeros((), bool)
+        after = eqxi.nextafter(t)
+        jumped = jnp.any(after == self.jumps) | jnp.any(t == self.jumps)
+        t = jnp.where(jnp.any(after == self.jumps), eqxi.nextafter(after), t)
+        t = jnp.where(jnp.any(t == self.jumps), eqxi.nextafter(t), t)
+        i = jnp.searchsorted(self.jumps, t, side="right")
+        nxt = jnp.where(i < self.jumps.shape[0], self.jumps[jnp.minimum(i, self.jumps.shape[0] - 1)], jnp.inf)
+        t_next = jnp.minimum(jnp.maximum(t_next, eqxi.nextafter(t)), eqxi.prevbefore(nxt))
+        return t, jnp.minimum(t_next, self.t1), jumped
+
+    def guarded(self, c: _Carry, nrn, drv):
+        """``advance`` for a lane of the batch loop: a finished lane takes a short dummy step at
+        the end of the interval (never a degenerate zero-length one) and keeps its carry."""
+        active = self.active(c)
+        t_dummy = self.t1 * (1 - 1e-3)
+        c_try = eqx.tree_at(
+            lambda s: (s.t, s.t_next), c, (jnp.where(active, c.t, t_dummy), jnp.where(active, c.t_next, self.t1))
+        )
+        new, spike, t_spike = self.advance(c_try, nrn, drv)
+        new = jax.tree.map(lambda n, o: jnp.where(active, n, o), new, c)
+        return new, spike & active, t_spike
+
+    def advance(self, c: _Carry, nrn, drv):
+        """One Tsit5 step of ``[c.t, c.t_next]``; if accepted, the spike condition's crossing in
+        it (``_crossing`` on the dense interpolant), the reset and refractory period, the states
+        at ``ts`` in it.  Returns the next carry, whether a spike fired and its time."""
+        args = (drv, nrn)
+        t, h_end = c.t, c.t_next
+        # First same as last: the field at the step's start is the last step's at its end,
+        # except after a jump, where this lane evaluates it anew (not diffrax's made_jump: that
+        # re-evaluates every lane of a batch when one jumped, whose rounding then differs).
+        f0 = c.f0
+        if self.jumps_possible:
+            jumped = c.made_jump
+
+            def fresh():
+                return jax.tree.map(lambda a, b: jnp.where(jumped, a, b), self.term.vf(t, c.y, args), f0)
+
+            f0 = jax.lax.cond(eqxi.unvmap_any(jumped), fresh, lambda: f0)
+        y1, y_err, dense, sstate, _ = self.solver.step(self.term, t, h_end, c.y, args, (False, f0), False)
+        f1 = sstate[1]  # pyright: ignore[reportOptionalSubscript]  # Tsit5 is first same as last: (first_step, f1)
+        y_err = jax.tree.map(lambda e: jnp.where(jnp.isnan(e), jnp.inf, e), y_err)
+        keep, t_new, t_next, jump, cstate, _ = self.controller.adapt_step_size(
+            t, h_end, c.y, y1, args, y_err, _TSIT5_ORDER, c.controller_state
+        )
+        interp = diffrax.Tsit5.interpolation_cls(t0=t, t1=h_end, **dense)
+        c0, c1 = nrn.spike_condition(c.y), nrn.spike_condition(y1)
+        hit = keep & jnp.where(c.armed, (c0 < 0) & (c1 >= 0), c1 < -self.rearm)
+        spike = hit & c.armed
+        t_spike, y_spike = _crossing(interp, nrn.spike_condition, t, h_end, c.y, y1, f0, f1)
+        keep_y = jax.tree.map(lambda a, b: jnp.where(keep, a, b), y1, c.y)
+        traj, i_save = c.traj, c.i_save
+        if self.ts.shape[0]:
+            t_stop = jnp.where(spike, t_spike, h_end) if (self.resets or self.refractory) else h_end
+            traj, i_save = self.save(traj, i_save, keep, t_stop, interp.evaluate)
+        bad = c.bad
+        if self.resets or self.refractory:
+            y_reset = nrn.reset(y_spike) if self.resets else y_spike
+            if self.resets:
+                bad = bad | (spike & (nrn.spike_condition(y_reset) >= 0))
+            tr = nrn.refractory_period()
+            t_resume = t_spike if tr is None else jnp.minimum(t_spike + tr, self.t1)
+            if self.ts.shape[0] and tr is not None:  # held at the reset state while refractory
+                traj, i_save = self.save(traj, i_save, spike, t_resume, lambda s: y_reset, strict=True)
+            y_new = jax.tree.map(lambda r, k: jnp.where(spike, r, k), y_reset, keep_y)
+            t_next = jnp.where(spike, t_resume + (t_next - t_new), t_next)
+            t_new = jnp.where(spike, t_resume, t_new)
+            jump = jump | spike
+        else:
+            y_new = keep_y
+        t_next = jnp.minimum(t_next, self.t1)
+        t_new, t_next, jumped = self.clip_to_jumps(t_new, t_next)
+        failed = c.failed | ((t_new < self.t1) & ~(t_next > t_new))
+        armed = c.armed if self.resets else jnp.where(hit, ~c.armed, c.armed)
+        f_next = jax.tree.map(lambda a, b: jnp.where(keep, a, b), f1, f0)
+        new = _Carry(t_new, t_next, y_new, f_next, cstate, jump | jumped, armed, traj, i_save, bad, failed)
+        return new, spike, t_spike
+
+    def save(self, traj, i_save, on, until, state_at, strict: bool = False):
+        """Write ``state_at(s)`` for the save times ``s`` from ``ts[i_save]`` up to ``until``
+        (``< until`` if ``strict``), when ``on``: a loop over the save index as diffrax's."""
+        n = self.ts.shape[0]
+
+        def cond(c):
+            i = c[1]
+            s = self.ts[jnp.minimum(i, n - 1)]
+            return on & (i < n) & ((s < until) if strict else (s <= until))
+
+        def body(c):
+            tr, i = c
+            y = state_at(self.ts[i])
+            return jax.tree.map(lambda v, a: a.at[i].set(v), y, tr), i + 1
+
+        return eqxi.while_loop(
+            cond, body, (traj, i_save), max_steps=n, kind=self.kind, buffers=lambda c: c[0], checkpoints=n
+        )
 
 
-def _back_step(vf, t_end, y_end, delta, args):
-    """``y(t_end - delta)`` and the vector field there: one Tsit5 step of length ``-delta``
-    from ``(t_end, y_end)``, fifth order like the solve's own steps.  Its seven stages (the
-    field at the start, five inner stages, the field at the end: first same as last) run in
-    a ``lax.scan``, so the vector field is traced and compiled once."""
-    tableau = diffrax.Tsit5.tableau
-    n = len(tableau.c) + 1
-    a = np.zeros((n, n))  # row i: the weights of k_0 .. k_{i-1} in stage i's state
-    c = np.zeros(n)
-    c[1:] = tableau.c
-    for i, row in enumerate(tableau.a_lower):
-        a[i + 1, : len(row)] = row
-    dtype = jnp.result_type(delta)
-    h = -delta
-
-    def stage(ks, row):
-        a_i, c_i, i = row
-        y = jax.tree.map(lambda y0, k: y0 + h * jnp.tensordot(a_i, k, axes=1), y_end, ks)
-        f = vf(t_end + c_i * h, y, args)
-        return jax.tree.map(lambda k, fi: k.at[i].set(fi), ks, f), (y, f)
-
-    ks0 = jax.tree.map(lambda y: jnp.zeros((n,) + jnp.shape(y), jnp.result_type(y)), y_end)
-    _, (ys, fs) = jax.lax.scan(stage, ks0, (jnp.asarray(a, dtype), jnp.asarray(c, dtype), jnp.arange(n)))
-    return jax.tree.map(lambda x: x[-1], (ys, fs))
+_TSIT5_ORDER = 5  # the error order of Tsit5's embedded pair (``Tsit5().error_order``)
 
 
-def _crossing(vf, condition, t_end, y_end, args, h_max, iterations: int = CROSSING_ITERATIONS):
-    """The upward zero crossing of ``condition`` in the last step of a segment (which ends
-    at ``(t_end, y_end)``, ``condition(y_end) > 0``, and started at most ``h_max`` earlier,
-    below zero): the time ``t_end - delta`` and the state there.
+def _crossing(interp, condition, t0, t1, y0, y1, f0, f1, iterations: int = CROSSING_ITERATIONS):
+    """The upward zero crossing of ``condition`` on the step ``[t0, t1]`` from ``y0`` to
+    ``y1`` (the condition below zero at ``t0``, not below at ``t1``; ``f0``, ``f1`` the vector
+    field there): the time and the state there, on the step's dense interpolant (Tsit5's
+    fourth-order ``interp``; no extra vector-field evaluation).
 
-    Newton on ``delta -> condition(y(t_end - delta))`` from ``delta = 0``, each ``y`` one
-    Tsit5 step back from the step's end (``_back_step``) and the derivative ``dc/dt =
-    grad(condition) . f`` along the flow; each iterate clipped into the bracket of the
-    iterates so far (``[0, h_max]`` at first).  A fixed number of iterations in a
-    ``fori_loop`` (no while loop).  The iterates carry no derivatives, the states and values
-    at them do, so that the last Newton step gives the implicit function theorem's
-    derivatives: ``dt* = -(dc/dtheta) / (dc/dt)`` at the crossing, ``dy* = dy + f dt*``."""
-
-    def newton(_, carry):
-        _, delta, lo, hi, _ = carry  # evaluate at delta, then step from it
-        y, f = _back_step(vf, t_end, y_end, delta, args)
-        c, dc = jax.jvp(condition, (y,), (f,))
-        c_, dc_ = jax.lax.stop_gradient((c, dc))
-        lo, hi = jnp.where(c_ > 0, delta, lo), jnp.where(c_ > 0, hi, delta)
-        new = jnp.clip(delta + c_ / jnp.where(dc_ > 0, dc_, jnp.inf), lo, hi)
-        return delta, new, lo, hi, (y, f, c, dc)
-
-    h_max = jax.lax.stop_gradient(h_max)
-    zero = jnp.zeros_like(h_max)
-    like = jax.eval_shape(lambda: (y_end, y_end, condition(y_end), condition(y_end)))
-    start = (zero, zero, zero, h_max, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), like))
-    # The first iteration evaluates at delta = 0 (the step's end), then ``iterations`` steps.
-    delta, _, _, _, (y, f, c, dc) = jax.lax.fori_loop(0, iterations + 1, newton, start)
+    First Newton on the cubic Hermite interpolant of the condition itself (its values and
+    its slopes ``grad(c) . f`` at the step's ends; elementwise arithmetic, no loop), from the
+    secant's root, each iterate clipped into the bracket of the iterates so far; then one
+    Newton step on ``condition(interp(s))``, which carries the derivatives: the implicit
+    function theorem's ``dt* = -(dc/dtheta) / (dc/dt)`` at the crossing, ``dy* = dy + y' dt*``
+    (the iterates carry none)."""
+    c0, d0 = jax.lax.stop_gradient(jax.jvp(condition, (y0,), (f0,)))
+    c1, d1 = jax.lax.stop_gradient(jax.jvp(condition, (y1,), (f1,)))
+    h = jax.lax.stop_gradient(t1 - t0)
+    m0, m1 = h * d0, h * d1
+    u = jnp.clip(c0 / jnp.where(c0 < c1, c0 - c1, -1.0), 0.0, 1.0)
+    lo, hi = jnp.zeros_like(u), jnp.ones_like(u)
+    for _ in range(iterations):
+        u2, u3 = u * u, u * u * u
+        p = (2 * u3 - 3 * u2 + 1) * c0 + (u3 - 2 * u2 + u) * m0 + (3 * u2 - 2 * u3) * c1 + (u3 - u2) * m1
+        dp = (6 * u2 - 6 * u) * (c0 - c1) + (3 * u2 - 4 * u + 1) * m0 + (3 * u2 - 2 * u) * m1
+        lo, hi = jnp.where(p < 0, u, lo), jnp.where(p < 0, hi, u)
+        u = jnp.clip(u - p / jnp.where(dp > 0, dp, jnp.inf), lo, hi)
+    s = jax.lax.stop_gradient(t0) + u * h
+    y, dy = jax.jvp(interp.evaluate, (s,), (jnp.ones_like(s),))
+    c, dc = jax.jvp(condition, (y,), (dy,))
     dt = -c / jax.lax.stop_gradient(jnp.where(dc > 0, dc, 1.0))
-    return t_end - delta + dt, jax.tree.map(lambda a, b: a + b * dt, y, f)
-
-
-def _segment(solver: Diffrax, term, controller, event, t_start, horizon, y_start, args, ts):
-    """diffrax's solve from ``t_start`` (0 in a segment's own time) to the next event or
-    ``horizon``, saving the end state and, when ``ts`` is not empty, the states at ``ts``
-    (clipped into the segment)."""
-    subs = [diffrax.SubSaveAt(t1=True)]
-    if ts.shape[0]:
-        subs.append(diffrax.SubSaveAt(ts=jnp.clip(ts, t_start, horizon)))
-    return diffrax.diffeqsolve(
-        term,
-        diffrax.Tsit5(),
-        0.0 if isinstance(horizon, float) else t_start,
-        horizon,
-        None,
-        y_start,
-        args=args,
-        saveat=diffrax.SaveAt(subs=subs),
-        stepsize_controller=controller,
-        event=event,
-        max_steps=solver.max_steps,
-        adjoint=(
-            diffrax.ForwardMode()
-            if solver.mode == "forward"
-            else diffrax.RecursiveCheckpointAdjoint(checkpoints=solver.checkpoints)
-        ),
-        throw=False,
-    )
-
-
-def _checked_end(sol):
-    """The end time of a segment's solve, with a run-time error if the solve failed.
-
-    A threshold grazed tangentially makes the event root ill-conditioned and diffrax's root
-    finder (drives with jumps) may stop at its step limit: the crossing exists (a sign change
-    was seen) and its time is kept.  Any other failure (step limit of the solve, non-finite
-    state) is an error."""
-    R = diffrax.RESULTS
-    ok = (
-        (sol.result == R.successful)
-        | (sol.result == R.event_occurred)
-        | (sol.result == R.nonlinear_max_steps_reached)
-        | (sol.result == R.nonlinear_divergence)
-    )
-    return eqx.error_if(
-        sol.ts[0][-1],
-        ~ok,
-        "the diffrax solve failed (max_steps reached or a non-finite state); raise max_steps or tighten rtol/atol.",
-    )
-
-
-def _bcast(mask, like):
-    return jnp.reshape(mask, mask.shape + (1,) * (jnp.ndim(like) - 1))
+    return s + dt, jax.tree.map(lambda a, b: a + b * dt, y, dy)
 
 
 __all__ = ["Diffrax"]
