@@ -306,11 +306,10 @@ def simulate(
         rtol, atol: tolerances of the diffrax path (default 1e-6 in float32, 1e-9 in float64).
         on_overflow: ``"error"`` raises (via ``eqx.error_if``) when more spikes occur than
             ``max_spikes``; ``"flag"`` returns them with ``spikes.overflow`` set.
-        max_steps: step limit of each diffrax solve.
+        max_steps: step limit of the whole diffrax run (accepted and rejected steps).
         checkpoints: memory budget of reverse-mode gradients through ``method="diffrax"``:
-            the number of states stored by each loop (the steps of a solve, through
-            ``diffrax.RecursiveCheckpointAdjoint(checkpoints)``, and the spike segments), the
-            rest being recomputed.  Default ``None``: about ``sqrt(2 max_steps)``, so memory
+            the number of states stored by the loop of steps (a checkpointed loop), the rest
+            being recomputed.  Default ``None``: about ``sqrt(2 max_steps)``, so memory
             grows as the square root of the step budget; ``checkpoints = max_steps`` stores
             every step (no recomputation, memory linear in the number of steps).
         check_units: refuse a span or a constant drive that looks like the wrong unit (a
