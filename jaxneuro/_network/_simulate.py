@@ -49,7 +49,7 @@ from .._misc import check_int, default_float, error_if_any, is_concrete, static_
 from .._spikes import SpikeTrain, check_overflow
 from ._binomial import binomial_counts
 from ._bitmap import for_each_one
-from ._connectivity import DenseStorage
+from ._connectivity import DenseStorage, SparseStorage
 from ._lif_exact import NON_FINITE_NETWORK
 from ._model import Network, PoissonPopulation, Population, SpikeSource
 
@@ -252,14 +252,19 @@ def initial_run_state(network: Network, key: PRNGKeyArray | None, dt: float, dty
 
 
 # ================================================================================ the step
-def _deliver(storage, buffer: Array, rows: Int[Array, " k"], n: Array, scale: Any = None) -> Array:
+def _deliver(storage, buffer: Array, rows: Int[Array, " k"], n: Array, scale: Any = None, row_w: Any = None) -> Array:
     """Add the weights of sources ``rows`` into the delay ring at slot ``n + delay``, or, with a
     ``scale`` (a synapse's ``direct_jump``), ``scale x`` the weights straight into the synaptic
-    state (its first row)."""
+    state (its first row).  ``row_w``: a row of weights, already scaled and cast (``_row_weights``),
+    for a storage with one weight."""
     tgt, w, d = storage.rows(rows)
-    w = jnp.broadcast_to(w, tgt.shape).astype(buffer.dtype)
+    if row_w is not None:
+        w = jnp.broadcast_to(row_w, tgt.shape)
+    else:
+        w = jnp.broadcast_to(w, tgt.shape).astype(buffer.dtype)
+        if scale is not None:
+            w = w * scale
     if scale is not None:
-        w = w * scale
         return buffer.at[tgt].add(w, mode="drop") if buffer.ndim == 1 else buffer.at[0, tgt].add(w, mode="drop")
     slots = buffer.shape[0]
     if slots == 1:
@@ -316,6 +321,137 @@ def _population_update(pop: Population, y, refr, armed, a, g, t, dt, n_ref):
     return y1, refr, armed, spiked, t_spike
 
 
+_FLAT_MAX_ENTRIES = 1 << 22
+"""The largest table (sources x longest row) built for ``_Flat``: it is made in every run (a
+copy of the projections' target tables); bigger networks spend their step on neurons and
+scatters, not on launching kernels, and keep one loop per population."""
+
+
+class _Flat(NamedTuple):
+    """The spike loop of every source population as one loop, one scatter per spike.
+
+    The synaptic states of the projections it delivers lie side by side in one vector of
+    ``size`` (projection ``links[k]`` at ``offsets[k]``; carried through the run as the last
+    element of ``RunState.synapses``, ``_packed``), the sources one after another in one index
+    (source ``sources[k]`` from ``starts[k]``), and ``table[g]`` holds the targets of source
+    ``g`` in every projection from its population, shifted by their offsets (padding:
+    ``size``, out of range, dropped).  So a step runs one loop, not one per population, and a
+    spike one gather and one scatter, not one each per projection: at 1,000-4,000 neurons the
+    step is the number of XLA kernels it launches (benchmarks/README.md, "CUBA at 1,000
+    neurons")."""
+
+    links: tuple[int, ...]
+    offsets: tuple[int, ...]
+    sizes: tuple[int, ...]  # each projection's targets
+    size: int
+    sources: tuple[int, ...]
+    starts: tuple[int, ...]
+    table: Int[Array, "sources width"]
+    weights: Float[Array, "_rows width"]  # per source population (every projection one weight), else per source
+    per_synapse: bool  # whether ``weights`` has a row per source
+
+
+def _flat_plan(network: Network, storages, direct, sources, now, dtype) -> _Flat | None:
+    """The ``_Flat`` layout, or ``None`` where a projection of the loop has a delay ring, a
+    state of more than one row, procedural or dense storage, or the table would be large
+    (those keep one loop per population)."""
+    pops = network.populations
+    mine = [
+        [i for i in now if network.links[i].pre == p and not isinstance(storages[i], DenseStorage)] for p in sources
+    ]
+    links = [i for m in mine for i in m]
+    for i in links:
+        n_post = pops[network.links[i].post].size
+        if (
+            not isinstance(storages[i], SparseStorage)
+            or direct[i] is None
+            or network.links[i].synapse.init(n_post, dtype).shape != (n_post,)
+        ):
+            return None
+    if not sources:
+        return None
+    sizes = [pops[network.links[i].post].size for i in links]
+    offsets = np.cumsum([0, *sizes]).tolist()
+    size = offsets[-1]
+    width = max([sum(storages[i].targets.shape[1] for i in m) for m in mine] + [1])
+    n_src = sum(pops[p].size for p in sources)
+    if n_src * width > _FLAT_MAX_ENTRIES:
+        return None
+    one_weight = all(jnp.ndim(storages[i].weight) == 0 for i in links)
+    tables, weights = [], []
+    for p, m in zip(sources, mine, strict=True):
+        n = pops[p].size
+        segs, ws = [], []
+        for i in m:
+            st, q = storages[i], links.index(i)
+            segs.append(jnp.where(st.targets < sizes[q], st.targets + offsets[q], size).astype(jnp.int32))
+            w = jnp.asarray(st.weight, dtype) * direct[i]
+            ws.append(jnp.broadcast_to(w, st.targets.shape[1:] if one_weight else st.targets.shape).astype(dtype))
+        fill = width - sum(x.shape[1] for x in segs)
+        tables.append(jnp.concatenate([*segs, jnp.full((n, fill), size, jnp.int32)], axis=1))
+        weights.append(jnp.concatenate([*ws, jnp.zeros(((fill,) if one_weight else (n, fill)), dtype)], axis=-1))
+    return _Flat(
+        links=tuple(links),
+        offsets=tuple(offsets[:-1]),
+        sizes=tuple(sizes),
+        size=size,
+        sources=tuple(sources),
+        starts=tuple(np.cumsum([0] + [pops[p].size for p in sources])[:-1].tolist()),
+        table=jnp.concatenate(tables),
+        weights=jnp.stack(weights) if one_weight else jnp.concatenate(weights),
+        per_synapse=not one_weight,
+    )
+
+
+def _packed(flat: _Flat | None, synapses: tuple) -> tuple:
+    """``RunState.synapses`` as the step loop carries it: with ``flat``, the states of its
+    projections in one vector (the last element; ``None`` in their places)."""
+    if flat is None:
+        return synapses
+    state = jnp.concatenate([synapses[i] for i in flat.links]) if flat.links else jnp.zeros((0,))
+    return tuple(None if i in flat.links else x for i, x in enumerate(synapses)) + (state,)
+
+
+def _unpacked(flat: _Flat | None, synapses: tuple) -> tuple:
+    """Each projection's synaptic state (views of the vector of ``_packed``)."""
+    if flat is None:
+        return synapses
+    out = list(synapses[:-1])
+    for i, off, n in zip(flat.links, flat.offsets, flat.sizes, strict=True):
+        out[i] = synapses[-1][off : off + n]
+    return tuple(out)
+
+
+def _propagate_flat(plan: _Plan, spiked: list, t_spk: list, syns: list, times: list) -> Array:
+    """The spike loop of ``plan.flat``: returns the projections' states (one vector) after
+    the spikes of this step; ``times`` (one buffer for all populations, or ``None``) updated
+    in place."""
+    flat = plan.flat
+    assert flat is not None
+    state = jnp.concatenate([syns[i] for i in flat.links]) if flat.links else jnp.zeros((0,), plan.dtype)
+    one = len(flat.sources) == 1
+    m = spiked[flat.sources[0]] if one else jnp.concatenate([spiked[p] for p in flat.sources])
+    t_all = None
+    if times[0] is not None:
+        t_all = t_spk[flat.sources[0]] if one else jnp.concatenate([t_spk[p] for p in flat.sources])
+
+    def body(g, c):
+        state, tm = c
+        if flat.links:
+            if flat.per_synapse:
+                w = flat.weights[g]
+            else:  # the source's population: how many starts it is past
+                k = sum((g >= s).astype(jnp.int32) for s in flat.starts[1:]) if not one else 0
+                w = lax.dynamic_index_in_dim(flat.weights, k, 0, keepdims=False)
+            state = state.at[flat.table[g]].add(w, mode="drop")
+        if tm is not None:
+            tm = _record_spike(tm, g, t_all[g])
+        return state, tm
+
+    state, times[0] = for_each_one(m, body, (state, times[0]))
+    return state
+
+
 class _Plan(NamedTuple):
     """What every step of a run reads, fixed before the loop (the step's static structure and
     the per-run constants)."""
@@ -330,6 +466,8 @@ class _Plan(NamedTuple):
     sources: list  # populations whose spikes the propagation loop reads
     sparse: list  # the projections delivered by that loop (not dense)
     direct: list  # per projection: its synapse's direct_jump when it has no ring, else None
+    row_weights: list  # per projection: a row of its one weight, scaled and cast (else None)
+    flat: _Flat | None  # one spike loop for all sources, when every projection it delivers fits
     delayed: list  # (population, delay in ms, projections): read from the spike history at arrival
     t0: Array
     dt: Array
@@ -351,8 +489,9 @@ def _sources_update(pop, y, t, dt, dt_s, key, dtype, n=None, t0=None):
     return y + spiked.astype(y.dtype), spiked, nxt.astype(dtype)
 
 
-def _neurons(plan: _Plan, st: RunState, t: Array, keys) -> tuple[list, list, list, list, list]:
-    """Steps 1-3: each population's input, update and spikes."""
+def _neurons(plan: _Plan, st: RunState, t: Array, keys, synapses) -> tuple[list, list, list, list, list]:
+    """Steps 1-3: each population's input, update and spikes (``synapses``: each projection's
+    state)."""
     net = plan.network
     ys, refr, armed = list(st.y), list(st.refractory), list(st.armed)
     spiked: list[Any] = [None] * len(ys)
@@ -367,7 +506,7 @@ def _neurons(plan: _Plan, st: RunState, t: Array, keys) -> tuple[list, list, lis
         a = jnp.broadcast_to(pop.drive(t).astype(plan.dtype), (pop.size,))
         g = None
         for i in plan.incoming[p]:
-            a_l, g_l = net.links[i].synapse.drive(st.synapses[i], plan.coefficients[i])
+            a_l, g_l = net.links[i].synapse.drive(synapses[i], plan.coefficients[i])
             a, g = a + a_l, _add(g, g_l)
         for j in plan.inputs_to[p]:
             a_l, g_l = net.inputs[j][1].synapse.drive(st.inputs[j], plan.input_coefficients[j])
@@ -403,12 +542,18 @@ def _propagate(
                 dest[i] = dest[i] + x if dest[i].ndim == 1 else dest[i].at[0].add(x)
             else:
                 dest[i] = dest[i].at[(n + storages[i].delay_steps) % dest[i].shape[0], :-1].add(x)
-    for p in plan.sources:  # one loop per source population: no padding rows, no concatenation
+    flat_state = None
+    if plan.flat is not None:
+        flat_state = _propagate_flat(plan, spiked, t_spk, dest, times)
+    for p in plan.sources if plan.flat is None else []:  # one loop per source population
         mine = [i for i in plan.sparse if net.links[i].pre == p and i in now]
 
         def body(j, c, p=p, mine=mine):
             ds, tm = c
-            ds = tuple(_deliver(storages[i], d, j[None], n, plan.direct[i]) for i, d in zip(mine, ds, strict=True))
+            ds = tuple(
+                _deliver(storages[i], d, j[None], n, plan.direct[i], plan.row_weights[i])
+                for i, d in zip(mine, ds, strict=True)
+            )
             if tm is not None:
                 tm = _record_spike(tm, j, t_spk[p][j])
             return ds, tm
@@ -434,7 +579,8 @@ def _propagate(
 
             def body_then(j, ds, group=sparse_group):
                 return tuple(
-                    _deliver(storages[i], d, j[None], n, plan.direct[i]) for i, d in zip(group, ds, strict=True)
+                    _deliver(storages[i], d, j[None], n, plan.direct[i], plan.row_weights[i])
+                    for i, d in zip(group, ds, strict=True)
                 )
 
             out = for_each_one(then, body_then, tuple(dest[i] for i in sparse_group))
@@ -448,7 +594,7 @@ def _propagate(
             syns[i] = dest[i]
         else:
             bufs[i] = dest[i]
-    return syns, bufs, times, history
+    return syns, bufs, times, history, flat_state
 
 
 def _arrive(plan: _Plan, n, keys, syns, ins, bufs, ys, held, spiked):
@@ -495,22 +641,24 @@ def _step(plan: _Plan, carry):
     keys = None
     if plan.key is not None:
         keys = jax.random.split(jax.random.fold_in(plan.key, n), len(st.y) + len(plan.network.inputs))
-    ys, refr, armed, spiked, t_spk = _neurons(plan, st, t, keys)
+    synapses = _unpacked(plan.flat, st.synapses)
+    ys, refr, armed, spiked, t_spk = _neurons(plan, st, t, keys, synapses)
     syns = [
-        link.synapse.propagate(s, c)
-        for link, s, c in zip(plan.network.links, st.synapses, plan.coefficients, strict=True)
+        link.synapse.propagate(s, c) for link, s, c in zip(plan.network.links, synapses, plan.coefficients, strict=True)
     ]
     ins = [
         inp.synapse.propagate(s, c)
         for (_, inp), s, c in zip(plan.network.inputs, st.inputs, plan.input_coefficients, strict=True)
     ]
-    syns, bufs, times, history = _propagate(
+    syns, bufs, times, history, flat_state = _propagate(
         plan, n, spiked, t_spk, syns, list(st.buffers), list(times), list(st.history)
     )
     # counted here only without spike times (else read from the times buffer at the end)
     counts = tuple(None if c is None else c + s.astype(jnp.int32) for c, s in zip(counts, spiked, strict=True))
     held = [None if r is None else r > 0 for r in st.refractory]  # held during this step
     syns, ins, bufs, ys = _arrive(plan, n, keys, syns, ins, bufs, ys, held, spiked)
+    if plan.flat is not None:  # carried as one vector (``_packed``)
+        syns = [None if i in plan.flat.links else x for i, x in enumerate(syns)] + [flat_state]
     new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), tuple(history), n + 1)
     return new, tuple(times), counts
 
@@ -582,6 +730,7 @@ def _plan(network: Network, dt_f: float, t0: Any, key, record_spikes: bool, dtyp
         tr = p.neuron.refractory_period() if isinstance(p, Population) else None
         n_refs.append(None if tr is None else jnp.round(jnp.asarray(tr) / dt_f).astype(jnp.int32))
     sparse = [i for i, s_ in enumerate(storages) if not isinstance(s_, DenseStorage)]
+    direct = [_direct_jump(link, dt_f) for link in network.links]
     later = {i for _, _, g in delayed for i in g}
     sources = [
         p
@@ -599,7 +748,11 @@ def _plan(network: Network, dt_f: float, t0: Any, key, record_spikes: bool, dtyp
         inputs_to=[[i for i, (t, _) in enumerate(network.inputs) if t == p] for p in range(len(pops))],
         sources=sources,
         sparse=sparse,
-        direct=[_direct_jump(link, dt_f) for link in network.links],
+        direct=direct,
+        row_weights=[_row_weights(st, d, dtype) for st, d in zip(storages, direct, strict=True)],
+        flat=_flat_plan(
+            network, storages, direct, sources, [i for i in range(len(network.links)) if i not in later], dtype
+        ),
         delayed=delayed,
         t0=jnp.asarray(t0, dtype),
         dt=dt_a,
@@ -607,6 +760,15 @@ def _plan(network: Network, dt_f: float, t0: Any, key, record_spikes: bool, dtyp
         dtype=dtype,
         key=key,
     )
+
+
+def _row_weights(storage, scale, dtype) -> Array | None:
+    """The one weight of a sparse storage as a row of its fan-out, times ``scale`` and cast,
+    made once before the loop (built per spike, the broadcast is a kernel of its own)."""
+    if not isinstance(storage, SparseStorage) or jnp.ndim(storage.weight) != 0:
+        return None
+    w = jnp.asarray(storage.weight, dtype) * (1.0 if scale is None else scale)
+    return jnp.broadcast_to(w.astype(dtype), storage.targets.shape[1:])
 
 
 def _mesh_split(mesh: Mesh | None):
@@ -701,11 +863,18 @@ def simulate_general_network(
     plan = _plan(network, dt_f, t0, k_run, record_spikes, dtype)
     split = _mesh_split(mesh)
     # spike times and, in a last column, the spikes beyond max_spikes (``_record_spike``)
+    # with one spike loop (plan.flat) one buffer for all populations, split after the run
+    sizes = [p.size for p in pops] if plan.flat is None or not record_spikes else [sum(p.size for p in pops)]
     times0 = tuple(
-        jnp.full((p.size, max_spikes + 1), jnp.inf, dtype).at[:, -1].set(0.0) if record_spikes else None for p in pops
+        jnp.full((n, max_spikes + 1), jnp.inf, dtype).at[:, -1].set(0.0) if record_spikes else None for n in sizes
     )
     counts0 = tuple(None if record_spikes else jnp.zeros((p.size,), jnp.int32) for p in pops)
+    state = eqx.tree_at(lambda s: s.synapses, state, _packed(plan.flat, state.synapses), is_leaf=lambda x: x is None)
     (state, times, counts), ts, v = _loop(plan, split((state, times0, counts0)), n_steps, trace_every, split)
+    state = eqx.tree_at(lambda s: s.synapses, state, _unpacked(plan.flat, state.synapses), is_leaf=lambda x: x is None)
+    if plan.flat is not None and record_spikes:
+        starts = np.cumsum([0] + [p.size for p in pops])
+        times = tuple(times[0][a:b] for a, b in zip(starts[:-1], starts[1:], strict=True))
     trains, counts = _trains(pops, state, times, counts, record_spikes, on_overflow)
     return NetworkRun(
         trains, counts, ts, v, state, tuple(p.name for p in pops), float(dur), float(network.time_unit[1])
