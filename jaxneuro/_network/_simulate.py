@@ -312,13 +312,36 @@ def _population_update(pop: Population, y, refr, armed, a, g, t, dt, n_ref):
     if armed is not None:
         spiked = spiked & armed
         armed = jnp.where(spiked, False, armed | (c1 < -type(neuron).rearm))
-    frac = jnp.where(c0 < 0, c0 / jnp.where(c0 < 0, c0 - c1, -1.0), 0.0)
-    t_spike = t + dt * jnp.clip(frac, 0.0, 1.0)
+    t_spike = _spike_time(c0, c1, t, dt)
     if neuron.resets:
         y1 = _where(spiked, neuron.reset(y1), y1)
     if refr is not None:
         refr = jnp.where(spiked, jnp.maximum(n_ref - 1, 0), jnp.maximum(refr - 1, 0))
     return y1, refr, armed, spiked, t_spike
+
+
+def _spike_time(c0: Array, c1: Array, t: Array, dt: Array) -> Array:
+    """The time in ``[t, t + dt]`` where the spike condition, ``c0`` at ``t`` and ``c1`` at
+    ``t + dt``, crosses 0 (linear interpolation)."""
+    frac = jnp.where(c0 < 0, c0 / jnp.where(c0 < 0, c0 - c1, -1.0), 0.0)
+    return t + dt * jnp.clip(frac, 0.0, 1.0)
+
+
+def _spike_time_of(pop: Population, y, a, g, t, dt):
+    """``f(j)``: the spike time of neuron ``j`` of ``pop`` in the step from ``t`` (the state
+    ``y`` at ``t``, inputs ``a``, ``g``), its update done again for that neuron alone: the spike
+    loop asks for the few that spiked instead of a division per neuron and step.  ``None``
+    where the neuron or its solver has parameters per neuron."""
+    neuron, solver = pop.neuron, pop.solver
+    if any(jnp.ndim(x) for x in jax.tree.leaves(eqx.filter((neuron, solver), eqx.is_array))):
+        return None
+
+    def time_of(j):
+        yj = jax.tree.map(lambda x: x[j], y)
+        y1 = solver.update_with_input(neuron, t, yj, dt, a[j], None if g is None else g[j])
+        return _spike_time(neuron.spike_condition(yj), neuron.spike_condition(y1), t, dt)
+
+    return time_of
 
 
 _FLAT_MAX_ENTRIES = 1 << 22
@@ -422,7 +445,7 @@ def _unpacked(flat: _Flat | None, synapses: tuple) -> tuple:
     return tuple(out)
 
 
-def _propagate_flat(plan: _Plan, spiked: list, t_spk: list, syns: list, times: list) -> Array:
+def _propagate_flat(plan: _Plan, spiked: list, t_spk: list, time_of: list, syns: list, times: list) -> Array:
     """The spike loop of ``plan.flat``: returns the projections' states (one vector) after
     the spikes of this step; ``times`` (one buffer for all populations, or ``None``) updated
     in place."""
@@ -431,9 +454,15 @@ def _propagate_flat(plan: _Plan, spiked: list, t_spk: list, syns: list, times: l
     state = jnp.concatenate([syns[i] for i in flat.links]) if flat.links else jnp.zeros((0,), plan.dtype)
     one = len(flat.sources) == 1
     m = spiked[flat.sources[0]] if one else jnp.concatenate([spiked[p] for p in flat.sources])
-    t_all = None
-    if times[0] is not None:
-        t_all = t_spk[flat.sources[0]] if one else jnp.concatenate([t_spk[p] for p in flat.sources])
+    pops = plan.network.populations
+
+    def spike_time(g):  # of source g, from its population's ``time_of`` or its spike times
+        out = None
+        for k, p in enumerate(flat.sources):
+            j = g if one else jnp.clip(g - flat.starts[k], 0, pops[p].size - 1)
+            tk = time_of[p](j) if time_of[p] is not None else t_spk[p][j]
+            out = tk if out is None else jnp.where(g >= flat.starts[k], tk, out)
+        return out
 
     def body(g, c):
         state, tm = c
@@ -445,7 +474,7 @@ def _propagate_flat(plan: _Plan, spiked: list, t_spk: list, syns: list, times: l
                 w = lax.dynamic_index_in_dim(flat.weights, k, 0, keepdims=False)
             state = state.at[flat.table[g]].add(w, mode="drop")
         if tm is not None:
-            tm = _record_spike(tm, g, t_all[g])
+            tm = _record_spike(tm, g, spike_time(g))
         return state, tm
 
     state, times[0] = for_each_one(m, body, (state, times[0]))
@@ -489,13 +518,14 @@ def _sources_update(pop, y, t, dt, dt_s, key, dtype, n=None, t0=None):
     return y + spiked.astype(y.dtype), spiked, nxt.astype(dtype)
 
 
-def _neurons(plan: _Plan, st: RunState, t: Array, keys, synapses) -> tuple[list, list, list, list, list]:
-    """Steps 1-3: each population's input, update and spikes (``synapses``: each projection's
-    state)."""
+def _neurons(plan: _Plan, st: RunState, t: Array, keys, synapses) -> tuple[list, list, list, list, list, list]:
+    """Steps 1-3: each population's input, update, spikes, spike times and a function for the
+    spike time of one neuron (``_spike_time_of``) (``synapses``: each projection's state)."""
     net = plan.network
     ys, refr, armed = list(st.y), list(st.refractory), list(st.armed)
     spiked: list[Any] = [None] * len(ys)
     t_spk: list[Any] = [None] * len(ys)
+    time_of: list[Any] = [None] * len(ys)
     for p, pop in enumerate(net.populations):
         if not isinstance(pop, Population):
             key = keys[p] if keys is not None else None
@@ -511,10 +541,12 @@ def _neurons(plan: _Plan, st: RunState, t: Array, keys, synapses) -> tuple[list,
         for j in plan.inputs_to[p]:
             a_l, g_l = net.inputs[j][1].synapse.drive(st.inputs[j], plan.input_coefficients[j])
             a, g = a + a_l, _add(g, g_l)
+        g_n = None if g is None else jnp.broadcast_to(g, (pop.size,))
+        time_of[p] = _spike_time_of(pop, ys[p], a, g_n, t, plan.dt)
         ys[p], refr[p], armed[p], spiked[p], t_spk[p] = _population_update(
             pop, ys[p], refr[p], armed[p], a, g, t, plan.dt, plan.n_refs[p]
         )
-    return ys, refr, armed, spiked, t_spk
+    return ys, refr, armed, spiked, t_spk, time_of
 
 
 def _propagate(
@@ -526,6 +558,7 @@ def _propagate(
     bufs: list,
     times: list,
     history: list,
+    time_of: list,
 ):
     """Step 5: every spike's weights into the delay buffers (or, for a projection without
     delay whose synapse only adds its input, straight into its state), its time into the spike
@@ -544,7 +577,7 @@ def _propagate(
                 dest[i] = dest[i].at[(n + storages[i].delay_steps) % dest[i].shape[0], :-1].add(x)
     flat_state = None
     if plan.flat is not None:
-        flat_state = _propagate_flat(plan, spiked, t_spk, dest, times)
+        flat_state = _propagate_flat(plan, spiked, t_spk, time_of, dest, times)
     for p in plan.sources if plan.flat is None else []:  # one loop per source population
         mine = [i for i in plan.sparse if net.links[i].pre == p and i in now]
 
@@ -642,7 +675,7 @@ def _step(plan: _Plan, carry):
     if plan.key is not None:
         keys = jax.random.split(jax.random.fold_in(plan.key, n), len(st.y) + len(plan.network.inputs))
     synapses = _unpacked(plan.flat, st.synapses)
-    ys, refr, armed, spiked, t_spk = _neurons(plan, st, t, keys, synapses)
+    ys, refr, armed, spiked, t_spk, time_of = _neurons(plan, st, t, keys, synapses)
     syns = [
         link.synapse.propagate(s, c) for link, s, c in zip(plan.network.links, synapses, plan.coefficients, strict=True)
     ]
@@ -651,7 +684,7 @@ def _step(plan: _Plan, carry):
         for (_, inp), s, c in zip(plan.network.inputs, st.inputs, plan.input_coefficients, strict=True)
     ]
     syns, bufs, times, history, flat_state = _propagate(
-        plan, n, spiked, t_spk, syns, list(st.buffers), list(times), list(st.history)
+        plan, n, spiked, t_spk, syns, list(st.buffers), list(times), list(st.history), time_of
     )
     # counted here only without spike times (else read from the times buffer at the end)
     counts = tuple(None if c is None else c + s.astype(jnp.int32) for c, s in zip(counts, spiked, strict=True))
