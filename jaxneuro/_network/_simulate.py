@@ -22,7 +22,10 @@ integrate, detect threshold crossings, propagate, reset):
    spike (found through a bitmap, ``_bitmap.for_each_one``, in time proportional to their
    number; no spike is ever dropped): each source adds its weights at its targets into the delay
    buffer of each projection from it, in the slot of step ``n + delay`` (a ring of
-   ``max_delay/dt + 1`` rows).
+   ``max_delay/dt + 1`` rows).  Where every such projection adds straight into a synaptic
+   state of one row per target and the network is small (``_Flat``), one loop runs over the
+   spikes of all populations and each spike is one scatter into all of its projections'
+   states, laid side by side; its spike time is then computed for it alone.
 6. Arrivals.  The slot of step ``n`` is taken out of each buffer and handed to the synapse
    (``receive``): ``s += w`` for current and conductance synapses, ``v += w`` for delta
    synapses (not for refractory neurons).  Poisson inputs add ``w`` times a binomial count.
@@ -333,6 +336,7 @@ def _spike_time_of(pop: Population, y, a, g, t, dt):
     loop asks for the few that spiked instead of a division per neuron and step.  ``None``
     where the neuron or its solver has parameters per neuron."""
     neuron, solver = pop.neuron, pop.solver
+    assert solver is not None  # Population.__init__ sets the default solver
     if any(jnp.ndim(x) for x in jax.tree.leaves(eqx.filter((neuron, solver), eqx.is_array))):
         return None
 
@@ -456,12 +460,12 @@ def _propagate_flat(plan: _Plan, spiked: list, t_spk: list, time_of: list, syns:
     m = spiked[flat.sources[0]] if one else jnp.concatenate([spiked[p] for p in flat.sources])
     pops = plan.network.populations
 
-    def spike_time(g):  # of source g, from its population's ``time_of`` or its spike times
-        out = None
+    def spike_time(g) -> Array:  # of source g, from its population's ``time_of`` or its spike times
+        out = jnp.zeros((), plan.dtype)
         for k, p in enumerate(flat.sources):
             j = g if one else jnp.clip(g - flat.starts[k], 0, pops[p].size - 1)
             tk = time_of[p](j) if time_of[p] is not None else t_spk[p][j]
-            out = tk if out is None else jnp.where(g >= flat.starts[k], tk, out)
+            out = tk if k == 0 else jnp.where(g >= flat.starts[k], tk, out)
         return out
 
     def body(g, c):
@@ -907,7 +911,9 @@ def simulate_general_network(
     state = eqx.tree_at(lambda s: s.synapses, state, _unpacked(plan.flat, state.synapses), is_leaf=lambda x: x is None)
     if plan.flat is not None and record_spikes:
         starts = np.cumsum([0] + [p.size for p in pops])
-        times = tuple(times[0][a:b] for a, b in zip(starts[:-1], starts[1:], strict=True))
+        whole = times[0]
+        assert whole is not None
+        times = tuple(whole[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True))
     trains, counts = _trains(pops, state, times, counts, record_spikes, on_overflow)
     return NetworkRun(
         trains, counts, ts, v, state, tuple(p.name for p in pops), float(dur), float(network.time_unit[1])
