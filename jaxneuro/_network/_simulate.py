@@ -23,7 +23,7 @@ integrate, detect threshold crossings, propagate, reset):
    number; no spike is ever dropped): each source adds its weights at its targets into the delay
    buffer of each projection from it, in the slot of step ``n + delay`` (a ring of
    ``max_delay/dt + 1`` rows).  Where every such projection adds straight into a synaptic
-   state of one row per target and the network is small (``_Flat``), one loop runs over the
+   state of one row per target and the network is small (``FlatLoop``), one loop runs over the
    spikes of all populations and each spike is one scatter into all of its projections'
    states, laid side by side; its spike time is then computed for it alone.
 6. Arrivals.  The slot of step ``n`` is taken out of each buffer and handed to the synapse
@@ -53,8 +53,10 @@ from .._spikes import SpikeTrain, check_overflow
 from ._binomial import binomial_counts
 from ._bitmap import for_each_one
 from ._connectivity import DenseStorage, SparseStorage
+from ._flat import FlatLoop, deliver_flat, flat_plan, packed, unpacked
 from ._lif_exact import NON_FINITE_NETWORK
 from ._model import Network, PoissonPopulation, Population, SpikeSource
+from ._spike_buffer import counted, record_spike
 
 _DELAY_RTOL = 0.01  # a delay more than 1% of dt off a multiple of dt is an error
 _GRID_TOL = 1e-4  # a given spike time within 1e-4 dt below a grid time belongs to the step starting there
@@ -276,29 +278,6 @@ def _deliver(storage, buffer: Array, rows: Int[Array, " k"], n: Array, scale: An
     return buffer.at[slot, tgt].add(w, mode="drop")
 
 
-def _count_type(times: Array):
-    """The integer type whose bits a spike counter shares with a ``times`` element."""
-    return jnp.int32 if times.dtype.itemsize == 4 else jnp.int64
-
-
-def _record_spike(times: Array, j: Array, t: Array) -> Array:
-    """Spike time ``t`` of neuron ``j`` into its row of ``times``, ``(n, capacity + 1)``: the
-    row's last element holds the neuron's spike count (an integer, its bits stored as a float),
-    the time goes to the column of that count (none once the row is full), the count goes up
-    by one.  So no per-step spike counter is carried: counts are read from the buffer at the end."""
-    cap = times.shape[1] - 1
-    count = lax.bitcast_convert_type(times[j, cap], _count_type(times))
-    col = jnp.where(count < cap, count, cap + 1)  # a full row: no time (dropped)
-    new = jnp.stack([t, lax.bitcast_convert_type(count + 1, times.dtype)])
-    return times.at[j, jnp.stack([col, cap])].set(new, mode="drop")
-
-
-def _counted(times: Array) -> tuple[Array, Array]:
-    """``(spike times (n, capacity), spike counts)`` from a buffer written by ``_record_spike``."""
-    counts = lax.bitcast_convert_type(times[:, -1], _count_type(times)).astype(jnp.int32)
-    return times[:, :-1], counts
-
-
 def _population_update(pop: Population, y, refr, armed, a, g, t, dt, n_ref):
     """Steps 2-3 for one population: the new state, spikes, spike times, counters."""
     neuron, solver = pop.neuron, pop.solver
@@ -348,143 +327,6 @@ def _spike_time_of(pop: Population, y, a, g, t, dt):
     return time_of
 
 
-_FLAT_MAX_ENTRIES = 1 << 22
-"""The largest table (sources x longest row) built for ``_Flat``: it is made in every run (a
-copy of the projections' target tables); bigger networks spend their step on neurons and
-scatters, not on launching kernels, and keep one loop per population."""
-
-
-class _Flat(NamedTuple):
-    """The spike loop of every source population as one loop, one scatter per spike.
-
-    The synaptic states of the projections it delivers lie side by side in one vector of
-    ``size`` (projection ``links[k]`` at ``offsets[k]``; carried through the run as the last
-    element of ``RunState.synapses``, ``_packed``), the sources one after another in one index
-    (source ``sources[k]`` from ``starts[k]``), and ``table[g]`` holds the targets of source
-    ``g`` in every projection from its population, shifted by their offsets (padding:
-    ``size``, out of range, dropped).  So a step runs one loop, not one per population, and a
-    spike one gather and one scatter, not one each per projection: at 1,000-4,000 neurons the
-    step is the number of XLA kernels it launches (benchmarks/README.md, "CUBA at 1,000
-    neurons")."""
-
-    links: tuple[int, ...]
-    offsets: tuple[int, ...]
-    sizes: tuple[int, ...]  # each projection's targets
-    size: int
-    sources: tuple[int, ...]
-    starts: tuple[int, ...]
-    table: Int[Array, "sources width"]
-    weights: Float[Array, "_rows width"]  # per source population (every projection one weight), else per source
-    per_synapse: bool  # whether ``weights`` has a row per source
-
-
-def _flat_plan(network: Network, storages, direct, sources, now, dtype) -> _Flat | None:
-    """The ``_Flat`` layout, or ``None`` where a projection of the loop has a delay ring, a
-    state of more than one row, procedural or dense storage, or the table would be large
-    (those keep one loop per population)."""
-    pops = network.populations
-    mine = [
-        [i for i in now if network.links[i].pre == p and not isinstance(storages[i], DenseStorage)] for p in sources
-    ]
-    links = [i for m in mine for i in m]
-    for i in links:
-        n_post = pops[network.links[i].post].size
-        if (
-            not isinstance(storages[i], SparseStorage)
-            or direct[i] is None
-            or network.links[i].synapse.init(n_post, dtype).shape != (n_post,)
-        ):
-            return None
-    if not sources:
-        return None
-    sizes = [pops[network.links[i].post].size for i in links]
-    offsets = np.cumsum([0, *sizes]).tolist()
-    size = offsets[-1]
-    width = max([sum(storages[i].targets.shape[1] for i in m) for m in mine] + [1])
-    n_src = sum(pops[p].size for p in sources)
-    if n_src * width > _FLAT_MAX_ENTRIES:
-        return None
-    one_weight = all(jnp.ndim(storages[i].weight) == 0 for i in links)
-    tables, weights = [], []
-    for p, m in zip(sources, mine, strict=True):
-        n = pops[p].size
-        segs, ws = [], []
-        for i in m:
-            st, q = storages[i], links.index(i)
-            segs.append(jnp.where(st.targets < sizes[q], st.targets + offsets[q], size).astype(jnp.int32))
-            w = jnp.asarray(st.weight, dtype) * direct[i]
-            ws.append(jnp.broadcast_to(w, st.targets.shape[1:] if one_weight else st.targets.shape).astype(dtype))
-        fill = width - sum(x.shape[1] for x in segs)
-        tables.append(jnp.concatenate([*segs, jnp.full((n, fill), size, jnp.int32)], axis=1))
-        weights.append(jnp.concatenate([*ws, jnp.zeros(((fill,) if one_weight else (n, fill)), dtype)], axis=-1))
-    return _Flat(
-        links=tuple(links),
-        offsets=tuple(offsets[:-1]),
-        sizes=tuple(sizes),
-        size=size,
-        sources=tuple(sources),
-        starts=tuple(np.cumsum([0] + [pops[p].size for p in sources])[:-1].tolist()),
-        table=jnp.concatenate(tables),
-        weights=jnp.stack(weights) if one_weight else jnp.concatenate(weights),
-        per_synapse=not one_weight,
-    )
-
-
-def _packed(flat: _Flat | None, synapses: tuple) -> tuple:
-    """``RunState.synapses`` as the step loop carries it: with ``flat``, the states of its
-    projections in one vector (the last element; ``None`` in their places)."""
-    if flat is None:
-        return synapses
-    state = jnp.concatenate([synapses[i] for i in flat.links]) if flat.links else jnp.zeros((0,))
-    return tuple(None if i in flat.links else x for i, x in enumerate(synapses)) + (state,)
-
-
-def _unpacked(flat: _Flat | None, synapses: tuple) -> tuple:
-    """Each projection's synaptic state (views of the vector of ``_packed``)."""
-    if flat is None:
-        return synapses
-    out = list(synapses[:-1])
-    for i, off, n in zip(flat.links, flat.offsets, flat.sizes, strict=True):
-        out[i] = synapses[-1][off : off + n]
-    return tuple(out)
-
-
-def _propagate_flat(plan: _Plan, spiked: list, t_spk: list, time_of: list, syns: list, times: list) -> Array:
-    """The spike loop of ``plan.flat``: returns the projections' states (one vector) after
-    the spikes of this step; ``times`` (one buffer for all populations, or ``None``) updated
-    in place."""
-    flat = plan.flat
-    assert flat is not None
-    state = jnp.concatenate([syns[i] for i in flat.links]) if flat.links else jnp.zeros((0,), plan.dtype)
-    one = len(flat.sources) == 1
-    m = spiked[flat.sources[0]] if one else jnp.concatenate([spiked[p] for p in flat.sources])
-    pops = plan.network.populations
-
-    def spike_time(g) -> Array:  # of source g, from its population's ``time_of`` or its spike times
-        out = jnp.zeros((), plan.dtype)
-        for k, p in enumerate(flat.sources):
-            j = g if one else jnp.clip(g - flat.starts[k], 0, pops[p].size - 1)
-            tk = time_of[p](j) if time_of[p] is not None else t_spk[p][j]
-            out = tk if k == 0 else jnp.where(g >= flat.starts[k], tk, out)
-        return out
-
-    def body(g, c):
-        state, tm = c
-        if flat.links:
-            if flat.per_synapse:
-                w = flat.weights[g]
-            else:  # the source's population: how many starts it is past
-                k = sum((g >= s).astype(jnp.int32) for s in flat.starts[1:]) if not one else 0
-                w = lax.dynamic_index_in_dim(flat.weights, k, 0, keepdims=False)
-            state = state.at[flat.table[g]].add(w, mode="drop")
-        if tm is not None:
-            tm = _record_spike(tm, g, spike_time(g))
-        return state, tm
-
-    state, times[0] = for_each_one(m, body, (state, times[0]))
-    return state
-
-
 class _Plan(NamedTuple):
     """What every step of a run reads, fixed before the loop (the step's static structure and
     the per-run constants)."""
@@ -500,7 +342,7 @@ class _Plan(NamedTuple):
     sparse: list  # the projections delivered by that loop (not dense)
     direct: list  # per projection: its synapse's direct_jump when it has no ring, else None
     row_weights: list  # per projection: a row of its one weight, scaled and cast (else None)
-    flat: _Flat | None  # one spike loop for all sources, when every projection it delivers fits
+    flat: FlatLoop | None  # one spike loop for all sources, when every projection it delivers fits
     delayed: list  # (population, delay in ms, projections): read from the spike history at arrival
     t0: Array
     dt: Array
@@ -581,7 +423,8 @@ def _propagate(
                 dest[i] = dest[i].at[(n + storages[i].delay_steps) % dest[i].shape[0], :-1].add(x)
     flat_state = None
     if plan.flat is not None:
-        flat_state = _propagate_flat(plan, spiked, t_spk, time_of, dest, times)
+        sizes = [pop.size for pop in pops]
+        flat_state = deliver_flat(plan.flat, sizes, plan.dtype, spiked, t_spk, time_of, dest, times)
     for p in plan.sources if plan.flat is None else []:  # one loop per source population
         mine = [i for i in plan.sparse if net.links[i].pre == p and i in now]
 
@@ -592,7 +435,7 @@ def _propagate(
                 for i, d in zip(mine, ds, strict=True)
             )
             if tm is not None:
-                tm = _record_spike(tm, j, t_spk[p][j])
+                tm = record_spike(tm, j, t_spk[p][j])
             return ds, tm
 
         new_dest, times[p] = for_each_one(spiked[p], body, (tuple(dest[i] for i in mine), times[p]))
@@ -678,7 +521,7 @@ def _step(plan: _Plan, carry):
     keys = None
     if plan.key is not None:
         keys = jax.random.split(jax.random.fold_in(plan.key, n), len(st.y) + len(plan.network.inputs))
-    synapses = _unpacked(plan.flat, st.synapses)
+    synapses = unpacked(plan.flat, st.synapses)
     ys, refr, armed, spiked, t_spk, time_of = _neurons(plan, st, t, keys, synapses)
     syns = [
         link.synapse.propagate(s, c) for link, s, c in zip(plan.network.links, synapses, plan.coefficients, strict=True)
@@ -694,7 +537,7 @@ def _step(plan: _Plan, carry):
     counts = tuple(None if c is None else c + s.astype(jnp.int32) for c, s in zip(counts, spiked, strict=True))
     held = [None if r is None else r > 0 for r in st.refractory]  # held during this step
     syns, ins, bufs, ys = _arrive(plan, n, keys, syns, ins, bufs, ys, held, spiked)
-    if plan.flat is not None:  # carried as one vector (``_packed``)
+    if plan.flat is not None:  # carried as one vector (``packed``)
         syns = [None if i in plan.flat.links else x for i, x in enumerate(syns)] + [flat_state]
     new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), tuple(history), n + 1)
     return new, tuple(times), counts
@@ -787,7 +630,7 @@ def _plan(network: Network, dt_f: float, t0: Any, key, record_spikes: bool, dtyp
         sparse=sparse,
         direct=direct,
         row_weights=[_row_weights(st, d, dtype) for st, d in zip(storages, direct, strict=True)],
-        flat=_flat_plan(
+        flat=flat_plan(
             network, storages, direct, sources, [i for i in range(len(network.links)) if i not in later], dtype
         ),
         delayed=delayed,
@@ -854,7 +697,7 @@ def _loop(plan: _Plan, carry, n_steps: int, trace_every: int | None, split):
 def _trains(pops, state: RunState, times, counts, record_spikes: bool, on_overflow: str):
     """The recorded spike trains and counts, checked for a non-finite final state and overflow."""
     if record_spikes:  # every population has a spike-time buffer
-        recorded = [_counted(tm) for tm in times if tm is not None]
+        recorded = [counted(tm) for tm in times if tm is not None]
         assert len(recorded) == len(pops)
         times, counts = tuple(r[0] for r in recorded), tuple(r[1] for r in recorded)
     # one check of the final state: a NaN or infinite traced drive, weight or parameter reaches it
@@ -899,16 +742,16 @@ def simulate_general_network(
     state = initial_run_state(network, k_init, dt_f, dtype, t0=t0) if state0 is None else state0
     plan = _plan(network, dt_f, t0, k_run, record_spikes, dtype)
     split = _mesh_split(mesh)
-    # spike times and, in a last column, the spikes beyond max_spikes (``_record_spike``)
+    # spike times and, in a last column, the spikes beyond max_spikes (``record_spike``)
     # with one spike loop (plan.flat) one buffer for all populations, split after the run
     sizes = [p.size for p in pops] if plan.flat is None or not record_spikes else [sum(p.size for p in pops)]
     times0 = tuple(
         jnp.full((n, max_spikes + 1), jnp.inf, dtype).at[:, -1].set(0.0) if record_spikes else None for n in sizes
     )
     counts0 = tuple(None if record_spikes else jnp.zeros((p.size,), jnp.int32) for p in pops)
-    state = eqx.tree_at(lambda s: s.synapses, state, _packed(plan.flat, state.synapses), is_leaf=lambda x: x is None)
+    state = eqx.tree_at(lambda s: s.synapses, state, packed(plan.flat, state.synapses), is_leaf=lambda x: x is None)
     (state, times, counts), ts, v = _loop(plan, split((state, times0, counts0)), n_steps, trace_every, split)
-    state = eqx.tree_at(lambda s: s.synapses, state, _unpacked(plan.flat, state.synapses), is_leaf=lambda x: x is None)
+    state = eqx.tree_at(lambda s: s.synapses, state, unpacked(plan.flat, state.synapses), is_leaf=lambda x: x is None)
     if plan.flat is not None and record_spikes:
         starts = np.cumsum([0] + [p.size for p in pops])
         whole = times[0]
