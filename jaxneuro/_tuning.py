@@ -96,12 +96,15 @@ def check_duration(neuron: AbstractNeuron, duration: Any, transient: Any) -> tup
 
 
 # ----------------------------------------------------------------------------- kernels
-def _solver_rates(solver: AbstractSpikingSolver, neuron, inputs: Array, t_end: float, transient: float) -> Array:
+def _solver_rates(
+    solver: AbstractSpikingSolver, neuron, inputs: Array, y0: Any, t_end: float, transient: float
+) -> Array:
     """Rates from a solver run with a statistics recorder: batch-native for the LIF solvers
     (elementwise loops; the stepped readout schedule needs concrete parameters) and for
     ``Diffrax`` (its loop from spike to spike runs on the batch, each neuron's solve mapped:
     ``vmap`` of the whole loop traced and compiled it about a third longer), ``vmap`` over the
-    batch otherwise."""
+    batch otherwise.  ``y0``: the initial state, or ``None`` for ``neuron.initial_state()``
+    in the graph."""
     unit = type(neuron).seconds_per_time_unit
     dtype = inputs.dtype
     solver = solver.forward_mode()  # differentiated by forward sensitivities (below)
@@ -109,32 +112,35 @@ def _solver_rates(solver: AbstractSpikingSolver, neuron, inputs: Array, t_end: f
     span = Interval(t0, jnp.asarray(t_end, dtype), 0.0, t_end)
     recorder = SpikeStats(jnp.asarray(transient, dtype), t0)
 
-    def one(nrn, x):
+    def one(nrn, x, y0):
         y0 = jax.tree.map(
-            lambda a: jnp.broadcast_to(a, jnp.shape(x) + jnp.shape(a)[jnp.ndim(x) :]), nrn.initial_state()
+            lambda a: jnp.broadcast_to(a, jnp.shape(x) + jnp.shape(a)[jnp.ndim(x) :]),
+            nrn.initial_state() if y0 is None else y0,
         )
         _, _, st = solver.run(nrn, Constant(x), span, y0, recorder, np.zeros(0))
         return rate_from_stats(st.count_after, st.first_spike, st.last_spike, t_end, seconds_per_unit=unit)
 
-    def batch(neuron, inputs):
+    def batch(neuron, inputs, y0):
         if isinstance(solver, (SteppedLIF, ExactLIF, Diffrax)):
-            return one(neuron, inputs)
+            return one(neuron, inputs, y0)
         # Scalar parameters unmapped (read once per step, not per lane): with the stacked HH
         # update (``_exp_midpoint``) 4-8% less CPU than mapping them, with 1 or 8 host devices
         # (before that update, XLA split the crossing fusion into 3 partitions with 8 devices).
         axes = jax.tree.map(lambda a: None if jnp.ndim(a) == 0 else 0, neuron)
         flat = jax.tree.map(lambda a: a if jnp.ndim(a) == 0 else jnp.broadcast_to(a, inputs.shape).reshape(-1), neuron)
-        return jax.vmap(one, in_axes=(axes, 0))(flat, inputs.reshape(-1)).reshape(inputs.shape)
+        y0_axes = jax.tree.map(lambda a: None if jnp.ndim(a) == 0 else 0, y0)
+        y0 = jax.tree.map(lambda a: a if jnp.ndim(a) == 0 else jnp.broadcast_to(a, inputs.shape).reshape(-1), y0)
+        return jax.vmap(one, in_axes=(axes, 0, y0_axes))(flat, inputs.reshape(-1), y0).reshape(inputs.shape)
 
     # Each rate depends on its own input and parameters only: derivatives by forward
     # sensitivities, one direction per differentiated argument (``_sensitivity``).
-    return forward_sensitivities(batch, (neuron, inputs), batch_ndim=inputs.ndim)
+    return forward_sensitivities(batch, (neuron, inputs, y0), batch_ndim=inputs.ndim)
 
 
 # ----------------------------------------------------------------------------- public
 @eqx.filter_jit
-def _tuning_jit(neuron, inputs, t_end, transient, solver):
-    return _solver_rates(solver, neuron, inputs, t_end, transient)
+def _tuning_jit(neuron, inputs, y0, t_end, transient, solver):
+    return _solver_rates(solver, neuron, inputs, y0, t_end, transient)
 
 
 def tuning_curve(
@@ -201,7 +207,11 @@ def tuning_curve(
 
     dtype = _resolve_dtype(dtype)
     inputs = jnp.asarray(inputs, dtype)
-    neuron = jax.tree.map(lambda a: jnp.asarray(a, dtype) if eqx.is_inexact_array(a) else a, neuron)
+    # Concrete parameters stay concrete (numpy; inside a caller's jit a jnp conversion would be
+    # staged into its graph) so that the initial state can be computed here (below).
+    concrete = all(is_concrete(a) for a in jax.tree.leaves(neuron) if eqx.is_array(a))
+    convert = np.asarray if concrete else jnp.asarray
+    neuron = jax.tree.map(lambda a: convert(a, dtype) if eqx.is_inexact_array(a) else a, neuron)
     if is_concrete(inputs):
         check_finite("inputs", inputs)
     else:
@@ -234,11 +244,15 @@ def tuning_curve(
     solver = choose_solver(neuron, Constant(0.0), method, solver, dt=dt)
     if isinstance(solver, AbstractFixedStepSolver | SteppedLIF):
         check_step(neuron, solver.dt, "stepped")
+    # With concrete parameters the initial state is computed here, outside the compiled sweep
+    # (HodgkinHuxley's resting potential in numpy, not a Newton loop in the graph); traced
+    # ones (a derivative with respect to a parameter) compute it in the graph.
+    y0 = neuron.initial_state() if concrete else None
     mesh = resolve_mesh(mesh)
     if mesh is None or inputs.size == 0:
-        return _tuning_jit(neuron, inputs, t_end, t_tr, solver)
+        return _tuning_jit(neuron, inputs, y0, t_end, t_tr, solver)
     # Sharded: flatten the batch, give every parameter the batch shape, split it over devices.
-    flat = jax.tree.map(lambda a: jnp.broadcast_to(a, batch).reshape(-1), (neuron, inputs))
+    flat = jax.tree.map(lambda a: jnp.broadcast_to(a, batch).reshape(-1), (neuron, inputs, y0))
     rates = call_sharded(_tuning_jit, flat, mesh, (t_end, t_tr, solver))
     return rates.reshape(batch)
 

@@ -131,6 +131,46 @@ def test_resting_state(x64):
     assert max(abs(float(x)) for x in (d.v, d.n, d.m, d.h)) < 1e-9
 
 
+PARAMETER_SETS = [{}, dict(g_Na=100.0), dict(g_K=[30.0, 36.0, 40.0]), dict(E_L=-60.0, g_L=0.5), dict(E_K=-72.0)]
+
+
+@pytest.mark.parametrize("kwargs", PARAMETER_SETS)
+def test_resting_state_concrete_equals_traced(kwargs, x64):
+    # Concrete parameters: the rest is computed in numpy at trace time (no loop in the graph);
+    # traced ones: resting_potential's Newton loop. Both the zero of the same current.
+    hh = jn.HodgkinHuxley(**{k: jnp.asarray(v) for k, v in kwargs.items()})
+    concrete = hh.initial_state()
+    traced = jax.jit(lambda n: n.initial_state())(hh)
+    for a, b in zip(jax.tree.leaves(concrete), jax.tree.leaves(traced), strict=True):
+        assert a.dtype == b.dtype == jnp.float64
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12)
+    d = jax.jit(lambda n, y: n.vector_field(0.0, y, 0.0))(hh, concrete)
+    assert max(float(jnp.max(jnp.abs(x))) for x in jax.tree.leaves(d)) < 1e-9
+
+
+@pytest.mark.parametrize("kwargs", PARAMETER_SETS)
+def test_resting_state_concrete_float32_within_rounding(kwargs):
+    hh = jn.HodgkinHuxley(**{k: jnp.asarray(v) for k, v in kwargs.items()})
+    concrete = hh.initial_state()
+    traced = jax.jit(lambda n: n.initial_state())(hh)
+    for a, b in zip(jax.tree.leaves(concrete), jax.tree.leaves(traced), strict=True):
+        assert a.dtype == b.dtype == jnp.float32
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=4e-7, atol=1e-7)
+
+
+def test_resting_state_derivative_matches_concrete_difference(x64):
+    # d(V_rest)/d(g_Na) through the traced Newton loop against a central difference of the
+    # concrete (numpy) rest.
+    def v_rest(g):
+        return jn.HodgkinHuxley(g_Na=g).initial_state().v
+
+    grad = float(jax.grad(v_rest)(jnp.asarray(120.0)))
+    h = 1e-4
+    fd = (float(v_rest(jnp.asarray(120.0 + h))) - float(v_rest(jnp.asarray(120.0 - h)))) / (2 * h)
+    assert grad != 0.0
+    np.testing.assert_allclose(grad, fd, rtol=1e-6)
+
+
 def test_parameters_are_arrays_and_vmappable():
     hh = jn.HodgkinHuxley(g_Na=jnp.array([100.0, 120.0, 140.0]))
     rest = hh.resting_potential()

@@ -269,11 +269,54 @@ class HodgkinHuxley(AbstractNeuron):
         return y.v - self.v_threshold
 
     def initial_state(self, drive: Any = 0.0) -> HHState:
-        """The resting state (J = 0): V at the fixed point, gates at steady state."""
+        """The resting state (J = 0): V at the fixed point, gates at steady state.
+
+        With concrete parameters (not traced) it is computed in float64 numpy and rounded to
+        the parameters' dtype, so that a compiled sweep holds no Newton loop (about 0.3 s of
+        the HH diffrax sweep's compile); traced parameters take ``resting_potential``'s
+        differentiable loop.  The two agree to rounding (tests/test_hh_rest.py)."""
         del drive
+        dtype = jnp.result_type(self.C)
+        params = [getattr(self, k) for k in ("C", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L")]
+        if type(self) is HodgkinHuxley and all(is_concrete(p) for p in params):
+            return HHState(*(jnp.asarray(a, dtype) for a in _resting_state_numpy(*params[1:])))
         # J = 0 in the parameters' dtype (a Python 0.0 is float64 under x64: a float32 neuron
         # would start, and run, in float64)
-        return self.steady_gates(self.resting_potential(jnp.zeros((), jnp.result_type(self.C))))
+        return self.steady_gates(self.resting_potential(jnp.zeros((), dtype)))
+
+
+def _resting_state_numpy(g_Na, g_K, g_L, E_Na, E_K, E_L, iterations: int = 30):
+    """``(V, n, m, h)`` of the resting state (J = 0) in float64 numpy: the rate functions
+    above written with numpy (``exprel(x) = x / expm1(x)``, 1 at 0), then Newton on the
+    steady-state current from -65 mV with the slope by a central difference (converges to
+    float64 rounding in a few steps; the iterations are bounded, as ``resting_potential``'s)."""
+    import numpy as np
+
+    g_Na, g_K, g_L, E_Na, E_K, E_L = (np.asarray(p, np.float64) for p in (g_Na, g_K, g_L, E_Na, E_K, E_L))
+
+    def exprel_np(x):
+        safe = np.where(x == 0.0, 1.0, x)
+        return np.where(x == 0.0, 1.0, safe / np.expm1(safe))
+
+    def gates(V):
+        an, bn = 0.1 * exprel_np(-(V + 55.0) / 10.0), 0.125 * np.exp(-(V + 65.0) / 80.0)
+        am, bm = exprel_np(-(V + 40.0) / 10.0), 4.0 * np.exp(-(V + 65.0) / 18.0)
+        ah, bh = 0.07 * np.exp(-(V + 65.0) / 20.0), 1.0 / (1.0 + np.exp(-(V + 35.0) / 10.0))
+        return an / (an + bn), am / (am + bm), ah / (ah + bh)
+
+    def current(V):
+        n, m, h = gates(V)
+        return g_Na * m**3 * h * (V - E_Na) + g_K * n**4 * (V - E_K) + g_L * (V - E_L)
+
+    shape = np.broadcast_shapes(*(np.shape(p) for p in (g_Na, g_K, g_L, E_Na, E_K, E_L)))
+    V = np.full(shape, -65.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(iterations):
+            delta = 1e-6 * np.maximum(1.0, np.abs(V))
+            slope = (current(V + delta) - current(V - delta)) / (2 * delta)
+            step = current(V) / slope
+            V = np.where(np.isfinite(step), V - step, V)
+    return (V, *gates(V))
 
 
 __all__ = [

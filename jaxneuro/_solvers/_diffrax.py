@@ -91,10 +91,12 @@ class Diffrax(AbstractSpikingSolver):
             # batch and only its body (each neuron's step) is mapped.
             n = int(np.prod(shape))
 
-            def flat(a):
-                return jnp.broadcast_to(a, shape).reshape((n,)) if eqx.is_array(a) else a
+            def flat(a, scalars: bool = True):  # a scalar parameter stays one value for the batch (unmapped)
+                batched = eqx.is_array(a) and (jnp.ndim(a) or not scalars)
+                return jnp.broadcast_to(a, shape).reshape((n,)) if batched else a
 
-            nrn, drv, ys = (jax.tree.map(flat, x) for x in (neuron, drive, y0))
+            nrn, drv = (jax.tree.map(flat, x) for x in (neuron, drive))
+            ys = jax.tree.map(lambda a: flat(a, scalars=False), y0)
             _, rec = _solve(self, nrn, drv, span.t0, span.length(), ts, ys, recorder, batch=True)
             rec = jax.tree.map(lambda a: a.reshape(shape + a.shape[1:]), rec)
             return ts, jax.tree.map(lambda a: jnp.zeros((0,) + shape + a.shape[1:], a.dtype), ys), rec
@@ -143,10 +145,16 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, batch: 
         kind,
     )
 
+    # With ``batch``, the neuron's and the drive's scalar leaves are the same for every lane: mapped
+    # as unbatched values (read once per step, not per lane).
+    axes = jax.tree.map(lambda a: 0 if eqx.is_array(a) and jnp.ndim(a) else None, (neuron, drive))
+
     def step(c):
         carry, rec = c
         if batch:  # one loop over the batch, each lane's step mapped (the carry's leaves lead with the batch)
-            carry, spike, t_spike = eqx.filter_vmap(lambda c, n, d: lane.guarded(c, n, d))(carry, neuron, drive)
+            carry, spike, t_spike = eqx.filter_vmap(lambda c, n, d: lane.guarded(c, n, d), in_axes=(0, *axes))(
+                carry, neuron, drive
+            )
             rec = jax.vmap(lambda r, s, t: recorder.record(r, s, t, None))(rec, spike, offset + t_spike)
         else:
             carry, spike, t_spike = lane.advance(carry, neuron, drive)
@@ -160,7 +168,7 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, batch: 
         shape = jnp.shape(nrn.spike_condition(y))
         return lane.start(y, nrn, drv), recorder.init(shape, dtype)
 
-    init = eqx.filter_vmap(start)(y0, neuron, drive) if batch else start(y0, neuron, drive)
+    init = eqx.filter_vmap(start, in_axes=(0, *axes))(y0, neuron, drive) if batch else start(y0, neuron, drive)
     if kind == "lax":
         carry, rec = eqxi.while_loop(cond, step, init, max_steps=solver.max_steps, kind="lax")
     else:
