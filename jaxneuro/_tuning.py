@@ -101,10 +101,9 @@ def _solver_rates(
 ) -> Array:
     """Rates from a solver run with a statistics recorder: batch-native for the LIF solvers
     (elementwise loops; the stepped readout schedule needs concrete parameters) and for
-    ``Diffrax`` (its loop from spike to spike runs on the batch, each neuron's solve mapped:
-    ``vmap`` of the whole loop traced and compiled it about a third longer), ``vmap`` over the
-    batch otherwise.  ``y0``: the initial state, or ``None`` for ``neuron.initial_state()``
-    in the graph."""
+    ``Diffrax`` (its loop of steps runs on the batch, each neuron's step mapped, parameters
+    shared by the batch left unmapped), ``vmap`` over the batch otherwise.  ``y0``: the
+    initial state, or ``None`` for ``neuron.initial_state()`` in the graph."""
     unit = type(neuron).seconds_per_time_unit
     dtype = inputs.dtype
     solver = solver.forward_mode()  # differentiated by forward sensitivities (below)

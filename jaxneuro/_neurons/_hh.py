@@ -274,7 +274,7 @@ class HodgkinHuxley(AbstractNeuron):
         With concrete parameters (not traced) it is computed in float64 numpy and rounded to
         the parameters' dtype, so that a compiled sweep holds no Newton loop (about 0.3 s of
         the HH diffrax sweep's compile); traced parameters take ``resting_potential``'s
-        differentiable loop.  The two agree to rounding (tests/test_hh_rest.py)."""
+        differentiable loop.  The two agree to rounding (tests/test_hh.py)."""
         del drive
         dtype = jnp.result_type(self.C)
         params = [getattr(self, k) for k in ("C", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L")]

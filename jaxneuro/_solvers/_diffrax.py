@@ -1,4 +1,5 @@
-"""The general spiking solver: diffrax with the spike condition as an event, for any neuron."""
+"""The general spiking solver, for any neuron: diffrax's adaptive Tsit5 step and PID control in
+one loop, each spike placed on the step's dense interpolant, then the reset map."""
 
 from __future__ import annotations
 
