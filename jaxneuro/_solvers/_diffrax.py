@@ -306,6 +306,9 @@ class _Lane(eqx.Module):
         keep, t_new, t_next, jump, cstate, _ = self.controller.adapt_step_size(
             t, h_end, c.y, y1, args, y_err, _TSIT5_ORDER, c.controller_state
         )
+        # the proposed step is the controller's choice, not a function of the parameters (with
+        # its derivative, the states' derivatives went wrong across a drive's jump)
+        t_next = jax.lax.stop_gradient(t_next)
         interp = diffrax.Tsit5.interpolation_cls(t0=t, t1=h_end, **dense)
         c0, c1 = nrn.spike_condition(c.y), nrn.spike_condition(y1)
         hit = keep & jnp.where(c.armed, (c0 < 0) & (c1 >= 0), c1 < -self.rearm)
