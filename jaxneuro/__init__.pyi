@@ -66,7 +66,6 @@ from ._solvers import (
     SpikeTimes as SpikeTimes,
     SteppedLIF as SteppedLIF,
     hh_exp_midpoint_update as hh_exp_midpoint_update,
-    lif_stepped_update as lif_stepped_update,
 )
 from ._solvers._sensitivity import MAX_DIRECTIONS as MAX_DIRECTIONS, forward_sensitivities as forward_sensitivities
 from ._spikes import SpikeTrain as SpikeTrain

@@ -1,7 +1,8 @@
 """The fast stepped LIF path: one fused, transcendental-free update per step.
 
-The exact step of ``lif_stepped_update`` needs an ``exp`` for the part of a step left after
-the refractory period and a ``log`` for the crossing time, in every lane of every step.  Both
+The exact LIF step (``v(t) = v_in + (v - v_in) e^(-t/tau_m)`` over the part of the step after
+the refractory period, the crossing at ``tau_m log1p((1 - v)/(v_in - 1))``) needs an ``exp`` for
+that part and a ``log`` for the crossing time, in every lane of every step.  Both
 go away when the refractory clock is kept as an exponential instead of a time: with
 ``E = exp(-(time since the last spike) / tau_m)``,
 
@@ -86,11 +87,11 @@ def encode_constants(neuron: LIF, dt: Array) -> EncodedLIF:
 def encoded_step(c: EncodedLIF, s: Array, v_in: Array) -> Array:
     """One exact LIF step of the encoded state ``s`` under the drive ``v_in`` held over the step.
 
-    Same dynamics as ``lif_stepped_update``: the exponential solution over the active part of
-    the step, a threshold crossing inside it resets ``v`` to 0 and starts the refractory
-    period at the crossing time.  Only multiplications, one division and selects.  A marked
-    state (``s = 1 + M P``) needs no case of its own: it is refractory for the whole of every
-    step until the next readout (``block dt <= tau_ref``), and ``(s - 1) a`` keeps its scale.
+    The exact LIF step: the exponential solution over the active part of the step, a threshold
+    crossing inside it resets ``v`` to 0 and starts the refractory period at the crossing time.
+    Only multiplications, one division and selects.  A marked state (``s = 1 + M P``) needs no
+    case of its own: it is refractory for the whole of every step until the next readout
+    (``block dt <= tau_ref``), and ``(s - 1) a`` keeps its scale.
     """
     refractory = s > 1.5
     p_end = jnp.where(refractory, (s - 1.0) * c.a, 0.0)

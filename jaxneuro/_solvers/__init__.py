@@ -12,7 +12,6 @@ from ._fixed_step import RK4 as RK4
 from ._fixed_step import AbstractFixedStepSolver as AbstractFixedStepSolver
 from ._lif import ExactLIF as ExactLIF
 from ._lif import SteppedLIF as SteppedLIF
-from ._lif import lif_stepped_update as lif_stepped_update
 from ._recorders import (
     AbstractRecorder as AbstractRecorder,
 )

@@ -162,27 +162,6 @@ def _exact(neuron: LIF, drive: AbstractInput, offset, t1, ts, v0, recorder, max_
     return v_ts, rec
 
 
-def lif_stepped_update(tau_m, tau_ref, v, r, v_in, t_n, dt):
-    """One exact step of a LIF neuron over ``[t_n, t_n + dt]`` with constant drive ``v_in``.
-
-    ``r`` is the refractory time still to serve at ``t_n``.  Only ``dt - r`` of the step
-    is integrated, ``v(t) = v_in + (v - v_in) e^(-t/tau_m)`` exactly; a threshold crossing
-    is placed at ``tau_m log1p((1 - v)/(v_in - 1))`` after the active part starts.  Requires
-    ``dt <= tau_ref`` (one spike per step at most).  Shape-polymorphic (elementwise).
-
-    Returns:
-        ``(v_new, r_new, spiked, t_spike)``.
-    """
-    active = jnp.clip(dt - r, 0.0, dt)
-    t_start = t_n + (dt - active)
-    v_end = v_in + (v - v_in) * jnp.exp(-active / tau_m)
-    spiked = v_end >= 1.0
-    t_spike = t_start + lif_time_to_threshold(jnp.where(spiked, v, 0.0), jnp.where(spiked, v_in, 2.0), tau_m)
-    v_new = jnp.where(spiked, 0.0, v_end)
-    r_new = jnp.where(spiked, tau_ref - (t_n + dt - t_spike), jnp.maximum(r - dt, 0.0))
-    return v_new, r_new, spiked, t_spike
-
-
 class SteppedLIF(AbstractSpikingSolver):
     """The exact stepped LIF: each step integrates the sub-threshold solution exactly with the
     drive held at its mid-step value, places the threshold crossing inside the step in closed
@@ -239,4 +218,4 @@ def stepped_lif_loop(neuron: LIF, drive, t0, dt: float, n_steps: int, save_idx, 
     return buffer[jnp.asarray(np.searchsorted(rows, save_idx), jnp.int32)], rec
 
 
-__all__ = ["ExactLIF", "SteppedLIF", "lif_stepped_update", "stepped_lif_loop"]
+__all__ = ["ExactLIF", "SteppedLIF", "stepped_lif_loop"]
