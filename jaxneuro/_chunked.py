@@ -39,7 +39,7 @@ import numpy as np
 from jax.sharding import Mesh
 from jaxtyping import ArrayLike, Float, PyTree
 
-from ._misc import check_int
+from ._misc import check_int, is_concrete
 from ._neurons._base import AbstractNeuron
 from ._progress import ProgressBar, TextStream, progress_stream
 from ._tuning import check_duration, tuning_curve
@@ -85,9 +85,19 @@ def _open_npy(path: str | os.PathLike, mode: Literal["r", "r+"]) -> np.memmap:
         ) from err
 
 
+def _host_only(name: str, tree: Any) -> None:
+    """A sweep on disk runs on the host, chunk by chunk: a traced value is an error naming it."""
+    if not all(is_concrete(x) for x in jax.tree.leaves(tree)):
+        raise ValueError(
+            f"{name} must be concrete: a chunked sweep runs on the host and writes a file, so it cannot run under "
+            "jax.jit, jax.vmap, jax.grad or jax.jvp (jaxneuro.tuning_curve and tuning_grid can)."
+        )
+
+
 def _open_inputs(inputs: Any) -> PyTree[np.ndarray]:
     if isinstance(inputs, (str, os.PathLike)):
         return _open_npy(inputs, "r")
+    _host_only("inputs", inputs)
     # numpy arrays and memmaps are sliced lazily; anything else becomes a host array
     return jax.tree.map(lambda x: x if isinstance(x, np.ndarray) else np.asarray(x), inputs)
 
@@ -248,7 +258,8 @@ def chunked_map(
         The result, memory-mapped read-only from ``path``.
 
     Raises:
-        ValueError: for ``chunk_size < 1``, inputs without a common leading axis, an existing
+        ValueError: for ``chunk_size < 1``, traced inputs (under ``jax.jit``, ``vmap``, ``grad``
+            or ``jvp``: a sweep on disk runs on the host), inputs without a common leading axis, an existing
             manifest from a different sweep, or ``fn`` returning the wrong number of rows, or
             rows of another shape or dtype than the file already holds; a corrupt manifest or
             output header (naming the file); ``path`` existing without a manifest.
@@ -389,11 +400,12 @@ def chunked_tuning_curve(
 
     Raises:
         TypeError: when ``neuron`` is not a jaxneuro neuron.
-        ValueError: for a stacked neuron or inputs that are not 1-D, and as
+        ValueError: for a stacked or traced neuron or inputs that are not 1-D, and as
             :func:`chunked_map` and :func:`jaxneuro.tuning_curve`.
     """
     if not isinstance(neuron, AbstractNeuron):
         raise TypeError(f"neuron must be a jaxneuro neuron (LIF, HodgkinHuxley), got {type(neuron).__name__}.")
+    _host_only("neuron", neuron)
     shapes = {jnp.shape(x) for x in jax.tree.leaves(neuron) if eqx.is_array(x)}
     if shapes - {()}:
         raise ValueError(

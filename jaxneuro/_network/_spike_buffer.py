@@ -23,7 +23,11 @@ def record_spike(times: Array, j: Array, t: Array) -> Array:
     count = lax.bitcast_convert_type(times[j, cap], _count_type(times))
     col = jnp.where(count < cap, count, cap + 1)  # a full row: no time (dropped)
     new = jnp.stack([t, lax.bitcast_convert_type(count + 1, times.dtype)])
-    return times.at[j, jnp.stack([col, cap])].set(new, mode="drop")
+    # The two columns differ (col is never cap), and saying so keeps jax.jvp exact: for a
+    # scatter whose indices may repeat, JAX's forward-mode rule rebuilds the result by masking
+    # and adding, and XLA's CPU flushes denormals, which is what a small count's bits are as a
+    # float: every count read back as 0 and each spike overwrote the first column.
+    return times.at[j, jnp.stack([col, cap])].set(new, mode="drop", unique_indices=True)
 
 
 def counted(times: Array) -> tuple[Array, Array]:
