@@ -49,6 +49,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from .._misc import check_int, default_float, error_if_any, is_concrete, static_float
+from .._solvers._base import stuck_reset_message
 from .._spikes import SpikeTrain, check_overflow
 from ._binomial import binomial_counts
 from ._bitmap import for_each_one
@@ -278,8 +279,9 @@ def _deliver(storage, buffer: Array, rows: Int[Array, " k"], n: Array, scale: An
     return buffer.at[slot, tgt].add(w, mode="drop")
 
 
-def _population_update(pop: Population, y, refr, armed, a, g, t, dt, n_ref):
-    """Steps 2-3 for one population: the new state, spikes, spike times, counters."""
+def _population_update(pop: Population, y, refr, armed, stuck, a, g, t, dt, n_ref):
+    """Steps 2-3 for one population: the new state, spikes, spike times, counters, and
+    ``stuck`` (for a neuron with a reset): whether a reset has left the spike condition >= 0."""
     neuron, solver = pop.neuron, pop.solver
     assert solver is not None  # Population.__init__ sets the default solver
     y1 = solver.update_with_input(neuron, t, y, dt, a, g)
@@ -296,10 +298,12 @@ def _population_update(pop: Population, y, refr, armed, a, g, t, dt, n_ref):
         armed = jnp.where(spiked, False, armed | (c1 < -type(neuron).rearm))
     t_spike = _spike_time(c0, c1, t, dt)
     if neuron.resets:
-        y1 = _where(spiked, neuron.reset(y1), y1)
+        y_reset = neuron.reset(y1)
+        stuck = stuck | (spiked & (neuron.spike_condition(y_reset) >= 0))
+        y1 = _where(spiked, y_reset, y1)
     if refr is not None:
         refr = jnp.where(spiked, jnp.maximum(n_ref - 1, 0), jnp.maximum(refr - 1, 0))
-    return y1, refr, armed, spiked, t_spike
+    return y1, refr, armed, stuck, spiked, t_spike
 
 
 def _spike_time(c0: Array, c1: Array, t: Array, dt: Array) -> Array:
@@ -364,11 +368,12 @@ def _sources_update(pop, y, t, dt, dt_s, key, dtype, n=None, t0=None):
     return y + spiked.astype(y.dtype), spiked, nxt.astype(dtype)
 
 
-def _neurons(plan: _Plan, st: RunState, t: Array, keys, synapses) -> tuple[list, list, list, list, list, list]:
+def _neurons(plan: _Plan, st: RunState, t: Array, keys, synapses, stuck: tuple) -> tuple[list, ...]:
     """Steps 1-3: each population's input, update, spikes, spike times and a function for the
-    spike time of one neuron (``_spike_time_of``) (``synapses``: each projection's state)."""
+    spike time of one neuron (``_spike_time_of``) (``synapses``: each projection's state;
+    ``stuck``: each population's reset check, ``_population_update``)."""
     net = plan.network
-    ys, refr, armed = list(st.y), list(st.refractory), list(st.armed)
+    ys, refr, armed, stuck_ = list(st.y), list(st.refractory), list(st.armed), list(stuck)
     spiked: list[Any] = [None] * len(ys)
     t_spk: list[Any] = [None] * len(ys)
     time_of: list[Any] = [None] * len(ys)
@@ -389,10 +394,10 @@ def _neurons(plan: _Plan, st: RunState, t: Array, keys, synapses) -> tuple[list,
             a, g = a + a_l, _add(g, g_l)
         g_n = None if g is None else jnp.broadcast_to(g, (pop.size,))
         time_of[p] = _spike_time_of(pop, ys[p], a, g_n, t, plan.dt)
-        ys[p], refr[p], armed[p], spiked[p], t_spk[p] = _population_update(
-            pop, ys[p], refr[p], armed[p], a, g, t, plan.dt, plan.n_refs[p]
+        ys[p], refr[p], armed[p], stuck_[p], spiked[p], t_spk[p] = _population_update(
+            pop, ys[p], refr[p], armed[p], stuck_[p], a, g, t, plan.dt, plan.n_refs[p]
         )
-    return ys, refr, armed, spiked, t_spk, time_of
+    return ys, refr, armed, stuck_, spiked, t_spk, time_of
 
 
 def _propagate(
@@ -515,14 +520,14 @@ def _arrive(plan: _Plan, n, keys, syns, ins, bufs, ys, held, spiked):
 
 def _step(plan: _Plan, carry):
     """One step of ``dt`` (module docstring)."""
-    st, times, counts = carry
+    st, times, counts, stuck = carry
     n = st.step
     t = plan.t0 + n.astype(plan.dtype) * plan.dt
     keys = None
     if plan.key is not None:
         keys = jax.random.split(jax.random.fold_in(plan.key, n), len(st.y) + len(plan.network.inputs))
     synapses = unpacked(plan.flat, st.synapses)
-    ys, refr, armed, spiked, t_spk, time_of = _neurons(plan, st, t, keys, synapses)
+    ys, refr, armed, stuck, spiked, t_spk, time_of = _neurons(plan, st, t, keys, synapses, stuck)
     syns = [
         link.synapse.propagate(s, c) for link, s, c in zip(plan.network.links, synapses, plan.coefficients, strict=True)
     ]
@@ -540,7 +545,7 @@ def _step(plan: _Plan, carry):
     if plan.flat is not None:  # carried as one vector (``packed``)
         syns = [None if i in plan.flat.links else x for i, x in enumerate(syns)] + [flat_state]
     new = RunState(tuple(ys), tuple(refr), tuple(armed), tuple(syns), tuple(ins), tuple(bufs), tuple(history), n + 1)
-    return new, tuple(times), counts
+    return new, tuple(times), counts, tuple(stuck)
 
 
 def _checked_sources(network: Network, dt: float, dt_s: float, t0: Any) -> None:
@@ -665,8 +670,9 @@ def _mesh_split(mesh: Mesh | None):
         return lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(*spec)))
 
     def split(tree):
-        st, tm, cn = tree
-        return jax.tree.map(constrain, st), tuple(constrain(x, first=True) for x in tm), jax.tree.map(constrain, cn)
+        st, tm, cn, stuck = tree
+        tm = tuple(constrain(x, first=True) for x in tm)
+        return jax.tree.map(constrain, st), tm, jax.tree.map(constrain, cn), jax.tree.map(constrain, stuck)
 
     return split
 
@@ -694,12 +700,20 @@ def _loop(plan: _Plan, carry, n_steps: int, trace_every: int | None, split):
     return carry, ts, v
 
 
-def _trains(pops, state: RunState, times, counts, record_spikes: bool, on_overflow: str):
-    """The recorded spike trains and counts, checked for a non-finite final state and overflow."""
+def _trains(pops, state: RunState, times, counts, stuck, record_spikes: bool, on_overflow: str):
+    """The recorded spike trains and counts, checked for a reset that left a neuron above
+    threshold (``stuck``, per population), a non-finite final state and overflow (in that
+    order: a stuck reset also overflows the spike buffer, and its message says why)."""
     if record_spikes:  # every population has a spike-time buffer
         recorded = [counted(tm) for tm in times if tm is not None]
         assert len(recorded) == len(pops)
         times, counts = tuple(r[0] for r in recorded), tuple(r[1] for r in recorded)
+    times, counts = list(times), list(counts)
+    for p, bad in enumerate(stuck):
+        if bad is not None:  # one reduction after the loop
+            message = stuck_reset_message(pops[p].neuron) + f" (population {pops[p].name!r})"
+            counts[p] = error_if_any(counts[p], bad, message)
+            times[p] = None if times[p] is None else error_if_any(times[p], bad, message)
     # one check of the final state: a NaN or infinite traced drive, weight or parameter reaches it
     leaves = [x for x in jax.tree.leaves((state.y, state.synapses)) if jnp.issubdtype(x.dtype, jnp.inexact)]
     bad = ~jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.asarray(False)
@@ -749,15 +763,19 @@ def simulate_general_network(
         jnp.full((n, max_spikes + 1), jnp.inf, dtype).at[:, -1].set(0.0) if record_spikes else None for n in sizes
     )
     counts0 = tuple(None if record_spikes else jnp.zeros((p.size,), jnp.int32) for p in pops)
+    # per neuron with a reset: whether a reset left its spike condition >= 0 (none compiled without)
+    stuck0 = tuple(jnp.zeros((p.size,), bool) if isinstance(p, Population) and p.neuron.resets else None for p in pops)
     state = eqx.tree_at(lambda s: s.synapses, state, packed(plan.flat, state.synapses), is_leaf=lambda x: x is None)
-    (state, times, counts), ts, v = _loop(plan, split((state, times0, counts0)), n_steps, trace_every, split)
+    (state, times, counts, stuck), ts, v = _loop(
+        plan, split((state, times0, counts0, stuck0)), n_steps, trace_every, split
+    )
     state = eqx.tree_at(lambda s: s.synapses, state, unpacked(plan.flat, state.synapses), is_leaf=lambda x: x is None)
     if plan.flat is not None and record_spikes:
         starts = np.cumsum([0] + [p.size for p in pops])
         whole = times[0]
         assert whole is not None
         times = tuple(whole[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True))
-    trains, counts = _trains(pops, state, times, counts, record_spikes, on_overflow)
+    trains, counts = _trains(pops, state, times, counts, stuck, record_spikes, on_overflow)
     return NetworkRun(
         trains, counts, ts, v, state, tuple(p.name for p in pops), float(dur), float(network.time_unit[1])
     )

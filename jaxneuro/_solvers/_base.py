@@ -101,6 +101,16 @@ sticky in every built-in model, so this catches a drive function that returned N
 step; checked drives, parameters and ``y0`` are refused earlier, by name)."""
 
 
+def stuck_reset_message(neuron: AbstractNeuron) -> str:
+    """The run-time error of every loop that applies ``neuron.reset`` when a reset leaves the
+    spike condition ``>= 0`` (the neuron would fire again at once: a spike storm, or a
+    refractory-paced train that says nothing of the input)."""
+    return (
+        f"{type(neuron).__name__}.reset leaves the spike condition >= 0 (the neuron would fire again at once); "
+        "the reset must bring the state below threshold."
+    )
+
+
 MAX_RATE_HZ = 1000.0
 """Default spike capacity is ``ceil(duration * MAX_RATE_HZ) + 1`` (override: ``max_spikes``)."""
 
@@ -279,4 +289,5 @@ __all__ = [
     "check_ts",
     "default_capacity",
     "step_grid",
+    "stuck_reset_message",
 ]

@@ -22,6 +22,7 @@ from ._base import (
     error_if_any,
     neuron_batch_shape,
     run_each,
+    stuck_reset_message,
 )
 
 CROSSING_ITERATIONS = 4  # Newton iterations placing a spike inside its step (``_crossing``)
@@ -184,8 +185,7 @@ def _solve(solver: Diffrax, neuron, drive, offset, t1, ts, y0, recorder, batch: 
     rec = error_if_any(
         rec,
         jnp.any(carry.bad),
-        f"{type(neuron).__name__}.reset leaves the spike condition >= 0 (the neuron would fire again at once); "
-        "the reset must bring the state below threshold.",
+        stuck_reset_message(neuron),
     )
     return carry.traj, rec
 

@@ -31,7 +31,15 @@ from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import ParamArray
 from .._neurons._base import AbstractNeuron
-from ._base import NON_FINITE_STATE, AbstractSpikingSolver, Interval, check_step, error_if_any, step_grid
+from ._base import (
+    NON_FINITE_STATE,
+    AbstractSpikingSolver,
+    Interval,
+    check_step,
+    error_if_any,
+    step_grid,
+    stuck_reset_message,
+)
 from ._recorders import AbstractRecorder, SpikeStats
 
 _NEWTON_ITERS = 2
@@ -265,8 +273,7 @@ def fixed_step_loop(
         rec = error_if_any(
             rec,
             jnp.any(bad),
-            f"{type(neuron).__name__}.reset leaves the spike condition >= 0 (the neuron would fire again at once); "
-            "the reset must bring the state below threshold.",
+            stuck_reset_message(neuron),
         )
     if not n_save:
         return jax.tree.map(lambda a: jnp.zeros((0,) + jnp.shape(a), dtype), y0), rec
