@@ -16,7 +16,8 @@ integrate, detect threshold crossings, propagate, reset):
    it is not refractory, and, for a neuron without reset, its detector is armed).  The spike
    time is placed inside the step by linear interpolation of the condition.  The neuron is
    reset, and held for the steps that start less than ``tau_ref`` after its step's start
-   (Brian2's rule: the refractory period is counted in whole steps).
+   (Brian2's rule: the refractory period is counted in whole steps).  A reset that leaves
+   the spike condition >= 0 is an error naming it after the run (``_reset_check``).
 4. Synapses.  Each synaptic state evolves freely over the step (``propagate``, exact).
 5. Propagation.  One loop per source population runs over its spikes, one iteration per
    spike (found through a bitmap, ``_bitmap.for_each_one``, in time proportional to their
@@ -42,6 +43,7 @@ from typing import Any, Literal, NamedTuple
 
 import equinox as eqx
 import jax
+import jax.extend as jex
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -281,7 +283,8 @@ def _deliver(storage, buffer: Array, rows: Int[Array, " k"], n: Array, scale: An
 
 def _population_update(pop: Population, y, refr, armed, stuck, a, g, t, dt, n_ref):
     """Steps 2-3 for one population: the new state, spikes, spike times, counters, and
-    ``stuck`` (for a neuron with a reset): whether a reset has left the spike condition >= 0."""
+    ``stuck`` (``None`` unless a neuron's reset leaves a condition that depends on its state,
+    ``_reset_check``): whether a reset has left the spike condition >= 0."""
     neuron, solver = pop.neuron, pop.solver
     assert solver is not None  # Population.__init__ sets the default solver
     y1 = solver.update_with_input(neuron, t, y, dt, a, g)
@@ -299,7 +302,8 @@ def _population_update(pop: Population, y, refr, armed, stuck, a, g, t, dt, n_re
     t_spike = _spike_time(c0, c1, t, dt)
     if neuron.resets:
         y_reset = neuron.reset(y1)
-        stuck = stuck | (spiked & (neuron.spike_condition(y_reset) >= 0))
+        if stuck is not None:
+            stuck = stuck | (spiked & (neuron.spike_condition(y_reset) >= 0))
         y1 = _where(spiked, y_reset, y1)
     if refr is not None:
         refr = jnp.where(spiked, jnp.maximum(n_ref - 1, 0), jnp.maximum(refr - 1, 0))
@@ -700,20 +704,52 @@ def _loop(plan: _Plan, carry, n_steps: int, trace_every: int | None, split):
     return carry, ts, v
 
 
-def _trains(pops, state: RunState, times, counts, stuck, record_spikes: bool, on_overflow: str):
+def _reset_check(neuron, y: PyTree) -> tuple[Array | None, Array | None]:
+    """How a population checks that a reset brings its neurons below threshold (``y``: their
+    state): ``(carried, None)``, a per-neuron flag the step loop ORs at each reset (it costs a
+    kernel per step), or ``(None, stuck)`` where ``spike_condition(reset(y))`` does not depend
+    on the state (a reset to constants in the variables the condition reads, as in every
+    built-in model: found by following the state through the traced function), so that a
+    neuron's reset is stuck if and only if it spikes at all: ``stuck`` per neuron, checked
+    against the spike counts after the run at no cost in the loop.  ``(None, None)`` for a
+    neuron without a reset."""
+    if not neuron.resets:
+        return None, None
+
+    def after_reset(y):
+        return neuron.spike_condition(neuron.reset(y))
+
+    shape = jnp.shape(neuron.spike_condition(y))
+    spec = jax.tree.map(lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)), y)
+    jaxpr = jax.make_jaxpr(after_reset)(spec).jaxpr
+    reached = set(jaxpr.invars)
+    for eqn in jaxpr.eqns:  # a sub-computation's outputs all depend on any input that does
+        if any(not isinstance(v, jex.core.Literal) and v in reached for v in eqn.invars):
+            reached.update(eqn.outvars)
+    if any(not isinstance(v, jex.core.Literal) and v in reached for v in jaxpr.outvars):
+        return jnp.zeros(shape, bool), None
+    return None, jnp.broadcast_to(after_reset(y) >= 0, shape)
+
+
+def _trains(pops, state: RunState, times, counts, stuck, stuck_if_spiking, record_spikes: bool, on_overflow: str):
     """The recorded spike trains and counts, checked for a reset that left a neuron above
-    threshold (``stuck``, per population), a non-finite final state and overflow (in that
-    order: a stuck reset also overflows the spike buffer, and its message says why)."""
+    threshold (``stuck`` from the loop, or ``stuck_if_spiking`` and a spike, per population,
+    ``_reset_check``), a non-finite final state and overflow (in that order: a stuck reset also
+    overflows the spike buffer, and its message says why)."""
     if record_spikes:  # every population has a spike-time buffer
         recorded = [counted(tm) for tm in times if tm is not None]
         assert len(recorded) == len(pops)
         times, counts = tuple(r[0] for r in recorded), tuple(r[1] for r in recorded)
-    times, counts = list(times), list(counts)
-    for p, bad in enumerate(stuck):
-        if bad is not None:  # one reduction after the loop
+    times_l: list[Array | None] = list(times)
+    counts_l: list[Array] = list(counts)
+    for p, (carried, if_spiking) in enumerate(zip(stuck, stuck_if_spiking, strict=True)):
+        reset_bad = carried if if_spiking is None else if_spiking & (counts_l[p] > 0)
+        if reset_bad is not None:  # one reduction after the loop
             message = stuck_reset_message(pops[p].neuron) + f" (population {pops[p].name!r})"
-            counts[p] = error_if_any(counts[p], bad, message)
-            times[p] = None if times[p] is None else error_if_any(times[p], bad, message)
+            counts_l[p] = error_if_any(counts_l[p], reset_bad, message)
+            tm = times_l[p]
+            times_l[p] = None if tm is None else error_if_any(tm, reset_bad, message)
+    times, counts = tuple(times_l), tuple(counts_l)
     # one check of the final state: a NaN or infinite traced drive, weight or parameter reaches it
     leaves = [x for x in jax.tree.leaves((state.y, state.synapses)) if jnp.issubdtype(x.dtype, jnp.inexact)]
     bad = ~jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.asarray(False)
@@ -764,7 +800,11 @@ def simulate_general_network(
     )
     counts0 = tuple(None if record_spikes else jnp.zeros((p.size,), jnp.int32) for p in pops)
     # per neuron with a reset: whether a reset left its spike condition >= 0 (none compiled without)
-    stuck0 = tuple(jnp.zeros((p.size,), bool) if isinstance(p, Population) and p.neuron.resets else None for p in pops)
+    checks = [
+        _reset_check(p.neuron, y) if isinstance(p, Population) else (None, None)
+        for p, y in zip(pops, state.y, strict=True)
+    ]
+    stuck0, stuck_if_spiking = (tuple(c) for c in zip(*checks, strict=True))
     state = eqx.tree_at(lambda s: s.synapses, state, packed(plan.flat, state.synapses), is_leaf=lambda x: x is None)
     (state, times, counts, stuck), ts, v = _loop(
         plan, split((state, times0, counts0, stuck0)), n_steps, trace_every, split
@@ -775,7 +815,7 @@ def simulate_general_network(
         whole = times[0]
         assert whole is not None
         times = tuple(whole[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True))
-    trains, counts = _trains(pops, state, times, counts, stuck, record_spikes, on_overflow)
+    trains, counts = _trains(pops, state, times, counts, stuck, stuck_if_spiking, record_spikes, on_overflow)
     return NetworkRun(
         trains, counts, ts, v, state, tuple(p.name for p in pops), float(dur), float(network.time_unit[1])
     )
