@@ -61,6 +61,7 @@ from ._custom_types import StaticReal
 from ._misc import as_float_array, check_finite, static_positive
 from ._neurons._base import AbstractNeuron
 from ._neurons._lif import LIF
+from ._solvers._base import error_if_any, reset_check, stuck_reset_message
 from ._solvers._exp_euler import ExponentialEuler
 from ._solvers._fixed_step import AbstractFixedStepSolver
 
@@ -186,6 +187,7 @@ def simulate_layers(
             a bias of the wrong shape, a non-positive ``dt`` / ``tau_s``, a NaN or infinite
             weight, bias or input (at run time when traced), a neuron with more than one
             state variable, or a solver that is not a fixed-step one.
+        EquinoxRuntimeError: a neuron's reset left its spike condition >= 0 (at run time).
     """
     neuron = LIF() if neuron is None else neuron
     if not isinstance(neuron, AbstractNeuron):
@@ -229,7 +231,9 @@ def simulate_layers(
         )
     y0 = [jnp.broadcast_to(neuron.initial_state(), (n,)).astype(dtype) for n in sizes]
 
-    def layer(y, s, ref, w, b, z_in, t):
+    checks = [reset_check(neuron, y) for y in y0]  # a reset that leaves a neuron above threshold
+
+    def layer(y, s, ref, stuck, w, b, z_in, t):
         c_old = neuron.spike_condition(y)
         s = s * decay + (w @ z_in) / tau_s
         y_new = update(neuron, t, y, dt, s + b, None)
@@ -242,34 +246,44 @@ def simulate_layers(
         reset = neuron.reset(y_new)
         zr = jax.lax.stop_gradient(z)  # the reset passes no surrogate gradient (Zenke & Vogels 2021)
         y_new = jax.tree.map(lambda r, u: zr * r + (1 - zr) * u, reset, y_new)
+        if stuck is not None:
+            stuck = stuck | ((zr > 0) & (neuron.spike_condition(reset) >= 0))
         if t_ref is not None:  # held at the reset state while refractory
             y_new = jax.tree.map(lambda r, u: jnp.where(free, u, r), reset, y_new)
             ref = jnp.where(z > 0, t_ref, ref - dt)
-        return y_new, s, ref, z, t_cross
+        return y_new, s, ref, stuck, z, t_cross
 
     def step(carry, xs):
-        ys, ss, refs, alive = carry
+        ys, ss, refs, alive, stuck = carry
         z_in, n = xs
         t = n * dt
         new, zs, firsts = [], [], []
-        for y, s, ref, w, b, a in zip(ys, ss, refs, ws, bs, alive, strict=True):
-            y, s, ref, z_in, t_cross = layer(y, s, ref, w, b, z_in, t)
-            new.append((y, s, ref, a * (1 - z_in)))
+        for y, s, ref, st, w, b, a in zip(ys, ss, refs, stuck, ws, bs, alive, strict=True):
+            y, s, ref, st, z_in, t_cross = layer(y, s, ref, st, w, b, z_in, t)
+            new.append((y, s, ref, a * (1 - z_in), st))
             zs.append(z_in)
             firsts.append(jax.lax.stop_gradient(a * z_in) * t_cross)  # nonzero in the first spike's step only
-        ys, ss, refs, alive = (list(v) for v in zip(*new, strict=True))
-        return (ys, ss, refs, alive), (zs, firsts, neuron.voltage(ys[-1]))
+        ys, ss, refs, alive, stuck = (list(v) for v in zip(*new, strict=True))
+        return (ys, ss, refs, alive, stuck), (zs, firsts, neuron.voltage(ys[-1]))
 
     ss0 = [jnp.zeros((n,), dtype) for n in sizes]
     refs0 = [jnp.zeros((n,), dtype) for n in sizes]
     alive0 = [jnp.ones((n,), dtype) for n in sizes]
     steps = x.shape[0]
-    carry, (zs, firsts, v) = jax.lax.scan(step, (y0, ss0, refs0, alive0), (x.astype(dtype), jnp.arange(steps)))
+    stuck0 = [carried for carried, _ in checks]
+    carry, (zs, firsts, v) = jax.lax.scan(step, (y0, ss0, refs0, alive0, stuck0), (x.astype(dtype), jnp.arange(steps)))
     # a silent neuron's T carries the surrogate's pull towards firing; a firing one's only its crossing
     first = tuple(
         jnp.sum(f, axis=0) + (steps * dt) * jnp.where(jax.lax.stop_gradient(a) > 0, a, jax.lax.stop_gradient(a))
         for f, a in zip(firsts, carry[3], strict=True)
     )
+    stuck = [
+        carried if if_spiking is None else if_spiking & (a < 1)  # a: 0 once a neuron has spiked
+        for (_, if_spiking), carried, a in zip(checks, carry[4], carry[3], strict=True)
+    ]
+    stuck = [jnp.any(x) for x in stuck if x is not None]
+    if stuck:  # one reduction after the loop
+        zs, first, v = error_if_any((zs, first, v), jnp.any(jnp.stack(stuck)), stuck_reset_message(neuron))
     return LayerRun(tuple(zs), first, v, dt)
 
 

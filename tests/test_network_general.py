@@ -851,3 +851,43 @@ def test_user_neurons_coupled_by_synapses_match_the_reference_spike_for_spike(x6
     assert any(len(r) != len(s) or np.max(np.abs(np.subtract(r, s))) > 1.0 for r, s in zip(ref, alone, strict=True))
     for i in range(n):
         np.testing.assert_allclose(_times(run.train(0), i), ref[i], atol=1e-9, rtol=0)
+
+
+class OneVariable(jn.AbstractNeuron):
+    """tau dv/dt = I - v, threshold v = 1, reset v <- v_reset (one state variable, for
+    ``simulate_layers``); ``forget`` leaves v as it is (a reset that depends on the state)."""
+
+    tau: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=10.0)
+    v_reset: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.0)
+    forget: bool = eqx.field(static=True, default=False)
+
+    time_unit: ClassVar[str] = "ms"
+    seconds_per_time_unit: ClassVar[float] = 1e-3
+    input_unit: ClassVar[str] = "1"
+    default_dt: ClassVar[float] = 0.01
+
+    def vector_field(self, t, y, args):
+        return (jn.input_value(args, t) - y) / self.tau
+
+    def initial_state(self, drive=0.0):
+        return jnp.zeros_like(self.tau)
+
+    def spike_condition(self, y):
+        return y - 1.0
+
+    def reset(self, y):
+        return y if self.forget else jnp.full_like(y, self.v_reset)
+
+
+@pytest.mark.parametrize("neuron", [OneVariable(v_reset=1.5), OneVariable(forget=True)], ids=["constant", "state"])
+def test_a_stuck_reset_in_spiking_layers_is_an_error(neuron):
+    # simulate_layers applies the neuron's reset too: without the check a reset left above
+    # threshold fires in every step after the first spike (1,307 spikes in the 1,307 steps after
+    # 6.93 ms here, where the healthy reset gives 2 in the 2,000 steps)
+    w = [jnp.full((3, 1), 0.5), jnp.full((2, 3), 0.5)]
+    raster = jnp.zeros((2000, 1))
+    run = jax.jit(lambda b: jn.simulate_layers(w, raster, dt=0.01, tau_s=5.0, neuron=OneVariable(), bias=[b, 0.0]))
+    assert float(jnp.sum(run(2.0).spikes[0])) > 0  # a healthy reset passes
+    with pytest.raises(Exception, match=r"OneVariable\.reset leaves the spike condition >= 0"):
+        out = jn.simulate_layers(w, raster, dt=0.01, tau_s=5.0, neuron=neuron, bias=[2.0, 0.0])
+        jax.block_until_ready(out.spikes)

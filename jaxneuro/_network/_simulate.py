@@ -17,7 +17,7 @@ integrate, detect threshold crossings, propagate, reset):
    time is placed inside the step by linear interpolation of the condition.  The neuron is
    reset, and held for the steps that start less than ``tau_ref`` after its step's start
    (Brian2's rule: the refractory period is counted in whole steps).  A reset that leaves
-   the spike condition >= 0 is an error naming it after the run (``_reset_check``).
+   the spike condition >= 0 is an error naming it after the run (``reset_check``).
 4. Synapses.  Each synaptic state evolves freely over the step (``propagate``, exact).
 5. Propagation.  One loop per source population runs over its spikes, one iteration per
    spike (found through a bitmap, ``_bitmap.for_each_one``, in time proportional to their
@@ -43,7 +43,6 @@ from typing import Any, Literal, NamedTuple
 
 import equinox as eqx
 import jax
-import jax.extend as jex
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -51,7 +50,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from .._misc import check_int, default_float, error_if_any, is_concrete, static_float
-from .._solvers._base import stuck_reset_message
+from .._solvers._base import reset_check, stuck_reset_message
 from .._spikes import SpikeTrain, check_overflow
 from ._binomial import binomial_counts
 from ._bitmap import for_each_one
@@ -284,7 +283,7 @@ def _deliver(storage, buffer: Array, rows: Int[Array, " k"], n: Array, scale: An
 def _population_update(pop: Population, y, refr, armed, stuck, a, g, t, dt, n_ref):
     """Steps 2-3 for one population: the new state, spikes, spike times, counters, and
     ``stuck`` (``None`` unless a neuron's reset leaves a condition that depends on its state,
-    ``_reset_check``): whether a reset has left the spike condition >= 0."""
+    ``reset_check``): whether a reset has left the spike condition >= 0."""
     neuron, solver = pop.neuron, pop.solver
     assert solver is not None  # Population.__init__ sets the default solver
     y1 = solver.update_with_input(neuron, t, y, dt, a, g)
@@ -704,37 +703,10 @@ def _loop(plan: _Plan, carry, n_steps: int, trace_every: int | None, split):
     return carry, ts, v
 
 
-def _reset_check(neuron, y: PyTree) -> tuple[Array | None, Array | None]:
-    """How a population checks that a reset brings its neurons below threshold (``y``: their
-    state): ``(carried, None)``, a per-neuron flag the step loop ORs at each reset (it costs a
-    kernel per step), or ``(None, stuck)`` where ``spike_condition(reset(y))`` does not depend
-    on the state (a reset to constants in the variables the condition reads, as in every
-    built-in model: found by following the state through the traced function), so that a
-    neuron's reset is stuck if and only if it spikes at all: ``stuck`` per neuron, checked
-    against the spike counts after the run at no cost in the loop.  ``(None, None)`` for a
-    neuron without a reset."""
-    if not neuron.resets:
-        return None, None
-
-    def after_reset(y):
-        return neuron.spike_condition(neuron.reset(y))
-
-    shape = jnp.shape(neuron.spike_condition(y))
-    spec = jax.tree.map(lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)), y)
-    jaxpr = jax.make_jaxpr(after_reset)(spec).jaxpr
-    reached = set(jaxpr.invars)
-    for eqn in jaxpr.eqns:  # a sub-computation's outputs all depend on any input that does
-        if any(not isinstance(v, jex.core.Literal) and v in reached for v in eqn.invars):
-            reached.update(eqn.outvars)
-    if any(not isinstance(v, jex.core.Literal) and v in reached for v in jaxpr.outvars):
-        return jnp.zeros(shape, bool), None
-    return None, jnp.broadcast_to(after_reset(y) >= 0, shape)
-
-
 def _trains(pops, state: RunState, times, counts, stuck, stuck_if_spiking, record_spikes: bool, on_overflow: str):
     """The recorded spike trains and counts, checked for a reset that left a neuron above
     threshold (``stuck`` from the loop, or ``stuck_if_spiking`` and a spike, per population,
-    ``_reset_check``), a non-finite final state and overflow (in that order: a stuck reset also
+    ``reset_check``), a non-finite final state and overflow (in that order: a stuck reset also
     overflows the spike buffer, and its message says why)."""
     if record_spikes:  # every population has a spike-time buffer
         recorded = [counted(tm) for tm in times if tm is not None]
@@ -801,7 +773,7 @@ def simulate_general_network(
     counts0 = tuple(None if record_spikes else jnp.zeros((p.size,), jnp.int32) for p in pops)
     # per neuron with a reset: whether a reset left its spike condition >= 0 (none compiled without)
     checks = [
-        _reset_check(p.neuron, y) if isinstance(p, Population) else (None, None)
+        reset_check(p.neuron, y) if isinstance(p, Population) else (None, None)
         for p, y in zip(pops, state.y, strict=True)
     ]
     stuck0, stuck_if_spiking = (tuple(c) for c in zip(*checks, strict=True))

@@ -15,6 +15,7 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.extend as jex
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PyTree
@@ -109,6 +110,36 @@ def stuck_reset_message(neuron: AbstractNeuron) -> str:
         f"{type(neuron).__name__}.reset leaves the spike condition >= 0 (the neuron would fire again at once); "
         "the reset must bring the state below threshold."
     )
+
+
+def reset_check(neuron: AbstractNeuron, y: PyTree) -> tuple[Array | None, Array | None]:
+    """How a loop over many neurons (a network's population, a layer) checks that a reset
+    brings them below threshold (``y``: their state; ``stuck_reset_message`` when not).
+
+    ``(carried, None)``: a per-neuron flag (``False``) the loop ORs with ``spike &
+    (spike_condition(reset(y)) >= 0)`` at each reset; a carried array costs a kernel per step.
+    ``(None, stuck)``: where ``spike_condition(reset(y))`` does not depend on the state (a reset
+    to constants in the variables the condition reads, as in every built-in model; found by
+    following the state through the traced function), a neuron's reset is stuck if and only if
+    it spikes at all, so ``stuck`` (per neuron) is checked against the spikes after the run, at
+    no cost in the loop.  ``(None, None)`` for a neuron without a reset.
+    """
+    if not neuron.resets:
+        return None, None
+
+    def after_reset(y):
+        return neuron.spike_condition(neuron.reset(y))
+
+    shape = jnp.shape(neuron.spike_condition(y))
+    spec = jax.tree.map(lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)), y)
+    jaxpr = jax.make_jaxpr(after_reset)(spec).jaxpr
+    reached = set(jaxpr.invars)
+    for eqn in jaxpr.eqns:  # a sub-computation's outputs all depend on any input that does
+        if any(not isinstance(v, jex.core.Literal) and v in reached for v in eqn.invars):
+            reached.update(eqn.outvars)
+    if any(not isinstance(v, jex.core.Literal) and v in reached for v in jaxpr.outvars):
+        return jnp.zeros(shape, bool), None
+    return None, jnp.broadcast_to(after_reset(y) >= 0, shape)
 
 
 MAX_RATE_HZ = 1000.0
@@ -290,4 +321,5 @@ __all__ = [
     "default_capacity",
     "step_grid",
     "stuck_reset_message",
+    "reset_check",
 ]
