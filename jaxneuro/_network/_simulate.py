@@ -771,7 +771,8 @@ def simulate_general_network(
         jnp.full((n, max_spikes + 1), jnp.inf, dtype).at[:, -1].set(0.0) if record_spikes else None for n in sizes
     )
     counts0 = tuple(None if record_spikes else jnp.zeros((p.size,), jnp.int32) for p in pops)
-    # per neuron with a reset: whether a reset left its spike condition >= 0 (none compiled without)
+    # the reset check (reset_check): a flag carried per neuron only where the condition after the
+    # reset depends on the state; nothing for a neuron without a reset
     checks = [
         reset_check(p.neuron, y) if isinstance(p, Population) else (None, None)
         for p, y in zip(pops, state.y, strict=True)
