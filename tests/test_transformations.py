@@ -124,11 +124,12 @@ CASES = {
         2.0,
         None,
     ),
-    # Reverse mode cannot run the loop over each step's spikes (a while loop): grad through
-    # forward sensitivities (forward mode, one run per scalar), jvp through the loop itself.
-    "simulate_network Network": (lambda x: jn.forward_sensitivities(_network_spike, (x,)), 3.0, _network_spike),
-    # grad with loops of static length (differentiable=True), jvp through the default loops
-    "simulate_network LIFNetwork": (lambda x: _lif_network_spike(x, True), 0.004, _lif_network_spike),
+    # The default loops: grad by forward sensitivities (simulate_network wraps its run; reverse
+    # mode cannot run the loop over each step's spikes), jvp through the loops themselves.
+    "simulate_network Network": (_network_spike, 3.0, None),
+    "simulate_network LIFNetwork": (_lif_network_spike, 0.004, None),
+    # reverse mode through the LIFNetwork's loops of static length (differentiable=True)
+    "simulate_network LIFNetwork static loops": (lambda x: _lif_network_spike(x, True), 0.004, _lif_network_spike),
     # EventProp: reverse mode only (a custom_vjp); its jvp cell is simulate_network's
     "simulate_lif_events": (_lif_events_spike, 0.004, "no jvp"),
     "simulate_layers": (_layer_first_spike, 1.0, None),
@@ -144,11 +145,12 @@ NAMES = [pytest.param(n, marks=pytest.mark.slow) if "diffrax" in n else n for n 
 # under grad, jvp and two more calls, 5-7 s each on one core) also run with -m slow; the simulate
 # cells of both neurons stay in the default run, and so do all their jit and vmap cells.
 SLOW_GRADS = {f"{fn} {neuron}" for fn in ("tuning_curve", "spike_statistics") for neuron in ("HH stepped", "user RK4")}
-# The networks' grad cells compile a network loop three times (11-26 s on one loaded core): with
-# -m slow.  In the default run: jvp of both network simulators (test_network_spike_times_under_jvp),
+# The LIFNetwork's and EventProp's grad cells compile a network loop three times (11-30 s on one
+# loaded core): with -m slow.  In the default run: the Network's grad on its default loops, jvp
+# of both network simulators (test_network_spike_times_under_jvp),
 # EventProp's gradient against central differences (tests/test_eventprop.py), and the jit and
-# vmap cells of all three.
-SLOW_GRADS |= {"simulate_network Network", "simulate_network LIFNetwork", "simulate_lif_events"}
+# vmap cells of all of them.
+SLOW_GRADS |= {"simulate_network LIFNetwork", "simulate_network LIFNetwork static loops", "simulate_lif_events"}
 GRAD_NAMES = [pytest.param(n, marks=pytest.mark.slow) if "diffrax" in n or n in SLOW_GRADS else n for n in CASES]
 
 
@@ -238,3 +240,29 @@ def test_chunked_tuning_curve_compiles_once_and_refuses_tracers(tmp_path):
         jax.grad(total)(0.02)
     with pytest.raises(ValueError, match="neuron must be concrete"):
         jax.jvp(total, (0.02,), (1.0,))
+
+
+def test_network_grad_with_the_network_traced_by_jit(x64):
+    """Under ``eqx.filter_jit`` every array of the network is traced, but only the perturbed
+    scalars count as forward-sensitivity directions: ``jax.grad`` of a spike time with respect
+    to one neuron parameter runs one forward-mode pass, not reverse mode through the loop over
+    each step's spikes (JAX's "Reverse-mode differentiation does not work for lax.while_loop"
+    before), and equals the central difference."""
+    src = jn.Population(30, _CELL, "src", drive=5.0, v0=-60.0)
+    dst = jn.Population(20, _CELL, "dst", drive=3.0, v0=-60.0)
+    syn = jn.Projection("src", "dst", jn.ExponentialCurrent(5.0), jn.FixedProbability(0.3), weight=2.0)
+    net = jn.Network([src, dst], [syn], seed=0)
+
+    @eqx.filter_jit
+    def value_and_grad(net, tau):
+        def spike(tau):
+            tuned = eqx.tree_at(lambda n: n.populations[1].neuron.tau_m, net, tau)
+            return jn.simulate_network(tuned, 100.0, dt=0.1, max_spikes=8).train("dst").times[0][2]
+
+        return jax.value_and_grad(spike)(tau)
+
+    t, g = value_and_grad(net, 20.0)
+    h = 1e-5  # float64 central difference: truncation h^2, rounding 1e-16 t / h ~ 1e-9
+    fd = (float(value_and_grad(net, 20.0 + h)[0]) - float(value_and_grad(net, 20.0 - h)[0])) / (2 * h)
+    assert np.isfinite(float(t)) and fd != 0.0
+    assert float(g) == pytest.approx(fd, rel=1e-5)

@@ -51,6 +51,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from .._misc import check_int, default_float, error_if_any, is_concrete, static_float
 from .._solvers._base import reset_check, stuck_reset_message
+from .._solvers._sensitivity import forward_sensitivities
 from .._spikes import SpikeTrain, check_overflow
 from ._binomial import binomial_counts
 from ._bitmap import for_each_one
@@ -794,6 +795,17 @@ def simulate_general_network(
     )
 
 
+def _with_forward_sensitivities(run, network: Any, duration: float, kwargs: dict) -> Any:
+    """``run(network, duration, **kwargs)`` differentiated by forward sensitivities
+    (``forward_sensitivities``): the loop over each step's spikes has a dynamic length, which
+    JAX's reverse mode cannot run, so ``jax.grad`` with respect to up to ``MAX_DIRECTIONS``
+    scalars (neuron parameters, drives, a weight's scale) runs one forward-mode pass per
+    scalar instead, storing nothing per step.  With more differentiated scalars (a weight
+    matrix) the loops are differentiated directly: ``jax.jvp`` works, reverse mode only through
+    loops of static length (``LIFNetwork`` with ``differentiable=True``, or EventProp)."""
+    return forward_sensitivities(lambda net, kw: run(net, duration, **kw), (network, kwargs), count_perturbed=True)
+
+
 def simulate_network(network: Any, duration: float, **kwargs: Any) -> Any:
     """Simulate a network for ``duration`` (in its time unit).
 
@@ -833,9 +845,9 @@ def simulate_network(network: Any, duration: float, **kwargs: Any) -> Any:
     from ._lif_exact import LIFNetwork, simulate_lif_network
 
     if isinstance(network, Network):
-        return simulate_general_network(network, duration, **kwargs)
+        return _with_forward_sensitivities(simulate_general_network, network, duration, kwargs)
     if isinstance(network, LIFNetwork):
-        return simulate_lif_network(network, duration, **kwargs)
+        return _with_forward_sensitivities(simulate_lif_network, network, duration, kwargs)
     raise ValueError(f"network must be a LIFNetwork or a jaxneuro.Network, got {type(network).__name__}.")
 
 

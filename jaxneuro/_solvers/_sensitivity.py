@@ -53,6 +53,7 @@ def forward_sensitivities(
     direct_fn: Callable[..., Any] | None = None,
     batch_ndim: int | None = None,
     max_directions: int = MAX_DIRECTIONS,
+    count_perturbed: bool = False,
 ) -> Any:
     """``fn(*args)``, differentiated by forward sensitivities (module docstring).
 
@@ -66,6 +67,12 @@ def forward_sensitivities(
             ``None``.
         max_directions: the most traced scalars for which the wrapper is used (general
             counting).
+        count_perturbed: count only the scalars being differentiated (inside the rule, where
+            JAX says which arguments carry tangents), not every traced one: for a computation
+            whose arguments are all traced under ``jit`` (a network's weights) while few are
+            differentiated.  Above ``max_directions`` perturbed scalars the rule differentiates
+            ``fn`` itself in forward mode (``jax.jvp``), so ``jax.jvp`` still works there and
+            reverse mode fails as it would without the wrapper.
     """
     direct_fn = fn if direct_fn is None else direct_fn
     leaves, treedef = jax.tree.flatten(tuple(args))
@@ -85,7 +92,7 @@ def forward_sensitivities(
         return fn(*args)
     elementwise = [batch_ndim is not None and k < len(traced) for k in range(len(values))]
     bound = sum(1 if e else int(np.size(v)) for e, v in zip(elementwise, values, strict=True) if _inexact(v))
-    if bound > max_directions and not all(elementwise):
+    if bound > max_directions and not all(elementwise) and not count_perturbed:
         return direct_fn(*args)
 
     @jax.custom_jvp
@@ -112,6 +119,8 @@ def forward_sensitivities(
         counts = [1 if elementwise[k] else int(np.size(values[k])) for k in perturbed]
         offsets = np.cumsum([0, *counts])
         n_dir = int(offsets[-1])
+        if count_perturbed and n_dir > max_directions:
+            return jax.jvp(along, pvalues, ptangents)
         basis = [
             jnp.broadcast_to(
                 jnp.eye(n_dir, dtype=jnp.result_type(v))[:, offsets[j] : offsets[j + 1]].reshape(
