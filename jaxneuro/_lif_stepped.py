@@ -63,20 +63,37 @@ class EncodedLIF(eqx.Module):
     tau_ref: Array
 
 
-def encode_constants(neuron: LIF, dt: Array) -> EncodedLIF:
-    """Constants of the encoded update for step ``dt``; checks ``tau_ref / tau_m``."""
-    tau_m, tau_ref = jnp.asarray(neuron.tau_m), jnp.asarray(neuron.tau_ref)
-    dtype = jnp.result_type(tau_m, tau_ref, dt)
+def _ratio_limit(dtype) -> tuple[float, str]:
     limit = MAX_REFRACTORY_RATIO[np.dtype(dtype)]
     message = (
         f"the stepped LIF path needs tau_ref / tau_m <= {limit:g} in {np.dtype(dtype).name} "
         "(its refractory clock is exp(tau_ref/tau_m)); use float64, method='exact' or method='diffrax'"
     )
+    return limit, message
+
+
+def check_refractory_ratio(neuron: LIF, dtype) -> None:
+    """``ValueError`` when a concrete ``tau_ref / tau_m`` is over ``MAX_REFRACTORY_RATIO`` of
+    ``dtype`` (the encoded refractory clock would overflow); traced values are left to
+    ``encode_constants``."""
+    tau_m, tau_ref = neuron.tau_m, neuron.tau_ref
+    if not (is_concrete(tau_m) and is_concrete(tau_ref)):
+        return
+    limit, message = _ratio_limit(dtype)
+    worst = float(np.max(np.asarray(tau_ref, np.float64) / np.asarray(tau_m, np.float64)))
+    if worst > limit:
+        raise ValueError(f"{message}; got tau_ref / tau_m = {worst:g}.")
+
+
+def encode_constants(neuron: LIF, dt: Array) -> EncodedLIF:
+    """Constants of the encoded update for step ``dt``; checks ``tau_ref / tau_m``
+    (``check_refractory_ratio``; traced values at run time)."""
+    tau_m, tau_ref = jnp.asarray(neuron.tau_m), jnp.asarray(neuron.tau_ref)
+    dtype = jnp.result_type(tau_m, tau_ref, dt)
     if is_concrete(tau_m) and is_concrete(tau_ref):
-        worst = float(np.max(np.asarray(tau_ref, np.float64) / np.asarray(tau_m, np.float64)))
-        if worst > limit:
-            raise ValueError(f"{message}; got tau_ref / tau_m = {worst:g}.")
+        check_refractory_ratio(neuron, dtype)
     else:
+        limit, message = _ratio_limit(dtype)
         tau_m = error_if_any(tau_m, tau_ref / tau_m > limit, message + ".")  # a sharded batch stays sharded
     tau_m, tau_ref = tau_m.astype(dtype), tau_ref.astype(dtype)
     ratio = jnp.exp(tau_ref / tau_m)

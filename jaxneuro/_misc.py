@@ -66,6 +66,26 @@ def is_concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
+class StaticArray:
+    """A concrete array as a hashable, static value (a save grid, a schedule): passed through
+    ``eqx.filter_jit`` as part of the compiled function's structure rather than as a traced
+    argument, so the function sees it as a concrete numpy array (``array``).  Equal, and equal
+    in hash, when dtype, shape and values are."""
+
+    __slots__ = ("array", "_key")
+
+    def __init__(self, array: Any):
+        self.array = np.array(array)  # a copy: a later change to the caller's array changes nothing here
+        self.array.flags.writeable = False
+        self._key = (self.array.dtype.str, self.array.shape, self.array.tobytes())
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StaticArray) and self._key == other._key
+
+
 def static_float(x: Any) -> float | None:
     """``x`` as a Python float when it is known at trace time (a Python or numpy number, or a
     concrete 0-d array), else ``None``."""

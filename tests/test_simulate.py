@@ -1,10 +1,15 @@
 """simulate: the exact, stepped and diffrax paths against each other and independent references."""
 
+import contextlib
+from typing import ClassVar
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import hh_scipy, lif_event_reference
+from jaxtyping import Array, Float
 
 import jaxneuro as jn
 
@@ -212,3 +217,184 @@ def test_simulate_validation_model_specific():
         jax.jit(lambda t: jn.simulate(jn.LIF(tau_m=t), 1.5, 0.0, 0.1).spikes.count)(-0.02).block_until_ready()
     with pytest.raises(Exception, match=r"C must be finite and in \(0, inf\) uF/cm\^2"):
         jax.jit(lambda c: jn.simulate(jn.HodgkinHuxley(C=c), 5.0, 0.0, 5.0).spikes.count)(0.0).block_until_ready()
+
+
+# ----------------------------------------------------------------------------- no recompiles
+# Issue 12 item 4: a second un-jitted call with new values (a drive, a parameter) compiles
+# nothing.  Counted with JAX's compile events (``/jax/core/compile/backend_compile_duration``,
+# one per XLA compilation), not with ``_cache_size()``: that reads JAX's C++ fast-path cache,
+# unreliable with many live functions.  Before the run was one cached ``eqx.filter_jit``
+# function (``jaxneuro._solvers._sensitivity.run_solver``), every case below compiled its loop
+# (``jit(scan)`` or ``jit(while)``) again on each call: 0.2-1.6 s, 3.4 s for the diffrax gradient.
+@contextlib.contextmanager
+def compiles():
+    """The names of the XLA compilations inside the block."""
+    names = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            names.append(kwargs.get("fun_name"))
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield names
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+class UserLIF(jn.AbstractNeuron):
+    """A neuron written as a user would: tau_m dv/dt = I - v, a spike at v = 1, reset to 0,
+    held for tau_ref (ms); the LIF's closed form is the reference."""
+
+    tau_m: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=10.0)
+    tau_ref: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=2.0)
+
+    time_unit: ClassVar[str] = "ms"
+    seconds_per_time_unit: ClassVar[float] = 1e-3
+    input_unit: ClassVar[str] = "1"
+    default_dt: ClassVar[float] = 0.01
+
+    def vector_field(self, t, y, args):
+        return (jn.input_value(args, t) - y) / self.tau_m
+
+    def initial_state(self, drive=0.0):
+        return jnp.zeros_like(self.tau_m)
+
+    def spike_condition(self, y):
+        return y - 1.0
+
+    def reset(self, y):
+        return jnp.zeros_like(y)
+
+    def refractory_period(self):
+        return self.tau_ref
+
+
+def lif_first_spikes(v, tau_m, tau_ref, n):
+    """The first ``n`` spike times of the LIF from v = 0 under constant ``v``: one every
+    ``tau_ref + tau_m log(v / (v - 1))``, the first without the refractory period."""
+    k = np.arange(n)
+    return tau_m * np.log(v / (v - 1)) * (k + 1) + tau_ref * k
+
+
+# (call with (drive, parameter), the first spikes' closed form or reference, tolerance)
+def _hh_reference(current, g_na):
+    return hh_scipy(current, 30.0, g_na=g_na)[1][:2]
+
+
+NO_RECOMPILE = {
+    # the default (exact) LIF path; float32 event times: 2e-6 s (test above)
+    "lif_exact": (
+        lambda v, tau: jn.simulate(jn.LIF(tau_m=tau), v, 0.0, 0.1),
+        lambda v, tau: lif_first_spikes(v, tau, 0.002, 3),
+        2e-6,
+    ),
+    # diffrax on the LIF; 5e-6 s as the test above
+    "lif_diffrax": (
+        lambda v, tau: jn.simulate(jn.LIF(tau_m=tau), v, 0.0, 0.1, method="diffrax"),
+        lambda v, tau: lif_first_spikes(v, tau, 0.002, 3),
+        5e-6,
+    ),
+    # the stepped LIF (SteppedLIF): exact steps, 5e-6 s as the test above
+    "lif_stepped": (
+        lambda v, tau: jn.simulate(jn.LIF(tau_m=tau), v, 0.0, 0.1, method="stepped"),
+        lambda v, tau: lif_first_spikes(v, tau, 0.002, 3),
+        5e-6,
+    ),
+    # HH's default (ExpMidpointHH at 0.025 ms, second order) against scipy: about 3e-3 ms of
+    # phase per inter-spike interval at dt = 0.01 ms (the stepped HH test above), times
+    # (0.025 / 0.01)^2 at the default step: 0.019 ms by the second spike (measured 0.016)
+    "hh_default": (
+        lambda current, g_na: jn.simulate(jn.HodgkinHuxley(g_Na=g_na), current, 0.0, 30.0),
+        _hh_reference,
+        0.02,
+    ),
+    # a user neuron on its default path (RK4 at 0.01 ms, crossing on the cubic Hermite
+    # interpolant): float32 rounding of v near threshold over ~1,000 steps, 1e-4 ms (measured 2e-5)
+    "user_rk4": (
+        lambda v, tau: jn.simulate(UserLIF(tau_m=tau), v, 0.0, 40.0),
+        lambda v, tau: lif_first_spikes(v, tau, 2.0, 3),
+        1e-4,
+    ),
+}
+NO_RECOMPILE_VALUES = {
+    "lif_exact": ((1.5, 0.02), (2.5, 0.03)),
+    "lif_diffrax": ((1.5, 0.02), (2.5, 0.03)),
+    "lif_stepped": ((1.5, 0.02), (2.5, 0.03)),
+    "hh_default": ((10.0, 120.0), (15.0, 100.0)),
+    "user_rk4": ((1.5, 10.0), (2.5, 7.0)),
+}
+
+
+@pytest.mark.parametrize("name", list(NO_RECOMPILE))
+def test_second_unjitted_call_with_new_values_compiles_nothing(name):
+    run, reference, tol = NO_RECOMPILE[name]
+    first, second = NO_RECOMPILE_VALUES[name]
+    jax.block_until_ready(run(*first))
+    with compiles() as names:
+        sim = jax.block_until_ready(run(*second))  # a new drive and a new parameter value
+    assert names == []
+    ref = reference(*second)
+    np.testing.assert_allclose(spikes_of(sim)[: len(ref)], ref, atol=tol)
+    # a Python float given for a parameter or the drive is a traced value, not a constant
+    with compiles() as names:
+        jax.block_until_ready(run(*(x * 1.01 for x in second)))
+    assert names == []
+
+
+def test_spike_statistics_second_call_compiles_nothing():
+    def run(v, tau):
+        return jn.spike_statistics(jn.LIF(tau_m=tau), v, 0.0, 0.5, transient=0.1, bin_width=0.05)
+
+    jax.block_until_ready(run(1.5, 0.02))
+    with compiles() as names:
+        stats = jax.block_until_ready(run(2.5, 0.03))
+    assert names == []
+    # the stepped LIF's ISI rate against the closed form: the spike times are exact to
+    # float32 rounding, the rate to 1e-4 relative (tests/test_lif_stepped.py)
+    assert float(stats.rate) == pytest.approx(float(jn.lif_rate(2.5, 0.03, 0.002)), rel=1e-4)
+    assert int(jnp.sum(stats.bins)) == int(stats.count) == len(analytic_train(2.5, 0.5, tau_m=0.03))
+
+
+@pytest.mark.parametrize("method", ["diffrax", "stepped"])
+def test_gradient_second_unjitted_call_compiles_nothing(method):
+    # d t_2 / d v_in of the LIF: t_2 = 2 tau_m log(v / (v - 1)) + tau_ref, so
+    # d t_2 / d v = -2 tau_m / (v (v - 1)); float32 derivatives of the crossing, 1e-4 relative
+    def grad(v):
+        return jax.grad(lambda x: jn.simulate(jn.LIF(), x, 0.0, 0.1, method=method).spikes.times[1])(v)
+
+    jax.block_until_ready(grad(1.5))
+    with compiles() as names:
+        g = jax.block_until_ready(grad(2.5))
+    assert names == []
+    assert float(g) == pytest.approx(-2 * 0.02 / (2.5 * 1.5), rel=1e-4)
+
+
+def test_checks_and_warnings_still_come_before_the_compiled_run():
+    # the trace-time checks with the values in the message, and the coarse-step warning, on
+    # every call (not only when the run is first traced and compiled)
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"dt must be <= tau_ref .* got dt = 0.003 s, tau_ref = 0.002 s"):
+            jn.simulate(jn.LIF(), 2.0, 0.0, 0.1, dt=0.003)
+        with pytest.raises(ValueError, match=r"got tau_ref / tau_m = 100"):
+            jn.simulate(jn.LIF(tau_m=1e-3, tau_ref=0.1), 2.0, 0.0, 0.2, method="stepped")
+        with pytest.warns(jn.CoarseStepWarning, match=r"dt = 1 ms is coarser than HodgkinHuxley"):
+            jn.simulate(jn.HodgkinHuxley(), 10.0, 0.0, 20.0, solver=jn.ExpMidpointHH(1.0), ts=np.zeros(0))
+    # run-time checks of traced values still raise from the compiled run
+    with pytest.raises((eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError), match="more spikes than max_spikes"):
+        jax.block_until_ready(jn.simulate(jn.LIF(), 5.0, 0.0, 0.1, max_spikes=2))
+
+
+def test_stepped_lif_readout_every():
+    # the readout block set from a concrete tau_ref before compiling; a block longer than the
+    # refractory period would lose spikes: refused with the values, at run time when traced
+    sim = jn.simulate(jn.LIF(), 2.0, 0.0, 0.1, solver=jn.SteppedLIF(readout_every=5))
+    np.testing.assert_allclose(spikes_of(sim), analytic_train(2.0, 0.1), atol=5e-6)
+    with pytest.raises(ValueError, match=r"readout_every must be at most floor\(tau_ref / dt\).* = 20"):
+        jn.simulate(jn.LIF(), 2.0, 0.0, 0.1, solver=jn.SteppedLIF(readout_every=21))
+    with pytest.raises((eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError), match="readout_every must be at most"):
+        jax.block_until_ready(
+            jax.jit(lambda t: jn.simulate(jn.LIF(tau_ref=t), 2.0, 0.0, 0.1, solver=jn.SteppedLIF(readout_every=21)))(
+                0.002
+            )
+        )

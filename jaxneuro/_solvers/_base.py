@@ -61,6 +61,15 @@ class AbstractSpikingSolver(eqx.Module):
     def check(self, neuron: AbstractNeuron, drive: AbstractInput) -> None:
         """Raise ``ValueError`` when this solver cannot run ``neuron`` under ``drive``."""
 
+    def prepare(self, neuron: AbstractNeuron) -> AbstractSpikingSolver:
+        """This solver with its checks and settings that need the neuron's parameter values
+        done (raising or warning here, with the values in the message), for a ``run`` traced
+        with the parameters abstract: ``simulate`` and ``spike_statistics`` compile ``run``
+        once for all parameter values (``run_solver``), so a setting read from a concrete
+        value inside ``run`` would see a tracer there.  Default: itself (nothing to do)."""
+        del neuron
+        return self
+
     def forward_mode(self) -> AbstractSpikingSolver:
         """This solver set up for forward-mode differentiation (``jax.jvp``): itself, unless
         its loop needs another form for it (``Diffrax``)."""

@@ -148,6 +148,13 @@ class AbstractFixedStepSolver(AbstractSpikingSolver):
         (``ExponentialEuler``) treats the conductance as part of the membrane's leak."""
         return self.update(SynapticInput(neuron, a, g), None, t, y, h)
 
+    def prepare(self, neuron: AbstractNeuron) -> AbstractFixedStepSolver:
+        """The step checked against the neuron (``check_step``: ``dt <= tau_ref`` for a
+        concrete ``tau_ref``, the coarse-step warning); ``run`` checks it again, then without
+        the values when they are traced."""
+        check_step(neuron, self.dt, type(self).__name__)
+        return self
+
     def run(self, neuron, drive, span: Interval, y0, recorder: AbstractRecorder, ts):
         method = type(self).__name__
         dt = check_step(neuron, self.dt, method)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import equinox as eqx
 import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
@@ -11,7 +12,7 @@ import numpy as np
 
 from .. import _lif_stepped as _ls
 from .._inputs import AbstractInput, Constant
-from .._misc import is_concrete
+from .._misc import check_int, is_concrete, static_number
 from .._neurons._base import AbstractNeuron
 from .._neurons._lif import LIF
 from .._neurons._lif import subthreshold_unchecked as lif_subthreshold
@@ -167,32 +168,92 @@ class SteppedLIF(AbstractSpikingSolver):
     drive held at its mid-step value, places the threshold crossing inside the step in closed
     form and carries the refractory period to the exact sub-step time.  Runs on the one-float
     encoded state of ``jaxneuro._lif_stepped`` (one fused kernel per step; spikes read out
-    once per refractory period).  Requires ``dt <= tau_ref``."""
+    once per refractory period).  Requires ``dt <= tau_ref``.
+
+    Attributes:
+        dt: the step (default the neuron's ``default_dt``).
+        readout_every: steps between spike readouts, at most ``floor(tau_ref / dt)`` (one
+            spike per block at most).  Default ``None``: that bound when ``tau_ref`` is known
+            at trace time, else 1.  ``simulate`` and ``spike_statistics`` set it from the
+            neuron's ``tau_ref`` before compiling (``prepare``), so that a compiled run serves
+            every value of ``tau_ref`` with the same bound.
+    """
 
     dt: float | None = None
+    readout_every: int | None = eqx.field(static=True, converter=static_number, default=None)
+
+    def __check_init__(self):
+        if self.readout_every is not None:
+            check_int("readout_every", self.readout_every, numpy=False, hint="(or None)")
 
     def check(self, neuron, drive) -> None:
         _require_lif(self, neuron)
 
+    def prepare(self, neuron: LIF) -> SteppedLIF:
+        """The step checked (``check_step``), ``tau_ref / tau_m`` checked against the encoding,
+        and ``readout_every`` fixed from a concrete ``tau_ref``."""
+        dt = check_step(neuron, self.dt, "stepped")
+        _ls.check_refractory_ratio(neuron, jnp.result_type(neuron.tau_m, neuron.tau_ref))
+        if not is_concrete(neuron.tau_ref):
+            return self
+        block = _ls.block_steps(neuron, dt)
+        if self.readout_every is None:
+            return SteppedLIF(self.dt, block)
+        _check_readout(self.readout_every, block, dt)
+        return self
+
     def run(self, neuron: LIF, drive, span: Interval, y0, recorder: AbstractRecorder, ts):
         dt = check_step(neuron, self.dt, "stepped")
         n_steps, ts_arr, save_idx = step_grid(span, dt, ts, "stepped")
-        return (ts_arr, *stepped_lif_loop(neuron, drive, span.t0, dt, n_steps, save_idx, y0, recorder))
+        loop = stepped_lif_loop(neuron, drive, span.t0, dt, n_steps, save_idx, y0, recorder, self.readout_every)
+        return (ts_arr, *loop)
 
 
-def stepped_lif_loop(neuron: LIF, drive, t0, dt: float, n_steps: int, save_idx, v0, recorder: AbstractRecorder):
+def _readout_message(readout_every: int, dt: float) -> str:
+    return (
+        f"readout_every must be at most floor(tau_ref / dt) (one spike per readout); got readout_every = "
+        f"{readout_every}, dt = {dt:g} s"
+    )
+
+
+def _check_readout(readout_every: int, block: int, dt: float) -> None:
+    if readout_every > block:
+        raise ValueError(f"{_readout_message(readout_every, dt)}, floor(tau_ref / dt) = {block}.")
+
+
+def stepped_lif_loop(
+    neuron: LIF,
+    drive,
+    t0,
+    dt: float,
+    n_steps: int,
+    save_idx,
+    v0,
+    recorder: AbstractRecorder,
+    readout_every: int | None = None,
+):
     """The encoded stepped LIF loop (elementwise over the shape of ``v0``): states at the
-    steps ``save_idx`` and the recorder state."""
+    steps ``save_idx`` and the recorder state; spikes read out every ``readout_every`` steps
+    (default ``_lif_stepped.block_steps``)."""
     dtype = jnp.result_type(neuron.tau_m, v0)
     dt_a = jnp.asarray(dt, dtype)
     consts = _ls.encode_constants(neuron, dt_a)
     s0 = _ls.encode_voltage(jnp.asarray(v0, dtype))
+    block = _ls.block_steps(neuron, dt)
+    if readout_every is not None:  # at most one spike per block: the block at most the refractory period
+        if is_concrete(neuron.tau_ref):
+            _check_readout(readout_every, block, dt)
+        else:
+            too_long = neuron.tau_ref < readout_every * dt * (1.0 - 1e-9)
+            message = _readout_message(readout_every, dt) + "."
+            consts = eqx.tree_at(lambda c: c.tau_m, consts, error_if_any(consts.tau_m, too_long, message))
+        block = readout_every
     rows = np.unique(np.asarray(save_idx, np.int64))
     spb = 0
     if isinstance(recorder, SpikeStats) and recorder.n_bins:
         spb = int(round(recorder.bin_width / dt))
     bin_edges = np.arange(0, n_steps + 1, spb) if spb else np.zeros(0, np.int64)
-    stops = _ls.stop_schedule(n_steps, _ls.block_steps(neuron, dt), np.concatenate([rows, bin_edges]))
+    stops = _ls.stop_schedule(n_steps, block, np.concatenate([rows, bin_edges]))
     slot = np.full(stops.shape, len(rows), np.int64)  # the last row of the buffer is a dump
     hit = np.isin(stops, rows)
     slot[hit] = np.searchsorted(rows, stops[hit])

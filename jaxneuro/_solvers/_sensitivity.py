@@ -32,15 +32,18 @@ schedule, a step-count check).
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
-from .._misc import is_concrete
+from .._misc import StaticArray, is_concrete
+from ._base import CoarseStepWarning
 
 MAX_DIRECTIONS = 16
 """Forward-mode directions (perturbed scalars) above which the loop is differentiated directly."""
@@ -171,12 +174,34 @@ def _zero_tangent(out: Any) -> Any:
 
 def run_solver(solver, neuron, drive, span, y0, recorder, ts) -> Any:
     """``solver.run(neuron, drive, span, y0, recorder, ts)`` with forward-sensitivity
-    derivatives (``forward_sensitivities``, running ``solver.forward_mode()``)."""
+    derivatives (``forward_sensitivities``, running ``solver.forward_mode()``), compiled once
+    per structure.
 
-    def run(solver, *rest):
-        return solver.forward_mode().run(*rest)
+    The run is one ``eqx.filter_jit`` function (``_run``) whose traced arguments are the
+    arrays: the drive's values, the neuron's parameters, the initial state, ``t0`` and ``t1``,
+    the recorder's times.  Its static part is the rest: the solver and its settings, the
+    classes, shapes and dtypes, the interval as Python floats when it is concrete (it sets the
+    number of steps), a drive's function, and ``ts`` when it is concrete (a stepped run saves
+    on the step grid; ``StaticArray``).  So a second call with new values (a new drive, a new
+    parameter value), un-jitted or under ``jax.grad``, compiles nothing; inside a caller's
+    ``jit`` it is inlined.  The checks and settings that need concrete parameter values run
+    before, in ``solver.prepare``; the run-time checks (``eqx.error_if``) stay in the run."""
+    solver = solver.prepare(neuron)
+    if ts is not None and all(is_concrete(leaf) for leaf in jax.tree.leaves(ts)):
+        ts = StaticArray(ts)
+    args = (solver, neuron, drive, span, y0, recorder, ts)
+    return forward_sensitivities(functools.partial(_run, True), args, direct_fn=functools.partial(_run, False))
 
-    def run_direct(solver, *rest):
-        return solver.run(*rest)
 
-    return forward_sensitivities(run, (solver, neuron, drive, span, y0, recorder, ts), direct_fn=run_direct)
+@eqx.filter_jit
+def _run(forward: bool, solver, neuron, drive, span, y0, recorder, ts):
+    """The solver's run (``forward``: in its forward-mode form), traced once per structure;
+    a concrete ``ts`` arrives as a ``StaticArray``."""
+    if isinstance(ts, StaticArray):
+        ts = ts.array
+    if forward:
+        solver = solver.forward_mode()
+    # ``solver.prepare`` gave the step's warning with the concrete values, before this trace
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CoarseStepWarning)
+        return solver.run(neuron, drive, span, y0, recorder, ts)
