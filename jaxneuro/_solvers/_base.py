@@ -61,13 +61,14 @@ class AbstractSpikingSolver(eqx.Module):
     def check(self, neuron: AbstractNeuron, drive: AbstractInput) -> None:
         """Raise ``ValueError`` when this solver cannot run ``neuron`` under ``drive``."""
 
-    def prepare(self, neuron: AbstractNeuron) -> AbstractSpikingSolver:
+    def prepare(self, neuron: AbstractNeuron, span: Interval, ts: Any) -> AbstractSpikingSolver:
         """This solver with its checks and settings that need the neuron's parameter values
-        done (raising or warning here, with the values in the message), for a ``run`` traced
-        with the parameters abstract: ``simulate`` and ``spike_statistics`` compile ``run``
-        once for all parameter values (``run_solver``), so a setting read from a concrete
-        value inside ``run`` would see a tracer there.  Default: itself (nothing to do)."""
-        del neuron
+        done (raising or warning here, with the values in the message, in the order ``run``
+        makes them), for a ``run`` traced with the parameters abstract: ``simulate`` and
+        ``spike_statistics`` compile ``run`` once for all parameter values (``run_solver``),
+        so a check of a concrete value inside ``run`` would see a tracer there.  Default:
+        itself (nothing to do)."""
+        del neuron, span, ts
         return self
 
     def forward_mode(self) -> AbstractSpikingSolver:

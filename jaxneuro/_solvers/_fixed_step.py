@@ -148,11 +148,11 @@ class AbstractFixedStepSolver(AbstractSpikingSolver):
         (``ExponentialEuler``) treats the conductance as part of the membrane's leak."""
         return self.update(SynapticInput(neuron, a, g), None, t, y, h)
 
-    def prepare(self, neuron: AbstractNeuron) -> AbstractFixedStepSolver:
+    def prepare(self, neuron: AbstractNeuron, span: Interval, ts) -> AbstractFixedStepSolver:
         """The step checked against the neuron (``check_step``: ``dt <= tau_ref`` for a
-        concrete ``tau_ref``, the coarse-step warning); ``run`` checks it again, then without
-        the values when they are traced."""
-        check_step(neuron, self.dt, type(self).__name__)
+        concrete ``tau_ref``, the coarse-step warning) and the interval (``step_grid``);
+        ``run`` checks them again, then without the values when they are traced."""
+        step_grid(span, check_step(neuron, self.dt, type(self).__name__), ts, type(self).__name__)
         return self
 
     def run(self, neuron, drive, span: Interval, y0, recorder: AbstractRecorder, ts):

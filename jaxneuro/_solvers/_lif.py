@@ -189,10 +189,11 @@ class SteppedLIF(AbstractSpikingSolver):
     def check(self, neuron, drive) -> None:
         _require_lif(self, neuron)
 
-    def prepare(self, neuron: LIF) -> SteppedLIF:
-        """The step checked (``check_step``), ``tau_ref / tau_m`` checked against the encoding,
-        and ``readout_every`` fixed from a concrete ``tau_ref``."""
+    def prepare(self, neuron: LIF, span: Interval, ts) -> SteppedLIF:
+        """The step and the interval checked (``check_step``, ``step_grid``), ``tau_ref /
+        tau_m`` against the encoding, and ``readout_every`` fixed from a concrete ``tau_ref``."""
         dt = check_step(neuron, self.dt, "stepped")
+        step_grid(span, dt, ts, "stepped")
         _ls.check_refractory_ratio(neuron, jnp.result_type(neuron.tau_m, neuron.tau_ref))
         if not is_concrete(neuron.tau_ref):
             return self
@@ -244,7 +245,7 @@ def stepped_lif_loop(
         if is_concrete(neuron.tau_ref):
             _check_readout(readout_every, block, dt)
         else:
-            too_long = neuron.tau_ref < readout_every * dt * (1.0 - 1e-9)
+            too_long = jnp.asarray(neuron.tau_ref) < readout_every * dt * (1.0 - 1e-9)
             message = _readout_message(readout_every, dt) + "."
             consts = eqx.tree_at(lambda c: c.tau_m, consts, error_if_any(consts.tau_m, too_long, message))
         block = readout_every

@@ -186,7 +186,7 @@ def run_solver(solver, neuron, drive, span, y0, recorder, ts) -> Any:
     parameter value), un-jitted or under ``jax.grad``, compiles nothing; inside a caller's
     ``jit`` it is inlined.  The checks and settings that need concrete parameter values run
     before, in ``solver.prepare``; the run-time checks (``eqx.error_if``) stay in the run."""
-    solver = solver.prepare(neuron)
+    solver = solver.prepare(neuron, span, ts)
     if ts is not None and all(is_concrete(leaf) for leaf in jax.tree.leaves(ts)):
         ts = StaticArray(ts)
     args = (solver, neuron, drive, span, y0, recorder, ts)
