@@ -293,6 +293,10 @@ def differs(a, b) -> bool:
 
 
 OFF_GRID = jn.PiecewiseConstant(times=[0.05003], values=[1.5, 2.5])  # a switch between steps of 1e-4 s
+# Diffrax on the LIF (a linear ODE) lands within an ulp or two of the exact events: under OFF_GRID
+# its compiled run gives ExactLIF's spike times bit for bit, so its row starts nearer threshold,
+# where every spike differs from ExactLIF's in the last bits (7e-9 s).
+NEAR_THRESHOLD = jn.PiecewiseConstant(times=[0.05003], values=[1.05, 2.5])
 CHOICES = [
     # (neuron, drive, t1, method, the solver it must pick, solvers it must not be)
     (jn.LIF(), OFF_GRID, 0.1, "auto", jn.ExactLIF(), [jn.SteppedLIF()]),
@@ -301,7 +305,7 @@ CHOICES = [
     (jn.AdEx(), 1000.0, 100.0, "auto", jn.RK4(), [jn.Euler(), jn.ExponentialEuler()]),
     (jn.Izhikevich(), 10.0, 100.0, "auto", jn.RK4(), [jn.Euler()]),
     (AdaptiveLIF(), 2.0, 40.0, "auto", jn.RK4(), [jn.Euler()]),
-    (jn.LIF(), OFF_GRID, 0.1, "diffrax", jn.Diffrax(), [jn.ExactLIF()]),
+    (jn.LIF(), NEAR_THRESHOLD, 0.1, "diffrax", jn.Diffrax(), [jn.ExactLIF()]),
     (jn.LIF(), OFF_GRID, 0.1, "stepped", jn.SteppedLIF(), [jn.ExactLIF()]),
 ]
 
