@@ -220,6 +220,20 @@ def _one_float_dtype(neuron: AbstractNeuron) -> AbstractNeuron:
     return jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, neuron)
 
 
+def one_dtype(neuron: AbstractNeuron, drive: AbstractInput, span: Interval) -> tuple:
+    """``neuron``, ``drive`` and ``span`` with every floating array in the promoted dtype of
+    them all, before the initial state is computed from the neuron: a loop carries one dtype,
+    and a neuron built in float32 before ``jax_enable_x64`` was switched on, under a float64
+    drive, would otherwise mix the two (JAX's type errors deep in the loop).  Concrete arrays
+    stay concrete (numpy)."""
+    tree = (neuron, drive, span)
+    floats = [a for a in jax.tree.leaves(tree) if eqx.is_inexact_array(a)]
+    if not floats:
+        return tree
+    dtype = jnp.result_type(*floats)
+    return jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) and a.dtype != dtype else a, tree)
+
+
 def initial_state(neuron: AbstractNeuron, y0: PyTree | None) -> PyTree:
     """``y0`` (default ``neuron.initial_state()``) cast to the structure and dtypes of the
     neuron's own initial state."""
@@ -334,6 +348,7 @@ def simulate(
     options = dict(rtol=rtol, atol=atol, max_steps=max_steps, checkpoints=checkpoints)
     solver = choose_solver(neuron, drive, method, solver, dt=dt, diffrax_options=options)
     span = check_interval(t0, t1)
+    neuron, drive, span = one_dtype(neuron, drive, span)
     if check_units:
         _check_units(neuron, span, drive)
     capacity = _capacity(neuron, span, max_spikes)

@@ -32,7 +32,7 @@ from ._misc import check_finite, is_concrete
 from ._neurons._base import AbstractNeuron
 from ._neurons._lif import LIF
 from ._sharding import call_sharded, resolve_mesh
-from ._simulate import METHODS, check_interval, check_neuron, choose_solver, initial_state
+from ._simulate import METHODS, check_interval, check_neuron, choose_solver, initial_state, one_dtype
 from ._solvers import (
     AbstractFixedStepSolver,
     AbstractSpikingSolver,
@@ -346,6 +346,7 @@ def spike_statistics(
     neuron = check_neuron(neuron)
     drive = as_input(drive).checked()
     span = check_interval(t0, t1)
+    neuron, drive, span = one_dtype(neuron, drive, span)
     s0, s1 = span.s0, span.s1
     if s0 is None or s1 is None:
         raise ValueError("t0 and t1 must be concrete for spike_statistics (they set the number of steps).")

@@ -398,3 +398,31 @@ def test_stepped_lif_readout_every():
                 0.002
             )
         )
+
+
+# Built at import, with float64 off (the suite's default): float32 parameters.
+FLOAT32_NEURONS = {
+    "LIF": (jn.LIF(), 1.5, 0.1),
+    "HH": (jn.HodgkinHuxley(), 10.0, 50.0),
+    "AdEx": (jn.AdEx(), 1000.0, 100.0),
+    "Izhikevich": (jn.Izhikevich(), 10.0, 100.0),
+}
+
+
+@pytest.mark.parametrize("method", ["auto", "diffrax"])
+@pytest.mark.parametrize("name", list(FLOAT32_NEURONS))
+def test_a_float32_neuron_runs_under_x64(x64, name, method):
+    """A neuron built before ``jax_enable_x64`` was switched on (float32 parameters) under a
+    float64 drive and span: the run promotes every array to one dtype (it failed with JAX's
+    type errors inside the loops: cond branches, scan carries, jvp dtypes), the same run as the
+    neuron promoted by hand."""
+    neuron, drive, t1 = FLOAT32_NEURONS[name]
+    assert all(a.dtype == jnp.float32 for a in jax.tree.leaves(neuron) if eqx.is_inexact_array(a))
+    promoted = jax.tree.map(lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, neuron)
+    sim = jn.simulate(neuron, drive, 0.0, t1, method=method, ts=np.zeros(0))
+    ref = jn.simulate(promoted, drive, 0.0, t1, method=method, ts=np.zeros(0))
+    assert sim.spikes.times.dtype == jnp.float64 and int(sim.spikes.count) >= 2
+    np.testing.assert_array_equal(np.asarray(sim.spikes.times), np.asarray(ref.spikes.times))
+    if method == "auto":
+        stats = jn.spike_statistics(neuron, drive, 0.0, t1)
+        assert int(stats.count) == int(sim.spikes.count)
