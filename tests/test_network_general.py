@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jaxtyping import Array, Float
+from test_solvers import AdaptiveLIF
 
 import jaxneuro as jn
 
@@ -615,37 +616,6 @@ def test_traced_nan_reaches_a_run_time_error(what):
 
 
 # ------------------------------------------------------------------ a user-written neuron in a network
-class AdaptiveLIF(jn.AbstractNeuron):
-    """tau_m dv/dt = I - v - a, tau_a da/dt = -a; at v = 1: v <- 0, a <- a + d, then tau_ref held
-    (the user neuron of tests/test_solvers.py, written here again)."""
-
-    tau_m: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=10.0)
-    tau_a: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=100.0)
-    d: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.2)
-    tau_ref: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=2.0)
-
-    time_unit: ClassVar[str] = "ms"
-    seconds_per_time_unit: ClassVar[float] = 1e-3
-    input_unit: ClassVar[str] = "1"
-    default_dt: ClassVar[float] = 0.01
-
-    def vector_field(self, t, y, args):
-        v, a = y
-        return ((jn.input_value(args, t) - v - a) / self.tau_m, -a / self.tau_a)
-
-    def initial_state(self, drive=0.0):
-        return (jnp.zeros_like(self.tau_m), jnp.zeros_like(self.tau_m))
-
-    def spike_condition(self, y):
-        return y[0] - 1.0
-
-    def reset(self, y):
-        return (jnp.zeros_like(y[0]), y[1] + self.d)
-
-    def refractory_period(self):
-        return self.tau_ref
-
-
 class FitzHughNagumo(jn.AbstractNeuron):
     """dv/dt = v - v^3/3 - w + I, tau dw/dt = v + a - b w; a spike is v rising through 1; no
     reset (the detector re-arms once v has fallen 1 below it)."""

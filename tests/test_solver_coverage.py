@@ -9,13 +9,13 @@ method's error in a comment next to it."""
 
 import dataclasses
 import functools
-from typing import ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import test_solvers
 from helpers import rate_from_spike_times
 from jaxtyping import Array, Float
 from reference_models import adex_reference, izhikevich_reference
@@ -26,38 +26,13 @@ EPS64 = float(np.finfo(np.float64).eps)
 NO_TS = np.zeros(0)
 
 
-class AdaptiveLIF(jn.AbstractNeuron):
-    """A user neuron with two state variables, a reset and a refractory period:
+class AdaptiveLIF(test_solvers.AdaptiveLIF):
+    """The user neuron of tests/test_solvers.py (two state variables, a reset and a refractory
+    period: tau_m dv/dt = I - v - a, tau_a da/dt = -a; at v = 1: v <- 0, a <- a + d, then the
+    state is held for tau_ref ms) with a faster, stronger adaptation."""
 
-    tau_m dv/dt = I - v - a,     tau_a da/dt = -a;
-    at v = 1: v <- 0, a <- a + d, then the state is held for tau_ref (ms).
-    """
-
-    tau_m: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=10.0)
     tau_a: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=50.0)
     d: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.3)
-    tau_ref: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=2.0)
-
-    time_unit: ClassVar[str] = "ms"
-    seconds_per_time_unit: ClassVar[float] = 1e-3
-    input_unit: ClassVar[str] = "1"
-    default_dt: ClassVar[float] = 0.01
-
-    def vector_field(self, t, y, args):
-        v, a = y
-        return ((jn.input_value(args, t) - v - a) / self.tau_m, -a / self.tau_a)
-
-    def initial_state(self, drive=0.0):
-        return (jnp.zeros_like(self.tau_m), jnp.zeros_like(self.tau_m))
-
-    def spike_condition(self, y):
-        return y[0] - 1.0
-
-    def reset(self, y):
-        return (jnp.zeros_like(y[0]), y[1] + self.d)
-
-    def refractory_period(self):
-        return self.tau_ref
 
 
 def spikes_of(sim) -> np.ndarray:
