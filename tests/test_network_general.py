@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jaxtyping import Array, Float
-from test_solvers import AdaptiveLIF
+from test_solvers import AdaptiveLIF, FitzHughNagumo
 
 import jaxneuro as jn
 
@@ -616,31 +616,6 @@ def test_traced_nan_reaches_a_run_time_error(what):
 
 
 # ------------------------------------------------------------------ a user-written neuron in a network
-class FitzHughNagumo(jn.AbstractNeuron):
-    """dv/dt = v - v^3/3 - w + I, tau dw/dt = v + a - b w; a spike is v rising through 1; no
-    reset (the detector re-arms once v has fallen 1 below it)."""
-
-    a: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.7)
-    b: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.8)
-    tau: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=12.5)
-
-    time_unit: ClassVar[str] = "ms"
-    seconds_per_time_unit: ClassVar[float] = 1e-3
-    input_unit: ClassVar[str] = "1"
-    default_dt: ClassVar[float] = 0.01
-    rearm: ClassVar[float] = 1.0
-
-    def vector_field(self, t, y, args):
-        v, w = y
-        return (v - v**3 / 3 - w + jn.input_value(args, t), (v + self.a - self.b * w) / self.tau)
-
-    def initial_state(self, drive=0.0):
-        return (jnp.asarray(-1.2, self.a.dtype), jnp.asarray(-0.6, self.a.dtype))
-
-    def spike_condition(self, y):
-        return y[0] - 1.0
-
-
 class StuckReset(AdaptiveLIF):
     """A reset that leaves v above threshold: the neuron would fire in every free step."""
 
